@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what a fresh clone on a fresh machine lacks; quick and silent when all is there.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian packages the project runs (the lab's node and guests use the real sshd, nginx and rsync).
+apt_packages=(curl iproute2 procps util-linux)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo none)
+if [ "$major" != 20 ]; then
+  echo "Node.js 20 is required (found: $major)" >&2
+  exit 1
+fi
+
+# npm ci only when the installed tree is not the locked one.
+if ! cmp -s package-lock.json node_modules/.openclaw-migrate-lock; then
+  npm ci --no-fund --no-audit
+  cp package-lock.json node_modules/.openclaw-migrate-lock
+fi
+
+scripts/temporal-cli.sh >/dev/null

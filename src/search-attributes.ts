@@ -1,0 +1,13 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Custom search attributes the workflows keep current; the dev server registers every one of them. */
+export const VmIdAttribute = defineSearchAttributeKey('VmId', SearchAttributeType.KEYWORD);
+export const MigrationPhaseAttribute = defineSearchAttributeKey('MigrationPhase', SearchAttributeType.KEYWORD);
+
+export const searchAttributes = [VmIdAttribute, MigrationPhaseAttribute];
+
+/** The dev server's `--search-attribute` values, e.g. `VmId=Keyword`. */
+export function devServerSearchAttributeFlags(): string[] {
+  const cliTypeNames: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword' };
+  return searchAttributes.map((key) => `${key.name}=${cliTypeNames[key.type]}`);
+}

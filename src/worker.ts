@@ -1,0 +1,39 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import * as activities from './activities';
+import { temporalConfig, type TemporalConfig } from './config';
+
+/** A worker for every workflow and activity of the project, on one task queue. */
+export async function createWorker(
+  connection: NativeConnection,
+  config: Pick<TemporalConfig, 'namespace' | 'taskQueue'>,
+): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities,
+  });
+}
+
+async function main(): Promise<void> {
+  const config = temporalConfig();
+  const connection = await NativeConnection.connect({ address: config.address });
+  try {
+    const worker = await createWorker(connection, config);
+    console.log(`worker polling task queue '${config.taskQueue}' on ${config.address} (namespace ${config.namespace})`);
+    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities are given
+    // their shutdown grace time, then run() resolves.
+    await worker.run();
+    console.log('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

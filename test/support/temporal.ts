@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { createWorker } from '../../src/worker';
+import { searchAttributes } from '../../src/search-attributes';
+
+/** A real Temporal dev server on free loopback ports, with the project's search attributes. */
+export async function startDevServer(options: { dbFilename?: string } = {}): Promise<TestWorkflowEnvironment> {
+  const path = process.env.TEMPORAL_CLI;
+  if (!path) throw new Error('TEMPORAL_CLI is not set: the jest global setup finds it');
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path },
+      ip: '127.0.0.1',
+      dbFilename: options.dbFilename,
+      searchAttributes,
+    },
+  });
+}
+
+/** The project's worker on a task queue of its own, so tests never pick up each other's tasks. */
+export async function startWorker(env: TestWorkflowEnvironment): Promise<{ worker: Worker; taskQueue: string }> {
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await createWorker(env.nativeConnection, { namespace: 'default', taskQueue });
+  return { worker, taskQueue };
+}
