@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Debian packages the project runs (the lab's node and guests use the real sshd, nginx and rsync).
-apt_packages=(curl iproute2 procps util-linux)
+# Debian packages the project runs: the lab's node and guests use the real sshd, nginx, rsync, tar and
+# python3 the SOP calls; tini is each guest's PID 1, socat bridges loopback services into guest namespaces.
+apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 tini socat openssl)
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -17,6 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "installing Debian packages: ${missing[*]}" >&2
   apt-get update -qq
+  # Packages like nginx and openssh-server start their service on install; the lab runs its own copies in
+  # namespaces, so nothing may start on the host itself (policy-rc.d exit 101 = "not allowed").
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import { labDown, labStatus, labUp, LabOptionsSchema, type LabOptions } from './lab';
+
+const usage = `usage: npm run lab -- <up|status|down> [options]
+
+  up      start the simulated Proxmox node and its Docker-era OpenClaw guests; writes an inventory
+          --guests N              how many guests (3)
+          --fault VMID:KIND       inject a fault (repeatable): agent-down, install-hang, disk-full,
+                                  backup-corrupt, ssh-drop, port-taken, unit-fails, gateway-500
+          --direct-ssh VMID       that guest also runs its own sshd (repeatable)
+          --workspace-files N     files in each guest's workspace (300)
+          --big-file-mib N        size of the workspace's large file (24)
+          --sessions N            session files (6)
+          --disk-size SIZE        each guest's disk (2g)
+  status  what runs, and where the inventory is
+  down    stop everything the lab started and remove its files
+
+The lab lives in $OPENCLAW_LAB_DIR (default: <state dir>/lab). Everything listens on 127.0.0.1 or inside
+the lab's own network namespaces.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      guests: { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      'direct-ssh': { type: 'string', multiple: true },
+      'workspace-files': { type: 'string' },
+      'big-file-mib': { type: 'string' },
+      sessions: { type: 'string' },
+      'disk-size': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
+  switch (positionals[0]) {
+    case 'up': {
+      const input: LabOptions = {
+        guests: number(values.guests),
+        faults: values.fault ?? [],
+        directSsh: (values['direct-ssh'] ?? []).map(Number),
+        workspaceFiles: number(values['workspace-files']),
+        bigFileMiB: number(values['big-file-mib']),
+        sessions: number(values.sessions),
+        diskSize: values['disk-size'],
+      };
+      const parsed = LabOptionsSchema.safeParse(input);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) console.error(`--${String(issue.path[0])}: ${issue.message}`);
+        return 2;
+      }
+      const started = Date.now();
+      const state = await labUp(parsed.data);
+      const status = await labStatus(state.labDir);
+      if (values.json) {
+        console.log(JSON.stringify(status));
+      } else {
+        console.log(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        printStatus(status);
+      }
+      return 0;
+    }
+    case 'status': {
+      const status = await labStatus();
+      if (values.json) console.log(JSON.stringify(status));
+      else printStatus(status);
+      return status.up ? 0 : 3;
+    }
+    case 'down':
+      await labDown();
+      console.log('lab down');
+      return 0;
+    default:
+      console.log(usage);
+      return values.help ? 0 : 2;
+  }
+}
+
+function printStatus(status: Awaited<ReturnType<typeof labStatus>>): void {
+  if (!status.node) {
+    console.log('lab: not up');
+    return;
+  }
+  console.log(`node: ssh root@127.0.0.1 -p ${status.node.sshPort} (${status.node.alive ? 'up' : 'DOWN'})`);
+  for (const guest of status.guests) {
+    console.log(
+      `guest ${guest.vmid} ${guest.name}: ${guest.running ? 'running' : 'stopped'}, agent ${guest.agent ? 'up' : 'down'}`,
+    );
+  }
+  console.log(`inventory: ${status.inventoryPath}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`lab: ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,530 @@
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { z } from 'zod';
+import { InventorySchema, type Inventory } from '../src/inventory';
+import { prepareOpenClawCache } from './openclaw-cache';
+import { seedGuestData, toolWrapper } from './seed';
+
+export const faultKinds = [
+  'agent-down', // the guest agent is not running: qm guest cmd ping fails
+  'install-hang', // the installer waits for input whatever its flags (the record's hung install.sh)
+  'disk-full', // the guest's disk fills up once a backup directory appears
+  'backup-corrupt', // a backup tarball is damaged after it was written
+  'ssh-drop', // the node's sshd drops the connection in the middle of a command
+  'port-taken', // something already listens on 127.0.0.1:28789
+  'unit-fails', // the gateway unit's ExecStart fails
+  'gateway-500', // the direct-install gateway answers 500
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export const FaultSchema = z
+  .string()
+  .regex(/^\d+:[a-z0-9-]+$/, 'a fault is vmid:kind, e.g. 106:agent-down')
+  .transform((text) => {
+    const [vmid, kind] = text.split(':');
+    return { vmid: Number(vmid), kind };
+  })
+  .pipe(z.object({ vmid: z.number().int().positive(), kind: z.enum(faultKinds) }));
+export type Fault = z.output<typeof FaultSchema>;
+
+export const LabOptionsSchema = z.object({
+  guests: z.number().int().min(1).max(500).default(3),
+  firstVmid: z.number().int().min(100).default(105),
+  faults: z.array(FaultSchema.or(z.object({ vmid: z.number().int(), kind: z.enum(faultKinds) }))).default([]),
+  /** vmids that also run their own sshd, reached without the node (seed 004's machines) */
+  directSsh: z.array(z.number().int()).default([]),
+  sessions: z.number().int().min(0).default(6),
+  workspaceFiles: z.number().int().min(5).default(300),
+  bigFileMiB: z.number().int().min(0).default(24),
+  diskSize: z
+    .string()
+    .regex(/^\d+[kmg]$/, 'a size like 2g or 512m')
+    .default('2g'),
+});
+export type LabOptions = z.input<typeof LabOptionsSchema>;
+
+const PANEL_RELEASE = { repo: 'Bianshumeng/openclaw-panel-public', tag: 'v2026.02.20-r4' };
+/** The release endpoint's port inside each guest's network namespace (bridged to the lab's server). */
+const RELEASE_PORT_IN_GUEST = 8099;
+
+interface GuestState {
+  vmid: number;
+  name: string;
+  ip: string;
+  /** host pid of the guest's PID 1 (tini) */
+  initPid: number;
+  directSshPort?: number;
+}
+
+interface LabState {
+  labDir: string;
+  node: { pid: number; sshPort: number; hostKeySha256: string };
+  releaseServerPid: number;
+  guests: GuestState[];
+  inventoryPath: string;
+  /** the operator's key for the node (and direct-SSH guests), and a known_hosts file pinning the node */
+  privateKeyPath: string;
+  knownHostsPath: string;
+  panelRelease: { repo: string; tag: string; baseUrl: string };
+  /** the lab's stand-in for the official installer, run inside a guest */
+  installCommand: string;
+  options: z.output<typeof LabOptionsSchema>;
+}
+
+export function labDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OPENCLAW_LAB_DIR) return resolve(env.OPENCLAW_LAB_DIR);
+  const state =
+    env.OPENCLAW_MIGRATE_STATE ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'openclaw-migrate');
+  return join(state, 'lab');
+}
+
+const repoRoot = resolve(__dirname, '..');
+const faultDir = (dir: string, vmid: number) => join(dir, 'run/faults', String(vmid));
+const stateFile = (dir: string) => join(dir, 'lab.json');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readLabState(dir = labDir()): LabState | undefined {
+  return existsSync(stateFile(dir)) ? (JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState) : undefined;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`lab: ${what} did not come up within ${timeoutMs / 1000} s`);
+}
+
+function tcpAnswers(port: number): Promise<boolean> {
+  return new Promise((resolveAnswer) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => resolveAnswer(socket.destroy() !== undefined));
+    socket.once('error', () => resolveAnswer(false));
+  });
+}
+
+function agentAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolveAnswer) => {
+    if (!existsSync(socketPath)) return resolveAnswer(false);
+    const socket = connect(socketPath);
+    socket.setTimeout(2000, () => resolveAnswer(socket.destroy() === undefined));
+    socket.once('error', () => resolveAnswer(false));
+    socket.once('data', (data) =>
+      resolveAnswer(socket.destroy() !== undefined && data.toString().includes('"return"')),
+    );
+    socket.write('{"execute":"guest-ping"}\n');
+  });
+}
+
+function sshKeygen(path: string, comment: string): void {
+  if (!existsSync(path)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
+}
+
+function fingerprint(publicKeyPath: string): string {
+  return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicKeyPath], { encoding: 'utf8' }).split(' ')[1];
+}
+
+function sshdConfig(port: number, listen: string): string {
+  return [
+    `Port ${port}`,
+    `ListenAddress ${listen}`,
+    'HostKey /etc/openclaw-lab/ssh_host_ed25519_key',
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'AuthorizedKeysFile .ssh/authorized_keys',
+    'PidFile /run/sshd.pid',
+    'MaxStartups 100',
+    'MaxSessions 100',
+    '',
+  ].join('\n');
+}
+
+/** Bundles the lab's programs and gathers what the machines bind-mount at /run/openclaw-lab. */
+async function prepareTools(dir: string): Promise<void> {
+  const tools = join(dir, 'tools');
+  mkdirSync(tools, { recursive: true });
+  await build({
+    entryPoints: {
+      qm: join(repoRoot, 'lab/node/qm.ts'),
+      'qga-agent': join(repoRoot, 'lab/guest/qga-agent.ts'),
+      systemd: join(repoRoot, 'lab/guest/systemd.ts'),
+      docker: join(repoRoot, 'lab/guest/docker.ts'),
+      container: join(repoRoot, 'lab/guest/container.ts'),
+      'release-server': join(repoRoot, 'lab/release-server.ts'),
+    },
+    outdir: tools,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'warning',
+  });
+  for (const script of ['guest-init.sh', 'fault-watcher.sh', 'start-agent.sh', 'guest/install-openclaw.sh']) {
+    copyFileSync(join(repoRoot, 'lab', script), join(tools, script.replace('guest/', '')));
+  }
+  const linkOrCopy = (from: string, to: string) => {
+    rmSync(to, { force: true });
+    try {
+      linkSync(from, to);
+    } catch {
+      copyFileSync(from, to);
+    }
+  };
+  linkOrCopy(process.execPath, join(tools, 'node'));
+  const openclaw = await prepareOpenClawCache();
+  linkOrCopy(openclaw.prefixTgz, join(tools, 'openclaw-prefix.tgz'));
+}
+
+function startDetached(command: string, args: string[], env: NodeJS.ProcessEnv, logPath: string): number {
+  const log = openSync(logPath, 'a');
+  const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  if (!child.pid) throw new Error(`lab: could not start ${command}`);
+  return child.pid;
+}
+
+/** The host pid of PID 1 in the namespaces that `unshare --fork` (pid) made. */
+function forkedChild(unsharePid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
+    return children ? Number(children.split(' ')[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function machineEnv(dir: string, machineDir: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LAB_MACHINE_DIR: machineDir,
+    LAB_TOOLS_DIR: join(dir, 'tools'),
+    LAB_RUN_DIR: join(dir, 'run'),
+    ...extra,
+  };
+}
+
+/** Brings the lab up: the node, its guests, the release endpoint; writes the inventory. Safe to call twice. */
+export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<LabState> {
+  const options = LabOptionsSchema.parse(input);
+  const existing = readLabState(dir);
+  if (existing) {
+    if (labHealthy(existing)) return existing;
+    await labDown(dir);
+  }
+  const vmids = Array.from({ length: options.guests }, (_, i) => options.firstVmid + i);
+  for (const fault of options.faults) {
+    if (!vmids.includes(fault.vmid))
+      throw new Error(`lab: fault ${fault.vmid}:${fault.kind} names no guest of this lab`);
+  }
+  mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
+  await prepareTools(dir);
+
+  const keys = join(dir, 'keys');
+  mkdirSync(keys, { recursive: true });
+  sshKeygen(join(keys, 'operator'), 'openclaw-migrate-lab-operator');
+  sshKeygen(join(keys, 'node_host'), 'lab-node');
+  const operatorPublicKey = readFileSync(join(keys, 'operator.pub'), 'utf8');
+
+  const releaseServerPid = startDetached(
+    join(dir, 'tools/node'),
+    [
+      join(dir, 'tools/release-server.js'),
+      '--socket',
+      join(dir, 'run/release.sock'),
+      '--release',
+      `${PANEL_RELEASE.repo}@${PANEL_RELEASE.tag}`,
+      '--app-dir',
+      join(repoRoot, 'lab/panel-app'),
+    ],
+    {},
+    join(dir, 'release-server.log'),
+  );
+
+  // The node: a real sshd on loopback, qm on PATH, the VMs' configs.
+  const nodeDir = join(dir, 'node');
+  const nodeSeed = join(nodeDir, 'seed');
+  rmSync(nodeSeed, { recursive: true, force: true });
+  const sshPort = await freePort();
+  const put = (root: string, path: string, content: string, mode = 0o644) => {
+    const full = join(root, path);
+    mkdirSync(join(full, '..'), { recursive: true });
+    writeFileSync(full, content, { mode });
+  };
+  put(nodeSeed, 'etc/openclaw-lab/sshd_config', sshdConfig(sshPort, '127.0.0.1'));
+  put(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
+  put(nodeSeed, 'root/.ssh/authorized_keys', operatorPublicKey, 0o600);
+  put(nodeSeed, 'usr/sbin/qm', toolWrapper('qm'), 0o755);
+  put(nodeSeed, 'etc/hostname', 'pve-lab\n');
+
+  const guests: GuestState[] = vmids.map((vmid, i) => ({
+    vmid,
+    name: `vm-lab-${String(i + 1).padStart(4, '0')}`,
+    ip: `10.10.10.${14 + i}`,
+    initPid: 0,
+  }));
+  for (const guest of guests) {
+    put(
+      nodeSeed,
+      `etc/pve/qemu-server/${guest.vmid}.conf`,
+      [
+        'agent: 1',
+        'boot: order=scsi0',
+        'cores: 2',
+        'memory: 4096',
+        `name: ${guest.name}`,
+        `net0: virtio=BC:24:11:00:00:${(guest.vmid % 256).toString(16).padStart(2, '0').toUpperCase()},bridge=vmbr1`,
+        'ostype: l26',
+        'scsi0: local-lvm:vm-' + guest.vmid + '-disk-0,size=40G',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  for (const guest of guests) {
+    const guestDir = join(dir, 'guests', String(guest.vmid));
+    const seed = join(guestDir, 'seed');
+    // Faults live in the shared run directory: the guest sees its own at /run/openclaw-lab-faults, the node
+    // (whose qm plays ssh-drop) sees them all at /run/openclaw-lab-run/faults.
+    const faultsDir = faultDir(dir, guest.vmid);
+    rmSync(guestDir, { recursive: true, force: true });
+    mkdirSync(faultsDir, { recursive: true });
+    for (const fault of options.faults.filter((f) => f.vmid === guest.vmid))
+      writeFileSync(join(faultsDir, fault.kind), '');
+    seedGuestData(
+      seed,
+      {
+        vmid: guest.vmid,
+        webLoginPassword: randomBytes(9).toString('base64url'),
+        gatewayToken: randomBytes(24).toString('hex'),
+        panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
+      },
+      options,
+    );
+    const directSsh = options.directSsh.includes(guest.vmid);
+    if (directSsh) {
+      put(seed, 'etc/openclaw-lab/sshd_config', sshdConfig(22, '127.0.0.1'));
+      put(seed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
+      put(
+        seed,
+        'root/.ssh/authorized_keys',
+        readFileSync(join(seed, 'root/.ssh/authorized_keys'), 'utf8') + operatorPublicKey,
+        0o600,
+      );
+    }
+    const unsharePid = startDetached(
+      'unshare',
+      [
+        '--mount',
+        '--net',
+        '--pid',
+        '--uts',
+        '--ipc',
+        '--fork',
+        '--propagation',
+        'private',
+        '--',
+        'bash',
+        join(repoRoot, 'lab/boot.sh'),
+      ],
+      machineEnv(dir, guestDir, {
+        LAB_ROLE: 'guest',
+        LAB_HOSTNAME: guest.name,
+        LAB_DISK_SIZE: options.diskSize,
+        LAB_FAULTS_DIR: faultsDir,
+        LAB_VMID: String(guest.vmid),
+        LAB_RELEASE_PORT: String(RELEASE_PORT_IN_GUEST),
+        LAB_GUEST_SSH: directSsh ? '1' : '0',
+      }),
+      join(guestDir, 'boot.log'),
+    );
+    await waitFor(`guest ${guest.vmid}'s namespaces`, () => forkedChild(unsharePid) !== undefined, 5000);
+    guest.initPid = forkedChild(unsharePid)!;
+    writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${guest.initPid}\n`);
+  }
+
+  const nodePid = startDetached(
+    'unshare',
+    ['--mount', '--propagation', 'private', '--', 'bash', join(repoRoot, 'lab/boot.sh')],
+    machineEnv(dir, nodeDir, { LAB_ROLE: 'node', LAB_DISK_SIZE: '256m' }),
+    join(nodeDir, 'boot.log'),
+  );
+
+  const state: LabState = {
+    labDir: dir,
+    node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
+    releaseServerPid,
+    guests,
+    inventoryPath: join(dir, 'inventory.json'),
+    privateKeyPath: join(keys, 'operator'),
+    knownHostsPath: join(keys, 'known_hosts'),
+    panelRelease: { ...PANEL_RELEASE, baseUrl: `http://127.0.0.1:${RELEASE_PORT_IN_GUEST}` },
+    installCommand: 'bash /run/openclaw-lab/install-openclaw.sh --no-prompt --no-onboard --no-gum',
+    options,
+  };
+  const [keyType, keyBody] = readFileSync(join(keys, 'node_host.pub'), 'utf8').split(' ');
+  writeFileSync(state.knownHostsPath, `[127.0.0.1]:${sshPort} ${keyType} ${keyBody}\n`);
+  writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
+
+  await waitFor('the node sshd', () => tcpAnswers(sshPort));
+  await Promise.all(
+    guests
+      .filter((guest) => !options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'agent-down'))
+      .map((guest) =>
+        waitFor(`guest ${guest.vmid}'s agent`, () => agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`))),
+      ),
+  );
+  writeFileSync(state.inventoryPath, JSON.stringify(labInventory(state), null, 2) + '\n');
+  return state;
+}
+
+/** The fleet as the product reads it. */
+function labInventory(state: LabState): Inventory {
+  return InventorySchema.parse({
+    node: {
+      host: '127.0.0.1',
+      port: state.node.sshPort,
+      user: 'root',
+      privateKeyPath: state.privateKeyPath,
+      hostKeySha256: state.node.hostKeySha256,
+    },
+    panelRelease: state.panelRelease,
+    installCommand: state.installCommand,
+    vms: state.guests.map((guest) => ({ vmid: guest.vmid, ip: guest.ip, name: guest.name })),
+  });
+}
+
+function labHealthy(state: LabState): boolean {
+  return alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(guest.initPid));
+}
+
+function mountNamespace(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process living in one of the given mount namespaces (sshd sessions, qm runs, guest services). */
+function processesIn(namespaces: Set<string>): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && namespaces.has(mountNamespace(pid) ?? ''));
+}
+
+/** Stops every process the lab started and removes its files; the mounts and namespaces die with them. */
+export async function labDown(dir = labDir()): Promise<void> {
+  const state = readLabState(dir);
+  if (state) {
+    const roots = [state.node.pid, ...state.guests.map((guest) => guest.initPid)].filter(alive);
+    const namespaces = new Set(roots.map(mountNamespace).filter((ns): ns is string => ns !== undefined));
+    for (const pid of [...processesIn(namespaces), state.releaseServerPid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await waitFor('the lab processes to exit', () => processesIn(namespaces).length === 0, 10_000);
+  }
+  for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
+    rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+/** Runs a command inside a guest, as root in all its namespaces: the tests' and faults' view of the VM. */
+export function guestExec(state: LabState, vmid: number, argv: string[], input?: string): SpawnSyncReturns<string> {
+  const guest = state.guests.find((g) => g.vmid === vmid);
+  if (!guest) throw new Error(`lab: no guest ${vmid}`);
+  return spawnSync('nsenter', ['-t', String(guest.initPid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...argv], {
+    encoding: 'utf8',
+    input,
+  });
+}
+
+export interface LabStatus {
+  up: boolean;
+  node?: { sshPort: number; alive: boolean };
+  guests: { vmid: number; name: string; running: boolean; agent: boolean }[];
+  inventoryPath?: string;
+}
+
+export async function labStatus(dir = labDir()): Promise<LabStatus> {
+  const state = readLabState(dir);
+  if (!state) return { up: false, guests: [] };
+  const guests = await Promise.all(
+    state.guests.map(async (guest) => ({
+      vmid: guest.vmid,
+      name: guest.name,
+      running: alive(guest.initPid),
+      agent: await agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`)),
+    })),
+  );
+  return {
+    up: labHealthy(state),
+    node: { sshPort: state.node.sshPort, alive: alive(state.node.pid) },
+    guests,
+    inventoryPath: state.inventoryPath,
+  };
+}
+
+/** Injects a fault into a running guest; it acts as if it had been given at `lab up`. */
+export function injectFault(state: LabState, fault: Fault): void {
+  writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
+  if (fault.kind === 'agent-down') {
+    guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
+  } else if (['disk-full', 'backup-corrupt', 'port-taken'].includes(fault.kind)) {
+    guestExec(state, fault.vmid, [
+      '/bin/bash',
+      '-c',
+      'setsid /bin/bash /run/openclaw-lab/fault-watcher.sh </dev/null >/dev/null 2>&1 &',
+    ]);
+  }
+}
+
+/** Takes a fault back: the agent comes up again, the watchers stop at their next look. */
+export function clearFault(state: LabState, fault: Fault): void {
+  rmSync(join(faultDir(state.labDir, fault.vmid), fault.kind), { force: true });
+  if (fault.kind === 'agent-down')
+    guestExec(state, fault.vmid, ['/bin/bash', '/run/openclaw-lab/start-agent.sh', String(fault.vmid)]);
+}

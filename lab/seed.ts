@@ -1,0 +1,131 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { seedDockerLab } from './guest/docker';
+
+/** How much user data a guest starts with; the record's vmid 105 had 6 sessions and 584 workspace files. */
+export interface GuestDataShape {
+  sessions: number;
+  workspaceFiles: number;
+  bigFileMiB: number;
+}
+
+export interface GuestSeed {
+  vmid: number;
+  webLoginPassword: string;
+  gatewayToken: string;
+  panelGithubToken: string;
+}
+
+function write(root: string, path: string, content: string | Buffer, mode = 0o644): void {
+  const full = join(root, path);
+  mkdirSync(dirname(full), { recursive: true });
+  writeFileSync(full, content);
+  chmodSync(full, mode);
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
+
+/** A wrapper on the guest's PATH that runs one of the lab's bundled tools on the lab's own Node.js. */
+export function toolWrapper(tool: string, ...fixedArgs: string[]): string {
+  const args = fixedArgs.map((arg) => ` ${arg}`).join('');
+  return `#!/bin/sh\nexec /run/openclaw-lab/node /run/openclaw-lab/${tool}.js${args} "$@"\n`;
+}
+
+const nginxFronts = `# Fronts of the OpenClaw VM: outer 18080 -> panel 28080, 18789 -> gateway 28789, behind basic auth.
+map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+server {
+  listen 18080;
+  auth_basic "OpenClaw";
+  auth_basic_user_file /etc/nginx/openclaw.htpasswd;
+  location / { proxy_pass http://127.0.0.1:28080; proxy_set_header Host $host; }
+}
+server {
+  listen 18789;
+  auth_basic "OpenClaw";
+  auth_basic_user_file /etc/nginx/openclaw.htpasswd;
+  location / {
+    proxy_pass http://127.0.0.1:28789;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+    proxy_set_header Host $host;
+  }
+}
+`;
+
+/** Writes the files of a Docker-era OpenClaw VM (as vmid 105 was before its migration) under `root`. */
+export function seedGuestData(root: string, seed: GuestSeed, shape: GuestDataShape): void {
+  write(
+    root,
+    'data/openclaw/openclaw.json',
+    json({
+      gateway: { port: 18789, bind: 'lan', mode: 'local', auth: { mode: 'token', token: seed.gatewayToken } },
+      agents: { defaults: { workspace: '/home/node/.openclaw/workspace' } },
+      meta: { lastTouchedVersion: '2026.2.19-2' },
+    }),
+    0o600,
+  );
+  for (let i = 0; i < shape.sessions; i++) {
+    const lines = Array.from({ length: 5 + i }, (_, turn) =>
+      JSON.stringify({ role: turn % 2 ? 'assistant' : 'user', text: `session ${i} turn ${turn}` }),
+    );
+    write(
+      root,
+      `data/openclaw/agents/main/sessions/session-${String(i).padStart(3, '0')}.jsonl`,
+      lines.join('\n') + '\n',
+    );
+  }
+  write(root, 'data/openclaw/agents/main/sessions/sessions.json', json({ count: shape.sessions }));
+
+  // The workspace: nested directories, a symlink, a hardlink, names with spaces and non-ASCII, one large file.
+  const special = 5; // the regular files written after the loop, the hardlink included (find -type f counts it)
+  for (let i = 0; i < shape.workspaceFiles - special; i++) {
+    const dir = `data/openclaw/workspace/projects/p${i % 7}/notes/n${i % 3}`;
+    write(root, `${dir}/note-${i}.md`, `# note ${i}\n${'memory '.repeat(i % 50)}\n`, i % 5 === 0 ? 0o600 : 0o644);
+  }
+  write(root, 'data/openclaw/workspace/用户 文件/报告 2026 final.md', '# 报告\n迁移前的用户文件\n');
+  write(root, 'data/openclaw/workspace/scripts/backup.sh', '#!/bin/sh\necho backup\n', 0o755);
+  write(root, 'data/openclaw/workspace/MEMORY.md', '# memory\nthe user likes short answers\n');
+  write(root, 'data/openclaw/workspace/media/recording.bin', randomBytes(shape.bigFileMiB * 1024 * 1024));
+  linkSync(join(root, 'data/openclaw/workspace/MEMORY.md'), join(root, 'data/openclaw/workspace/MEMORY.hardlink.md'));
+  symlinkSync('media/recording.bin', join(root, 'data/openclaw/workspace/latest-recording'));
+
+  write(
+    root,
+    'data/panel/panel.config.json',
+    json({
+      runtime: { mode: 'docker' },
+      panel: { listen_host: '0.0.0.0', listen_port: 18080 },
+      openclaw: {
+        config_path: '/root/.openclaw/openclaw.json',
+        service_name: 'openclaw-gateway',
+        gateway_port: 18789,
+        gateway_ws_url: 'ws://openclaw-gateway:18789',
+      },
+      docker: { enabled: true, gateway_container: 'openclaw-gateway' },
+      log: { source: 'docker' },
+      update: { github_token: seed.panelGithubToken, panel_release_repo: 'Bianshumeng/openclaw-panel-public' },
+    }),
+    0o600,
+  );
+  seedDockerLab({ root });
+  write(
+    root,
+    'root/.ssh/authorized_keys',
+    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyOfTheCustomer operator@panel\n',
+    0o600,
+  );
+  chmodSync(join(root, 'root/.ssh'), 0o700);
+  write(root, 'root/OPENCLAW_WEB_LOGIN.txt', `username: admin\npassword: ${seed.webLoginPassword}\n`, 0o600);
+
+  write(root, 'etc/nginx/conf.d/openclaw.conf', nginxFronts);
+  const sha1 = createHash('sha1').update(seed.webLoginPassword).digest('base64');
+  write(root, 'etc/nginx/openclaw.htpasswd', `admin:{SHA}${sha1}\n`, 0o640);
+
+  write(root, 'usr/bin/docker', toolWrapper('docker'), 0o755);
+  write(root, 'usr/bin/systemctl', toolWrapper('systemd', 'systemctl'), 0o755);
+  write(root, 'usr/bin/journalctl', toolWrapper('systemd', 'journalctl'), 0o755);
+}

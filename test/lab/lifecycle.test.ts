@@ -1,0 +1,48 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { labDown, labStatus, labUp } from '../../lab/lab';
+import { startLab, type Lab } from '../support/lab';
+
+function mountNamespaces(): Map<number, string> {
+  const namespaces = new Map<number, string>();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      namespaces.set(Number(entry), readlinkSync(`/proc/${entry}/ns/mnt`));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return namespaces;
+}
+
+describe('lab up and down', () => {
+  let lab: Lab;
+
+  it('brings up 3 guests, is idempotent, and leaves nothing behind when it goes down', async () => {
+    const before = new Set(mountNamespaces().values());
+    const hostMountsBefore = readFileSync('/proc/self/mountinfo', 'utf8');
+    lab = await startLab({ guests: 3 });
+
+    const status = await labStatus(lab.labDir);
+    expect(status.up).toBe(true);
+    expect(status.guests.map((g) => [g.vmid, g.running, g.agent])).toEqual([
+      [105, true, true],
+      [106, true, true],
+      [107, true, true],
+    ]);
+    const labNamespaces = new Set([...mountNamespaces().values()].filter((ns) => !before.has(ns)));
+    expect(labNamespaces.size).toBeGreaterThanOrEqual(4); // the node and three guests
+
+    // up again: the same machines, nothing restarted
+    const again = await labUp({ guests: 3 }, lab.labDir);
+    expect(again.guests.map((g) => g.initPid)).toEqual(lab.guests.map((g) => g.initPid));
+    expect(again.node.pid).toBe(lab.node.pid);
+
+    await labDown(lab.labDir);
+    await labDown(lab.labDir); // twice is safe
+    const leftover = [...mountNamespaces().entries()].filter(([, ns]) => labNamespaces.has(ns));
+    expect(leftover).toEqual([]);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(hostMountsBefore);
+    expect(readdirSync(lab.labDir)).toEqual([]);
+    expect((await labStatus(lab.labDir)).up).toBe(false);
+  }, 300_000);
+});

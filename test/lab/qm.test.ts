@@ -1,0 +1,620 @@
+/**
+ * The lab's `qm` and guest agent, run for real: the agent is a child process on a unix socket under a temp
+ * LAB_ROOT, qm is the esbuild bundle run by node, the way the node runs it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { buildSync } from 'esbuild';
+
+import { GUEST_EXEC_ENV, outputCapFromEnv } from '../../lab/guest/qga-agent';
+import { parseVmConfig, perlJsonPretty, pidAlive } from '../../lab/node/qm';
+import { GUEST_EXEC_MAX_OUTPUT, JsonStreamSplitter, qemuJson } from '../../lab/shared/qga-protocol';
+
+const repo = resolve(__dirname, '../..');
+let dir: string;
+let root: string;
+let qmJs: string;
+let agentJs: string;
+const agents: ChildProcess[] = [];
+
+const runDir = () => join(root, 'var/run/qemu-server');
+const sock = (vmid: number) => join(runDir(), `${vmid}.qga`);
+
+function writeConf(vmid: number, body: string): void {
+  writeFileSync(join(root, 'etc/pve/qemu-server', `${vmid}.conf`), body);
+}
+
+/** a pid that is certainly not alive any more */
+function deadPid(): number {
+  const r = spawnSync('sh', ['-c', 'echo $$']);
+  return Number(r.stdout.toString().trim());
+}
+
+async function startAgent(vmid: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [agentJs, '--socket', sock(vmid)], {
+    env: { TMPDIR: join(dir, 'tmp'), ...env }, // its pipes are made there
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  agents.push(child);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    if (existsSync(sock(vmid)) && (await canConnect(sock(vmid)))) return child;
+    if (Date.now() > deadline) throw new Error(`agent for ${vmid} did not come up`);
+    await sleep(20);
+  }
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(path);
+    s.on('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.on('error', () => res(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  raw: Buffer;
+}
+
+function qm(args: string[], opts: { input?: Buffer | string } = {}): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [qmJs, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAB_ROOT: root, QM_EXEC_POLL_MS: '100' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => undefined); // qm may stop reading early (the 1 MiB limit)
+    child.stdin.end(opts.input);
+    child.on('error', rej);
+    child.on('close', (code) => {
+      const raw = Buffer.concat(out);
+      res({ code, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), raw });
+    });
+  });
+}
+
+/** a raw QGA session: send requests, read the lines the agent answers */
+class Raw {
+  private readonly sock: Socket;
+  private buf = Buffer.alloc(0);
+  private waiters: (() => void)[] = [];
+
+  constructor(path: string) {
+    this.sock = connect(path);
+    this.sock.on('data', (b: Buffer) => {
+      this.buf = Buffer.concat([this.buf, b]);
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    this.sock.on('error', () => undefined);
+  }
+
+  send(data: string | Buffer): void {
+    this.sock.write(data);
+  }
+
+  async line(): Promise<Buffer> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const nl = this.buf.indexOf(0x0a);
+      if (nl >= 0) {
+        const line = this.buf.subarray(0, nl + 1);
+        this.buf = this.buf.subarray(nl + 1);
+        return line;
+      }
+      if (Date.now() > deadline) throw new Error('no answer from the agent');
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  }
+
+  async call(request: unknown): Promise<Record<string, unknown>> {
+    this.send(JSON.stringify(request) + '\n');
+    return JSON.parse((await this.line()).toString('utf8'));
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+async function withRaw<T>(vmid: number, fn: (raw: Raw) => Promise<T>): Promise<T> {
+  const raw = new Raw(sock(vmid));
+  try {
+    return await fn(raw);
+  } finally {
+    raw.close();
+  }
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** polls `qm guest exec-status` until the process is reported finished */
+async function execStatusUntilExited(vmid: number, pid: number): Promise<Record<string, unknown>> {
+  let last: Record<string, unknown> = {};
+  await waitFor(`pid ${pid} to finish`, async () => {
+    const r = await qm(['guest', 'exec-status', String(vmid), String(pid)]);
+    expect(r.code).toBe(0);
+    last = JSON.parse(r.stdout);
+    return last.exited === 1;
+  });
+  return last;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'qm-test-'));
+  root = join(dir, 'root');
+  mkdirSync(join(root, 'etc/pve/qemu-server'), { recursive: true });
+  mkdirSync(runDir(), { recursive: true });
+  mkdirSync(join(dir, 'tmp'));
+  qmJs = join(dir, 'qm.js');
+  agentJs = join(dir, 'qga-agent.js');
+  for (const [entry, outfile] of [
+    ['lab/node/qm.ts', qmJs],
+    ['lab/guest/qga-agent.ts', agentJs],
+  ]) {
+    buildSync({
+      entryPoints: [join(repo, entry)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'error',
+    });
+  }
+  const live = String(process.pid);
+  // 100: running, agent up. 101: stopped. 102: running, agent configured but not started.
+  // 103: running, no agent configured. 104: running, agent with a 1000-byte output cap.
+  writeConf(100, '#lab guest%3A one\nagent: 1\nname: guest100\nmemory: 1024\ncores: 2\n');
+  writeConf(101, 'agent: 1\nname: guest101\n');
+  writeConf(102, 'agent: 1\nname: guest102\n');
+  writeConf(103, 'name: guest103\n');
+  writeConf(104, 'agent: enabled=1\nname: guest104\n');
+  writeFileSync(join(runDir(), '100.pid'), `${live}\n`);
+  writeFileSync(join(runDir(), '101.pid'), `${deadPid()}\n`);
+  writeFileSync(join(runDir(), '102.pid'), `${live}\n`);
+  writeFileSync(join(runDir(), '103.pid'), `${live}\n`);
+  writeFileSync(join(runDir(), '104.pid'), `${live}\n`);
+});
+
+afterAll(() => {
+  for (const a of agents) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('formats and parsers', () => {
+  test('Perl JSON pretty+canonical: 3-space indent, "key" : value, sorted keys', () => {
+    expect(perlJsonPretty({ pid: 5 })).toBe('{\n   "pid" : 5\n}\n');
+    expect(perlJsonPretty({ 'out-data': 'a\n', exited: 1, exitcode: 0, e: {}, l: [1, { b: 2 }] })).toBe(
+      '{\n   "e" : {},\n   "exitcode" : 0,\n   "exited" : 1,\n   "l" : [\n      1,\n      {\n         "b" : 2\n      }\n   ],\n   "out-data" : "a\\n"\n}\n',
+    );
+  });
+
+  test("QEMU's compact JSON and the stream splitter (0xFF resets a half-read request)", () => {
+    expect(qemuJson({ return: { pid: 1, a: [1, 2] } })).toBe('{"return": {"pid": 1, "a": [1, 2]}}');
+    const s = new JsonStreamSplitter();
+    expect(s.push(Buffer.from('{"execute":"guest-pi'))).toEqual([]);
+    expect(s.push(Buffer.from([0xff]))).toEqual([]);
+    expect(s.push(Buffer.from('{"execute":"a","arguments":{"x":"}{"}}{"execute":"b"}\n'))).toEqual([
+      '{"execute":"a","arguments":{"x":"}{"}}',
+      '{"execute":"b"}',
+    ]);
+  });
+
+  test('vm config: description from # lines, pending changes applied unless --current', () => {
+    const raw = '#first%3A line\n#second\nmemory: 1024\nname: a\n\n[PENDING]\nmemory: 2048\ndelete: name\n';
+    expect(parseVmConfig(raw)).toEqual({ description: 'first: line\nsecond', memory: '2048' });
+    expect(parseVmConfig(raw, { current: true })).toEqual({
+      description: 'first: line\nsecond',
+      memory: '1024',
+      name: 'a',
+    });
+  });
+
+  test('agent defaults: 16 MiB cap, PATH-only environment', () => {
+    expect(outputCapFromEnv({})).toBe(GUEST_EXEC_MAX_OUTPUT);
+    expect(outputCapFromEnv({ QGA_OUTPUT_CAP_BYTES: '1000' })).toBe(1000);
+    expect(Object.keys(GUEST_EXEC_ENV)).toEqual(['PATH']);
+    expect(pidAlive(process.pid)).toBe(true);
+    expect(pidAlive(deadPid())).toBe(false);
+  });
+});
+
+describe('the guest agent protocol', () => {
+  beforeAll(async () => {
+    await startAgent(100);
+  });
+
+  test('ping, sync-delimited with its 0xFF sentinel, ids echoed, errors as qemu-ga words them', async () => {
+    await withRaw(100, async (raw) => {
+      expect(await raw.call({ execute: 'guest-ping' })).toEqual({ return: {} });
+      raw.send(
+        Buffer.concat([Buffer.from([0xff]), Buffer.from('{"execute":"guest-sync-delimited","arguments":{"id":4711}}')]),
+      );
+      expect((await raw.line()).equals(Buffer.concat([Buffer.from([0xff]), Buffer.from('{"return": 4711}\n')]))).toBe(
+        true,
+      );
+      expect(await raw.call({ execute: 'guest-ping', id: 'x1' })).toEqual({ return: {}, id: 'x1' });
+      expect(await raw.call({ execute: 'guest-frobnicate' })).toEqual({
+        error: { class: 'CommandNotFound', desc: 'The command guest-frobnicate has not been found' },
+      });
+      expect(await raw.call({ execute: 'guest-exec-status', arguments: { pid: 999999 } })).toEqual({
+        error: { class: 'GenericError', desc: "Invalid parameter 'pid'" },
+      });
+      expect(await raw.call({ execute: 'guest-exec', arguments: {} })).toEqual({
+        error: { class: 'GenericError', desc: "Parameter 'path' is missing" },
+      });
+    });
+  });
+
+  test('exec-status: exited:false while running, the finished status once, then the pid is forgotten', async () => {
+    await withRaw(100, async (raw) => {
+      const started = await raw.call({
+        execute: 'guest-exec',
+        arguments: {
+          path: '/bin/bash',
+          arg: ['-c', 'read x; echo "got $x"; echo oops >&2; exit 4'],
+          'input-data': Buffer.from('ping\n').toString('base64'),
+          'capture-output': true,
+        },
+      });
+      const pid = (started.return as { pid: number }).pid;
+      expect(pid).toBeGreaterThan(0);
+      let status: Record<string, unknown> = {};
+      await waitFor('exit', async () => {
+        status = (await raw.call({ execute: 'guest-exec-status', arguments: { pid } })).return as Record<
+          string,
+          unknown
+        >;
+        if (!status.exited) expect(status).toEqual({ exited: false });
+        return status.exited === true;
+      });
+      expect(status).toEqual({
+        exited: true,
+        exitcode: 4,
+        'out-data': Buffer.from('got ping\n').toString('base64'),
+        'err-data': Buffer.from('oops\n').toString('base64'),
+      });
+      expect(await raw.call({ execute: 'guest-exec-status', arguments: { pid } })).toEqual({
+        error: { class: 'GenericError', desc: "Invalid parameter 'pid'" },
+      });
+    });
+  });
+
+  test('not exited until the output pipes close (a background child holding stdout)', async () => {
+    await withRaw(100, async (raw) => {
+      const started = await raw.call({
+        execute: 'guest-exec',
+        arguments: { path: '/bin/sh', arg: ['-c', 'sleep 1 & echo parent-done'], 'capture-output': true },
+      });
+      const pid = (started.return as { pid: number }).pid;
+      await waitFor('the shell to exit', () => !pidAlive(pid));
+      expect((await raw.call({ execute: 'guest-exec-status', arguments: { pid } })).return).toEqual({ exited: false });
+      let status: Record<string, unknown> = {};
+      await waitFor('the pipe to close', async () => {
+        status = (await raw.call({ execute: 'guest-exec-status', arguments: { pid } })).return as Record<
+          string,
+          unknown
+        >;
+        return status.exited === true;
+      });
+      expect(status).toEqual({
+        exited: true,
+        exitcode: 0,
+        'out-data': Buffer.from('parent-done\n').toString('base64'),
+      });
+    });
+  });
+
+  test('a client that disconnects mid-command does not stop the command', async () => {
+    const marker = join(dir, 'survived');
+    // hang up right after sending, before the agent even answered
+    const s = connect(sock(100));
+    await new Promise<void>((r) => s.on('connect', () => r()));
+    s.write(
+      JSON.stringify({
+        execute: 'guest-exec',
+        arguments: { path: '/bin/sh', arg: ['-c', `sleep 0.3; echo yes > ${marker}`], 'capture-output': true },
+      }) + '\n',
+    );
+    s.destroy();
+    // and once more, keeping the pid, to collect the result on a new connection
+    const pid = await withRaw(100, async (raw) => {
+      const r = await raw.call({
+        execute: 'guest-exec',
+        arguments: { path: '/bin/sh', arg: ['-c', 'sleep 0.3; echo later'], 'capture-output': true },
+      });
+      return (r.return as { pid: number }).pid;
+    });
+    await waitFor('the marker', () => existsSync(marker));
+    expect(readFileSync(marker, 'utf8')).toBe('yes\n');
+    const done = await execStatusUntilExited(100, pid);
+    expect(done).toEqual({ exitcode: 0, exited: 1, 'out-data': 'later\n' });
+  });
+});
+
+describe('qm', () => {
+  test('status, config, list', async () => {
+    expect(await qm(['status', '100'])).toMatchObject({ code: 0, stdout: 'status: running\n', stderr: '' });
+    expect(await qm(['status', '101'])).toMatchObject({ code: 0, stdout: 'status: stopped\n' });
+    expect(await qm(['config', '100'])).toMatchObject({
+      code: 0,
+      stdout: 'agent: 1\ncores: 2\ndescription: lab guest%3A one\nmemory: 1024\nname: guest100\n',
+    });
+    const list = await qm(['list']);
+    expect(list.stdout.split('\n')[0]).toBe(
+      '      VMID NAME                 STATUS     MEM(MB)    BOOTDISK(GB) PID       ',
+    );
+    expect(list.stdout).toContain(`       101 guest101             stopped    512                0.00 0         \n`);
+  });
+
+  test('an unknown vmid: the config file error, exit 2', async () => {
+    const node = hostname().replace(/\..*$/, '');
+    for (const args of [
+      ['status', '999'],
+      ['config', '999'],
+      ['guest', 'exec', '999', '--', 'true'],
+    ]) {
+      const r = await qm(args);
+      expect(r).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: `Configuration file 'nodes/${node}/qemu-server/999.conf' does not exist\n`,
+      });
+    }
+  });
+
+  test('usage errors', async () => {
+    expect(await qm(['guest', 'exec'])).toMatchObject({
+      code: 255,
+      stderr: '400 not enough arguments\nqm guest exec <vmid> [<extra-args>] [OPTIONS]\n',
+    });
+    expect(await qm(['status', '12'])).toMatchObject({
+      code: 255,
+      stderr:
+        '400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VM ID\n\nqm status <vmid> [OPTIONS]\n',
+    });
+    expect(await qm(['guest', 'exec', '100', 'ls', '-l'])).toMatchObject({
+      code: 255,
+      stderr: 'Unknown option: l\n400 unable to parse option\nqm guest exec <vmid> [<extra-args>] [OPTIONS]\n',
+    });
+    const unknown = await qm(['frob']);
+    expect(unknown.code).toBe(255);
+    expect(unknown.stderr).toMatch(/^ERROR: unknown command 'qm frob'\nUSAGE: qm <COMMAND> \[ARGS\] \[OPTIONS\]\n/);
+    expect((await qm(['guest'])).stderr).toContain("ERROR: incomplete command 'qm guest'");
+  });
+
+  test('guest cmd ping: silent exit 0; agent missing, VM stopped, agent not configured', async () => {
+    expect(await qm(['guest', 'cmd', '100', 'ping'])).toEqual(
+      expect.objectContaining({ code: 0, stdout: '', stderr: '' }),
+    );
+    expect(await qm(['agent', '100', 'ping'])).toMatchObject({ code: 0, stdout: '' });
+    expect(await qm(['guest', 'cmd', '102', 'ping'])).toMatchObject({
+      code: 255,
+      stderr: 'QEMU guest agent is not running\n',
+    });
+    expect(await qm(['guest', 'cmd', '101', 'ping'])).toMatchObject({ code: 255, stderr: 'VM 101 is not running\n' });
+    expect(await qm(['guest', 'cmd', '103', 'ping'])).toMatchObject({
+      code: 255,
+      stderr: 'No QEMU guest agent configured\n',
+    });
+    expect(await qm(['guest', 'exec', '101', '--', 'true'])).toMatchObject({
+      code: 255,
+      stderr: 'VM 101 is not running\n',
+    });
+  });
+
+  test('synchronous exec: output, exit code, PATH-only environment', async () => {
+    const r = await qm([
+      'guest',
+      'exec',
+      '100',
+      '--',
+      'bash',
+      '-c',
+      'echo out; echo err >&2; echo "home=${HOME-unset} path=$PATH"; exit 3',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(
+      '{\n   "err-data" : "err\\n",\n   "exitcode" : 3,\n   "exited" : 1,\n   "out-data" : "out\\nhome=unset path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\\n"\n}\n',
+    );
+    // no output at all: no out-data/err-data keys, as qemu-ga leaves them out
+    expect(JSON.parse((await qm(['guest', 'exec', '100', '--', 'true'])).stdout)).toEqual({ exitcode: 0, exited: 1 });
+    // killed by a signal: "signal" instead of "exitcode"
+    expect(JSON.parse((await qm(['guest', 'exec', '100', '--', 'sh', '-c', 'kill -9 $$'])).stdout)).toEqual({
+      exited: 1,
+      signal: 9,
+    });
+  });
+
+  test("non-ASCII output comes out double-encoded, as Perl's to_json(utf8) does with decode_base64's bytes", async () => {
+    const r = await qm(['guest', 'exec', '100', '--', 'printf', 'caf\u00e9']);
+    expect(r.raw.includes(Buffer.from([0xc3, 0x83, 0xc2, 0xa9]))).toBe(true);
+    expect(Buffer.from(JSON.parse(r.stdout)['out-data'], 'latin1').toString('utf8')).toBe('caf\u00e9');
+  });
+
+  test('timeout: prints the pid, warns, exits 0; the command goes on and exec-status collects it', async () => {
+    const marker = join(dir, 'after-timeout');
+    const started = Date.now();
+    const r = await qm([
+      'guest',
+      'exec',
+      '100',
+      '--timeout',
+      '1',
+      '--',
+      'sh',
+      '-c',
+      `sleep 2; echo late; touch ${marker}`,
+    ]);
+    expect(Date.now() - started).toBeLessThan(1900);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('timeout reached, returning pid\n');
+    expect(r.stdout).toMatch(/^\{\n {3}"pid" : \d+\n\}\n$/);
+    const pid = JSON.parse(r.stdout).pid as number;
+    expect(pidAlive(pid)).toBe(true);
+    expect(existsSync(marker)).toBe(false);
+    expect(await qm(['guest', 'exec-status', '100', String(pid)])).toMatchObject({
+      code: 0,
+      stdout: '{\n   "exited" : 0\n}\n',
+    });
+    const done = await execStatusUntilExited(100, pid);
+    expect(done).toEqual({ exitcode: 0, exited: 1, 'out-data': 'late\n' });
+    expect(existsSync(marker)).toBe(true);
+    // reported once: afterwards the agent no longer knows the pid
+    expect(await qm(['guest', 'exec-status', '100', String(pid)])).toMatchObject({
+      code: 255,
+      stderr: "Agent error: Invalid parameter 'pid'\n",
+    });
+  });
+
+  test('--synchronous 0 returns the pid at once; with --timeout it is a parameter error', async () => {
+    const r = await qm(['guest', 'exec', '100', '--synchronous', '0', '--', 'sh', '-c', 'sleep 0.3; echo bg']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const pid = JSON.parse(r.stdout).pid as number;
+    expect(await execStatusUntilExited(100, pid)).toEqual({ exitcode: 0, exited: 1, 'out-data': 'bg\n' });
+
+    expect(await qm(['guest', 'exec', '100', '--synchronous', '0', '--timeout', '5', '--', 'true'])).toMatchObject({
+      code: 255,
+      stdout: '',
+      stderr:
+        "400 Parameter verification failed.\nsynchronous: needs to be set for 'timeout'\nqm guest exec <vmid> [<extra-args>] [OPTIONS]\n",
+    });
+  });
+
+  test('--pass-stdin forwards stdin; more than 1 MiB is refused before anything starts', async () => {
+    const r = await qm(['guest', 'exec', '100', '--pass-stdin', '1', '--', 'sh', '-c', 'wc -c; true'], {
+      input: Buffer.alloc(1024 * 1024, 'a'),
+    });
+    expect(JSON.parse(r.stdout)).toEqual({ exitcode: 0, exited: 1, 'out-data': '1048576\n' });
+    expect(
+      JSON.parse(
+        (await qm(['guest', 'exec', '100', '--pass-stdin', '1', '--', 'tr', 'a-z', 'A-Z'], { input: 'hello\n' }))
+          .stdout,
+      ),
+    ).toEqual({ exitcode: 0, exited: 1, 'out-data': 'HELLO\n' });
+    // real pipes, as qemu-ga's g_spawn gives: a bash whose stdin is a socket would source ~/.bashrc
+    const pipes = await qm(
+      [
+        'guest',
+        'exec',
+        '100',
+        '--pass-stdin',
+        '1',
+        '--',
+        'sh',
+        '-c',
+        'cat >/dev/null; [ -p /dev/stdin ] && [ -p /dev/stdout ] && [ -p /dev/stderr ] && echo pipes',
+      ],
+      { input: 'x' },
+    );
+    expect(JSON.parse(pipes.stdout)).toEqual({ exitcode: 0, exited: 1, 'out-data': 'pipes\n' });
+
+    const marker = join(dir, 'must-not-exist');
+    const big = await qm(['guest', 'exec', '100', '--pass-stdin', '1', '--', 'sh', '-c', `touch ${marker}; cat`], {
+      input: Buffer.alloc(1024 * 1024 + 1, 'a'),
+    });
+    expect(big).toMatchObject({
+      code: 255,
+      stdout: '',
+      stderr: "'input-data' (STDIN) is limited to 1 MiB, aborting\n",
+    });
+    await sleep(200);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('a command that cannot start: the agent error', async () => {
+    expect(await qm(['guest', 'exec', '100', '--', '/no/such/program'])).toMatchObject({
+      code: 255,
+      stderr:
+        "Agent error: Guest agent command failed, error was 'Failed to execute child process \u201c/no/such/program\u201d (No such file or directory)'\n",
+    });
+    expect(await qm(['guest', 'exec', '100'])).toMatchObject({
+      code: 255,
+      stderr: 'command or input-data (or both) required\n',
+    });
+  });
+
+  test('output past QGA_OUTPUT_CAP_BYTES is cut and flagged', async () => {
+    await startAgent(104, { QGA_OUTPUT_CAP_BYTES: '1000' });
+    const r = await qm([
+      'guest',
+      'exec',
+      '104',
+      '--',
+      'sh',
+      '-c',
+      'head -c 5000 /dev/zero | tr "\\0" x; echo small >&2',
+    ]);
+    const res = JSON.parse(r.stdout);
+    expect(res).toEqual({
+      exitcode: 0,
+      exited: 1,
+      'out-data': 'x'.repeat(1000),
+      'out-truncated': 1,
+      'err-data': 'small\n',
+    });
+    expect(r.stdout).toContain('"out-truncated" : 1');
+  });
+
+  test('agent killed: QEMU guest agent is not running; SIGTERM: socket gone, started commands go on', async () => {
+    writeConf(105, 'agent: 1\n');
+    writeConf(106, 'agent: 1\n');
+    writeFileSync(join(runDir(), '105.pid'), `${process.pid}\n`);
+    writeFileSync(join(runDir(), '106.pid'), `${process.pid}\n`);
+
+    const killed = await startAgent(105);
+    expect((await qm(['guest', 'cmd', '105', 'ping'])).code).toBe(0);
+    killed.kill('SIGKILL');
+    await once(killed, 'exit');
+    expect(existsSync(sock(105))).toBe(true); // a stale socket nobody listens on
+    expect(await qm(['guest', 'cmd', '105', 'ping'])).toMatchObject({
+      code: 255,
+      stderr: 'QEMU guest agent is not running\n',
+    });
+
+    const stopped = await startAgent(106);
+    const marker = join(dir, 'after-agent-stop');
+    const r = await qm(['guest', 'exec', '106', '--synchronous', '0', '--', 'sh', '-c', `sleep 0.4; touch ${marker}`]);
+    const pid = JSON.parse(r.stdout).pid as number;
+    stopped.kill('SIGTERM');
+    const [code] = await once(stopped, 'exit');
+    expect(code).toBe(0);
+    expect(existsSync(sock(106))).toBe(false);
+    expect(pidAlive(pid)).toBe(true);
+    await waitFor('the command to finish without its agent', () => existsSync(marker));
+    expect(await qm(['guest', 'exec', '106', '--', 'true'])).toMatchObject({
+      code: 255,
+      stderr: 'QEMU guest agent is not running\n',
+    });
+
+    // a fresh agent replaces a stale socket file
+    await startAgent(105);
+    expect((await qm(['guest', 'cmd', '105', 'ping'])).code).toBe(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labDown, labUp, readLabState, type LabOptions } from '../../lab/lab';
+import { shellCommand } from '../../src/remote/shell-quote';
+
+export type Lab = NonNullable<ReturnType<typeof readLabState>>;
+
+/** A lab of its own for one test file, in a fresh directory; small data unless the test asks for more. */
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
+  return labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, ...options }, dir);
+}
+
+export async function stopLab(lab: Lab | undefined): Promise<void> {
+  if (lab) await labDown(lab.labDir);
+}
+
+/** Runs a command line on the node with the plain OpenSSH client, pinning the node's host key. */
+export function nodeSsh(lab: Lab, argv: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync(
+    'ssh',
+    [
+      '-i',
+      lab.privateKeyPath,
+      '-p',
+      String(lab.node.sshPort),
+      '-o',
+      `UserKnownHostsFile=${lab.knownHostsPath}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      'root@127.0.0.1',
+      shellCommand(argv),
+    ],
+    { encoding: 'utf8', input, timeout: 300_000 },
+  );
+}
+
+export interface QgaResult {
+  exitcode: number;
+  'out-data'?: string;
+  'err-data'?: string;
+}
+
+/**
+ * Runs a script in a guest as the SOP does, `qm guest exec <vmid> -- /bin/bash -lc '<script>' …`, through the
+ * node, with no limit on qm's wait; values go in as positional parameters.
+ */
+export function sopStep(lab: Lab, vmid: number, script: string, ...params: string[]): QgaResult {
+  const ssh = nodeSsh(lab, [
+    'qm',
+    'guest',
+    'exec',
+    String(vmid),
+    '--timeout',
+    '0',
+    '--',
+    '/bin/bash',
+    '-lc',
+    script,
+    'sop',
+    ...params,
+  ]);
+  if (ssh.status !== 0) throw new Error(`qm guest exec failed (${ssh.status}): ${ssh.stderr}`);
+  return JSON.parse(ssh.stdout) as QgaResult;
+}
