@@ -247,7 +247,10 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
   const options = LabOptionsSchema.parse(input);
   const existing = readLabState(dir);
   if (existing) {
-    if (labHealthy(existing)) return existing;
+    if (labHealthy(existing)) {
+      if (JSON.stringify(existing.options) === JSON.stringify(options)) return existing;
+      throw new Error(`a lab with other options is up in ${dir}: run 'lab down' first`);
+    }
     await labDown(dir);
   }
   const vmids = Array.from({ length: options.guests }, (_, i) => options.firstVmid + i);
@@ -513,7 +516,7 @@ export function injectFault(state: LabState, fault: Fault): void {
   writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
   if (fault.kind === 'agent-down') {
     guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
-  } else if (['disk-full', 'backup-corrupt', 'port-taken'].includes(fault.kind)) {
+  } else if (fault.kind !== 'install-hang' && fault.kind !== 'ssh-drop') {
     guestExec(state, fault.vmid, [
       '/bin/bash',
       '-c',

@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the project runs: the lab's node and guests use the real sshd, nginx, rsync, tar and
 # python3 the SOP calls; tini is each guest's PID 1, socat bridges loopback services into guest namespaces.
-apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 tini socat openssl)
+apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 tini socat openssl inotify-tools)
 
 missing=()
 for package in "${apt_packages[@]}"; do

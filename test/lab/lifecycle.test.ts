@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { labDown, labStatus, labUp } from '../../lab/lab';
-import { startLab, type Lab } from '../support/lab';
+import { startLab, stopLab, type Lab } from '../support/lab';
 
 function mountNamespaces(): Map<number, string> {
   const namespaces = new Map<number, string>();
@@ -16,6 +16,7 @@ function mountNamespaces(): Map<number, string> {
 
 describe('lab up and down', () => {
   let lab: Lab;
+  afterAll(() => stopLab(lab)); // when an assertion failed half-way
 
   it('brings up 3 guests, is idempotent, and leaves nothing behind when it goes down', async () => {
     const before = new Set(mountNamespaces().values());
@@ -32,8 +33,9 @@ describe('lab up and down', () => {
     const labNamespaces = new Set([...mountNamespaces().values()].filter((ns) => !before.has(ns)));
     expect(labNamespaces.size).toBeGreaterThanOrEqual(4); // the node and three guests
 
-    // up again: the same machines, nothing restarted
-    const again = await labUp({ guests: 3 }, lab.labDir);
+    // up again: the same machines, nothing restarted; other options are refused, not silently ignored
+    await expect(labUp({ ...lab.options, guests: 2 }, lab.labDir)).rejects.toThrow(/other options is up/);
+    const again = await labUp(lab.options, lab.labDir);
     expect(again.guests.map((g) => g.initPid)).toEqual(lab.guests.map((g) => g.initPid));
     expect(again.node.pid).toBe(lab.node.pid);
 
@@ -42,7 +44,7 @@ describe('lab up and down', () => {
     const leftover = [...mountNamespaces().entries()].filter(([, ns]) => labNamespaces.has(ns));
     expect(leftover).toEqual([]);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(hostMountsBefore);
-    expect(readdirSync(lab.labDir)).toEqual([]);
+    expect(readdirSync(lab.labDir)).toEqual([]); // labDown keeps only the (now empty) directory itself
     expect((await labStatus(lab.labDir)).up).toBe(false);
   }, 300_000);
 });

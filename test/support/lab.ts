@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp, readLabState, type LabOptions } from '../../lab/lab';
@@ -14,7 +14,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 }
 
 export async function stopLab(lab: Lab | undefined): Promise<void> {
-  if (lab) await labDown(lab.labDir);
+  if (!lab) return;
+  await labDown(lab.labDir);
+  rmSync(lab.labDir, { recursive: true, force: true });
 }
 
 /** Runs a command line on the node with the plain OpenSSH client, pinning the node's host key. */

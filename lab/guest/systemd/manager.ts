@@ -877,12 +877,7 @@ export class Manager {
     } else {
       const ok = creds as { uid: number; gid: number; groups: number[]; switchUser: boolean };
       const stdout = this.openOutput(c.standardOutput);
-      const stderr =
-        c.standardError.kind === 'inherit'
-          ? typeof stdout === 'number'
-            ? stdout
-            : stdout
-          : this.openOutput(c.standardError);
+      const stderr = c.standardError.kind === 'inherit' ? stdout : this.openOutput(c.standardError);
       const stdio: StdioOptions = ['ignore', stdout, stderr];
       const myUid = process.getuid?.() ?? 0;
       const needSwitch =
@@ -913,7 +908,7 @@ export class Manager {
           ...(needSwitch ? { uid: ok.uid, gid: ok.gid } : {}),
         });
       }
-      for (const fd of [stdout, stderr]) if (typeof fd === 'number') fs.closeSync(fd);
+      for (const fd of new Set([stdout, stderr])) if (typeof fd === 'number') fs.closeSync(fd);
     }
     child.on('error', () => undefined);
     if (child.pid === undefined) {
@@ -1159,7 +1154,8 @@ export class Manager {
       if (seen.has(d)) continue;
       const du = this.getUnit(d);
       if (du.loaded.loadState !== 'loaded') continue;
-      const r = await this.enqueue(du, () => this.startJob(du, false, seen));
+      // not through du's queue: two units wanting each other must not wait on each other's queues
+      const r = await this.startJob(du, false, seen);
       if (required.includes(d) && r.result !== 'done') {
         this.log(u, `Dependency failed for ${u.statusString}.`, 3);
         this.log(u, `${u.name}: Job ${u.name}/start failed with result 'dependency'.`, 4);
@@ -1183,6 +1179,13 @@ export class Manager {
     if (u.flushNRestarts) {
       u.nRestarts = 0;
       u.flushNRestarts = false;
+    }
+    // another start (a dependency's, a restart timer's) may have raced us while we waited above
+    while (u.job || !isInactive(state())) {
+      if (isUp(state())) return { result: 'done' };
+      await this.waitFor(u, () => !u.job && (isUp(state()) || isInactive(state())));
+      if (isUp(state())) return { result: 'done' };
+      if (state() === 'failed') return { result: 'failed', serviceResult: u.result };
     }
     const job: Job = { type: 'start', internal: !manual };
     u.job = job;
