@@ -83,7 +83,11 @@ function printStatus(status: Awaited<ReturnType<typeof labStatus>>): void {
     console.log('lab: not up');
     return;
   }
-  console.log(`node: ssh root@127.0.0.1 -p ${status.node.sshPort} (${status.node.alive ? 'up' : 'DOWN'})`);
+  const { sshPort, privateKeyPath, knownHostsPath } = status.node;
+  console.log(`node: ${status.node.alive ? 'up' : 'DOWN'}; try:`);
+  console.log(
+    `  ssh -i ${privateKeyPath} -o UserKnownHostsFile=${knownHostsPath} -p ${sshPort} root@127.0.0.1 qm list`,
+  );
   for (const guest of status.guests) {
     console.log(
       `guest ${guest.vmid} ${guest.name}: ${guest.running ? 'running' : 'stopped'}, agent ${guest.agent ? 'up' : 'down'}`,

@@ -12,7 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -20,6 +20,8 @@ import { z } from 'zod';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { prepareOpenClawCache } from './openclaw-cache';
 import { seedGuestData, toolWrapper } from './seed';
+import { connects, freePort } from './shared/net';
+import { waitFor } from './shared/wait';
 
 export const faultKinds = [
   'agent-down', // the guest agent is not running: qm guest cmd ping fails
@@ -69,7 +71,8 @@ interface GuestState {
   ip: string;
   /** host pid of the guest's PID 1 (tini) */
   initPid: number;
-  directSshPort?: number;
+  /** seed 004's machines: a host loopback port forwarded to the guest's own sshd, with the guest's host key */
+  directSsh?: { port: number; forwarderPid: number; hostKeySha256: string };
 }
 
 interface LabState {
@@ -111,31 +114,11 @@ export function readLabState(dir = labDir()): LabState | undefined {
   return existsSync(stateFile(dir)) ? (JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState) : undefined;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`lab: ${what} did not come up within ${timeoutMs / 1000} s`);
-}
-
-function tcpAnswers(port: number): Promise<boolean> {
-  return new Promise((resolveAnswer) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => resolveAnswer(socket.destroy() !== undefined));
-    socket.once('error', () => resolveAnswer(false));
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  await waitFor(check, {
+    timeoutMs,
+    pollMs: 100,
+    timeoutMessage: `lab: ${what} did not come up within ${timeoutMs / 1000} s`,
   });
 }
 
@@ -178,26 +161,38 @@ function sshdConfig(port: number, listen: string): string {
   ].join('\n');
 }
 
-/** Bundles the lab's programs and gathers what the machines bind-mount at /run/openclaw-lab. */
-async function prepareTools(dir: string): Promise<void> {
-  const tools = join(dir, 'tools');
-  mkdirSync(tools, { recursive: true });
+/** The lab's programs: each one entry file, bundled into `<tool>.js`. */
+const TOOL_ENTRIES = {
+  qm: 'lab/node/qm.ts',
+  'qga-agent': 'lab/guest/qga-agent.ts',
+  systemd: 'lab/guest/systemd.ts',
+  docker: 'lab/guest/docker.ts',
+  container: 'lab/guest/container.ts',
+  'release-server': 'lab/release-server.ts',
+} as const;
+export type LabTool = keyof typeof TOOL_ENTRIES;
+
+/** Bundles lab programs (all unless told which) with esbuild, each into one CJS file `<outdir>/<tool>.js`. */
+export async function bundleTools(
+  outdir: string,
+  tools: readonly LabTool[] = Object.keys(TOOL_ENTRIES) as LabTool[],
+): Promise<void> {
   await build({
-    entryPoints: {
-      qm: join(repoRoot, 'lab/node/qm.ts'),
-      'qga-agent': join(repoRoot, 'lab/guest/qga-agent.ts'),
-      systemd: join(repoRoot, 'lab/guest/systemd.ts'),
-      docker: join(repoRoot, 'lab/guest/docker.ts'),
-      container: join(repoRoot, 'lab/guest/container.ts'),
-      'release-server': join(repoRoot, 'lab/release-server.ts'),
-    },
-    outdir: tools,
+    entryPoints: Object.fromEntries(tools.map((tool) => [tool, join(repoRoot, TOOL_ENTRIES[tool])])),
+    outdir,
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     logLevel: 'warning',
   });
+}
+
+/** Bundles the lab's programs and gathers what the machines bind-mount at /run/openclaw-lab. */
+async function prepareTools(dir: string): Promise<void> {
+  const tools = join(dir, 'tools');
+  mkdirSync(tools, { recursive: true });
+  await bundleTools(tools);
   for (const script of ['guest-init.sh', 'fault-watcher.sh', 'start-agent.sh', 'guest/install-openclaw.sh']) {
     copyFileSync(join(repoRoot, 'lab', script), join(tools, script.replace('guest/', '')));
   }
@@ -343,9 +338,11 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
       options,
     );
     const directSsh = options.directSsh.includes(guest.vmid);
+    const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
     if (directSsh) {
+      sshKeygen(guestHostKey, `lab-guest-${guest.vmid}`);
       put(seed, 'etc/openclaw-lab/sshd_config', sshdConfig(22, '127.0.0.1'));
-      put(seed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
+      put(seed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(guestHostKey, 'utf8'), 0o600);
       put(
         seed,
         'root/.ssh/authorized_keys',
@@ -379,9 +376,23 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
       }),
       join(guestDir, 'boot.log'),
     );
-    await waitFor(`guest ${guest.vmid}'s namespaces`, () => forkedChild(unsharePid) !== undefined, 5000);
+    await waitUntil(`guest ${guest.vmid}'s namespaces`, () => forkedChild(unsharePid) !== undefined, 5000);
     guest.initPid = forkedChild(unsharePid)!;
     writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${guest.initPid}\n`);
+    if (directSsh) {
+      // Like the node's NAT rule `10200 -> VM:22` in the record: a loopback port on the host reaches the guest.
+      const port = await freePort();
+      const forwarderPid = startDetached(
+        'socat',
+        [
+          `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
+          `EXEC:nsenter --net=/proc/${guest.initPid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
+        ],
+        {},
+        join(guestDir, 'ssh-forward.log'),
+      );
+      guest.directSsh = { port, forwarderPid, hostKeySha256: fingerprint(`${guestHostKey}.pub`) };
+    }
   }
 
   const nodePid = startDetached(
@@ -403,16 +414,27 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     installCommand: 'bash /run/openclaw-lab/install-openclaw.sh --no-prompt --no-onboard --no-gum',
     options,
   };
-  const [keyType, keyBody] = readFileSync(join(keys, 'node_host.pub'), 'utf8').split(' ');
-  writeFileSync(state.knownHostsPath, `[127.0.0.1]:${sshPort} ${keyType} ${keyBody}\n`);
+  const knownHost = (port: number, publicKeyPath: string) => {
+    const [keyType, keyBody] = readFileSync(publicKeyPath, 'utf8').split(' ');
+    return `[127.0.0.1]:${port} ${keyType} ${keyBody}\n`;
+  };
+  writeFileSync(
+    state.knownHostsPath,
+    [
+      knownHost(sshPort, join(keys, 'node_host.pub')),
+      ...guests.flatMap((g) =>
+        g.directSsh ? [knownHost(g.directSsh.port, join(keys, `guest-${g.vmid}_host.pub`))] : [],
+      ),
+    ].join(''),
+  );
   writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
 
-  await waitFor('the node sshd', () => tcpAnswers(sshPort));
+  await waitUntil('the node sshd', () => connects(sshPort));
   await Promise.all(
     guests
       .filter((guest) => !options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'agent-down'))
       .map((guest) =>
-        waitFor(`guest ${guest.vmid}'s agent`, () => agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`))),
+        waitUntil(`guest ${guest.vmid}'s agent`, () => agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`))),
       ),
   );
   writeFileSync(state.inventoryPath, JSON.stringify(labInventory(state), null, 2) + '\n');
@@ -431,7 +453,20 @@ function labInventory(state: LabState): Inventory {
     },
     panelRelease: state.panelRelease,
     installCommand: state.installCommand,
-    vms: state.guests.map((guest) => ({ vmid: guest.vmid, ip: guest.ip, name: guest.name })),
+    vms: state.guests.map((guest) => ({
+      vmid: guest.vmid,
+      ip: guest.ip,
+      name: guest.name,
+      ...(guest.directSsh && {
+        ssh: {
+          host: '127.0.0.1',
+          port: guest.directSsh.port,
+          user: 'root',
+          privateKeyPath: state.privateKeyPath,
+          hostKeySha256: guest.directSsh.hostKeySha256,
+        },
+      }),
+    })),
   });
 }
 
@@ -461,14 +496,15 @@ export async function labDown(dir = labDir()): Promise<void> {
   if (state) {
     const roots = [state.node.pid, ...state.guests.map((guest) => guest.initPid)].filter(alive);
     const namespaces = new Set(roots.map(mountNamespace).filter((ns): ns is string => ns !== undefined));
-    for (const pid of [...processesIn(namespaces), state.releaseServerPid]) {
+    const forwarders = state.guests.flatMap((guest) => (guest.directSsh ? [guest.directSsh.forwarderPid] : []));
+    for (const pid of [...processesIn(namespaces), state.releaseServerPid, ...forwarders]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
-    await waitFor('the lab processes to exit', () => processesIn(namespaces).length === 0, 10_000);
+    await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 10_000);
   }
   for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
     rmSync(join(dir, entry), { recursive: true, force: true });
@@ -487,7 +523,7 @@ export function guestExec(state: LabState, vmid: number, argv: string[], input?:
 
 export interface LabStatus {
   up: boolean;
-  node?: { sshPort: number; alive: boolean };
+  node?: { sshPort: number; alive: boolean; privateKeyPath: string; knownHostsPath: string };
   guests: { vmid: number; name: string; running: boolean; agent: boolean }[];
   inventoryPath?: string;
 }
@@ -505,7 +541,12 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
   );
   return {
     up: labHealthy(state),
-    node: { sshPort: state.node.sshPort, alive: alive(state.node.pid) },
+    node: {
+      sshPort: state.node.sshPort,
+      alive: alive(state.node.pid),
+      privateKeyPath: state.privateKeyPath,
+      knownHostsPath: state.knownHostsPath,
+    },
     guests,
     inventoryPath: state.inventoryPath,
   };

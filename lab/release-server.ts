@@ -21,6 +21,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { eachArg } from './shared/args';
+import { listen } from './shared/net';
 
 export interface Release {
   /** `owner/name` */
@@ -187,18 +189,6 @@ function handler(built: BuiltRelease[]) {
   };
 }
 
-function listen(server: Server, target: { port: number; host: string } | { path: string }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      resolve();
-    };
-    if ('path' in target) server.listen(target.path, done);
-    else server.listen(target.port, target.host, done);
-  });
-}
-
 export async function startReleaseServer(opts: ReleaseServerOptions): Promise<ReleaseServer> {
   const defaultApp = opts.releases.every((r) => r.appDir) ? undefined : resolveAppDir(opts.appDir);
   const built = opts.releases.map((r) => buildReleaseTarball(r, r.appDir ?? (defaultApp as string)));
@@ -251,13 +241,7 @@ export async function startReleaseServer(opts: ReleaseServerOptions): Promise<Re
 
 export function parseArgs(argv: string[]): ReleaseServerOptions {
   const opts: ReleaseServerOptions = { releases: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  eachArg(argv, (a, value) => {
     if (a === '--host') opts.host = value();
     else if (a === '--port') opts.port = Number(value());
     else if (a === '--socket') opts.socketPath = value();
@@ -268,7 +252,7 @@ export function parseArgs(argv: string[]): ReleaseServerOptions {
       if (at <= 0) throw new Error(`--release wants owner/repo@tag, got '${v}'`);
       opts.releases.push({ repo: v.slice(0, at), tag: v.slice(at + 1) });
     } else throw new Error(`unknown argument '${a}'`);
-  }
+  });
   if (opts.releases.length === 0) throw new Error('at least one --release owner/repo@tag is required');
   return opts;
 }

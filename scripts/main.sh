@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: brings up the Temporal dev server and a worker in the background, then runs the job.
+# The main job: brings up the Temporal dev server and a worker in the background, checks the round trip, and
+# brings up the lab (a simulated Proxmox node with 3 Docker-era OpenClaw guests) that the migration works on.
 #   npm run main           bring everything up and run
-#   npm run main -- down   stop the worker and the dev server (histories stay in the state directory)
+#   npm run main -- down   stop the lab, the worker and the dev server (histories stay in the state directory)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +14,7 @@ mkdir -p "$state_dir"
 worker_running() { [ -f "$worker_pid_file" ] && kill -0 "$(cat "$worker_pid_file")" 2>/dev/null; }
 
 if [ "${1:-}" = down ]; then
+  node_modules/.bin/tsx lab/cli.ts down
   if worker_running; then
     kill "$(cat "$worker_pid_file")"
     rm -f "$worker_pid_file"
@@ -31,7 +33,9 @@ if ! worker_running; then
 fi
 
 node_modules/.bin/tsx src/starter.ts check
+echo
+node_modules/.bin/tsx lab/cli.ts up --guests 3
 
 echo
-echo "The dev server and the worker keep running; the UI is at http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}"
-echo "Stop both with: npm run main -- down"
+echo "The dev server, the worker and the lab keep running; the UI is at http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}"
+echo "Stop them all with: npm run main -- down"

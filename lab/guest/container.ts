@@ -16,6 +16,8 @@
  */
 import { closeSync, writeSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { eachArg } from '../shared/args';
+import { listen } from '../shared/net';
 
 export type ContainerRole = 'gateway' | 'panel';
 
@@ -78,13 +80,7 @@ export async function startContainerServer(opts: ContainerServerOptions): Promis
     for (const { host, port } of opts.listen) {
       const server = createServer((req, res) => handle(opts.role, req, res));
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, { port, host });
     }
   } catch (err) {
     for (const s of servers) s.close();
@@ -96,14 +92,8 @@ export async function startContainerServer(opts: ContainerServerOptions): Promis
 export function parseArgs(argv: string[]): ContainerServerOptions {
   let name = '';
   let role: ContainerRole | undefined;
-  const listen: ContainerServerOptions['listen'] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  const addresses: ContainerServerOptions['listen'] = [];
+  eachArg(argv, (a, value) => {
     if (a === '--name') name = value();
     else if (a === '--role') {
       const r = value();
@@ -113,11 +103,11 @@ export function parseArgs(argv: string[]): ContainerServerOptions {
       const v = value();
       const m = /^(.*):(\d+)$/.exec(v);
       if (!m) throw new Error(`--listen wants host:port, got '${v}'`);
-      listen.push({ host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) });
+      addresses.push({ host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) });
     } else throw new Error(`unknown argument '${a}'`);
-  }
+  });
   if (!name || !role) throw new Error('--name and --role are required');
-  return { name, role, listen };
+  return { name, role, listen: addresses };
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {

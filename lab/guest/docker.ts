@@ -28,19 +28,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withPidLock } from '../shared/pid-lock';
 
 // ---------------------------------------------------------------------------------------------------------------
 // State
@@ -118,58 +109,19 @@ export function writeState(root: string, state: DockerState): void {
   renameSync(tmp, p);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** One docker command at a time changes the state (dockerd serialises them too). */
 async function withStateLock<T>(root: string, fn: (state: DockerState) => Promise<T> | T): Promise<T> {
   const lock = statePath(root) + '.lock';
   mkdirSync(dirname(lock), { recursive: true });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let holder = NaN;
-      try {
-        holder = Number(readFileSync(lock, 'utf8'));
-      } catch {
-        continue;
-      }
-      if (!Number.isFinite(holder) || holder <= 0 || !pidAlive(holder)) {
-        try {
-          unlinkSync(lock);
-        } catch {
-          // someone else took it over
-        }
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`state is locked by pid ${holder} (${lock})`);
-      await sleep(50);
-    }
-  }
-  try {
+  const waiting = (holder: number, waitedMs: number) => {
+    if (waitedMs > 60_000) throw new Error(`state is locked by pid ${holder} (${lock})`);
+  };
+  return withPidLock(lock, { pollMs: 50, waiting }, async () => {
     const state = readState(root);
     const result = await fn(state);
     writeState(root, state);
     return result;
-  } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      // already gone
-    }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -971,6 +923,58 @@ const commandOf = (role: 'gateway' | 'panel') =>
 const progress = (io: Io, id: string, text: string) => io.err(` ${id}  ${text}\n`);
 const cName = (c: ContainerRecord) => `Container ${c.name}`;
 
+/** The record of a compose service's container, as compose creates it (Created) or as the seed leaves it (Up). */
+function serviceContainer(
+  project: ComposeProject,
+  s: ComposeService,
+  network: string,
+  status: 'Created' | 'Up',
+  createdAt: string,
+  startedAt: string | null,
+): ContainerRecord {
+  const role = roleOf(s.name);
+  return {
+    id: randomBytes(32).toString('hex'),
+    name: s.containerName,
+    project: project.name,
+    service: s.name,
+    image: s.image,
+    command: commandOf(role),
+    role,
+    status,
+    exitCode: 0,
+    createdAt,
+    startedAt,
+    finishedAt: null,
+    ports: s.ports,
+    mounts: s.volumes,
+    networks: [network],
+    pid: null,
+    pidStart: null,
+  };
+}
+
+/** Stops one container with compose's progress lines. */
+async function composeStopContainer(io: Io, c: ContainerRecord): Promise<void> {
+  progress(io, cName(c), 'Stopping');
+  await stopContainer(c);
+  progress(io, cName(c), 'Stopped');
+}
+
+/** Starts one container with compose's progress lines; on failure, the daemon's error on stderr and false. */
+async function composeStartContainer(io: Io, c: ContainerRecord): Promise<boolean> {
+  progress(io, cName(c), 'Starting');
+  try {
+    await startContainer(io.root, c);
+  } catch (err) {
+    progress(io, cName(c), 'Error');
+    io.err(`${(err as Error).message}\n`);
+    return false;
+  }
+  progress(io, cName(c), 'Started');
+  return true;
+}
+
 function projectContainers(state: DockerState, project: ComposeProject): ContainerRecord[] {
   return liveContainers(state).filter((c) => c.project === project.name);
 }
@@ -991,11 +995,7 @@ async function composeStop(io: Io, project: ComposeProject, names: string[]): Pr
   const services = selectServices(project, names).reverse();
   await withStateLock(io.root, async (state) => {
     for (const s of services) {
-      for (const c of serviceContainers(state, project, s.name)) {
-        progress(io, cName(c), 'Stopping');
-        await stopContainer(c);
-        progress(io, cName(c), 'Stopped');
-      }
+      for (const c of serviceContainers(state, project, s.name)) await composeStopContainer(io, c);
     }
   });
   return 0;
@@ -1012,15 +1012,7 @@ async function composeStart(io: Io, project: ComposeProject, names: string[]): P
       }
       for (const c of containers) {
         if (c.status === 'Up') continue;
-        progress(io, cName(c), 'Starting');
-        try {
-          await startContainer(io.root, c);
-        } catch (err) {
-          progress(io, cName(c), 'Error');
-          io.err(`${(err as Error).message}\n`);
-          return 1;
-        }
-        progress(io, cName(c), 'Started');
+        if (!(await composeStartContainer(io, c))) return 1;
       }
     }
     return 0;
@@ -1050,9 +1042,7 @@ async function composeDown(io: Io, project: ComposeProject, removeOrphans: boole
       return;
     }
     for (const c of targets) {
-      progress(io, cName(c), 'Stopping');
-      await stopContainer(c);
-      progress(io, cName(c), 'Stopped');
+      await composeStopContainer(io, c);
       progress(io, cName(c), 'Removing');
       c.status = 'removed';
       c.removedAt = new Date().toISOString();
@@ -1094,25 +1084,7 @@ async function composeUp(io: Io, project: ComposeProject, names: string[]): Prom
     for (const s of services) {
       let containers = serviceContainers(state, project, s.name);
       if (containers.length === 0) {
-        const c: ContainerRecord = {
-          id: randomBytes(32).toString('hex'),
-          name: s.containerName,
-          project: project.name,
-          service: s.name,
-          image: s.image,
-          command: commandOf(roleOf(s.name)),
-          role: roleOf(s.name),
-          status: 'Created',
-          exitCode: 0,
-          createdAt: new Date().toISOString(),
-          startedAt: null,
-          finishedAt: null,
-          ports: s.ports,
-          mounts: s.volumes,
-          networks: [network],
-          pid: null,
-          pidStart: null,
-        };
+        const c = serviceContainer(project, s, network, 'Created', new Date().toISOString(), null);
         progress(io, cName(c), 'Creating');
         state.containers = state.containers.filter((o) => !(o.name === c.name && o.status === 'removed'));
         state.containers.push(c);
@@ -1124,15 +1096,7 @@ async function composeUp(io: Io, project: ComposeProject, names: string[]): Prom
           progress(io, cName(c), 'Running');
           continue;
         }
-        progress(io, cName(c), 'Starting');
-        try {
-          await startContainer(io.root, c);
-        } catch (err) {
-          progress(io, cName(c), 'Error');
-          io.err(`${(err as Error).message}\n`);
-          return 1;
-        }
-        progress(io, cName(c), 'Started');
+        if (!(await composeStartContainer(io, c))) return 1;
       }
     }
     return 0;
@@ -1398,38 +1362,20 @@ export function seedDockerState(root: string, opts: { upForMs?: number; composeF
   const now = Date.now();
   const upFor = opts.upForMs ?? 14 * 3_600_000;
   const iso = (t: number) => new Date(t).toISOString();
-  const hex = () => randomBytes(32).toString('hex');
   const services = dependencyOrder(project.services);
   const state: DockerState = { version: 1, networks: [network], images: [], containers: [] };
   services.forEach((s, i) => {
     const role = roleOf(s.name);
     if (!state.images.some((img) => img.repoTags.includes(s.image))) {
       state.images.push({
-        id: `sha256:${hex()}`,
+        id: `sha256:${randomBytes(32).toString('hex')}`,
         repoTags: [s.image],
         sizeBytes: role === 'gateway' ? 1_843_212_345 : 312_456_789,
         createdAt: iso(now - upFor - (3 - i) * 86_400_000),
       });
     }
-    state.containers.push({
-      id: hex(),
-      name: s.containerName,
-      project: project.name,
-      service: s.name,
-      image: s.image,
-      command: commandOf(role),
-      role,
-      status: 'Up',
-      exitCode: 0,
-      createdAt: iso(now - upFor - (services.length - i) * 1_000),
-      startedAt: iso(now - upFor),
-      finishedAt: null,
-      ports: s.ports,
-      mounts: s.volumes,
-      networks: [network],
-      pid: null,
-      pidStart: null,
-    });
+    const createdAt = iso(now - upFor - (services.length - i) * 1_000);
+    state.containers.push(serviceContainer(project, s, network, 'Up', createdAt, iso(now - upFor)));
   });
   writeState(root, state);
   return state;

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import {
   humanDuration,
   humanSize,
@@ -15,6 +12,11 @@ import {
   tabwrite,
   type ContainerRecord,
 } from '../../lab/guest/docker';
+import { bundleTools } from '../../lab/lab';
+import { freePort } from '../../lab/shared/net';
+import { execResult, type ExecResult } from '../support/exec';
+import { httpGet as get } from '../support/net';
+import { waitFor } from '../support/wait';
 
 /** The docker stand-in as the guests run it: bundled by esbuild, `node docker.js …`, state under LAB_ROOT. */
 let tmp: string;
@@ -27,40 +29,16 @@ let panelPort: number;
 const GATEWAY_IMAGE = 'ghcr.io/openclaw/openclaw:2026.2.19';
 const PANEL_IMAGE = 'ghcr.io/bianshumeng/openclaw-panel:v2026.02.10';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+function docker(args: string[], cwd = composeDir): Promise<ExecResult> {
+  return execResult(process.execPath, [join(tools, 'docker.js'), ...args], {
+    cwd,
+    env: { ...process.env, LAB_ROOT: root },
+    timeout: 60_000,
   });
 }
 
-function docker(args: string[], cwd = composeDir): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(tools, 'docker.js'), ...args],
-      { cwd, env: { ...process.env, LAB_ROOT: root }, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-  });
-}
+/** The stand-ins answer at once: 3 s of silence is a failure. */
+const httpGet = (port: number, path = '/') => get(port, path, 3000);
 
 const answers = (port: number) =>
   httpGet(port).then(
@@ -78,18 +56,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lab-docker-'));
   tools = join(tmp, 'tools');
   root = join(tmp, 'root');
-  await build({
-    entryPoints: {
-      docker: join(__dirname, '../../lab/guest/docker.ts'),
-      container: join(__dirname, '../../lab/guest/container.ts'),
-    },
-    outdir: tools,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'warning',
-  });
+  await bundleTools(tools, ['docker', 'container']);
   gatewayPort = await freePort();
   panelPort = await freePort();
   seedDockerLab({ root, gatewayPort, panelPort, gatewayImage: GATEWAY_IMAGE, panelImage: PANEL_IMAGE });
@@ -201,7 +168,11 @@ describe('docker stand-in', () => {
 
     // A reboot kills every process; boot starts them again and the status starts counting anew.
     for (const name of ['openclaw-gateway', 'openclaw-panel']) process.kill(container(name).pid as number, 'SIGKILL');
-    await waitFor(async () => (await answers(gatewayPort)) === 0 && (await answers(panelPort)) === 0);
+    await waitFor(
+      'both ports to stop answering',
+      async () => (await answers(gatewayPort)) === 0 && (await answers(panelPort)) === 0,
+      10_000,
+    );
     expect((await docker(['boot'])).code).toBe(0);
     expect(await answers(gatewayPort)).toBe(200);
     expect(await answers(panelPort)).toBe(200);
@@ -331,12 +302,4 @@ describe('docker stand-in', () => {
 
 function readProcName(pid: number): string {
   return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -1,10 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPENCLAW_VERSION, prepareOpenClawCache, type OpenClawCache } from '../../lab/openclaw-cache';
+import { freePort } from '../../lab/shared/net';
+import { execResult } from '../support/exec';
+import { httpGet } from '../support/net';
+import { waitFor } from '../support/wait';
 
 /**
  * The lab's OpenClaw: the cache (built once per machine, ~1–2 min; seconds after that), the lab's installer into a
@@ -16,47 +18,9 @@ let cache: OpenClawCache;
 let prefix: string;
 const groups: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { env, timeout: 300_000 }, (err, stdout, stderr) =>
-      resolve({
-        code: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
-        stdout,
-        stderr,
-        ms: Date.now() - started,
-      }),
-    );
-    child.stdin?.end();
-  });
-}
-
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-  });
-}
+/** Runs a program to its end with stdin at end-of-file, as an unattended run gives it. */
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) =>
+  execResult(cmd, args, { env, timeout: 300_000, input: '' });
 
 /** Starts a process in a group of its own, so the whole tree can be ended at once. */
 function spawnGroup(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore') {
@@ -112,14 +76,16 @@ describe('OpenClaw offline install', () => {
   }, 900_000);
 
   it('install-openclaw.sh --no-prompt unpacks the prefix, idempotently', async () => {
+    const started = Date.now();
     const first = await run('bash', [installer, '--no-prompt', '--no-onboard', '--no-gum'], installEnv());
+    const ms = Date.now() - started;
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toContain(`==> Installing Node.js, npm and OpenClaw into ${prefix}`);
     expect(first.stdout).toMatch(new RegExp(`^✓ node v24\\.\\d+\\.\\d+ → ${prefix}/bin/node$`, 'm'));
     expect(first.stdout).toContain(`✓ openclaw ${OPENCLAW_VERSION} → ${prefix}/bin/openclaw`);
     expect(readlinkSync(join(prefix, 'bin/openclaw'))).toBe('../lib/node_modules/openclaw/openclaw.mjs');
-    console.log(`install-openclaw.sh into an empty prefix: ${(first.ms / 1000).toFixed(1)} s`);
+    console.log(`install-openclaw.sh into an empty prefix: ${(ms / 1000).toFixed(1)} s`);
 
     const second = await run('bash', [installer, '--no-prompt', '--no-onboard', '--no-gum'], installEnv());
     expect(second.code).toBe(0);
@@ -143,16 +109,19 @@ describe('OpenClaw offline install', () => {
       ['gateway', 'run', '--bind', 'loopback', '--port', String(port), '--allow-unconfigured'],
       { PATH: `${join(prefix, 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: home, TMPDIR: home },
     );
-    let root: { status: number; body: string } | undefined;
-    while (Date.now() - started < 120_000) {
-      root = await httpGet(port, '/').catch(() => undefined);
-      if (root?.status === 200) break;
-      if (gw.child.exitCode !== null) throw new Error(`gateway exited ${gw.child.exitCode}:\n${gw.output()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const root = await waitFor(
+      'the gateway to answer / with 200',
+      async () => {
+        const answer = await httpGet(port, '/').catch(() => undefined);
+        if (answer?.status === 200) return answer;
+        if (gw.child.exitCode !== null) throw new Error(`gateway exited ${gw.child.exitCode}:\n${gw.output()}`);
+        return undefined;
+      },
+      120_000,
+    );
     console.log(`gateway answered 200 on / after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    expect(root?.status).toBe(200);
-    expect(root?.body).toMatch(/^<!doctype html>/i);
+    expect(root.status).toBe(200);
+    expect(root.body).toMatch(/^<!doctype html>/i);
     expect(await httpGet(port, '/health')).toEqual({ status: 200, body: '{"ok":true,"status":"live"}' });
 
     killGroup(gw.child, 'SIGTERM');

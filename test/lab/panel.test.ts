@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -9,11 +9,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReleaseServer, type ReleaseServer } from '../../lab/release-server';
+import { freePort } from '../../lab/shared/net';
+import { execResult, type ExecOptions } from '../support/exec';
+import { httpGet } from '../support/net';
+import { waitFor } from '../support/wait';
+import { deployPanelScript } from './sop-commands';
 
 const REPO = 'Bianshumeng/openclaw-panel-public';
 const TAG = 'v2026.02.20-r4';
@@ -23,82 +26,14 @@ let server: ReleaseServer;
 let socketPath: string;
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+const run = (cmd: string, args: string[], opts: ExecOptions = {}) =>
+  execResult(cmd, args, { ...opts, timeout: 120_000 });
 
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { ...opts, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, timeout: 20_000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-  });
-}
-
-async function waitForHttp(port: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await httpGet(port, '/api/health');
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+/** The panel's pages, each given up to 20 s. */
+const panelGet = (port: number, path: string) => httpGet(port, path, 20_000);
 
 /** SOP §5.7 as written, with the release base URL and APP_DIR as parameters and npm told to stay offline. */
-const deployPanel = `
-set -euo pipefail
-TAG=$1
-APP_DIR=$4
-TMP_DIR=$(mktemp -d)
-trap "rm -rf $TMP_DIR" EXIT
-curl -fsSL "$3/repos/$2/tarball/\${TAG}" -o "$TMP_DIR/panel.tar.gz"
-tar -xzf "$TMP_DIR/panel.tar.gz" -C "$TMP_DIR"
-SRC_DIR=$(find "$TMP_DIR" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-echo "top:$(basename "$SRC_DIR")"
-mkdir -p "$APP_DIR"
-if command -v rsync >/dev/null 2>&1; then
-  rsync -a --delete --exclude ".git" --exclude "node_modules" --exclude ".runtime" "$SRC_DIR"/ "$APP_DIR"/
-else
-  find "$APP_DIR" -mindepth 1 -maxdepth 1 ! -name ".runtime" -exec rm -rf {} +
-  cp -a "$SRC_DIR"/. "$APP_DIR"/
-fi
-cd "$APP_DIR"
-npm install --omit=dev --offline
-cat > "$APP_DIR/.panel-release.json" <<JSON
-{
-  "tag": "\${TAG}",
-  "releaseRepo": "$2",
-  "appliedAt": "$(date -Iseconds)"
-}
-JSON
-`;
+const deployPanel = deployPanelScript({ appDir: '$4', npmOffline: true, printTop: true });
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lab-panel-'));
@@ -184,25 +119,25 @@ describe('panel app', () => {
     let log = '';
     panel.stdout?.on('data', (d: Buffer) => (log += d.toString()));
     panel.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    await waitForHttp(port);
+    await waitFor('the panel to answer', () => panelGet(port, '/api/health').catch(() => undefined), 15_000);
     expect(log).toContain(`openclaw-panel listening on http://127.0.0.1:${port}`);
 
-    const home = await httpGet(port, '/');
+    const home = await panelGet(port, '/');
     expect(home.status).toBe(200);
     expect(home.body).toContain('<title>OpenClaw');
-    expect(JSON.parse((await httpGet(port, '/api/update/check?target=panel')).body)).toEqual({
+    expect(JSON.parse((await panelGet(port, '/api/update/check?target=panel')).body)).toEqual({
       target: 'panel',
       currentTag: TAG,
       latestTag: TAG,
       updateAvailable: false,
     });
-    expect(JSON.parse((await httpGet(port, '/api/update/check?target=bot')).body)).toEqual({
+    expect(JSON.parse((await panelGet(port, '/api/update/check?target=bot')).body)).toEqual({
       target: 'bot',
       currentTag: '2026.9.6',
       latestTag: '2026.9.6',
       updateAvailable: false,
     });
-    expect((await httpGet(port, '/api/update/check?target=nope')).status).toBe(400);
+    expect((await panelGet(port, '/api/update/check?target=nope')).status).toBe(400);
 
     panel.kill('SIGTERM');
     const code = await new Promise((resolve) => panel.once('exit', (c) => resolve(c)));

@@ -7,15 +7,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-import { buildSync } from 'esbuild';
+import { join } from 'node:path';
 
 import { GUEST_EXEC_ENV, outputCapFromEnv } from '../../lab/guest/qga-agent';
+import { bundleTools } from '../../lab/lab';
 import { parseVmConfig, perlJsonPretty, pidAlive } from '../../lab/node/qm';
+import { connects } from '../../lab/shared/net';
 import { GUEST_EXEC_MAX_OUTPUT, JsonStreamSplitter, qemuJson } from '../../lab/shared/qga-protocol';
+import { waitFor } from '../support/wait';
 
-const repo = resolve(__dirname, '../..');
 let dir: string;
 let root: string;
 let qmJs: string;
@@ -41,23 +41,8 @@ async function startAgent(vmid: number, env: Record<string, string> = {}): Promi
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   agents.push(child);
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    if (existsSync(sock(vmid)) && (await canConnect(sock(vmid)))) return child;
-    if (Date.now() > deadline) throw new Error(`agent for ${vmid} did not come up`);
-    await sleep(20);
-  }
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect(path);
-    s.on('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.on('error', () => res(false));
-  });
+  await waitFor(`the agent for ${vmid} to come up`, async () => existsSync(sock(vmid)) && (await connects(sock(vmid))));
+  return child;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,14 +129,6 @@ async function withRaw<T>(vmid: number, fn: (raw: Raw) => Promise<T>): Promise<T
   }
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** polls `qm guest exec-status` until the process is reported finished */
 async function execStatusUntilExited(vmid: number, pid: number): Promise<Record<string, unknown>> {
   let last: Record<string, unknown> = {};
@@ -164,7 +141,7 @@ async function execStatusUntilExited(vmid: number, pid: number): Promise<Record<
   return last;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'qm-test-'));
   root = join(dir, 'root');
   mkdirSync(join(root, 'etc/pve/qemu-server'), { recursive: true });
@@ -172,20 +149,7 @@ beforeAll(() => {
   mkdirSync(join(dir, 'tmp'));
   qmJs = join(dir, 'qm.js');
   agentJs = join(dir, 'qga-agent.js');
-  for (const [entry, outfile] of [
-    ['lab/node/qm.ts', qmJs],
-    ['lab/guest/qga-agent.ts', agentJs],
-  ]) {
-    buildSync({
-      entryPoints: [join(repo, entry)],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      logLevel: 'error',
-    });
-  }
+  await bundleTools(dir, ['qm', 'qga-agent']);
   const live = String(process.pid);
   // 100: running, agent up. 101: stopped. 102: running, agent configured but not started.
   // 103: running, no agent configured. 104: running, agent with a 1000-byte output cap.

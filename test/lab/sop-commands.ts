@@ -108,17 +108,22 @@ PY
 chmod 600 /root/.openclaw/openclaw.json
 `;
 
-/** §5.7 panel from its release; $1 = tag, $2 = repo, $3 = release base URL (https://api.github.com in the SOP). */
-export const deployPanel = `
+/**
+ * §5.7 panel from its release; $1 = tag, $2 = repo, $3 = release base URL (https://api.github.com in the SOP).
+ * For a run outside a guest: `appDir` in place of /opt/openclaw-panel (a shell word, e.g. "$4"), `npmOffline` adds
+ * --offline to the npm install, `printTop` prints the tarball's top directory as `top:<name>`.
+ */
+export function deployPanelScript(opts: { appDir?: string; npmOffline?: boolean; printTop?: boolean } = {}): string {
+  return `
 set -euo pipefail
 TAG=$1
-APP_DIR=/opt/openclaw-panel
+APP_DIR=${opts.appDir ?? '/opt/openclaw-panel'}
 TMP_DIR=$(mktemp -d)
 trap "rm -rf $TMP_DIR" EXIT
 curl -fsSL "$3/repos/$2/tarball/\${TAG}" -o "$TMP_DIR/panel.tar.gz"
 tar -xzf "$TMP_DIR/panel.tar.gz" -C "$TMP_DIR"
 SRC_DIR=$(find "$TMP_DIR" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-mkdir -p "$APP_DIR"
+${opts.printTop ? 'echo "top:$(basename "$SRC_DIR")"\n' : ''}mkdir -p "$APP_DIR"
 if command -v rsync >/dev/null 2>&1; then
   rsync -a --delete --exclude ".git" --exclude "node_modules" --exclude ".runtime" "$SRC_DIR"/ "$APP_DIR"/
 else
@@ -126,7 +131,7 @@ else
   cp -a "$SRC_DIR"/. "$APP_DIR"/
 fi
 cd "$APP_DIR"
-npm install --omit=dev
+npm install --omit=dev${opts.npmOffline ? ' --offline' : ''}
 cat > "$APP_DIR/.panel-release.json" <<JSON
 {
   "tag": "\${TAG}",
@@ -135,6 +140,10 @@ cat > "$APP_DIR/.panel-release.json" <<JSON
 }
 JSON
 `;
+}
+
+/** §5.7 as the SOP has it. */
+export const deployPanel = deployPanelScript();
 
 /** §5.8 panel config; $1 = repo. */
 export const writePanelConfig = `

@@ -1,11 +1,7 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-import { build } from 'esbuild';
 
 import {
   expandExecArgs,
@@ -21,6 +17,11 @@ import {
 import { readEntries } from '../../lab/guest/systemd/journal';
 import { LabPaths } from '../../lab/guest/systemd/paths';
 import { callDaemon, defaultOptions } from '../../lab/guest/systemd/protocol';
+import { bundleTools } from '../../lab/lab';
+import { freePort } from '../../lab/shared/net';
+import { execResult, type ExecResult } from '../support/exec';
+import { httpGet } from '../support/net';
+import { waitFor } from '../support/wait';
 
 /*
  * The lab's systemd stand-in, driven the way a migration drives it: a real daemon on a temp LAB_ROOT, real unit
@@ -33,24 +34,8 @@ let bundle: string;
 let daemon: ChildProcess | undefined;
 const spawnedPids = new Set<number>();
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(tool: 'systemctl' | 'journalctl', ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bundle, tool, ...args],
-      { env: { ...process.env, LAB_ROOT: root }, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function run(tool: 'systemctl' | 'journalctl', ...args: string[]): Promise<ExecResult> {
+  return execResult(process.execPath, [bundle, tool, ...args], { env: { ...process.env, LAB_ROOT: root } });
 }
 const ctl = (...args: string[]) => run('systemctl', ...args);
 const journal = (...args: string[]) => run('journalctl', ...args);
@@ -82,39 +67,12 @@ function writeUnit(name: string, text: string): void {
   fs.writeFileSync(path.join(root, 'etc/systemd/system', name), text.replace(/^\n/, ''));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function httpGet(port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 1000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-  });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
+/** The body a unit's web server answers on /, or undefined when nothing answers within 1 s. */
+const httpBody = (port: number): Promise<string | undefined> =>
+  httpGet(port, '/', 1000).then(
+    (answer) => answer.body,
+    () => undefined,
+  );
 
 function procStatus(pid: number): Record<string, string> {
   const out: Record<string, string> = {};
@@ -162,16 +120,8 @@ beforeAll(async () => {
     `root:x:0:0:root:/root:/bin/bash\nlabuser:x:${NOBODY}:${NOBODY}:Lab User:/home/labuser:/bin/sh\n`,
   );
   fs.writeFileSync(path.join(root, 'etc/group'), `root:x:0:\nlabuser:x:${NOBODY}:\nlabgrp:x:4242:labuser\n`);
+  await bundleTools(root, ['systemd']);
   bundle = path.join(root, 'systemd.js');
-  await build({
-    entryPoints: [path.resolve(__dirname, '../../lab/guest/systemd.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    outfile: bundle,
-    logLevel: 'warning',
-  });
 });
 
 afterAll(async () => {
@@ -295,7 +245,7 @@ WantedBy=multi-user.target
   test('the daemon starts every enabled unit at boot', async () => {
     await startDaemon();
     expect(fs.existsSync(path.join(root, 'run/systemd/lab.sock'))).toBe(true);
-    expect(await waitFor('the boot unit to answer', () => httpGet(bootPort))).toBe('booted');
+    expect(await waitFor('the boot unit to answer', () => httpBody(bootPort))).toBe('booted');
     const active = await ctl('is-active', 'boot.service');
     expect(active).toMatchObject({ code: 0, stdout: 'active\n' });
     await mainPid('boot');
@@ -352,7 +302,7 @@ WantedBy=multi-user.target
     expect(await ctl('is-enabled', 'web')).toMatchObject({ code: 0, stdout: 'enabled\n' });
     expect(await ctl('is-active', 'web')).toMatchObject({ code: 0, stdout: 'active\n' });
 
-    const body = JSON.parse(await waitFor('web to answer', () => httpGet(webPort)));
+    const body = JSON.parse(await waitFor('web to answer', () => httpBody(webPort)));
     const pid = await mainPid('web');
     expect(body.pid).toBe(pid);
     expect(body.uid).toBe(NOBODY);
@@ -387,7 +337,7 @@ WantedBy=multi-user.target
     const after = await mainPid('web');
     expect(after).not.toBe(before);
     expect(alive(before)).toBe(false);
-    expect(JSON.parse(await waitFor('web after restart', () => httpGet(webPort))).pid).toBe(after);
+    expect(JSON.parse(await waitFor('web after restart', () => httpBody(webPort))).pid).toBe(after);
   });
 
   test('status and journalctl look like systemd’s', async () => {
@@ -425,13 +375,13 @@ WantedBy=multi-user.target
     expect(r.stderr).toContain(
       "Warning: The unit file, source configuration file or drop-ins of web.service changed on disk. Run 'systemctl daemon-reload' to reload units.",
     );
-    expect(JSON.parse(await waitFor('web', () => httpGet(webPort))).env.GREETING).toBe('hello world');
+    expect(JSON.parse(await waitFor('web', () => httpBody(webPort))).env.GREETING).toBe('hello world');
     expect((await ctl('show', '-p', 'NeedDaemonReload', 'web')).stdout).toBe('NeedDaemonReload=yes\n');
 
     expect(await ctl('daemon-reload')).toMatchObject({ code: 0, stderr: '' });
     const r2 = await ctl('restart', 'web');
     expect(r2).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(await waitFor('web', () => httpGet(webPort))).env.GREETING).toBe('reloaded');
+    expect(JSON.parse(await waitFor('web', () => httpBody(webPort))).env.GREETING).toBe('reloaded');
   });
 
   test('Restart=always brings a killed process back with a new pid, activating in between', async () => {
@@ -443,7 +393,7 @@ WantedBy=multi-user.target
       const p = await mainPid('web');
       return p > 0 && p !== before ? p : undefined;
     });
-    expect(JSON.parse(await waitFor('web back', () => httpGet(webPort))).pid).toBe(after);
+    expect(JSON.parse(await waitFor('web back', () => httpBody(webPort))).pid).toBe(after);
     const j = (await journal('-u', 'web', '--no-pager')).stdout;
     expect(j).toContain('web.service: Main process exited, code=killed, status=9/KILL');
     expect(j).toMatch(/web\.service: Scheduled restart job, restart counter is at 1\./);
@@ -455,7 +405,7 @@ WantedBy=multi-user.target
     const r = await ctl('stop', 'web');
     expect(r.code).toBe(0);
     expect(alive(pid)).toBe(false);
-    expect(await httpGet(webPort)).toBeUndefined();
+    expect(await httpBody(webPort)).toBeUndefined();
     expect(await ctl('is-active', 'web')).toMatchObject({ code: 3, stdout: 'inactive\n' });
     const st = await ctl('status', 'web');
     expect(st.code).toBe(3);
@@ -599,6 +549,6 @@ RestartSec=50ms
     expect(fs.existsSync(path.join(root, 'etc/systemd/system/multi-user.target.wants/boot.service'))).toBe(false);
     expect(await ctl('is-enabled', 'boot')).toMatchObject({ code: 1, stdout: 'disabled\n' });
     expect(await ctl('is-active', 'boot')).toMatchObject({ code: 3, stdout: 'inactive\n' });
-    expect(await httpGet(bootPort)).toBeUndefined();
+    expect(await httpBody(bootPort)).toBeUndefined();
   });
 });

@@ -90,6 +90,16 @@ const POLL_MS = 25;
 
 type ExecKey = 'ExecStartPre' | 'ExecStart' | 'ExecStartPost' | 'ExecReload' | 'ExecStop' | 'ExecStopPost';
 
+/** The state a unit is in while the commands of one Exec*= setting run; systemd's messages name them so too. */
+const PHASE: Record<ExecKey, SubState> = {
+  ExecStartPre: 'start-pre',
+  ExecStart: 'start',
+  ExecStartPost: 'start-post',
+  ExecReload: 'reload',
+  ExecStop: 'stop',
+  ExecStopPost: 'stop-post',
+};
+
 interface ExitInfo {
   code: 'exited' | 'killed' | 'dumped';
   /** exit status, or signal number */
@@ -129,6 +139,16 @@ interface JobOutcome {
   /** an error before any job ran: the message after "Failed to <verb> <unit>: ", and the exit code */
   error?: { message: string; code: number; seeLogs?: boolean };
 }
+
+/** A start or stop by hand of a unit with RefuseManualStart=/RefuseManualStop=. */
+const refusedManual = (u: Unit): JobOutcome => ({
+  result: 'failed',
+  error: {
+    message: `Operation refused, unit ${u.name} may be requested by dependency only (it is configured to refuse manual start/stop).`,
+    code: 4,
+    seeLogs: true,
+  },
+});
 
 export class Unit {
   sub: SubState = 'dead';
@@ -390,10 +410,14 @@ export class Manager {
       this.enterDead(u, 'resources');
       return;
     }
-    if (c.execStartPre.length) {
-      this.setState(u, 'start-pre');
-      this.runControl(u, { key: 'ExecStartPre', cmds: c.execStartPre, idx: 0 });
-    } else this.enterStart(u);
+    this.enterControl(u, 'ExecStartPre', c.execStartPre, () => this.enterStart(u));
+  }
+
+  /** Enters the state of `key` and runs its commands one after the other; a unit without any goes on with `next`. */
+  private enterControl(u: Unit, key: ExecKey, cmds: ExecCommand[], next: () => void): void {
+    if (cmds.length === 0) return next();
+    this.setState(u, PHASE[key]);
+    this.runControl(u, { key, cmds, idx: 0 });
   }
 
   private enterStart(u: Unit): void {
@@ -429,11 +453,7 @@ export class Manager {
   }
 
   private enterStartPost(u: Unit): void {
-    const c = u.cfg;
-    if (c.execStartPost.length) {
-      this.setState(u, 'start-post');
-      this.runControl(u, { key: 'ExecStartPost', cmds: c.execStartPost, idx: 0 });
-    } else this.enterRunning(u);
+    this.enterControl(u, 'ExecStartPost', u.cfg.execStartPost, () => this.enterRunning(u));
   }
 
   private enterRunning(u: Unit): void {
@@ -445,18 +465,12 @@ export class Manager {
 
   private enterStop(u: Unit, f: ServiceResult): void {
     this.mergeResult(u, f);
-    if (u.cfg.execStop.length) {
-      this.setState(u, 'stop');
-      this.runControl(u, { key: 'ExecStop', cmds: u.cfg.execStop, idx: 0 });
-    } else this.enterSignal(u, 'stop-sigterm', 'success');
+    this.enterControl(u, 'ExecStop', u.cfg.execStop, () => this.enterSignal(u, 'stop-sigterm', 'success'));
   }
 
   private enterStopPost(u: Unit, f: ServiceResult): void {
     this.mergeResult(u, f);
-    if (u.cfg.execStopPost.length) {
-      this.setState(u, 'stop-post');
-      this.runControl(u, { key: 'ExecStopPost', cmds: u.cfg.execStopPost, idx: 0 });
-    } else this.enterSignal(u, 'final-sigterm', 'success');
+    this.enterControl(u, 'ExecStopPost', u.cfg.execStopPost, () => this.enterSignal(u, 'final-sigterm', 'success'));
   }
 
   /** The processes the current state's signal reaches, by KillMode=. */
@@ -585,16 +599,8 @@ export class Manager {
   private runControl(u: Unit, seq: ControlSeq): void {
     u.seq = seq;
     const res = this.spawnProcess(u, seq.key, seq.cmds[seq.idx]);
-    const phase: Record<ExecKey, string> = {
-      ExecStartPre: 'start-pre',
-      ExecStart: 'start',
-      ExecStartPost: 'start-post',
-      ExecReload: 'reload',
-      ExecStop: 'stop',
-      ExecStopPost: 'stop-post',
-    };
     if (typeof res === 'string') {
-      this.log(u, `${u.name}: Failed to run '${phase[seq.key]}' task: ${res}`, 4);
+      this.log(u, `${u.name}: Failed to run '${PHASE[seq.key]}' task: ${res}`, 4);
       u.seq = undefined;
       if (seq.key === 'ExecStopPost') this.enterSignal(u, 'final-sigterm', 'resources');
       else if (seq.key === 'ExecReload') {
@@ -611,7 +617,7 @@ export class Manager {
       const rec = res.rec;
       u.timers.timeout = setTimeout(() => {
         if (u.control !== rec) return;
-        this.log(u, `${u.name}: ${phase[seq.key]} operation timed out. Terminating.`, 4);
+        this.log(u, `${u.name}: ${PHASE[seq.key]} operation timed out. Terminating.`, 4);
         u.seq = undefined;
         if (seq.key === 'ExecStopPost') this.enterSignal(u, 'final-sigterm', 'timeout');
         else this.enterSignal(u, 'stop-sigterm', 'timeout');
@@ -1124,15 +1130,7 @@ export class Manager {
     if (isPseudoTarget(u.name)) return { result: 'done' };
     const pre = this.preflight(u, 'start');
     if (pre) return pre;
-    if (manual && u.cfg.refuseManualStart)
-      return {
-        result: 'failed',
-        error: {
-          message: `Operation refused, unit ${u.name} may be requested by dependency only (it is configured to refuse manual start/stop).`,
-          code: 4,
-          seeLogs: true,
-        },
-      };
+    if (manual && u.cfg.refuseManualStart) return refusedManual(u);
     seen.add(u.name);
     const state = () => u.active;
     if (state() === 'deactivating') await this.waitFor(u, () => state() !== 'deactivating');
@@ -1202,15 +1200,7 @@ export class Manager {
     if (isPseudoTarget(u.name)) return { result: 'done' };
     if (u.loaded.loadState === 'not-found' && isInactive(u.active))
       return { result: 'failed', error: { message: `Unit ${u.name} not loaded.`, code: 5 } };
-    if (manual && u.cfg.refuseManualStop)
-      return {
-        result: 'failed',
-        error: {
-          message: `Operation refused, unit ${u.name} may be requested by dependency only (it is configured to refuse manual start/stop).`,
-          code: 4,
-          seeLogs: true,
-        },
-      };
+    if (manual && u.cfg.refuseManualStop) return refusedManual(u);
     u.flushNRestarts = true;
     if (isInactive(u.active)) return { result: 'done' };
     if (u.job?.type === 'start') this.finishJob(u, 'canceled');

@@ -765,6 +765,22 @@ export interface LoadedUnit {
 
 export type UserResolver = (name: string) => SpecifierContext['user'];
 
+/**
+ * StartLimitIntervalSec= (alias StartLimitInterval=) or StartLimitBurst=: [Unit] settings that systemd still takes
+ * in [Service], their old place. False when the value does not parse.
+ */
+function setStartLimit(cfg: UnitConfig, key: string, value: string): boolean {
+  if (key === 'StartLimitBurst') {
+    if (!/^\d+$/.test(value)) return false;
+    cfg.startLimitBurst = Number(value);
+    return true;
+  }
+  const t = parseTimespan(value);
+  if (t === undefined) return false;
+  cfg.startLimitIntervalUs = t;
+  return true;
+}
+
 /** Builds a UnitConfig from the entries of the fragment and its drop-ins, in order. */
 export function buildConfig(
   name: string,
@@ -824,15 +840,9 @@ export function buildConfig(
           break;
         }
         case 'StartLimitIntervalSec':
-        case 'StartLimitInterval': {
-          const t = parseTimespan(value);
-          if (t === undefined) bad();
-          else cfg.startLimitIntervalUs = t;
-          break;
-        }
+        case 'StartLimitInterval':
         case 'StartLimitBurst':
-          if (/^\d+$/.test(value)) cfg.startLimitBurst = Number(value);
-          else bad();
+          if (!setStartLimit(cfg, key, value)) bad();
           break;
         default:
           if (/^(Condition|Assert)[A-Za-z]+$/.test(key)) {
@@ -890,15 +900,9 @@ export function buildConfig(
           break;
         }
         case 'StartLimitIntervalSec':
-        case 'StartLimitInterval': {
-          const t = parseTimespan(value);
-          if (t === undefined) bad();
-          else cfg.startLimitIntervalUs = t;
-          break;
-        }
+        case 'StartLimitInterval':
         case 'StartLimitBurst':
-          if (/^\d+$/.test(value)) cfg.startLimitBurst = Number(value);
-          else bad();
+          if (!setStartLimit(cfg, key, value)) bad();
           break;
         case 'RemainAfterExit':
         case 'SendSIGKILL':
