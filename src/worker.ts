@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import * as activities from './activities';
 import { temporalConfig, type TemporalConfig } from './config';
+import { closeAllConnections } from './remote';
 
 /** A worker for every workflow and activity of the project, on one task queue. */
 export async function createWorker(
@@ -13,6 +14,9 @@ export async function createWorker(
     taskQueue: config.taskQueue,
     workflowsPath: require.resolve('./workflows'),
     activities,
+    // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
+    // finds the command still running and waits for it.
+    shutdownGraceTime: '5 seconds',
   });
 }
 
@@ -27,6 +31,7 @@ async function main(): Promise<void> {
     await worker.run();
     console.log('worker stopped');
   } finally {
+    await closeAllConnections();
     await connection.close();
   }
 }

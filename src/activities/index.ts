@@ -1,1 +1,13 @@
 export * from './worker-info';
+export { scan } from './scan';
+export { backup } from './backup';
+export { stopDocker } from './stop-docker';
+export { install } from './install';
+export { migrateData } from './migrate-data';
+export { deployPanel } from './deploy-panel';
+export { installUnits } from './systemd-units';
+export { acceptanceGate } from './acceptance';
+export { removeDocker } from './remove-docker';
+export { stopDirectServices, restoreGatewayConfig, startDocker } from './rollback';
+export { writeRecord } from './record';
+export { planCommands } from './plan';

@@ -1,1 +1,2 @@
 export * from './connectivity-check';
+export * from './migrate-vm';

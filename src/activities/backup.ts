@@ -1,0 +1,96 @@
+import type { MigrateVmParams } from '../migration/input';
+import type { GuestCommand } from '../remote/guest';
+import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
+
+/**
+ * Phase B (SOP §5.2), in the SOP's two steps. The first writes the tarballs and SHA256SUMS.txt, or finds a
+ * verified backup of this VM from an earlier attempt that still passes and reuses it. $1 = vmid.
+ * Exit 4 = the backup could not be written (disk full, …); its half-written directory is removed.
+ */
+export const backupScript = `
+set -uo pipefail
+for BK in $(ls -d /root/migrate-backup-"$1"-* 2>/dev/null | sort -r); do
+  if [ -e "$BK/.verified" ] && (cd "$BK" && sha256sum --quiet -c SHA256SUMS.txt >/dev/null 2>&1); then
+    echo "backup_dir=$BK"
+    echo "reused=1"
+    exit 0
+  fi
+done
+TS=$(date +%F_%H%M%S)
+BK=/root/migrate-backup-$1-$TS
+mkdir -p "$BK"
+# Every step checked by hand: bash ignores set -e inside a function or subshell that an if tests.
+write_backup() {
+  tar -C / -czf "$BK/data-openclaw.tgz" data/openclaw || return 1
+  tar -C / -czf "$BK/data-panel.tgz" data/panel || return 1
+  tar -C / -czf "$BK/opt-openclaw.tgz" opt/openclaw || return 1
+  if [ -f /root/OPENCLAW_WEB_LOGIN.txt ]; then
+    tar -C / -czf "$BK/root-ssh.tgz" root/.ssh root/OPENCLAW_WEB_LOGIN.txt || return 1
+  else
+    tar -C / -czf "$BK/root-ssh.tgz" root/.ssh || return 1
+  fi
+  sha256sum "$BK"/*.tgz > "$BK/SHA256SUMS.txt"
+}
+if ! write_backup; then
+  rm -rf "$BK" # our own half-written backup: it frees the space it took, and nothing else is touched
+  exit 4
+fi
+echo "backup_dir=$BK"
+echo "reused=0"
+`;
+
+/**
+ * The second step, a command of its own as in the SOP: the checksums and every tarball's listing, each
+ * checked (the SOP's verification exits 0 even when a checksum fails). Marks the backup .verified.
+ * $1 = the backup directory. Exit 3 = the verification failed.
+ */
+export const verifyBackupScript = `
+set -uo pipefail
+fail() { echo "verification of $1 failed: $2" >&2; exit 3; }
+cd "$1" || fail "$1" "no such directory"
+sha256sum -c SHA256SUMS.txt || fail "$1" "checksums do not match"
+for f in *.tgz; do
+  tar -tzf "$f" >/dev/null || fail "$1" "$f does not list"
+done
+[ -e .verified ] || date -Iseconds > .verified
+sed 's/^/sha256=/' SHA256SUMS.txt
+du -b ./*.tgz | sed 's/^/size=/'
+`;
+
+export function backupCommand(params: MigrateVmParams): GuestCommand {
+  return { label: 'backup', script: backupScript, args: [String(params.vmid)], timeoutMs: params.timeouts.commandMs };
+}
+
+export function verifyBackupCommand(params: MigrateVmParams, dir: string): GuestCommand {
+  return { label: 'verify-backup', script: verifyBackupScript, args: [dir], timeoutMs: params.timeouts.commandMs };
+}
+
+export interface BackupResult {
+  dir: string;
+  reused: boolean;
+  /** SHA256SUMS.txt's lines */
+  sha256: string[];
+  sizes: string[];
+}
+
+export async function backup(params: MigrateVmParams): Promise<BackupResult> {
+  const written = await runInGuest(params, backupCommand(params));
+  if (written.exitCode === 4) {
+    refuse('BackupFailed', `the backup of vm ${params.vmid} could not be written:\n${lastLines(written.stderr)}`);
+  }
+  if (written.exitCode !== 0) throw new Error(`backup exited ${written.exitCode}:\n${lastLines(written.stderr)}`);
+  const found = keyValues(written.stdout);
+  const dir = one(found, 'backup_dir');
+  const verified = await runInGuest(params, verifyBackupCommand(params, dir));
+  if (verified.exitCode !== 0) {
+    const output = lastLines(`${verified.stdout}\n${verified.stderr}`);
+    refuse('BackupVerificationFailed', `the backup of vm ${params.vmid} in ${dir} failed its verification:\n${output}`);
+  }
+  const values = keyValues(verified.stdout);
+  return {
+    dir,
+    reused: one(found, 'reused') === '1',
+    sha256: values.get('sha256') ?? [],
+    sizes: values.get('size') ?? [],
+  };
+}

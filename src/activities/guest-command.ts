@@ -1,0 +1,103 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { GuestCommand, GuestResult } from '../remote/guest';
+import { guestFor, nodeFor } from '../remote';
+import { RemoteError } from '../remote/errors';
+import type { MigrateVmParams } from '../migration/input';
+
+/** Errors no retry can fix: the activity fails for good with this type, which the operator sees in the UI. */
+export const nonRetryableTypes = [
+  'PreflightRefused',
+  'BackupFailed',
+  'BackupVerificationFailed',
+  'AcceptanceFailed',
+  'InvalidInput',
+] as const;
+
+export function refuse(type: (typeof nonRetryableTypes)[number], message: string, details?: unknown): never {
+  throw ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    details: details === undefined ? [] : [details],
+  });
+}
+
+interface Heartbeat {
+  label: string;
+  pid: number;
+}
+
+/**
+ * Runs one of a phase's fixed scripts in the VM for the current activity: heartbeats the guest pid while it
+ * waits, kills the guest command when the activity is cancelled, and on a retry waits for the previous attempt's
+ * command when it still runs instead of starting a second one.
+ */
+export async function runInGuest(params: MigrateVmParams, command: GuestCommand): Promise<GuestResult> {
+  const context = Context.current();
+  const previous = context.info.heartbeatDetails as Heartbeat | undefined;
+  const resumePid = previous?.label === command.label ? previous.pid : undefined;
+  try {
+    return await guestFor(params).run(command, {
+      signal: context.cancellationSignal,
+      resumePid,
+      onProgress: ({ pid }) => context.heartbeat({ label: command.label, pid } satisfies Heartbeat),
+    });
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
+/** Like runInGuest, and a non-zero exit fails the activity (retryable unless `failure` says otherwise). */
+export async function runChecked(
+  params: MigrateVmParams,
+  command: GuestCommand,
+  failure?: { type: (typeof nonRetryableTypes)[number]; message: string },
+): Promise<GuestResult> {
+  const result = await runInGuest(params, command);
+  if (result.exitCode !== 0) {
+    const output = lastLines(`${result.stdout}\n${result.stderr}`);
+    if (failure) refuse(failure.type, `${failure.message}: exit ${result.exitCode}\n${output}`);
+    throw ApplicationFailure.create({
+      type: 'GuestCommandFailed',
+      message: `${command.label} exited ${result.exitCode} on vm ${params.vmid}:\n${output}`,
+    });
+  }
+  return result;
+}
+
+/** `qm` on the node, for the scan's read-only look at the VM from outside. */
+export async function qm(params: MigrateVmParams, args: string[]): Promise<GuestResult> {
+  try {
+    return await nodeFor(params.node).qm(args);
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
+/** The remote layer's errors become failures of their own type; those no retry can fix end the activity. */
+function asFailure(err: unknown): unknown {
+  if (!(err instanceof RemoteError)) return err;
+  return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: !err.retryable });
+}
+
+export function lastLines(text: string, count = 20): string {
+  return text.trim().split('\n').slice(-count).join('\n');
+}
+
+/** Parses `key=value` lines (a key may repeat) that the phase scripts print for the activities to read. */
+export function keyValues(stdout: string): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf('=');
+    if (at <= 0 || !/^[a-z_]+$/.test(line.slice(0, at))) continue;
+    const key = line.slice(0, at);
+    values.set(key, [...(values.get(key) ?? []), line.slice(at + 1)]);
+  }
+  return values;
+}
+
+export function one(values: Map<string, string[]>, key: string): string {
+  const found = values.get(key)?.[0];
+  if (found === undefined) throw new Error(`the guest's answer lacks '${key}'`);
+  return found;
+}

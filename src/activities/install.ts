@@ -1,0 +1,55 @@
+import type { MigrateVmParams } from '../migration/input';
+import type { GuestCommand } from '../remote/guest';
+import { keyValues, one, runChecked } from './guest-command';
+
+/**
+ * Phase D (SOP §5.4): node and openclaw on the VM. Runs the install command ($1, a shell command line the
+ * operator configures) only when either is missing, then reports versions and where the binaries really are,
+ * for the units (the installer may not put them in /usr/bin).
+ */
+export const installScript = `
+set -uo pipefail
+export HOME=/root
+if command -v node >/dev/null && command -v openclaw >/dev/null; then
+  echo "installed_now=0"
+else
+  bash -c "$1" </dev/null || { echo "the install command failed (exit $?)" >&2; exit 1; }
+  hash -r
+  echo "installed_now=1"
+fi
+command -v node >/dev/null || { echo "node is missing after the install" >&2; exit 1; }
+command -v openclaw >/dev/null || { echo "openclaw is missing after the install" >&2; exit 1; }
+echo "node_path=$(command -v node)"
+echo "node_version=$(node -v)"
+echo "openclaw_path=$(command -v openclaw)"
+echo "openclaw_version=$(openclaw --version | head -n 1)"
+`;
+
+export function installCommand(params: MigrateVmParams): GuestCommand {
+  return {
+    label: 'install',
+    script: installScript,
+    args: [params.installCommand],
+    timeoutMs: params.timeouts.installMs,
+  };
+}
+
+export interface InstallResult {
+  installedNow: boolean;
+  nodePath: string;
+  nodeVersion: string;
+  openclawPath: string;
+  openclawVersion: string;
+}
+
+export async function install(params: MigrateVmParams): Promise<InstallResult> {
+  const result = await runChecked(params, installCommand(params));
+  const values = keyValues(result.stdout);
+  return {
+    installedNow: one(values, 'installed_now') === '1',
+    nodePath: one(values, 'node_path'),
+    nodeVersion: one(values, 'node_version'),
+    openclawPath: one(values, 'openclaw_path'),
+    openclawVersion: one(values, 'openclaw_version'),
+  };
+}

@@ -1,0 +1,96 @@
+import type { MigrateVmParams } from '../migration/input';
+import type { GuestCommand } from '../remote/guest';
+import { keyValues, one, qm, refuse, runChecked } from './guest-command';
+
+/**
+ * Phase A (SOP §5.1), read-only: what the VM runs and holds, and whether it can be migrated at all.
+ * $1 = run-as user. Prints key=value lines; the SOP's own tables follow as evidence.
+ */
+export const scanScript = `
+set -u
+RUN_HOME=$(getent passwd "$1" | cut -d: -f6)
+echo "hostname=$(hostname)"
+echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+echo "run_home=$RUN_HOME"
+for p in /data/openclaw /data/panel /opt/openclaw /root/.openclaw "$RUN_HOME/.openclaw"; do
+  if [ -e "$p" ]; then echo "exists=$p"; else echo "missing=$p"; fi
+done
+# The target holds data of its own unless it is empty or our earlier attempt filled it.
+if [ -d "$RUN_HOME/.openclaw" ] && [ -n "$(ls -A "$RUN_HOME/.openclaw")" ] && [ ! -e /var/lib/openclaw-migrate/data-migrated ]; then
+  echo "target_foreign=1"
+fi
+echo "source_sessions=$(find /data/openclaw/agents/main/sessions -type f 2>/dev/null | wc -l)"
+echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
+echo "backup_bytes=$(du -scb /data/openclaw /data/panel /opt/openclaw /root/.ssh 2>/dev/null | tail -n 1 | cut -f1)"
+echo "free_bytes=$(df --output=avail -B1 /root | tail -n 1 | tr -d ' ')"
+echo "docker_present=$(command -v docker >/dev/null && echo 1 || echo 0)"
+echo "--- docker ps"
+docker ps --format "table {{.Names}}\\t{{.Status}}\\t{{.Ports}}" 2>&1 || true
+echo "--- docker ps -a"
+docker ps -a --format "table {{.Names}}\\t{{.Status}}" 2>&1 || true
+echo "--- listening"
+ss -lntp 2>/dev/null | grep -E ":18080|:18789|:28080|:28789|:22 " || true
+`;
+
+export function scanCommand(params: MigrateVmParams): GuestCommand {
+  return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 60_000 };
+}
+
+export interface ScanResult {
+  vmStatus: string;
+  hostname: string;
+  os: string;
+  runHome: string;
+  existing: string[];
+  missing: string[];
+  sourceSessions: number;
+  sourceWorkspace: number;
+  backupBytes: number;
+  freeBytes: number;
+  /** the SOP's docker ps / ps -a / ss tables, for the record */
+  evidence: string;
+}
+
+export async function scan(params: MigrateVmParams): Promise<ScanResult> {
+  let vmStatus = 'running';
+  if (params.transport === 'qga') {
+    const status = await qm(params, ['status', String(params.vmid)]);
+    vmStatus = status.stdout.trim().replace(/^status: /, '');
+    if (status.exitCode !== 0) refuse('PreflightRefused', `qm status ${params.vmid} failed: ${status.stderr.trim()}`);
+    if (vmStatus !== 'running') refuse('PreflightRefused', `vm ${params.vmid} is ${vmStatus}, not running`);
+    const ping = await qm(params, ['guest', 'cmd', String(params.vmid), 'ping']);
+    if (ping.exitCode !== 0) {
+      refuse('PreflightRefused', `vm ${params.vmid}'s guest agent does not answer: ${ping.stderr.trim()}`);
+    }
+  }
+  const result = await runChecked(params, scanCommand(params));
+  const values = keyValues(result.stdout);
+  const scanned: ScanResult = {
+    vmStatus,
+    hostname: one(values, 'hostname'),
+    os: one(values, 'os'),
+    runHome: one(values, 'run_home'),
+    existing: values.get('exists') ?? [],
+    missing: values.get('missing') ?? [],
+    sourceSessions: Number(one(values, 'source_sessions')),
+    sourceWorkspace: Number(one(values, 'source_workspace')),
+    backupBytes: Number(one(values, 'backup_bytes')),
+    freeBytes: Number(one(values, 'free_bytes')),
+    evidence: result.stdout.slice(result.stdout.indexOf('--- docker ps')),
+  };
+  if (!scanned.runHome) refuse('PreflightRefused', `user '${params.runAs.user}' does not exist on vm ${params.vmid}`);
+  if (!scanned.existing.includes('/data/openclaw')) {
+    refuse('PreflightRefused', `vm ${params.vmid} has no /data/openclaw: nothing to migrate`);
+  }
+  if (values.has('target_foreign')) {
+    refuse('PreflightRefused', `${scanned.runHome}/.openclaw on vm ${params.vmid} already holds data that is not ours`);
+  }
+  // The tarballs are at most the size of what they hold (gzip of incompressible data adds little).
+  if (scanned.freeBytes < scanned.backupBytes * 1.1 + 64 * 1024 * 1024) {
+    refuse(
+      'PreflightRefused',
+      `vm ${params.vmid} has ${scanned.freeBytes} bytes free in /root, too few for a backup of ${scanned.backupBytes} bytes`,
+    );
+  }
+  return scanned;
+}

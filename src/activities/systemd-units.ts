@@ -1,0 +1,132 @@
+import type { MigrateVmParams } from '../migration/input';
+import type { GuestCommand } from '../remote/guest';
+import type { InstallResult } from './install';
+import { keyValues, runChecked } from './guest-command';
+
+type Binaries = Pick<InstallResult, 'nodePath' | 'openclawPath'>;
+
+export const GATEWAY_UNIT = 'openclaw-gateway';
+export const PANEL_UNIT = 'openclaw-panel';
+
+export interface UnitFiles {
+  gateway: string;
+  panel: string;
+}
+
+/**
+ * The two units of SOP §5.9, with the binaries where the install really put them; with `hardened`, the gateway
+ * gets seed 004's sandboxing (the lock clean-up before start, no new privileges, a read-only system).
+ */
+export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome: string): UnitFiles {
+  const { user, hardened } = params.runAs;
+  const hardening = hardened
+    ? [
+        `ExecStartPre=/bin/bash -c 'rm -f ${runHome}/.openclaw/gateway.*.lock'`,
+        'NoNewPrivileges=true',
+        'ProtectSystem=strict',
+        `ReadWritePaths=${runHome}/.openclaw /tmp`,
+        'PrivateTmp=true',
+        'SyslogIdentifier=openclaw-gateway',
+      ]
+    : [];
+  const gateway = [
+    '[Unit]',
+    'Description=OpenClaw Gateway (Direct Install)',
+    'After=network.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    `User=${user}`,
+    `Environment=HOME=${runHome}`,
+    `WorkingDirectory=${runHome}`,
+    `ExecStart=${binaries.openclawPath} gateway run --bind loopback --port ${params.ports.gateway} --allow-unconfigured`,
+    'Restart=always',
+    'RestartSec=3',
+    ...hardening,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ];
+  const panel = [
+    '[Unit]',
+    'Description=OpenClaw Visual Panel',
+    'After=network.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    `User=${user}`,
+    'WorkingDirectory=/opt/openclaw-panel',
+    `ExecStart=${binaries.nodePath} /opt/openclaw-panel/src/server.js`,
+    'Restart=always',
+    'RestartSec=3',
+    'Environment=PANEL_CONFIG_PATH=/etc/openclaw-panel/panel.config.json',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ];
+  return { gateway: gateway.join('\n'), panel: panel.join('\n') };
+}
+
+/**
+ * Phase G: writes the units (only when they differ: a healthy unit is neither rewritten nor restarted),
+ * daemon-reload when one changed, enable --now, is-active. The unit texts arrive on stdin as JSON.
+ */
+export const systemdUnitsScript = `
+set -euo pipefail
+changed=$(python3 -c '
+import json, sys
+units = json.load(sys.stdin)
+changed = 0
+for name, text in (("openclaw-gateway", units["gateway"]), ("openclaw-panel", units["panel"])):
+    path = "/etc/systemd/system/%s.service" % name
+    try:
+        same = open(path, encoding="utf-8").read() == text
+    except FileNotFoundError:
+        same = False
+    if not same:
+        open(path, "w", encoding="utf-8").write(text)
+        changed = 1
+print(changed)
+')
+echo "units_changed=$changed"
+if [ "$changed" = 1 ]; then
+  systemctl daemon-reload
+  # a unit that changed while running must run the new text
+  systemctl try-restart openclaw-gateway openclaw-panel
+fi
+systemctl enable --now openclaw-gateway
+systemctl enable --now openclaw-panel
+echo "gateway_active=$(systemctl is-active openclaw-gateway || true)"
+echo "panel_active=$(systemctl is-active openclaw-panel || true)"
+`;
+
+export function unitsCommand(params: MigrateVmParams, binaries: Binaries, runHome: string): GuestCommand {
+  return {
+    label: 'systemd-units',
+    script: systemdUnitsScript,
+    stdin: JSON.stringify(renderUnits(params, binaries, runHome)),
+    timeoutMs: params.timeouts.commandMs,
+  };
+}
+
+export interface SystemdUnitsResult {
+  unitsChanged: boolean;
+  gatewayActive: string;
+  panelActive: string;
+}
+
+export async function installUnits(
+  params: MigrateVmParams,
+  binaries: Binaries,
+  runHome: string,
+): Promise<SystemdUnitsResult> {
+  const result = await runChecked(params, unitsCommand(params, binaries, runHome));
+  const values = keyValues(result.stdout);
+  return {
+    unitsChanged: values.get('units_changed')?.[0] === '1',
+    gatewayActive: values.get('gateway_active')?.[0] ?? 'unknown',
+    panelActive: values.get('panel_active')?.[0] ?? 'unknown',
+  };
+}

@@ -1,0 +1,23 @@
+import type { Inventory } from '../inventory';
+import type { MigrateVmInput } from './input';
+
+/** One VM's migrateVm input from a fleet inventory; `overrides` wins (timeouts, run-as user, dry run, …). */
+export function migrateVmInputFor(
+  inventory: Inventory,
+  vmid: number,
+  overrides: Partial<MigrateVmInput> = {},
+): MigrateVmInput {
+  const vm = inventory.vms.find((candidate) => candidate.vmid === vmid);
+  if (!vm)
+    throw new Error(`vmid ${vmid} is not in the inventory (it has ${inventory.vms.map((v) => v.vmid).join(', ')})`);
+  return {
+    vmid,
+    vmIp: vm.ip,
+    node: inventory.node,
+    transport: vm.ssh ? 'ssh' : 'qga',
+    vmSsh: vm.ssh,
+    panelRelease: inventory.panelRelease,
+    ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
+    ...overrides,
+  };
+}

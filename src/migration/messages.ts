@@ -1,0 +1,104 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AcceptanceResult } from '../activities/acceptance';
+import type { BackupResult } from '../activities/backup';
+import type { DeployPanelResult } from '../activities/deploy-panel';
+import type { InstallResult } from '../activities/install';
+import type { MigrateDataResult } from '../activities/migrate-data';
+import type { RemoveDockerResult } from '../activities/remove-docker';
+import type { ScanResult } from '../activities/scan';
+import type { StopDockerResult } from '../activities/stop-docker';
+import type { SystemdUnitsResult } from '../activities/systemd-units';
+
+/**
+ * Signals, queries and updates of migrateVm, defined once for the workflow, the CLI and the tests.
+ * The signals are what `temporal workflow signal` and the UI can send; the updates do the same and answer.
+ */
+
+export interface Decision {
+  by: string;
+  reason: string;
+}
+
+export const approveSignal = defineSignal<[Decision]>('approve');
+export const rejectSignal = defineSignal<[Decision]>('reject');
+export const approveUpdate = defineUpdate<DecisionAnswer, [Decision]>('approveMigration');
+export const rejectUpdate = defineUpdate<DecisionAnswer, [Decision]>('rejectMigration');
+
+export interface DecisionAnswer {
+  accepted: boolean;
+  /** why a decision was not taken: the run does not wait for one (yet, or any more) */
+  reason?: string;
+  phase: MigrationPhase;
+}
+
+/** The fleet's Docker-removal gate (phase I waits while it is closed); a lone run starts with it open. */
+export const fleetGateSignal = defineSignal<[{ open: boolean; reason: string }]>('fleetGate');
+
+export const statusQuery = defineQuery<MigrationStatus>('status');
+export const recordQuery = defineQuery<string | null>('record');
+
+/** The SOP's phases, in order, then the states between and after them: MigrationPhase's values. */
+export const phaseNames = [
+  'scan',
+  'backup',
+  'stop-docker',
+  'install',
+  'migrate-data',
+  'deploy-panel',
+  'systemd-units',
+  'acceptance',
+  'remove-docker',
+] as const;
+export type PhaseName = (typeof phaseNames)[number];
+export type MigrationPhase =
+  | 'starting'
+  | PhaseName
+  | 'awaiting-approval'
+  | 'awaiting-fleet-gate'
+  | 'rolling-back'
+  | 'completed'
+  | 'rolled-back'
+  | 'failed'
+  | 'planned';
+
+export interface PhaseRecord {
+  name: PhaseName | `rollback:${string}`;
+  status: 'running' | 'done' | 'failed';
+  startedAt: string;
+  endedAt?: string;
+  error?: string;
+}
+
+export interface PhaseResults {
+  scan?: ScanResult;
+  backup?: BackupResult;
+  stopDocker?: StopDockerResult;
+  install?: InstallResult;
+  migrateData?: MigrateDataResult;
+  deployPanel?: DeployPanelResult;
+  systemdUnits?: SystemdUnitsResult;
+  acceptance?: AcceptanceResult;
+  removeDocker?: RemoveDockerResult;
+}
+
+export interface MigrationStatus {
+  vmid: number;
+  phase: MigrationPhase;
+  /** what the run waits for, in words, when it waits */
+  waitingFor?: string;
+  phases: PhaseRecord[];
+  results: PhaseResults;
+  approval?: Decision & { decision: 'approved' | 'rejected'; at: string };
+  fleetGate: { open: boolean; reason: string };
+  /** what went wrong, and what state the VM is in */
+  problems: string[];
+  rollback: string[];
+  /** dry run: every command each phase would run */
+  plan?: PlannedCommand[];
+}
+
+export interface PlannedCommand {
+  phase: string;
+  transport: string;
+  command: string;
+}

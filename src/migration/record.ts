@@ -1,0 +1,119 @@
+import type { MigrateVmParams } from './input';
+import type { MigrationStatus } from './messages';
+
+/** The record's file name as the SOP (§8) names it: `YYYY-MM-DD_<VMID>_去Docker直装迁移记录.md`. */
+export function recordFileName(vmid: number, date: string): string {
+  return `${date.slice(0, 10)}_${vmid}_去Docker直装迁移记录.md`;
+}
+
+const fence = (text: string) => '```\n' + text.trim() + '\n```';
+
+/**
+ * The migration record (SOP §8): machine, who and when, backup and hashes, actions and key outputs, acceptance
+ * evidence, risks and rollback points, problems met. Pure: the workflow renders it, an activity writes it.
+ * Holds no secrets: the phases report derived facts only (paths, counts, codes, versions, hashes).
+ */
+export function renderRecord(
+  params: MigrateVmParams,
+  status: MigrationStatus,
+  startedAt: string,
+  endedAt: string,
+): string {
+  const { scan, backup, stopDocker, install, migrateData, deployPanel, systemdUnits, acceptance, removeDocker } =
+    status.results;
+  const lines: string[] = [];
+  const add = (...more: string[]) => lines.push(...more);
+
+  add(`# ${startedAt.slice(0, 10)}_${params.vmid}_去Docker直装迁移记录`, '');
+  add('## 基本信息 / Machine');
+  add(`- vmid: \`${params.vmid}\`${scan ? ` (\`${scan.hostname}\`, ${scan.os})` : ''}, IP \`${params.vmIp}\``);
+  add(
+    `- 执行入口 / via: ${params.transport === 'qga' ? `node ${params.node.user}@${params.node.host}:${params.node.port}, \`qm guest exec ${params.vmid}\`` : `ssh straight to the VM`}`,
+  );
+  add(`- 执行人 / by: ${params.startedBy}; started ${startedAt}, ended ${endedAt}`);
+  add(`- 结果 / outcome: **${status.phase}**`, '');
+
+  add('## 迁移前扫描 / Scan (read-only)');
+  if (scan) {
+    add(`- qm status: ${scan.vmStatus}`);
+    add(
+      `- present: ${scan.existing.map((p) => `\`${p}\``).join(', ') || '(none)'}; missing: ${scan.missing.map((p) => `\`${p}\``).join(', ') || '(none)'}`,
+    );
+    add(
+      `- source: ${scan.sourceSessions} session files, ${scan.sourceWorkspace} workspace files; ${scan.backupBytes} bytes to back up, ${scan.freeBytes} free`,
+    );
+    add('', fence(scan.evidence));
+  } else add('- not reached');
+  add('');
+
+  add('## 备份与校验 / Backup (gate)');
+  if (backup) {
+    add(`- directory: \`${backup.dir}\`${backup.reused ? ' (an earlier verified backup, reused)' : ''}`);
+    add('- `sha256sum -c SHA256SUMS.txt`: all OK; `tar -tzf` of each tarball: OK');
+    add('', fence(backup.sha256.join('\n')));
+  } else add('- not made');
+  add('');
+
+  add('## 执行动作 / Actions and key outputs');
+  if (stopDocker)
+    add('- C stop Docker (not deleted): `docker compose stop` in /opt/openclaw', '', fence(stopDocker.containers), '');
+  if (install) {
+    add(`- D install: ${install.installedNow ? `\`${params.installCommand}\`` : 'already installed, nothing run'}`);
+    add(
+      `  - node ${install.nodeVersion} at \`${install.nodePath}\`; openclaw ${install.openclawVersion} at \`${install.openclawPath}\``,
+    );
+  }
+  if (migrateData) {
+    add(
+      `- E data: \`/data/openclaw/\` → \`${migrateData.targetDir}/\` (${migrateData.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
+    );
+    add(
+      `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup \`${migrateData.configBackup}\``,
+    );
+  }
+  if (deployPanel)
+    add(
+      `- F panel: ${params.panelRelease.repo} ${params.panelRelease.tag} in /opt/openclaw-panel (${deployPanel.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,
+    );
+  if (systemdUnits)
+    add(
+      `- G systemd: openclaw-gateway ${systemdUnits.gatewayActive}, openclaw-panel ${systemdUnits.panelActive} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
+    );
+  if (removeDocker)
+    add(
+      '- I Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
+      '',
+      fence(removeDocker.output),
+    );
+  add('');
+
+  add('## 验收证据 / Acceptance evidence');
+  if (acceptance) {
+    add(`- result: ${acceptance.passed ? 'passed' : `FAILED: ${acceptance.failures.join('; ')}`}`);
+    for (const [key, value] of Object.entries(acceptance.checks)) add(`- ${key}: \`${value}\``);
+  } else add('- not reached');
+  if (status.approval)
+    add(
+      `- 用户验收 / human decision: **${status.approval.decision}** by ${status.approval.by} at ${status.approval.at}: ${status.approval.reason}`,
+    );
+  add('');
+
+  add('## 风险与回滚 / Risks and rollback');
+  if (backup) add(`- data rollback point: \`${backup.dir}/*.tgz\` (kept)`);
+  if (migrateData) add(`- config rollback point: \`${migrateData.configBackup}\``);
+  if (!removeDocker && stopDocker)
+    add(
+      '- Docker containers are kept (stopped or restarted): `cd /opt/openclaw && docker compose start` brings them back',
+    );
+  if (status.rollback.length > 0) add('- rollback done:', ...status.rollback.map((step) => `  - ${step}`));
+  add('');
+
+  add('## 本机特殊问题 / Problems met');
+  if (status.problems.length === 0) add('- none');
+  else add(...status.problems.map((problem) => `- ${problem.replace(/\n/g, ' ')}`));
+  add('', '## 阶段 / Phases', '| phase | status | started | ended |', '| --- | --- | --- | --- |');
+  for (const phase of status.phases)
+    add(`| ${phase.name} | ${phase.status} | ${phase.startedAt} | ${phase.endedAt ?? ''} |`);
+  add('');
+  return lines.join('\n');
+}

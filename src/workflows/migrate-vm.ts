@@ -1,0 +1,258 @@
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type * as activities from '../activities';
+import { parseMigrateVmInput, type MigrateVmInput } from '../migration/input';
+import {
+  approveSignal,
+  approveUpdate,
+  fleetGateSignal,
+  recordQuery,
+  rejectSignal,
+  rejectUpdate,
+  statusQuery,
+  type Decision,
+  type DecisionAnswer,
+  type MigrationPhase,
+  type MigrationStatus,
+  type PhaseName,
+  type PhaseRecord,
+} from '../migration/messages';
+import { renderRecord } from '../migration/record';
+import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
+
+export interface MigrateVmResult {
+  vmid: number;
+  outcome: 'completed' | 'rejected' | 'planned';
+  record: string;
+  recordPath?: string;
+  status: MigrationStatus;
+}
+
+const nonRetryableErrorTypes = [
+  'HostKeyMismatch',
+  'GuestCommandTimeout',
+  'PreflightRefused',
+  'BackupFailed',
+  'BackupVerificationFailed',
+  'AcceptanceFailed',
+  'InvalidInput',
+];
+
+function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
+  return {
+    // the guest command's own timeout fires first and kills it; this bounds the activity around it
+    startToCloseTimeout: timeoutMs + 120_000,
+    heartbeatTimeout: '1 minute',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: attempts,
+      nonRetryableErrorTypes,
+    },
+  };
+}
+
+/**
+ * Migrates one OpenClaw VM from Docker to the direct install, phase by phase as the SOP prescribes
+ * (../shared/seeds/001_*.txt): A scan, B verified backup, C stop Docker, D install, E data, F panel,
+ * G systemd, H acceptance, then a human decision, and only then I Docker removal. Every step that changes the
+ * machine registers its compensation first; a failure after C, a failed acceptance or a rejection rolls back.
+ */
+export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult> {
+  const params = parseMigrateVmInput(input);
+  const startedAt = new Date().toISOString();
+  const status: MigrationStatus = {
+    vmid: params.vmid,
+    phase: 'starting',
+    phases: [],
+    results: {},
+    fleetGate: { open: true, reason: 'a lone run has no fleet gate' },
+    problems: [],
+    rollback: [],
+  };
+  let decision: (Decision & { approve: boolean }) | undefined;
+  let record: string | null = null;
+
+  const quick = proxyActivities<typeof activities>(activityOptions(60_000, 5));
+  const long = proxyActivities<typeof activities>(activityOptions(params.timeouts.commandMs, 5));
+  const installing = proxyActivities<typeof activities>(activityOptions(params.timeouts.installMs, 3));
+
+  const enter = (phase: MigrationPhase, waitingFor?: string) => {
+    status.phase = phase;
+    status.waitingFor = waitingFor;
+    upsertSearchAttributes([
+      { key: VmIdAttribute, value: String(params.vmid) },
+      { key: MigrationPhaseAttribute, value: phase },
+    ]);
+  };
+  const decide = (approve: boolean, { by, reason }: Decision): DecisionAnswer => {
+    if (status.phase !== 'awaiting-approval') {
+      return {
+        accepted: false,
+        reason: `the run is in phase '${status.phase}', not awaiting approval`,
+        phase: status.phase,
+      };
+    }
+    if (decision) return { accepted: false, reason: 'a decision was already taken', phase: status.phase };
+    decision = { approve, by, reason };
+    status.approval = { by, reason, decision: approve ? 'approved' : 'rejected', at: new Date().toISOString() };
+    return { accepted: true, phase: status.phase };
+  };
+  setHandler(approveSignal, (d) => void decide(true, d));
+  setHandler(rejectSignal, (d) => void decide(false, d));
+  setHandler(approveUpdate, (d) => decide(true, d));
+  setHandler(rejectUpdate, (d) => decide(false, d));
+  setHandler(fleetGateSignal, (gate) => void (status.fleetGate = gate));
+  setHandler(statusQuery, () => status);
+  setHandler(recordQuery, () => record);
+
+  /** Runs one phase as an activity, keeping its timing and outcome in the status. */
+  async function phase<T>(name: PhaseRecord['name'], run: () => Promise<T>): Promise<T> {
+    if (!name.startsWith('rollback:')) enter(name as PhaseName);
+    const entry: PhaseRecord = { name, status: 'running', startedAt: new Date().toISOString() };
+    status.phases.push(entry);
+    try {
+      const result = await run();
+      entry.status = 'done';
+      return result;
+    } catch (err) {
+      entry.status = 'failed';
+      entry.error = failureMessage(err);
+      throw err;
+    } finally {
+      entry.endedAt = new Date().toISOString();
+    }
+  }
+
+  async function finish(outcome: MigrateVmResult['outcome']): Promise<MigrateVmResult> {
+    record = renderRecord(params, status, startedAt, new Date().toISOString());
+    const recordPath = await quick.writeRecord(params, record, startedAt);
+    return { vmid: params.vmid, outcome, record, recordPath, status };
+  }
+
+  /** Rolls back, then writes the record whatever came of it: a record of a failed rollback matters most. */
+  async function rollBackAndRecord(steps: typeof compensations): Promise<void> {
+    try {
+      await rollBack(steps);
+      enter(steps.length ? 'rolled-back' : 'failed');
+    } finally {
+      record = renderRecord(params, status, startedAt, new Date().toISOString());
+      await quick.writeRecord(params, record, startedAt).catch((err: unknown) => {
+        status.problems.push(`the record could not be written on the VM: ${failureMessage(err)}`);
+      });
+    }
+  }
+
+  enter('scan');
+  status.results.scan = await phase('scan', () => quick.scan(params));
+  if (params.dryRun) {
+    status.plan = await quick.planCommands(params, status.results.scan.runHome);
+    enter('planned');
+    record = renderRecord(params, status, startedAt, new Date().toISOString());
+    return { vmid: params.vmid, outcome: 'planned', record, status };
+  }
+  const compensations: { name: string; undo: () => Promise<string> }[] = [];
+  try {
+    status.results.backup = await phase('backup', () => long.backup(params));
+    compensations.unshift({ name: 'docker compose start', undo: () => long.startDocker(params) });
+    status.results.stopDocker = await phase('stop-docker', () => long.stopDocker(params));
+    const installed = await phase('install', () => installing.install(params));
+    status.results.install = installed;
+    compensations.unshift({ name: 'openclaw.json from its .bak', undo: () => quick.restoreGatewayConfig(params) });
+    status.results.migrateData = await phase('migrate-data', () => long.migrateData(params));
+    status.results.deployPanel = await phase('deploy-panel', () => long.deployPanel(params));
+    compensations.unshift({
+      name: 'stop and disable the direct services',
+      undo: () => quick.stopDirectServices(params),
+    });
+    status.results.systemdUnits = await phase('systemd-units', () =>
+      long.installUnits(params, installed, status.results.scan!.runHome),
+    );
+    status.results.acceptance = await phase('acceptance', () => long.acceptanceGate(params));
+    await awaitDecision();
+  } catch (err) {
+    status.problems.push(failureMessage(err));
+    await rollBackAndRecord(compensations);
+    const where = compensations.length ? 'is back on Docker' : 'was left as it was, Docker untouched,';
+    throw ApplicationFailure.create({
+      type: 'MigrationRolledBack',
+      message: `vm ${params.vmid} ${where} after: ${failureMessage(err)}`,
+      details: [status],
+      nonRetryable: true,
+    });
+  }
+  if (!decision!.approve) {
+    await rollBackAndRecord(compensations);
+    return { vmid: params.vmid, outcome: 'rejected', record: record!, status };
+  }
+
+  if (!status.fleetGate.open) {
+    enter('awaiting-fleet-gate', `the fleet gate to open (${status.fleetGate.reason})`);
+    await condition(() => status.fleetGate.open);
+  }
+  status.results.removeDocker = await phase('remove-docker', () => long.removeDocker(params));
+  enter('completed');
+  return await finish('completed');
+
+  async function awaitDecision(): Promise<void> {
+    const { approvalReminderMs, approvalDeadlineMs } = params.timeouts;
+    const deadline = approvalDeadlineMs === undefined ? undefined : Date.now() + approvalDeadlineMs;
+    enter(
+      'awaiting-approval',
+      'a human to approve or reject (signal approve/reject, or update approveMigration/rejectMigration)',
+    );
+    for (let reminders = 1; ; reminders++) {
+      const left = deadline === undefined ? undefined : deadline - Date.now();
+      const wait = Math.min(approvalReminderMs ?? Infinity, left ?? Infinity);
+      // condition() without a timeout resolves to undefined, not true: test the decision itself
+      if (wait === Infinity) await condition(() => decision !== undefined);
+      else await condition(() => decision !== undefined, wait);
+      if (decision !== undefined) return;
+      if (deadline !== undefined && Date.now() >= deadline) {
+        decision = { approve: false, by: 'migrateVm', reason: `no decision within ${approvalDeadlineMs} ms` };
+        status.approval = { ...decision, decision: 'rejected', at: new Date().toISOString() };
+        return;
+      }
+      log.warn('migration awaits approval', { vmid: params.vmid, reminders, workflowId: workflowInfo().workflowId });
+      status.waitingFor = `a human to approve or reject (reminded ${reminders} time${reminders > 1 ? 's' : ''})`;
+    }
+  }
+
+  /** The compensations in reverse order of registration; one failing for good ends the run with the VM's state. */
+  async function rollBack(steps: typeof compensations): Promise<void> {
+    enter('rolling-back');
+    for (const step of steps) {
+      try {
+        const output = await phase(`rollback:${step.name}`, step.undo);
+        status.rollback.push(`${step.name}: done${output ? ` (${output.split('\n')[0]})` : ''}`);
+      } catch (err) {
+        enter('failed');
+        const done = status.rollback.length ? status.rollback.join('; ') : 'nothing';
+        const message =
+          `rollback of vm ${params.vmid} stopped at '${step.name}': ${failureMessage(err)}. ` +
+          `Done before it: ${done}. Not done: ${steps
+            .slice(steps.indexOf(step))
+            .map((s) => s.name)
+            .join(', ')}. ` +
+          `The backup in ${status.results.backup?.dir ?? '(none)'} and the migrated copy are untouched.`;
+        status.problems.push(message);
+        throw ApplicationFailure.create({ type: 'RollbackIncomplete', message, details: [status], nonRetryable: true });
+      }
+    }
+  }
+}
+
+function failureMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+}

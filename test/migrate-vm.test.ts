@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { guestExec } from '../lab/lab';
+import { InventorySchema, type Inventory } from '../src/inventory';
+import { migrateVmInputFor } from '../src/migration/from-inventory';
+import type { MigrateVmInput } from '../src/migration/input';
+import { approveUpdate, rejectSignal, statusQuery, type MigrationPhase } from '../src/migration/messages';
+import { migrateVm } from '../src/workflows';
+import { startLab, stopLab, type Lab } from './support/lab';
+import { startDevServer, startWorker } from './support/temporal';
+
+/** migrateVm against the real dev server and the lab: one guest per scenario, all migrating at once. */
+describe('migrateVm', () => {
+  let env: TestWorkflowEnvironment;
+  let lab: Lab;
+  let inventory: Inventory;
+  let worker: Worker;
+  let taskQueue: string;
+  let running: Promise<void>;
+  const handles = new Map<number, WorkflowHandle<typeof migrateVm>>();
+  const run = (vmid: number) => handles.get(vmid)!;
+
+  beforeAll(async () => {
+    [env, lab] = await Promise.all([
+      startDevServer(),
+      startLab({
+        guests: 6,
+        faults: [
+          { vmid: 107, kind: 'backup-corrupt' },
+          { vmid: 108, kind: 'gateway-500' },
+          { vmid: 109, kind: 'install-hang' },
+          { vmid: 110, kind: 'ssh-drop' },
+        ],
+      }),
+    ]);
+    inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
+    ({ worker, taskQueue } = await startWorker(env));
+    running = worker.run();
+    // All six migrate at once (as a fleet would), each test then follows its own.
+    for (const vmid of [105, 106, 107, 108, 110]) handles.set(vmid, await start(vmid));
+    handles.set(109, await start(109, { timeouts: { installMs: 15_000 } }));
+  }, 300_000);
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+    await stopLab(lab);
+  });
+
+  const start = (vmid: number, overrides: Partial<MigrateVmInput> = {}) =>
+    env.client.workflow.start(migrateVm, {
+      taskQueue,
+      workflowId: `migrate-vm-${vmid}`,
+      args: [migrateVmInputFor(inventory, vmid, overrides)],
+    });
+  const inGuest = (vmid: number, script: string) => guestExec(lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
+  async function reach(handle: WorkflowHandle<typeof migrateVm>, phase: MigrationPhase): Promise<void> {
+    for (let i = 0; i < 600; i++) {
+      if ((await handle.query(statusQuery)).phase === phase) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`${handle.workflowId} never reached ${phase}`);
+  }
+  async function failureOf(handle: WorkflowHandle<typeof migrateVm>): Promise<string> {
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    return `${cause?.message}`;
+  }
+  /** `path mode type link-target hardlinks sha256` for every entry below a directory. */
+  const treeOf = (vmid: number, dir: string) =>
+    inGuest(
+      vmid,
+      `cd '${dir}' && find . -printf '%P %m %y %l %n\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum`,
+    );
+
+  it('goes A→H, waits for a human, removes Docker after approval and returns its record', async () => {
+    const handle = run(105);
+    await reach(handle, 'awaiting-approval');
+    expect(inGuest(105, 'docker ps -a --format "{{.Names}} {{.Status}}" | sort')).toMatch(/^openclaw-gateway Exited/);
+
+    const found = [];
+    for await (const run of env.client.workflow.list({ query: `MigrationPhase='awaiting-approval' AND VmId='105'` }))
+      found.push(run.workflowId);
+    expect(found).toEqual(['migrate-vm-105']);
+
+    const answer = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'checked the panel' }] });
+    expect(answer).toEqual({ accepted: true, phase: 'awaiting-approval' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.record).toMatch(/approved\*\* by alice/);
+    expect(inGuest(105, `cat '${result.recordPath}'`)).toBe(result.record.trim());
+
+    expect(inGuest(105, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
+    expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
+    expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
+    expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
+    expect(treeOf(105, '/root/.openclaw/workspace')).toBe(treeOf(105, '/data/openclaw/workspace'));
+    expect(result.record).not.toMatch(/ghp_|"token"/);
+  });
+
+  it('a rejected run ends back on Docker, answering as before, backup kept', async () => {
+    const handle = run(106);
+    await reach(handle, 'awaiting-approval');
+    await handle.signal(rejectSignal, { by: 'bob', reason: 'customer wants to wait' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('rejected');
+    expect(inGuest(106, 'docker ps --format "{{.Names}}" | sort')).toBe('openclaw-gateway\nopenclaw-panel');
+    expect(inGuest(106, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
+    expect(inGuest(106, 'systemctl is-active openclaw-gateway || true')).toBe('inactive');
+    expect(inGuest(106, `ls -d ${result.status.results.backup!.dir}`)).toBe(result.status.results.backup!.dir);
+  });
+
+  it('a corrupted backup halts the run before Docker is touched', async () => {
+    const handle = run(107);
+    expect(await failureOf(handle)).toMatch(/failed its verification/);
+    expect(inGuest(107, 'docker ps --format "{{.Names}}" | sort')).toBe('openclaw-gateway\nopenclaw-panel');
+    const status = await handle.query(statusQuery);
+    expect(status.phases.map((p) => p.name)).toEqual(['scan', 'backup']);
+  });
+
+  it('a failed acceptance rolls back to Docker', async () => {
+    const handle = run(108);
+    expect(await failureOf(handle)).toMatch(/acceptance failed.*gateway direct: 500/);
+    expect(inGuest(108, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
+    expect(inGuest(108, 'systemctl is-enabled openclaw-gateway || true')).toBe('disabled');
+    expect(
+      inGuest(
+        108,
+        "python3 -c \"import json; print(json.load(open('/root/.openclaw/openclaw.json'))['gateway']['port'])\"",
+      ),
+    ).toBe('18789');
+  });
+
+  it('a hung install ends as a failed activity within its timeout, rolled back', async () => {
+    const handle = run(109);
+    expect(await failureOf(handle)).toMatch(/install/);
+    // [i]: the pattern must not match the shell that runs pgrep, whose command line holds it too
+    expect(inGuest(109, "pgrep -f '[i]nstall-openclaw.sh' || echo none")).toBe('none');
+    expect(inGuest(109, 'docker ps --format "{{.Names}}" | sort')).toBe('openclaw-gateway\nopenclaw-panel');
+  });
+
+  it('a dropped SSH connection is retried and the run completes', async () => {
+    const handle = run(110);
+    await reach(handle, 'awaiting-approval');
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol', reason: 'ok' }] });
+    expect((await handle.result()).outcome).toBe('completed');
+    const history = await handle.fetchHistory();
+    const retried = history.events?.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried).toBe(true);
+  });
+});

@@ -1,0 +1,141 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { SshEndpoint } from '../../src/inventory';
+import {
+  HostKeyMismatch,
+  RemoteAuthFailed,
+  RemoteUnavailable,
+  closeAllConnections,
+  exec,
+  hostKeyFingerprint,
+  poolStats,
+} from '../../src/remote/ssh';
+import { startLab, stopLab, type Lab } from '../support/lab';
+import { clientPortsToNode, inventoryOf, killNodeSessions } from './support';
+
+/** The pooled ssh2 client against the lab node's real OpenSSH server. */
+describe('ssh to the node', () => {
+  let lab: Lab;
+  let node: SshEndpoint;
+  beforeAll(async () => {
+    lab = await startLab({ guests: 1 });
+    node = inventoryOf(lab).node;
+  }, 300_000);
+  afterEach(() => closeAllConnections());
+  afterAll(() => stopLab(lab));
+
+  it('computes fingerprints as ssh-keygen -l -E sha256 prints them', () => {
+    expect(hostKeyFingerprint(Buffer.from('abc'))).toBe('SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0');
+  });
+
+  it('refuses a host whose key is not the pinned one, naming both fingerprints', async () => {
+    const wrongPin = 'SHA256:' + 'A'.repeat(43);
+    const error = await exec({ ...node, hostKeySha256: wrongPin }, 'touch /tmp/should-not-run').catch((e) => e);
+    expect(error).toBeInstanceOf(HostKeyMismatch);
+    expect(error.name).toBe('HostKeyMismatch');
+    expect(error.retryable).toBe(false);
+    expect(error.seen).toBe(lab.node.hostKeySha256);
+    expect(error.seenKeyType).toBe('ssh-ed25519');
+    expect(error.message).toContain(lab.node.hostKeySha256);
+    expect(error.message).toContain(wrongPin);
+    expect(String(error.stack)).toMatch(/^HostKeyMismatch: /);
+    expect(poolStats()).toEqual({});
+  });
+
+  it('runs commands against the right pin: output, exit code, stdin', async () => {
+    await expect(exec(node, 'cat /etc/hostname; echo err >&2; exit 7')).resolves.toEqual({
+      exitCode: 7,
+      stdout: 'pve-lab\n',
+      stderr: 'err\n',
+    });
+    await expect(exec(node, 'wc -c; cat', 'héllo 用户\n')).resolves.toMatchObject({
+      exitCode: 0,
+      stdout: `${Buffer.byteLength('héllo 用户\n')}\n`,
+    });
+  });
+
+  it('reuses one TCP connection for many commands, and caps the channels per connection', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await exec(node, 'echo "$SSH_CONNECTION"')).stdout.split(' ')[1]);
+    expect(seen.size).toBe(1); // the client port the node's sshd saw: one connection
+    expect(clientPortsToNode(lab)).toEqual([Number([...seen][0])]);
+
+    const parallel = await Promise.all(
+      Array.from({ length: 20 }, () => exec(node, 'sleep 0.3; echo "$SSH_CONNECTION"')),
+    );
+    const ports = new Set(parallel.map((r) => r.stdout.split(' ')[1]));
+    expect(ports.size).toBeGreaterThanOrEqual(2); // 8 channels per connection at most
+    expect(ports.size).toBeLessThanOrEqual(4);
+  });
+
+  it('replaces a connection that died, transparently for the next command', async () => {
+    const first = (await exec(node, 'echo "$SSH_CONNECTION"')).stdout;
+    expect(killNodeSessions(lab)).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = await exec(node, 'echo "$SSH_CONNECTION"');
+    expect(second.exitCode).toBe(0);
+    expect(second.stdout).not.toBe(first);
+  });
+
+  it('reports a command whose connection drops before its exit status as RemoteUnavailable', async () => {
+    const running = exec(node, 'sleep 5; echo done');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    killNodeSessions(lab);
+    const error = await running.catch((e) => e);
+    expect(error).toBeInstanceOf(RemoteUnavailable);
+    expect(error.message).toMatch(/dropped before the command reported its exit status/);
+    await expect(exec(node, 'echo again')).resolves.toMatchObject({ stdout: 'again\n' });
+  });
+
+  it('tells an unreachable host and a refused key apart', async () => {
+    const refused = await exec({ ...node, port: 1 }, 'true').catch((e) => e);
+    expect(refused).toBeInstanceOf(RemoteUnavailable);
+    expect(refused.message).toMatch(/ECONNREFUSED/);
+
+    const otherKey = join(lab.labDir, 'keys/node_host'); // a valid key the node does not accept for root
+    const denied = await exec({ ...node, privateKeyPath: otherKey }, 'true').catch((e) => e);
+    expect(denied).toBeInstanceOf(RemoteAuthFailed);
+    expect(denied.retryable).toBe(false);
+
+    const missing = await exec({ ...node, privateKeyPath: '/nonexistent/key' }, 'true').catch((e) => e);
+    expect(missing).toBeInstanceOf(RemoteAuthFailed);
+    expect(missing.message).toMatch(/cannot read the private key \/nonexistent\/key/);
+    const garbage = await exec({ ...node, privateKeyPath: `${lab.knownHostsPath}` }, 'true').catch((e) => e);
+    expect(garbage).toBeInstanceOf(RemoteAuthFailed);
+    expect(poolStats()).toEqual({});
+    await expect(exec(node, 'echo fine')).resolves.toMatchObject({ stdout: 'fine\n' });
+  });
+
+  it('authenticates with the ssh agent when the endpoint names no key', async () => {
+    const socket = join(lab.labDir, 'agent.sock');
+    const agent = spawnSync('ssh-agent', ['-a', socket], { encoding: 'utf8' });
+    const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1]);
+    const saved = process.env.SSH_AUTH_SOCK;
+    try {
+      expect(
+        spawnSync('ssh-add', [lab.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket } }).status,
+      ).toBe(0);
+      process.env.SSH_AUTH_SOCK = socket;
+      const viaAgent: SshEndpoint = { ...node, privateKeyPath: undefined };
+      await expect(exec(viaAgent, 'echo agent')).resolves.toMatchObject({ exitCode: 0, stdout: 'agent\n' });
+    } finally {
+      if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = saved;
+      if (agentPid > 0) process.kill(agentPid);
+    }
+  });
+
+  it('gives up on a command that does not answer in time', async () => {
+    const error = await exec(node, 'sleep 10', undefined, { timeoutMs: 300 }).catch((e) => e);
+    expect(error).toBeInstanceOf(RemoteUnavailable);
+    expect(error.message).toMatch(/no answer .* within 0\.3 s/);
+  });
+
+  it('closes every pooled connection on shutdown', async () => {
+    await Promise.all([exec(node, 'true'), exec(node, 'true')]);
+    expect(clientPortsToNode(lab).length).toBeGreaterThan(0);
+    await closeAllConnections();
+    expect(poolStats()).toEqual({});
+    expect(clientPortsToNode(lab)).toEqual([]);
+  });
+});
