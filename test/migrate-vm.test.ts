@@ -101,7 +101,25 @@ describe('migrateVm', () => {
     expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
     expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
     expect(treeOf(105, '/root/.openclaw/workspace')).toBe(treeOf(105, '/data/openclaw/workspace'));
-    expect(result.record).not.toMatch(/ghp_|"token"/);
+
+    // The VM's secrets reach neither the workflow history nor the record.
+    const secrets = [
+      inGuest(
+        105,
+        `python3 -c "import json; print(json.load(open('/data/openclaw/openclaw.json'))['gateway']['auth']['token'])"`,
+      ),
+      inGuest(
+        105,
+        `python3 -c "import json; print(json.load(open('/data/panel/panel.config.json'))['update']['github_token'])"`,
+      ),
+      inGuest(105, "sed -n 's/^password: //p' /root/OPENCLAW_WEB_LOGIN.txt"),
+    ];
+    expect(secrets.every((secret) => secret.length >= 12)).toBe(true);
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const secret of secrets) {
+      expect(history).not.toContain(secret);
+      expect(result.record).not.toContain(secret);
+    }
   });
 
   it('a rejected run ends back on Docker, answering as before, backup kept', async () => {
