@@ -69,7 +69,14 @@ if has disk-full || has backup-corrupt; then
   inotifywait -q -m -r -e create -e close_write -e moved_to --format '%w%f' /root | while read -r path; do
     case "$path" in
       /root/migrate-backup-*/SHA256SUMS.txt) has backup-corrupt && corrupt_backup "$(dirname "$path")" ;;
-      /root/migrate-backup-*) has disk-full && hog /var/lib/openclaw-lab-disk-hog 0 ;;
+      /root/migrate-backup-*)
+        has disk-full && hog /var/lib/openclaw-lab-disk-hog 0
+        # -r watches a new directory only once it has seen it: events inside it may come too late or never, so
+        # the checksums file is also waited for by looking (corrupt_backup acts once, whichever sees it first)
+        if has backup-corrupt; then
+          (until [ -s "$path/SHA256SUMS.txt" ]; do [ -d "$path" ] || exit 0; sleep 0.05; done; corrupt_backup "$path") &
+        fi
+        ;;
     esac
   done &
 fi

@@ -4,13 +4,17 @@ import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
 
 /**
  * Phase B (SOP §5.2), in the SOP's two steps. The first writes the tarballs and SHA256SUMS.txt, or finds a
- * verified backup of this VM from an earlier attempt that still passes and reuses it. $1 = vmid.
+ * complete backup made by an earlier attempt of this same run that still passes its checksums and reuses it:
+ * verified, or not yet (an attempt that died between the two steps; the second step verifies it now). A backup
+ * of another run is never reused: the data may have changed since. $1 = vmid, $2 = the run's id.
  * Exit 4 = the backup could not be written (disk full, …); its half-written directory is removed.
  */
 export const backupScript = `
 set -uo pipefail
 for BK in $(ls -d /root/migrate-backup-"$1"-* 2>/dev/null | sort -r); do
-  if [ -e "$BK/.verified" ] && (cd "$BK" && sha256sum --quiet -c SHA256SUMS.txt >/dev/null 2>&1); then
+  # SHA256SUMS.txt is written last: a directory without it (or with an empty one) is no complete backup
+  if [ "$(cat "$BK/.run" 2>/dev/null)" = "$2" ] && [ -s "$BK/SHA256SUMS.txt" ] &&
+    (cd "$BK" && sha256sum --quiet -c SHA256SUMS.txt >/dev/null 2>&1); then
     echo "backup_dir=$BK"
     echo "reused=1"
     exit 0
@@ -19,6 +23,7 @@ done
 TS=$(date +%F_%H%M%S)
 BK=/root/migrate-backup-$1-$TS
 mkdir -p "$BK"
+echo "$2" > "$BK/.run"
 # Every step checked by hand: bash ignores set -e inside a function or subshell that an if tests.
 write_backup() {
   tar -C / -czf "$BK/data-openclaw.tgz" data/openclaw || return 1
@@ -57,8 +62,13 @@ sed 's/^/sha256=/' SHA256SUMS.txt
 du -b ./*.tgz | sed 's/^/size=/'
 `;
 
-export function backupCommand(params: MigrateVmParams): GuestCommand {
-  return { label: 'backup', script: backupScript, args: [String(params.vmid)], timeoutMs: params.timeouts.commandMs };
+export function backupCommand(params: MigrateVmParams, runId: string): GuestCommand {
+  return {
+    label: 'backup',
+    script: backupScript,
+    args: [String(params.vmid), runId],
+    timeoutMs: params.timeouts.commandMs,
+  };
 }
 
 export function verifyBackupCommand(params: MigrateVmParams, dir: string): GuestCommand {
@@ -73,8 +83,9 @@ export interface BackupResult {
   sizes: string[];
 }
 
-export async function backup(params: MigrateVmParams): Promise<BackupResult> {
-  const written = await runInGuest(params, backupCommand(params));
+/** `runId`: the workflow run's id, which ties a reusable backup to the run that made it. */
+export async function backup(params: MigrateVmParams, runId: string): Promise<BackupResult> {
+  const written = await runInGuest(params, backupCommand(params, runId));
   if (written.exitCode === 4) {
     refuse('BackupFailed', `the backup of vm ${params.vmid} could not be written:\n${lastLines(written.stderr)}`);
   }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { GuestCommand, GuestResult } from '../remote/guest';
 import { guestFor, nodeFor } from '../remote';
 import { RemoteError } from '../remote/errors';
@@ -27,23 +27,48 @@ interface Heartbeat {
   pid: number;
 }
 
+/** What each running activity (attempt) heartbeated last. */
+const lastHeartbeat = new WeakMap<Context, Heartbeat>();
+
+/** How often runInGuest heartbeats while it waits, whatever the guest's answers take: the worker is alive. */
+export const HEARTBEAT_PULSE_MS = 2000;
+
+/**
+ * Cancellations that end this attempt without anyone asking for the work to stop: the worker shuts down, or the
+ * server gave up on the attempt (a timeout) and retries it. The retry resumes the guest command by its pid, as
+ * after a crashed worker, so it is left running. Anything else (the run cancelled, the activity paused or reset,
+ * the run closed) kills it.
+ */
+const ATTEMPT_ENDED = new Set(['WORKER_SHUTDOWN', 'TIMED_OUT']);
+
 /**
  * Runs one of a phase's fixed scripts in the VM for the current activity: heartbeats the guest pid while it
- * waits, kills the guest command when the activity is cancelled, and on a retry waits for the previous attempt's
- * command when it still runs instead of starting a second one.
+ * waits, kills the guest command when the activity is cancelled (not when the attempt merely ends, see
+ * ATTEMPT_ENDED), and on a retry waits for the previous attempt's command when it still runs instead of starting
+ * a second one.
  */
 export async function runInGuest(params: MigrateVmParams, command: GuestCommand): Promise<GuestResult> {
   const context = Context.current();
   const previous = context.info.heartbeatDetails as Heartbeat | undefined;
   const resumePid = previous?.label === command.label ? previous.pid : undefined;
+  // The pulse repeats the last pid this attempt heartbeated, else the previous attempt's: a crash before this
+  // command's pid is known must still leave the next attempt a pid to resume.
+  const pulse = setInterval(() => context.heartbeat(lastHeartbeat.get(context) ?? previous), HEARTBEAT_PULSE_MS);
   try {
     return await guestFor(params).run(command, {
       signal: context.cancellationSignal,
+      leaveRunning: (reason) => reason instanceof CancelledFailure && ATTEMPT_ENDED.has(reason.message),
       resumePid,
-      onProgress: ({ pid }) => context.heartbeat({ label: command.label, pid } satisfies Heartbeat),
+      onProgress: ({ pid }) => {
+        const details: Heartbeat = { label: command.label, pid };
+        lastHeartbeat.set(context, details);
+        context.heartbeat(details);
+      },
     });
   } catch (err) {
     throw asFailure(err);
+  } finally {
+    clearInterval(pulse);
   }
 }
 

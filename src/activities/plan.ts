@@ -21,7 +21,7 @@ export async function planCommands(params: MigrateVmParams, runHome: string): Pr
   const expectedBinaries = { nodePath: '/usr/bin/node', openclawPath: '/usr/bin/openclaw' };
   const commands: GuestCommand[] = [
     scanCommand(params),
-    backupCommand(params),
+    backupCommand(params, '<run id>'),
     verifyBackupCommand(params, `/root/migrate-backup-${params.vmid}-<TS>`),
     stopDockerCommand(params),
     installCommand(params),

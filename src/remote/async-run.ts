@@ -1,8 +1,9 @@
 /**
  * The run loop both guests share: start the command detached in the guest, poll for its end (500 ms, backing
  * off to 2 s), report progress at every poll, and on timeout or cancellation kill it in the guest (the whole
- * tree) before failing. A retried activity passes the earlier pid back as `resumePid`: a command still running
- * is waited for, a finished one's unread result returned, an unknown one started afresh.
+ * tree) before failing; a cancellation that `leaveRunning` accepts (a worker shutting down) leaves it running.
+ * A retried activity passes the earlier pid back as `resumePid`: a command still running is waited for, a
+ * finished one's unread result returned, an unknown one started afresh.
  */
 import type { GuestCommand, GuestResult, RunHooks } from './guest';
 import {
@@ -181,7 +182,7 @@ export async function runDetached(
     }
   } catch (err) {
     if (!(err instanceof Aborted)) throw err;
-    await stop(backend, pid, command, opts.killGraceMs).catch(() => undefined);
+    if (!hooks.leaveRunning?.(err.reason)) await stop(backend, pid, command, opts.killGraceMs).catch(() => undefined);
     throw err.reason;
   }
 

@@ -29,8 +29,13 @@ export interface GuestProgress {
 }
 
 export interface RunHooks {
-  /** Aborting kills the command in the guest (activity cancellation). */
+  /** Aborting kills the command in the guest (activity cancellation), unless `leaveRunning` says otherwise. */
   signal?: AbortSignal;
+  /**
+   * Asked with the abort reason when `signal` aborts: true = stop waiting and leave the command running, since a
+   * later run resumes it by its pid (the activity's retry after a worker shutdown); false or absent = kill it.
+   */
+  leaveRunning?: (reason: unknown) => boolean;
   onProgress?: (progress: GuestProgress) => void;
   /** A pid from an earlier attempt: when that command still runs (or has finished unread), wait for it instead. */
   resumePid?: number;

@@ -50,7 +50,10 @@ function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
   return {
     // the guest command's own timeout fires first and kills it; this bounds the activity around it
     startToCloseTimeout: timeoutMs + 120_000,
-    heartbeatTimeout: '1 minute',
+    // How soon an attempt lost with its worker (SIGKILL, OOM, a lost machine) is retried: the guest command runs on,
+    // and the retry resumes it by the pid it heartbeated. runInGuest heartbeats every 2 s whatever the guest's
+    // answers take (the SDK sends at most one per 0.8 × 15 s = 12 s), so only a dead or cut-off worker misses it.
+    heartbeatTimeout: '15 seconds',
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
@@ -162,7 +165,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   }
   const compensations: { name: string; undo: () => Promise<string> }[] = [];
   try {
-    status.results.backup = await phase('backup', () => long.backup(params));
+    status.results.backup = await phase('backup', () => long.backup(params, workflowInfo().runId));
     compensations.unshift({ name: 'docker compose start', undo: () => long.startDocker(params) });
     status.results.stopDocker = await phase('stop-docker', () => long.stopDocker(params));
     const installed = await phase('install', () => installing.install(params));
