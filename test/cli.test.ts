@@ -8,6 +8,8 @@ import { startDevServer, startWorker } from './support/temporal';
 
 /** The operator's CLI against the dev server, a worker and a lab guest. */
 describe('openclaw-migrate CLI', () => {
+  // A whole migration with a gateway start inside one test: generous, not a speed check.
+  jest.setTimeout(300_000);
   let env: TestWorkflowEnvironment;
   let lab: Lab;
   let worker: Worker;

@@ -13,6 +13,8 @@ import { startDevServer, startWorker } from './support/temporal';
 
 /** migrateVm against the real dev server and the lab: one guest per scenario, all migrating at once. */
 describe('migrateVm', () => {
+  // Six guests migrate at once on 2 cores (each gateway takes ~15 s to start): generous, not a speed check.
+  jest.setTimeout(300_000);
   let env: TestWorkflowEnvironment;
   let lab: Lab;
   let inventory: Inventory;
@@ -101,6 +103,30 @@ describe('migrateVm', () => {
     expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
     expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
     expect(treeOf(105, '/root/.openclaw/workspace')).toBe(treeOf(105, '/data/openclaw/workspace'));
+    // Every other source file is in the target with its content and mode; openclaw.json is patched by the SOP
+    // (its .bak holds the original), and the gateway moves session files into its import archive at first start
+    // and merges the old sessions.json into its own store.
+    const missing = inGuest(
+      105,
+      `cd /data/openclaw && python3 - <<'PY'
+import glob, hashlib, os
+def digest(p): return hashlib.sha256(open(p, "rb").read()).hexdigest(), os.stat(p).st_mode
+for root, _, files in os.walk("."):
+    for name in files:
+        src = os.path.join(root, name)[2:]
+        if src == "openclaw.json":
+            dst = glob.glob("/root/.openclaw/openclaw.json.bak.*")
+        elif src.startswith("agents/main/sessions/"):
+            dst = glob.glob("/root/.openclaw/" + src) + glob.glob("/root/.openclaw/agents/main/session-sqlite-import-archive/*." + name + ".imported-*")
+        else:
+            dst = ["/root/.openclaw/" + src]
+        # openclaw.json's .bak is re-serialised JSON; sessions.json is the index the gateway merges into its store
+        rewritten = src in ("openclaw.json", "agents/main/sessions/sessions.json")
+        if not any(os.path.exists(d) and (rewritten or digest(d) == digest(src)) for d in dst):
+            print(src)
+PY`,
+    );
+    expect(missing).toBe('');
 
     // The VM's secrets reach neither the workflow history nor the record.
     const secrets = [
