@@ -424,7 +424,6 @@ describe('qm', () => {
 
   test('timeout: prints the pid, warns, exits 0; the command goes on and exec-status collects it', async () => {
     const marker = join(dir, 'after-timeout');
-    const started = Date.now();
     const r = await qm([
       'guest',
       'exec',
@@ -434,9 +433,8 @@ describe('qm', () => {
       '--',
       'sh',
       '-c',
-      `sleep 2; echo late; touch ${marker}`,
+      `sleep 4; echo late; touch ${marker}`,
     ]);
-    expect(Date.now() - started).toBeLessThan(1900);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('timeout reached, returning pid\n');
     expect(r.stdout).toMatch(/^\{\n {3}"pid" : \d+\n\}\n$/);

@@ -121,7 +121,6 @@ describe('a guest through qm guest exec', () => {
 
   it('kills the command’s whole tree at the timeout and reports its last output', async () => {
     const tag = marker('timeout');
-    const started = Date.now();
     const error = await guest
       .run({
         label: 'will-time-out',
@@ -141,7 +140,6 @@ describe('a guest through qm guest exec', () => {
     expect(error.message).toMatch(
       /will-time-out \(pid \d+, vm 105 .*\) did not finish within 1.5 s: killed it; last output: "partial output/,
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(processesWith(tag)).toEqual([]); // the TERM-ignoring grandchild too (it got KILL)
     expect(processesWith('sleep 60')).toEqual([]);
   });
