@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { z } from 'zod';
 import { InventorySchema, type Inventory } from '../src/inventory';
+import { DEFAULT_LEDGER_PATH } from '../src/migration/shared-resources';
 import { prepareOpenClawCache } from './openclaw-cache';
 import { seedGuestData, toolWrapper } from './seed';
 import { connects, freePort } from './shared/net';
@@ -299,6 +300,42 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     ip: `10.10.10.${14 + i}`,
     initPid: 0,
   }));
+  put(nodeSeed, 'usr/sbin/iptables', readFileSync(join(repoRoot, 'lab/node/iptables.sh'), 'utf8'), 0o755);
+  // The node's shared resources (SOP §2.3): a 50-port block per VM mapped by NAT, and the bot ledger.
+  put(
+    nodeSeed,
+    'etc/openclaw-lab/iptables-nat.rules',
+    guests
+      .flatMap((guest, i) =>
+        [22, 18080, 18789].map(
+          (port, offset) =>
+            `-A PREROUTING -p tcp -m tcp --dport ${10200 + 50 * i + offset} -j DNAT --to-destination ${guest.ip}:${port}\n`,
+        ),
+      )
+      .join(''),
+  );
+  put(
+    nodeSeed,
+    DEFAULT_LEDGER_PATH.slice(1),
+    ['vmid\tip\tport_block\tssh_port\tpanel_port\tgateway_port\tmode\tupdated_at\tnote\n']
+      .concat(
+        guests.map(
+          (guest, i) =>
+            [
+              guest.vmid,
+              guest.ip,
+              10200 + 50 * i,
+              10200 + 50 * i,
+              10201 + 50 * i,
+              10202 + 50 * i,
+              'docker',
+              '',
+              'lab seed',
+            ].join('\t') + '\n',
+        ),
+      )
+      .join(''),
+  );
   for (const guest of guests) {
     put(
       nodeSeed,

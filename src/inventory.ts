@@ -32,6 +32,17 @@ export const InventorySchema = z.object({
     baseUrl: z.string().url().default('https://api.github.com'),
   }),
   installCommand: z.string().min(1).optional(),
-  vms: z.array(InventoryVmSchema).min(1),
+  /** the node's bot ledger (default /root/openclaw-bot-ledger.tsv) */
+  ledgerPath: z.string().startsWith('/').optional(),
+  vms: z
+    .array(InventoryVmSchema)
+    .min(1)
+    .superRefine((vms, ctx) => {
+      const seen = new Set<number>();
+      vms.forEach((vm, i) => {
+        if (seen.has(vm.vmid)) ctx.addIssue({ code: 'custom', path: [i, 'vmid'], message: `vmid ${vm.vmid} twice` });
+        seen.add(vm.vmid);
+      });
+    }),
 });
 export type Inventory = z.output<typeof InventorySchema>;

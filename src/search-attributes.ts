@@ -4,7 +4,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const VmIdAttribute = defineSearchAttributeKey('VmId', SearchAttributeType.KEYWORD);
 export const MigrationPhaseAttribute = defineSearchAttributeKey('MigrationPhase', SearchAttributeType.KEYWORD);
 
-export const searchAttributes = [VmIdAttribute, MigrationPhaseAttribute];
+/** The fleet a migration belongs to (its migrateFleet workflow id), for batch signals such as fleet approvals. */
+export const FleetIdAttribute = defineSearchAttributeKey('FleetId', SearchAttributeType.KEYWORD);
+
+export const searchAttributes = [VmIdAttribute, MigrationPhaseAttribute, FleetIdAttribute];
 
 /** The dev server's `--search-attribute` values, e.g. `VmId=Keyword`. */
 export function devServerSearchAttributeFlags(): string[] {

@@ -28,7 +28,10 @@ const GRACEFUL_VMID = 106;
  * and nothing else. The first character in brackets keeps pgrep from matching the shell that runs it, whose
  * command line holds the pattern too.
  */
-const PHASES: Record<PhaseName, { activity: string; command: string }> = {
+type GuestPhase = Exclude<PhaseName, 'shared-resources'>;
+/** The phases that run commands in the guest; shared-resources runs on the node, after Docker is gone. */
+const GUEST_PHASES = phaseNames.filter((phase): phase is GuestPhase => phase !== 'shared-resources');
+const PHASES: Record<GuestPhase, { activity: string; command: string }> = {
   scan: { activity: 'scan', command: '[t]arget_foreign=1' },
   backup: { activity: 'backup', command: '[w]rite_backup\\(\\)|[v]erification of' },
   'stop-docker': { activity: 'stopDocker', command: '[c]ontainers still running after' },
@@ -41,7 +44,7 @@ const PHASES: Record<PhaseName, { activity: string; command: string }> = {
 };
 
 interface Crash {
-  phase: PhaseName;
+  phase: GuestPhase;
   /** the phase's guest command was seen running in the guest right before the kill */
   commandRunning: boolean;
   /** the status query had shown the phase running by then */
@@ -56,10 +59,11 @@ interface Crash {
 /** Where a run can be, in order: the phases, with the waits before remove-docker. */
 const ORDER = [
   'starting',
-  ...phaseNames.filter((phase) => phase !== 'remove-docker'),
+  ...GUEST_PHASES.filter((phase) => phase !== 'remove-docker'),
   'awaiting-approval',
   'awaiting-fleet-gate',
   'remove-docker',
+  'shared-resources',
   'completed',
 ];
 const order = (phase: string) => ORDER.indexOf(phase);
@@ -159,7 +163,7 @@ describe('migrateVm with its worker killed in every phase', () => {
       env.client.withDeadline(Date.now() + 10_000, () => handle.query(statusQuery)),
     );
     try {
-      for (const phase of phaseNames) {
+      for (const phase of GUEST_PHASES) {
         if (phase === 'remove-docker') {
           await watcher.until((s) => s.phase === 'awaiting-approval', 'awaiting-approval');
           const decision = { by: 'crash-test', reason: 'the worker crashed in every phase' };
@@ -207,7 +211,7 @@ describe('migrateVm with its worker killed in every phase', () => {
 
     // Which phases were really interrupted: their activity ran more than one attempt.
     const attempts = await activityAttempts(handle);
-    const report = phaseNames.map((phase) => {
+    const report = GUEST_PHASES.map((phase) => {
       const crash = crashes.find((c) => c.phase === phase);
       const activity = attempts.get(PHASES[phase].activity);
       const retryAfter =

@@ -2,6 +2,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { GuestCommand, GuestResult } from '../remote/guest';
 import { guestFor, nodeFor } from '../remote';
 import { RemoteError } from '../remote/errors';
+import type { SshEndpoint } from '../inventory';
 import type { MigrateVmParams } from '../migration/input';
 
 /** Errors no retry can fix: the activity fails for good with this type, which the operator sees in the UI. */
@@ -94,6 +95,15 @@ export async function runChecked(
 export async function qm(params: MigrateVmParams, args: string[]): Promise<GuestResult> {
   try {
     return await nodeFor(params.node).qm(args);
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
+/** A fixed script on the node itself (the shared resources: NAT rules, ledger). */
+export async function onNode(node: SshEndpoint, command: Omit<GuestCommand, 'timeoutMs'>): Promise<GuestResult> {
+  try {
+    return await nodeFor(node).shell(command);
   } catch (err) {
     throw asFailure(err);
   }

@@ -11,3 +11,4 @@ export { removeDocker } from './remove-docker';
 export { stopDirectServices, restoreGatewayConfig, startDocker } from './rollback';
 export { writeRecord } from './record';
 export { planCommands } from './plan';
+export { commitLedgerEntry, requestSharedResourceLock } from './shared-resources';

@@ -18,6 +18,7 @@ export function migrateVmInputFor(
     vmSsh: vm.ssh,
     panelRelease: inventory.panelRelease,
     ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
+    ...(inventory.ledgerPath ? { ledgerPath: inventory.ledgerPath } : {}),
     ...overrides,
   };
 }

@@ -1,5 +1,7 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { SshEndpointSchema } from '../inventory';
+import { DEFAULT_LEDGER_PATH } from './shared-resources';
 
 /** The official installer, non-interactive: without these flags it hangs waiting for input (record 000). */
 export const OFFICIAL_INSTALL_COMMAND =
@@ -52,6 +54,10 @@ export const MigrateVmInputSchema = z
       })
       .prefault({}),
     dryRun: z.boolean().default(false),
+    /** the fleet's Docker-removal gate when the fleet starts this run; a lone run has none */
+    fleetGate: z.object({ open: z.boolean(), reason: z.string() }).optional(),
+    /** the node's bot ledger, committed under the node's lock once the VM is migrated */
+    ledgerPath: z.string().startsWith('/').default(DEFAULT_LEDGER_PATH),
     /** who started the run, for the record */
     startedBy: z.string().min(1).default('operator'),
   })
@@ -66,14 +72,22 @@ export type MigrateVmParams = z.output<typeof MigrateVmInputSchema>;
 
 /** Validates a run's input; the error names every bad field. */
 export function parseMigrateVmInput(input: unknown): MigrateVmParams {
-  const parsed = MigrateVmInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
-    throw new InvalidInputError(`invalid migrateVm input:\n  ${problems.join('\n  ')}`);
-  }
-  return parsed.data;
+  return parseInput(MigrateVmInputSchema, input, 'migrateVm input');
 }
 
-export class InvalidInputError extends Error {
-  override name = 'InvalidInput';
+/**
+ * Parses with a schema or fails naming every bad field. The failure is a non-retryable ApplicationFailure of
+ * type InvalidInput: thrown in a workflow it fails the run at once instead of retrying its task forever.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      message: `invalid ${what}:\n  ${problems.join('\n  ')}`,
+      nonRetryable: true,
+    });
+  }
+  return parsed.data;
 }

@@ -8,6 +8,7 @@ import type { RemoveDockerResult } from '../activities/remove-docker';
 import type { ScanResult } from '../activities/scan';
 import type { StopDockerResult } from '../activities/stop-docker';
 import type { SystemdUnitsResult } from '../activities/systemd-units';
+import type { LedgerCommit } from './shared-resources';
 
 /**
  * Signals, queries and updates of migrateVm, defined once for the workflow, the CLI and the tests.
@@ -32,7 +33,18 @@ export interface DecisionAnswer {
 }
 
 /** The fleet's Docker-removal gate (phase I waits while it is closed); a lone run starts with it open. */
-export const fleetGateSignal = defineSignal<[{ open: boolean; reason: string }]>('fleetGate');
+export interface FleetGate {
+  open: boolean;
+  reason: string;
+  by?: string;
+  at?: string;
+}
+export const fleetGateSignal = defineSignal<[FleetGate]>('fleetGate');
+
+/** One VM's migration is this workflow id, fleet or not: a VM already migrating is never started twice. */
+export const migrationId = (vmid: number) => `migrate-vm-${vmid}`;
+/** Dry runs have ids of their own, so a plan never stands in the way of the migration. */
+export const planId = (vmid: number) => `plan-vm-${vmid}`;
 
 export const statusQuery = defineQuery<MigrationStatus>('status');
 export const recordQuery = defineQuery<string | null>('record');
@@ -48,6 +60,7 @@ export const phaseNames = [
   'systemd-units',
   'acceptance',
   'remove-docker',
+  'shared-resources',
 ] as const;
 export type PhaseName = (typeof phaseNames)[number];
 export type MigrationPhase =
@@ -79,6 +92,7 @@ export interface PhaseResults {
   systemdUnits?: SystemdUnitsResult;
   acceptance?: AcceptanceResult;
   removeDocker?: RemoveDockerResult;
+  sharedResources?: LedgerCommit;
 }
 
 export interface MigrationStatus {
@@ -89,7 +103,7 @@ export interface MigrationStatus {
   phases: PhaseRecord[];
   results: PhaseResults;
   approval?: Decision & { decision: 'approved' | 'rejected'; at: string };
-  fleetGate: { open: boolean; reason: string };
+  fleetGate: FleetGate;
   /** what went wrong, and what state the VM is in */
   problems: string[];
   rollback: string[];

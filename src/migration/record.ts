@@ -19,8 +19,18 @@ export function renderRecord(
   startedAt: string,
   endedAt: string,
 ): string {
-  const { scan, backup, stopDocker, install, migrateData, deployPanel, systemdUnits, acceptance, removeDocker } =
-    status.results;
+  const {
+    scan,
+    backup,
+    stopDocker,
+    install,
+    migrateData,
+    deployPanel,
+    systemdUnits,
+    acceptance,
+    removeDocker,
+    sharedResources,
+  } = status.results;
   const lines: string[] = [];
   const add = (...more: string[]) => lines.push(...more);
 
@@ -84,6 +94,11 @@ export function renderRecord(
       '- I Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
       '',
       fence(removeDocker.output),
+    );
+  if (sharedResources)
+    add(
+      `- 共享资源 / shared resources (under the node's lock): ledger ${params.ledgerPath} row \`${sharedResources.row.replace(/\t/g, ' | ')}\`; ` +
+        `NAT ${sharedResources.natMappings.map((m) => `${m.external} -> ${params.vmIp}:${m.guestPort}`).join(', ') || '(no mapping found)'}`,
     );
   add('');
 

@@ -52,4 +52,6 @@ export interface ProxmoxNode {
   readonly description: string;
   /** Runs `qm <args…>` on the node (arguments quoted) and returns what it printed. */
   qm(args: readonly string[]): Promise<GuestResult>;
+  /** Runs a fixed script on the node as `/bin/bash -c <script> <label> <args…>`; a non-zero exit is a result. */
+  shell(command: Omit<GuestCommand, 'timeoutMs'>): Promise<GuestResult>;
 }

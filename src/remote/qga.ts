@@ -48,6 +48,12 @@ export class QmNode implements ProxmoxNode {
   qm(args: readonly string[], stdin?: string): Promise<GuestResult> {
     return exec(this.endpoint, shellCommand(['qm', ...args]), stdin, { timeoutMs: this.qmTimeoutMs });
   }
+
+  shell({ script, label, args = [], stdin }: Omit<GuestCommand, 'timeoutMs'>): Promise<GuestResult> {
+    return exec(this.endpoint, shellCommand(['/bin/bash', '-c', script, label, ...args]), stdin, {
+      timeoutMs: this.qmTimeoutMs,
+    });
+  }
 }
 
 /**

@@ -1,2 +1,4 @@
 export * from './connectivity-check';
 export * from './migrate-vm';
+export * from './shared-resources';
+export * from './migrate-fleet';

@@ -1,6 +1,8 @@
 import {
   ApplicationFailure,
   condition,
+  executeChild,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   setHandler,
@@ -26,6 +28,8 @@ import {
   type PhaseRecord,
 } from '../migration/messages';
 import { renderRecord } from '../migration/record';
+import { vmProgressSignal } from '../fleet/messages';
+import { commitSharedResources } from './shared-resources';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 
 export interface MigrateVmResult {
@@ -78,7 +82,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     phase: 'starting',
     phases: [],
     results: {},
-    fleetGate: { open: true, reason: 'a lone run has no fleet gate' },
+    fleetGate: params.fleetGate ?? { open: true, reason: 'a lone run has no fleet gate' },
     problems: [],
     rollback: [],
   };
@@ -89,6 +93,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   const long = proxyActivities<typeof activities>(activityOptions(params.timeouts.commandMs, 5));
   const installing = proxyActivities<typeof activities>(activityOptions(params.timeouts.installMs, 3));
 
+  const fleet = workflowInfo().parent && getExternalWorkflowHandle(workflowInfo().parent!.workflowId);
   const enter = (phase: MigrationPhase, waitingFor?: string) => {
     status.phase = phase;
     status.waitingFor = waitingFor;
@@ -96,6 +101,11 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       { key: VmIdAttribute, value: String(params.vmid) },
       { key: MigrationPhaseAttribute, value: phase },
     ]);
+    // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
+    const problem = status.problems.at(-1);
+    void fleet
+      ?.signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) })
+      .catch((err: unknown) => log.warn('the fleet did not take a progress signal', { error: String(err) }));
   };
   const decide = (approve: boolean, { by, reason }: Decision): DecisionAnswer => {
     if (status.phase !== 'awaiting-approval') {
@@ -203,6 +213,25 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     await condition(() => status.fleetGate.open);
   }
   status.results.removeDocker = await phase('remove-docker', () => long.removeDocker(params));
+  status.results.sharedResources = await phase('shared-resources', () =>
+    executeChild(commitSharedResources, {
+      workflowId: `${workflowInfo().workflowId}-shared-resources`,
+      args: [
+        {
+          node: params.node,
+          ledgerPath: params.ledgerPath,
+          entry: {
+            vmid: params.vmid,
+            ip: params.vmIp,
+            mode: 'direct',
+            note: `migrated from Docker by ${workflowInfo().workflowId}, approved by ${decision!.by}`,
+            panelFront: params.ports.panelFront,
+            gatewayFront: params.ports.gatewayFront,
+          },
+        },
+      ],
+    }),
+  );
   enter('completed');
   return await finish('completed');
 

@@ -1,0 +1,224 @@
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  ParentClosePolicy,
+  setHandler,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { parseMigrateFleetInput, type MigrateFleetInput } from '../fleet/input';
+import {
+  fleetStatusQuery,
+  setFleetGateUpdate,
+  vmProgressSignal,
+  type FleetGate,
+  type FleetReport,
+  type FleetStatus,
+  type FleetVm,
+  type FleetVmState,
+} from '../fleet/messages';
+import { migrateVmInputFor } from '../migration/from-inventory';
+import { parseMigrateVmInput } from '../migration/input';
+import { fleetGateSignal, migrationId, planId } from '../migration/messages';
+import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
+import { migrateVm } from './migrate-vm';
+
+/** What one fleet run hands to the next when it continues as new. */
+export interface FleetCarry {
+  vms: FleetVm[];
+  gate: FleetGate;
+  runs: number;
+  startedAt: string;
+}
+
+const succeeded: FleetVmState[] = ['completed', 'planned'];
+const finished: FleetVmState[] = ['completed', 'planned', 'rejected', 'rolled-back', 'failed', 'skipped'];
+
+/**
+ * Migrates a fleet under the SOP's discipline (§2): the canary VMs one at a time first, then at most
+ * `concurrency` migrateVm children in flight; no new VM after the failure budget is spent; and once any VM rolls
+ * back or fails, the Docker-removal gate closes for every VM until an operator opens it again. Shared resources
+ * are serialised by the node's lock (see shared-resources.ts), which every child takes for its commit.
+ */
+export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarry): Promise<FleetReport> {
+  const params = parseMigrateFleetInput(input);
+  const fleetId = workflowInfo().workflowId;
+  // Every VM's input is checked before the first starts: bad input starts nothing.
+  const vmInputs = new Map(
+    params.inventory.vms.map((vm) => {
+      const vmInput = migrateVmInputFor(params.inventory, vm.vmid, params.vmOverrides);
+      try {
+        parseMigrateVmInput(vmInput);
+      } catch (err) {
+        const message = `vm ${vm.vmid}: ${err instanceof Error ? err.message : err}`;
+        throw ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
+      }
+      return [vm.vmid, vmInput];
+    }),
+  );
+  const dryRun = params.vmOverrides.dryRun === true;
+  const state: FleetCarry = carried ?? {
+    vms: params.inventory.vms.map((vm) => ({ vmid: vm.vmid, name: vm.name, state: 'queued' })),
+    gate: { open: true, reason: 'no VM has failed' },
+    runs: 0,
+    startedAt: new Date().toISOString(),
+  };
+  const running = new Set<number>();
+  const vm = (vmid: number) => state.vms.find((v) => v.vmid === vmid);
+  const failures = () => state.vms.filter((v) => finished.includes(v.state) && !succeeded.includes(v.state)).length;
+  const canaries = state.vms.slice(0, params.canary);
+  const canaryFailed = () => canaries.find((v) => finished.includes(v.state) && !succeeded.includes(v.state));
+  const canaryDone = () => canaries.every((v) => succeeded.includes(v.state) || v.state === 'skipped');
+
+  /** Why no further VM may start, or undefined while they may. */
+  const stopReason = (): string | undefined => {
+    const canary = canaryFailed();
+    if (canary) return `the canary vm ${canary.vmid} did not complete (${canary.state})`;
+    if (failures() >= params.failureBudget)
+      return `the failure budget (${params.failureBudget}) is spent: ${failures()} VM(s) failed, rolled back or were rejected`;
+    return undefined;
+  };
+  const slots = () => (canaryDone() ? params.concurrency : 1);
+
+  const setGate = (gate: FleetGate) => {
+    state.gate = { ...gate, at: new Date().toISOString() };
+    for (const vmid of running) {
+      void getExternalWorkflowHandle(vm(vmid)!.workflowId!)
+        .signal(fleetGateSignal, state.gate)
+        .catch((err: unknown) => log.warn('a child did not take the gate signal', { vmid, error: String(err) }));
+    }
+  };
+  // Each VM closes the gate once: an operator who opened it while that VM was still rolling back meant it.
+  const closedTheGate = new Set<number>();
+  const closeGateFor = (entry: FleetVm, why: string) => {
+    if (closedTheGate.has(entry.vmid)) return;
+    closedTheGate.add(entry.vmid);
+    setGate({ open: false, reason: `vm ${entry.vmid} ${why}`, by: 'migrateFleet' });
+  };
+
+  setHandler(vmProgressSignal, ({ vmid, phase, waitingFor, problem }) => {
+    const entry = vm(vmid);
+    if (!entry || entry.state !== 'running') return;
+    entry.phase = phase;
+    entry.waitingFor = waitingFor;
+    if (phase === 'rolling-back' || phase === 'failed') closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+  });
+  const operatorGate = ({ open, by, reason }: { open: boolean; by?: string; reason: string }) => {
+    setGate({ open, reason, by: by ?? 'operator' });
+    return {
+      gate: state.gate,
+      waitingAtGate: state.vms.filter((v) => v.phase === 'awaiting-fleet-gate').map((v) => v.vmid),
+    };
+  };
+  setHandler(fleetGateSignal, (gate) => void operatorGate(gate));
+  setHandler(setFleetGateUpdate, operatorGate);
+  setHandler(fleetStatusQuery, () => status());
+
+  function status(): FleetStatus {
+    const stopped = stopReason();
+    const free = slots() - running.size;
+    return {
+      fleetId,
+      concurrency: params.concurrency,
+      canary: params.canary,
+      failureBudget: params.failureBudget,
+      gate: state.gate,
+      inFlight: running.size,
+      failures: failures(),
+      stoppedStarting: stopped,
+      runs: state.runs,
+      startedAt: state.startedAt,
+      vms: state.vms.map((entry) =>
+        entry.state !== 'queued'
+          ? entry
+          : {
+              ...entry,
+              waitingFor: stopped
+                ? `nothing: it will not start (${stopped})`
+                : !canaryDone()
+                  ? 'the canary to complete'
+                  : free > 0
+                    ? 'its turn'
+                    : `a free slot (${running.size} of ${params.concurrency} in flight)`,
+            },
+      ),
+    };
+  }
+
+  async function start(entry: FleetVm): Promise<void> {
+    const workflowId = dryRun ? planId(entry.vmid) : migrationId(entry.vmid);
+    Object.assign(entry, { state: 'running', workflowId, startedAt: new Date().toISOString(), phase: 'starting' });
+    running.add(entry.vmid);
+    try {
+      const child = await startChild(migrateVm, {
+        workflowId,
+        args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: state.gate }],
+        // A VM migrated (or rejected) before is not migrated again by a fleet; a failed one may be retried.
+        workflowIdReusePolicy: dryRun
+          ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+          : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        // The fleet continues as new between children and may be stopped by hand: a migration runs to its end.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: VmIdAttribute, value: String(entry.vmid) },
+          { key: MigrationPhaseAttribute, value: 'starting' },
+          { key: FleetIdAttribute, value: fleetId },
+        ],
+      });
+      void child.result().then(
+        (result) => end(entry, result.outcome, { recordPath: result.recordPath, phase: result.status.phase }),
+        (err: unknown) => {
+          const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+          const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+          const message = cause instanceof Error ? cause.message : String(cause);
+          end(entry, type === 'MigrationRolledBack' ? 'rolled-back' : 'failed', { error: message });
+          closeGateFor(entry, `${entry.state}: ${message}`);
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      end(entry, 'skipped', {
+        error: `${workflowId} already runs, or completed before (migrated or rejected): see its run; not started again`,
+      });
+    }
+  }
+
+  function end(entry: FleetVm, outcome: FleetVmState, more: Partial<FleetVm>): void {
+    const endedAt = new Date().toISOString();
+    Object.assign(entry, more, {
+      state: outcome,
+      endedAt,
+      durationMs: Date.parse(endedAt) - Date.parse(entry.startedAt ?? endedAt),
+      waitingFor: undefined,
+    });
+    running.delete(entry.vmid);
+  }
+
+  let startedThisRun = 0;
+  for (const entry of state.vms.filter((v) => v.state === 'queued')) {
+    await condition(() => stopReason() !== undefined || running.size < slots());
+    if (stopReason() !== undefined) break;
+    if (startedThisRun >= params.childrenPerRun || workflowInfo().continueAsNewSuggested) {
+      // Children are awaited by the run that started them: drain, then hand the table to the next run.
+      await condition(() => running.size === 0);
+      await continueAsNew<typeof migrateFleet>(input, { ...state, runs: state.runs + 1 });
+    }
+    await start(entry);
+    startedThisRun++;
+  }
+  await condition(() => running.size === 0);
+
+  const stopped = stopReason();
+  for (const entry of state.vms.filter((v) => v.state === 'queued'))
+    Object.assign(entry, { state: 'skipped', error: `not started: ${stopped}` });
+  const endedAt = new Date().toISOString();
+  const counts: FleetReport['counts'] = {};
+  for (const entry of state.vms) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+  return { ...status(), endedAt, wallMs: Date.parse(endedAt) - Date.parse(state.startedAt), counts };
+}

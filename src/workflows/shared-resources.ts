@@ -1,0 +1,99 @@
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities';
+import {
+  acquireLockSignal,
+  lockGrantedSignal,
+  lockStatusQuery,
+  releaseLockSignal,
+  sharedResourceLockId,
+  type LedgerCommit,
+  type LockGrant,
+  type LockState,
+  type LockStatus,
+  type SharedResourcesInput,
+} from '../migration/shared-resources';
+
+/** A lock run ends after this long without requests; the next request starts a new one. */
+const IDLE_MS = 10 * 60_000;
+/** Grants per run before it continues as new, which keeps each run's history short. */
+const GRANTS_PER_RUN = 200;
+/** Longer than a commit can take with all its retries: after it, a holder that never released loses the lock. */
+const LEASE_MS = 15 * 60_000;
+
+/** The node's shared-resource lock: grants in request order, one holder at a time (the samples' mutex). */
+export async function sharedResourceLock(state: LockState): Promise<void> {
+  const waiting = [...state.waiting];
+  let granted = state.granted;
+  let holder: LockStatus['holder'];
+  let released = false;
+  setHandler(acquireLockSignal, (request) => {
+    // a retried request (the requester's activity ran twice) queues once
+    const queued = [holder, ...waiting].some((r) => r?.requesterRunId === request.requesterRunId);
+    if (!queued) waiting.push(request);
+  });
+  setHandler(releaseLockSignal, ({ token }) => void (released ||= holder?.token === token));
+  setHandler(lockStatusQuery, () => ({ holder, waiting, granted }));
+
+  for (let grantsThisRun = 0; ; grantsThisRun++) {
+    if (!(await condition(() => waiting.length > 0, IDLE_MS))) return;
+    if (grantsThisRun >= GRANTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof sharedResourceLock>({ waiting, granted });
+    }
+    const request = waiting.shift()!;
+    holder = { ...request, token: uuid4(), since: new Date().toISOString() };
+    released = false;
+    try {
+      await getExternalWorkflowHandle(request.requesterId, request.requesterRunId).signal(lockGrantedSignal, {
+        lockId: workflowInfo().workflowId,
+        token: holder.token,
+      });
+      if (!(await condition(() => released, request.leaseMs))) {
+        log.warn('shared-resource lock taken back: its lease ran out', { holder });
+      }
+      granted++;
+    } catch (err) {
+      log.info('the lock requester has gone; next', { requester: request.requesterId, error: String(err) });
+    }
+    holder = undefined;
+  }
+}
+
+const { requestSharedResourceLock, commitLedgerEntry } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * Commits one VM's row to the node's ledger under the node's lock, and releases the lock whatever happens. A
+ * workflow of its own (a child of migrateVm), so its wait for the lock shows in the UI on its own.
+ */
+export async function commitSharedResources(input: SharedResourcesInput): Promise<LedgerCommit> {
+  const lockId = sharedResourceLockId(input.node);
+  let grant: LockGrant | undefined;
+  setHandler(lockGrantedSignal, (g) => void (grant = g));
+  const { workflowId, runId } = workflowInfo();
+  await requestSharedResourceLock(lockId, {
+    requesterId: workflowId,
+    requesterRunId: runId,
+    purpose: `ledger row of vm ${input.entry.vmid}: ${input.entry.mode}`,
+    leaseMs: LEASE_MS,
+  });
+  await condition(() => grant !== undefined);
+  try {
+    return await commitLedgerEntry(input);
+  } finally {
+    await CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(lockId).signal(releaseLockSignal, { token: grant!.token }),
+    );
+  }
+}
