@@ -1,13 +1,21 @@
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporalConfig, workflowUiLink, type TemporalConfig } from './config';
-import { InventorySchema, type Inventory } from './inventory';
+import { clock, equivalent, readInventory, sleep, vmidArguments, withClient, type Command } from './cli/common';
+import {
+  fleetDecisionCommand,
+  fleetStatusCommand,
+  gateCommand,
+  migrateFleetCommand,
+  planFleetCommand,
+} from './cli/fleet';
 import { migrateVmInputFor } from './migration/from-inventory';
 import { parseMigrateVmInput, type MigrateVmInput } from './migration/input';
 import {
   approveUpdate,
+  migrationId,
+  planId,
   recordQuery,
   rejectUpdate,
   statusQuery,
@@ -15,57 +23,20 @@ import {
   type MigrationPhase,
   type MigrationStatus,
 } from './migration/messages';
-import { shellCommand } from './remote/shell-quote';
 import { MigrationPhaseAttribute, VmIdAttribute } from './search-attributes';
 import { connectivityCheck, migrateVm } from './workflows';
 
-interface CommandContext {
-  config: TemporalConfig;
-  args: string[];
-  json: boolean;
-  options: CliOptions;
-}
-
-interface CliOptions {
-  inventory?: string;
-  by?: string;
-  reason?: string;
-  wait?: boolean;
-}
-
-const migrationId = (vmid: number) => `migrate-vm-${vmid}`;
 const finalPhases: MigrationPhase[] = ['completed', 'rolled-back', 'failed', 'planned'];
-
-function vmidArgument(args: string[]): number {
-  const vmid = Number(args[0]);
-  if (!Number.isInteger(vmid) || vmid < 100) throw new Error(`a vmid is needed, e.g. 105 (got '${args[0] ?? ''}')`);
-  return vmid;
-}
-
-function readInventory(options: CliOptions): Inventory {
-  const path = options.inventory ?? process.env.OPENCLAW_INVENTORY;
-  if (!path)
-    throw new Error(
-      '--inventory FILE (or OPENCLAW_INVENTORY) is needed: the lab writes one, `npm run lab -- status` says where',
-    );
-  const parsed = InventorySchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`bad inventory ${path}:\n  ${problems.join('\n  ')}`);
-  }
-  return parsed.data;
-}
 
 /** Shows each phase as the run enters it, until it waits for a human or ends. */
 async function follow(handle: WorkflowHandle<typeof migrateVm>, json: boolean): Promise<MigrationStatus> {
   let last: MigrationPhase | undefined;
   for (;;) {
     const status = await handle.query(statusQuery);
-    if (status.phase !== last && !json)
-      console.log(`${new Date().toISOString().slice(11, 19)}  vm ${status.vmid}: ${status.phase}`);
+    if (status.phase !== last && !json) console.log(`${clock()}  vm ${status.vmid}: ${status.phase}`);
     last = status.phase;
     if (status.phase === 'awaiting-approval' || finalPhases.includes(status.phase)) return status;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
   }
 }
 
@@ -75,12 +46,24 @@ async function startMigration(
   input: MigrateVmInput,
 ): Promise<WorkflowHandle<typeof migrateVm>> {
   const params = parseMigrateVmInput(input);
-  const workflowId = migrationId(params.vmid);
-  console.error(
-    `equivalent: temporal workflow start --type migrateVm --task-queue ${config.taskQueue} --workflow-id ${workflowId} ` +
-      `--search-attribute 'VmId="${params.vmid}"' --input ${shellCommand([JSON.stringify(input)])}`,
+  const workflowId = params.dryRun ? planId(params.vmid) : migrationId(params.vmid);
+  equivalent(
+    [
+      'start',
+      '--type',
+      'migrateVm',
+      '--task-queue',
+      config.taskQueue,
+      '--workflow-id',
+      workflowId,
+      '--search-attribute',
+      `VmId="${params.vmid}"`,
+      '--input',
+      JSON.stringify(input),
+    ],
+    config,
+    workflowId,
   );
-  console.error(`UI: ${workflowUiLink(config, workflowId)}`);
   return client.workflow.start(migrateVm, {
     taskQueue: config.taskQueue,
     workflowId,
@@ -95,53 +78,33 @@ async function startMigration(
 function decisionCommand(approve: boolean): Command {
   const verb = approve ? 'approve' : 'reject';
   return {
-    summary: `${verb} a migration that awaits a human: ${verb} <vmid> [--by NAME] [--reason TEXT]`,
-    async run({ config, args, json, options }) {
-      const vmid = vmidArgument(args);
+    summary: `${verb} migrations that await a human: ${verb} <vmid>… , or every one of the fleet: ${verb} [--fleet NAME]`,
+    async run(context) {
+      const { config, args, json, options } = context;
       const decision = {
         by: options.by ?? userInfo().username,
         reason: options.reason ?? (approve ? 'accepted' : 'rejected'),
       };
-      console.error(
-        `equivalent: temporal workflow signal --workflow-id ${migrationId(vmid)} --name ${verb} --input ${shellCommand([JSON.stringify(decision)])}`,
-      );
-      const answer = await withClient(config, async (client): Promise<DecisionAnswer> => {
-        const handle = client.workflow.getHandle<typeof migrateVm>(migrationId(vmid));
-        const { status } = await handle.describe();
-        if (status.name !== 'RUNNING') {
-          return { accepted: false, reason: `the run has ended (${status.name.toLowerCase()})`, phase: 'completed' };
-        }
-        return handle.executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [decision] });
-      });
-      if (json) console.log(JSON.stringify(answer));
-      else
-        console.log(
-          answer.accepted ? `vm ${vmid}: ${verb}d by ${decision.by}` : `vm ${vmid}: not taken: ${answer.reason}`,
-        );
-      if (!answer.accepted) process.exitCode = 3;
+      if (args.length === 0) return fleetDecisionCommand(context, approve, decision);
+      for (const vmid of vmidArguments(args)) {
+        equivalent(['signal', '--workflow-id', migrationId(vmid), '--name', verb, '--input', JSON.stringify(decision)]);
+        const answer = await withClient(config, async (client): Promise<DecisionAnswer> => {
+          const handle = client.workflow.getHandle<typeof migrateVm>(migrationId(vmid));
+          const { status } = await handle.describe();
+          if (status.name !== 'RUNNING') {
+            return { accepted: false, reason: `the run has ended (${status.name.toLowerCase()})`, phase: 'completed' };
+          }
+          return handle.executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [decision] });
+        });
+        if (json) console.log(JSON.stringify({ vmid, ...answer }));
+        else
+          console.log(
+            answer.accepted ? `vm ${vmid}: ${verb}d by ${decision.by}` : `vm ${vmid}: not taken: ${answer.reason}`,
+          );
+        if (!answer.accepted) process.exitCode = 3;
+      }
     },
   };
-}
-
-interface Command {
-  summary: string;
-  run(context: CommandContext): Promise<void>;
-}
-
-async function withClient<T>(config: TemporalConfig, use: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address: config.address, connectTimeout: '5 seconds' }).catch(
-    (err: unknown) => {
-      throw new Error(
-        `Cannot reach the Temporal server at ${config.address} (${err instanceof Error ? err.message : err}).\n` +
-          'Start one with ./temporal-dev.sh, or point TEMPORAL_ADDRESS at yours.',
-      );
-    },
-  );
-  try {
-    return await use(new Client({ connection, namespace: config.namespace }));
-  } finally {
-    await connection.close();
-  }
 }
 
 const commands: Record<string, Command> = {
@@ -149,9 +112,15 @@ const commands: Record<string, Command> = {
     summary: 'run a round trip through the server and a worker (is a worker polling the task queue?)',
     async run({ config, json }) {
       const workflowId = `connectivity-check-${Date.now()}`;
-      console.error(
-        `equivalent: temporal workflow execute --type connectivityCheck --task-queue ${config.taskQueue} --workflow-id ${workflowId}`,
-      );
+      equivalent([
+        'execute',
+        '--type',
+        'connectivityCheck',
+        '--task-queue',
+        config.taskQueue,
+        '--workflow-id',
+        workflowId,
+      ]);
       const report = await withClient(config, (client) =>
         client.workflow.execute(connectivityCheck, {
           taskQueue: config.taskQueue,
@@ -177,9 +146,13 @@ const commands: Record<string, Command> = {
 };
 
 commands.plan = {
-  summary: 'dry run for one VM: scan it (read-only) and print every command each phase would run: plan <vmid>',
-  async run({ config, args, json, options }) {
-    const input = migrateVmInputFor(readInventory(options), vmidArgument(args), { dryRun: true });
+  summary:
+    'dry run: scan (read-only) and print every command each phase would run, for one VM or the inventory: plan [<vmid>]',
+  async run(context) {
+    const { config, args, json, options } = context;
+    if (args.length === 0) return planFleetCommand(context);
+    const [vmid] = vmidArguments(args);
+    const input = migrateVmInputFor(readInventory(options), vmid, { dryRun: true });
     const result = await withClient(config, async (client) => (await startMigration(config, client, input)).result());
     if (json) console.log(JSON.stringify(result.status.plan));
     else for (const step of result.status.plan ?? []) console.log(`# ${step.phase}\n${step.command}\n`);
@@ -187,10 +160,14 @@ commands.plan = {
 };
 
 commands.migrate = {
-  summary: 'start the migration of one VM: migrate vm <vmid> [--wait] (follows it until it awaits approval)',
-  async run({ config, args, json, options }) {
-    if (args[0] !== 'vm') throw new Error("migrate vm <vmid> (the fleet comes with 'migrate fleet')");
-    const input = migrateVmInputFor(readInventory(options), vmidArgument(args.slice(1)));
+  summary:
+    'migrate vm <vmid> [--wait]: one VM; migrate fleet [--yes] [--detach]: the inventory, with progress until it waits for you',
+  async run(context) {
+    const { config, args, json, options } = context;
+    if (args[0] === 'fleet') return migrateFleetCommand(context);
+    if (args[0] !== 'vm') throw new Error(`migrate vm <vmid> | migrate fleet (got '${args[0] ?? ''}')`);
+    const [vmid] = vmidArguments(args.slice(1));
+    const input = migrateVmInputFor(readInventory(options), vmid);
     await withClient(config, async (client) => {
       const handle = await startMigration(config, client, input);
       if (!options.wait) return;
@@ -203,44 +180,53 @@ commands.migrate = {
 };
 
 commands.status = {
-  summary: 'phase of every migration, or one in detail: status [<vmid>]',
-  async run({ config, args, json }) {
-    await withClient(config, async (client) => {
-      if (args.length > 0) {
-        const status = await client.workflow.getHandle(migrationId(vmidArgument(args))).query(statusQuery);
-        if (json) console.log(JSON.stringify(status));
-        else {
-          console.log(
-            `vm ${status.vmid}: ${status.phase}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''}`,
-          );
-          for (const phase of status.phases)
-            console.log(
-              `  ${phase.name.padEnd(40)} ${phase.status.padEnd(8)} ${phase.startedAt} ${phase.endedAt ?? ''}`,
-            );
-          for (const problem of status.problems) console.log(`  problem: ${problem}`);
-        }
-        return;
+  summary: 'the fleet as a table (--watch refreshes it), or without a fleet every migration; one VM: status <vmid>',
+  async run(context) {
+    const { config, args, json } = context;
+    if (args.length > 0) {
+      const [vmid] = vmidArguments(args);
+      equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'status']);
+      const status = await withClient(config, (client) =>
+        client.workflow.getHandle(migrationId(vmid)).query(statusQuery),
+      );
+      if (json) console.log(JSON.stringify(status));
+      else {
+        console.log(
+          `vm ${status.vmid}: ${status.phase}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''}`,
+        );
+        for (const phase of status.phases)
+          console.log(`  ${phase.name.padEnd(40)} ${phase.status.padEnd(8)} ${phase.startedAt} ${phase.endedAt ?? ''}`);
+        for (const problem of status.problems) console.log(`  problem: ${problem}`);
       }
-      console.error(`equivalent: temporal workflow list --query "WorkflowType='migrateVm'"`);
-      const rows: { workflowId: string; status: string; phase: string }[] = [];
+      return;
+    }
+    if (await fleetStatusCommand(context)) return;
+    equivalent(['list', '--query', "WorkflowType='migrateVm'"]);
+    const rows: { workflowId: string; status: string; phase: string }[] = [];
+    await withClient(config, async (client) => {
       for await (const run of client.workflow.list({ query: `WorkflowType='migrateVm'` })) {
         const phase = run.typedSearchAttributes.get(MigrationPhaseAttribute) ?? '';
         rows.push({ workflowId: run.workflowId, status: run.status.name, phase });
       }
-      if (json) console.log(JSON.stringify(rows));
-      else for (const row of rows) console.log(`${row.workflowId.padEnd(22)} ${row.status.padEnd(12)} ${row.phase}`);
     });
+    if (json) console.log(JSON.stringify(rows));
+    else for (const row of rows) console.log(`${row.workflowId.padEnd(22)} ${row.status.padEnd(12)} ${row.phase}`);
   },
 };
 
 commands.approve = decisionCommand(true);
 commands.reject = decisionCommand(false);
 
+commands.gate = {
+  summary: "open or close the fleet's Docker-removal gate: gate open|close [--fleet NAME] [--by] [--reason]",
+  run: gateCommand,
+};
+
 commands.record = {
   summary: "print a migration's record (Markdown): record <vmid>",
   async run({ config, args }) {
-    const vmid = vmidArgument(args);
-    console.error(`equivalent: temporal workflow query --workflow-id ${migrationId(vmid)} --name record`);
+    const [vmid] = vmidArguments(args);
+    equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'record']);
     const record = await withClient(config, (client) =>
       client.workflow.getHandle(migrationId(vmid)).query(recordQuery),
     ).catch((err: unknown) => {
@@ -264,16 +250,32 @@ export function usage(): string {
     ...lines,
     '',
     'options:',
-    '  --inventory FILE  the fleet inventory (default $OPENCLAW_INVENTORY)',
-    '  --by NAME         who approves or rejects (default: your user name)',
-    '  --reason TEXT     why',
-    '  --wait            follow the run until it awaits approval or ends',
-    '  --json            machine-readable output',
-    '  -h, --help        this text',
+    '  --inventory FILE          the fleet inventory, YAML or JSON (default $OPENCLAW_INVENTORY)',
+    '  --fleet NAME              which fleet (workflow migrate-fleet-NAME; default: default)',
+    '  --concurrency N           migrations in flight at once (default 2; the SOP allows 3 at most)',
+    '  --allow-concurrency-above-sop  let --concurrency go above 3',
+    '  --canary N                VMs migrated one at a time, and completed, before the fleet fans out (default 1)',
+    '  --failure-budget N        start no VM after N failures, rollbacks or rejections (default 1)',
+    '  --yes                     approve each VM of the fleet once it passes its acceptance checks',
+    '  --detach                  start the fleet and return',
+    '  --by NAME                 who approves, rejects or sets the gate (default: your user name)',
+    '  --reason TEXT             why',
+    '  --wait                    migrate vm: follow the run until it awaits approval or ends',
+    '  --watch                   status: redraw until the fleet ends',
+    '  --json                    machine-readable output',
+    '  -h, --help                this text',
     '',
     'environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),',
     '             TEMPORAL_TASK_QUEUE (openclaw-migrate), TEMPORAL_UI_URL (http://127.0.0.1:8233)',
   ].join('\n');
+}
+
+function count(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name} must be a whole number of at least ${min} (got '${value}')`);
+  return n;
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -285,9 +287,17 @@ export async function runCli(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       json: { type: 'boolean' },
       inventory: { type: 'string' },
+      fleet: { type: 'string' },
+      concurrency: { type: 'string' },
+      'allow-concurrency-above-sop': { type: 'boolean' },
+      canary: { type: 'string' },
+      'failure-budget': { type: 'string' },
+      yes: { type: 'boolean' },
+      detach: { type: 'boolean' },
       by: { type: 'string' },
       reason: { type: 'string' },
       wait: { type: 'boolean' },
+      watch: { type: 'boolean' },
     },
   });
   const [name, ...args] = positionals;
@@ -300,12 +310,27 @@ export async function runCli(argv: string[]): Promise<number> {
     console.error(`unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  const { inventory, by, reason, wait } = values;
+  const fleet = values.fleet ?? 'default';
+  if (!/^[\w.-]+$/.test(fleet))
+    throw new Error(`--fleet must be a name of letters, digits, '.', '_' or '-' (got '${fleet}')`);
   await command.run({
     config: temporalConfig(),
     args,
     json: values.json ?? false,
-    options: { inventory, by, reason, wait },
+    options: {
+      inventory: values.inventory,
+      fleet,
+      concurrency: count('concurrency', values.concurrency, 1),
+      allowConcurrencyAboveSop: values['allow-concurrency-above-sop'],
+      canary: count('canary', values.canary, 0),
+      failureBudget: count('failure-budget', values['failure-budget'], 1),
+      yes: values.yes,
+      detach: values.detach,
+      by: values.by,
+      reason: values.reason,
+      wait: values.wait,
+      watch: values.watch,
+    },
   });
   return 0;
 }

@@ -1,12 +1,16 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { stringify } from 'yaml';
 import { guestExec } from '../lab/lab';
+import { readInventoryFile } from '../src/inventory-file';
 import { execResult } from './support/exec';
 import { startLab, stopLab, type Lab } from './support/lab';
 import { startDevServer, startWorker } from './support/temporal';
 
-/** The operator's CLI against the dev server, a worker and a lab guest. */
+/** The operator's CLI against the dev server, a worker and two lab guests: one alone, one as a fleet. */
 describe('openclaw-migrate CLI', () => {
   // A whole migration with a gateway start inside one test: generous, not a speed check.
   jest.setTimeout(300_000);
@@ -17,7 +21,7 @@ describe('openclaw-migrate CLI', () => {
   let taskQueue: string;
 
   beforeAll(async () => {
-    [env, lab] = await Promise.all([startDevServer(), startLab()]);
+    [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
     ({ worker, taskQueue } = await startWorker(env));
     running = worker.run();
   }, 300_000);
@@ -72,5 +76,60 @@ describe('openclaw-migrate CLI', () => {
     }
     expect(record.stdout).toMatch(/^# \d{4}-\d\d-\d\d_105_去Docker直装迁移记录/);
     expect(record.stdout).toMatch(/\*\*approved\*\* by dana/);
+  });
+
+  it('migrates a fleet from a YAML inventory: progress, the gate, a fleet approval, a watched status', async () => {
+    const whole = readInventoryFile(lab.inventoryPath);
+    const inventoryPath = join(mkdtempSync(join(tmpdir(), 'cli-fleet-')), 'fleet.yaml');
+    writeFileSync(inventoryPath, stringify({ ...whole, vms: whole.vms.filter((vm) => vm.vmid === 106) }));
+    const fleet = (...args: string[]) => cli(...args, '--fleet', 'cli', '--inventory', inventoryPath);
+
+    const tooMany = await fleet('migrate', 'fleet', '--concurrency', '4');
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/concurrency: 4 is above the SOP's limit of 3/);
+
+    const plan = await fleet('plan');
+    expect(plan.stdout).toMatch(/^######## vm 106: planned\n\n# scan\n[\s\S]*^# backup\n'qm' 'guest' 'exec' '106'/m);
+
+    const started = await fleet('migrate', 'fleet');
+    expect(started.code).toBe(0);
+    expect(started.stderr).toMatch(
+      /^equivalent: temporal workflow start --type migrateFleet --task-queue \S+ --workflow-id migrate-fleet-cli --input '\{"inventory"/m,
+    );
+    expect(started.stdout).toMatch(/vm 106: backup {3}\[0\/1 done, 1 in flight\][\s\S]*vm 106: awaiting-approval/);
+    expect(started.stdout).toMatch(/npm run starter -- approve --fleet cli --reason/);
+
+    expect((await fleet('gate', 'close', '--by', 'dana', '--reason', 'maintenance window')).stdout).toBe(
+      'gate closed (dana: maintenance window)\n',
+    );
+    const approved = await fleet('approve', '--by', 'dana', '--reason', 'panel checked');
+    expect(approved.stdout).toBe('vm 106: approved by dana\n');
+    expect(approved.stderr).toMatch(
+      /temporal workflow signal --query 'FleetId="migrate-fleet-cli" AND MigrationPhase="awaiting-approval" AND ExecutionStatus="Running"' --name approve/,
+    );
+
+    let status = await fleet('status');
+    for (let i = 0; i < 60 && !/awaiting-fleet-gate/.test(status.stdout); i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      status = await fleet('status');
+    }
+    expect(status.stdout).toMatch(/^gate: CLOSED: maintenance window \(dana, /m);
+    expect(status.stdout).toMatch(
+      /^106 +vm-lab-0002 +running +awaiting-fleet-gate .*waits for the fleet gate to open \(maintenance window\)$/m,
+    );
+    expect(guestExec(lab, 106, ['docker', 'ps', '-a', '--format', '{{.Names}}']).stdout).toMatch(/openclaw-gateway/);
+
+    expect((await fleet('gate', 'open', '--by', 'dana', '--reason', 'window over')).stdout).toBe(
+      'gate open (dana: window over); released: vm 106\n',
+    );
+    const watched = await fleet('status', '--watch');
+    expect(watched.stdout).toMatch(/^106 +vm-lab-0002 +completed .*\/root\/\S+_106_去Docker直装迁移记录\.md$/m);
+    expect(guestExec(lab, 106, ['docker', 'ps', '-a', '--format', '{{.Names}}']).stdout).toBe('');
+
+    // Run again: the VM is migrated already, and the fleet does not touch it.
+    const again = await fleet('migrate', 'fleet', '--json');
+    expect(JSON.parse(again.stdout).vms).toEqual([
+      expect.objectContaining({ vmid: 106, state: 'skipped', error: expect.stringMatching(/not started again/) }),
+    ]);
   });
 });

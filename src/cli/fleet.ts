@@ -1,0 +1,330 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowNotFoundError, type Client, type WorkflowClient, type WorkflowHandle } from '@temporalio/client';
+import { workflowUiLink, type TemporalConfig } from '../config';
+import { parseMigrateFleetInput, type MigrateFleetInput } from '../fleet/input';
+import {
+  fleetStatusQuery,
+  fleetWorkflowId,
+  setFleetGateUpdate,
+  type FleetReport,
+  type FleetStatus,
+  type FleetVm,
+} from '../fleet/messages';
+import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { FleetIdAttribute } from '../search-attributes';
+import type { migrateFleet } from '../workflows';
+import { clock, equivalent, readInventory, sleep, withClient, type CommandContext } from './common';
+
+type FleetHandle = WorkflowHandle<typeof migrateFleet>;
+
+export const planFleetId = (name: string) => `plan-fleet-${name}`;
+
+/** Starts a fleet (or its dry run) from the inventory and the command line's fleet options. */
+export async function startFleet(
+  { config, options }: CommandContext,
+  client: Client,
+  workflowId: string,
+  vmOverrides: Record<string, unknown> = {},
+): Promise<FleetHandle> {
+  const input: MigrateFleetInput = {
+    inventory: readInventory(options),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(options.canary !== undefined && { canary: options.canary }),
+    ...(options.failureBudget !== undefined && { failureBudget: options.failureBudget }),
+    ...(options.allowConcurrencyAboveSop && { allowConcurrencyAboveSop: true }),
+    vmOverrides: { startedBy: options.by ?? userInfo().username, ...vmOverrides },
+  };
+  parseMigrateFleetInput(input);
+  // A fleet's input holds its whole inventory: past a screenful it goes to a file for the equivalent command.
+  const json = JSON.stringify(input);
+  const inputFile = join(tmpdir(), `${workflowId}.input.json`);
+  if (json.length > 1000) writeFileSync(inputFile, json + '\n');
+  equivalent(
+    [
+      'start',
+      '--type',
+      'migrateFleet',
+      '--task-queue',
+      config.taskQueue,
+      '--workflow-id',
+      workflowId,
+      ...(json.length > 1000 ? ['--input-file', inputFile] : ['--input', json]),
+    ],
+    config,
+    workflowId,
+  );
+  return client.workflow.start<typeof migrateFleet>('migrateFleet', {
+    taskQueue: config.taskQueue,
+    workflowId,
+    args: [input],
+  });
+}
+
+/** The fleet's status while it runs, its report once it has ended. */
+async function fleetState(handle: FleetHandle): Promise<{ status: FleetStatus; report?: FleetReport }> {
+  const { status } = await handle.describe();
+  if (status.name === 'COMPLETED') {
+    const report = await handle.result();
+    return { status: report, report };
+  }
+  if (status.name !== 'RUNNING') {
+    const reason = await handle.result().then(
+      () => '',
+      (err: unknown) => (err instanceof Error ? `: ${(err.cause as Error | undefined)?.message ?? err.message}` : ''),
+    );
+    throw new Error(`the fleet ${handle.workflowId} has ended ${status.name.toLowerCase()}${reason}`);
+  }
+  return { status: await handle.query(fleetStatusQuery) };
+}
+
+const humanWait = (vm: FleetVm, autoApprove: boolean) =>
+  vm.state === 'running' && ((vm.phase === 'awaiting-approval' && !autoApprove) || vm.phase === 'awaiting-fleet-gate');
+
+/**
+ * Follows a fleet, printing each VM's phase changes and the gate's, until the fleet ends or (unless `untilDone`)
+ * every VM in flight waits for a human. With `approveAs`, approves each VM that awaits approval.
+ */
+export async function followFleet(
+  handle: FleetHandle,
+  { json, untilDone, approveAs }: { json: boolean; untilDone: boolean; approveAs?: Decision },
+): Promise<{ status: FleetStatus; report?: FleetReport }> {
+  const seen = new Map<number, string>();
+  const approved = new Set<number>();
+  let gateSeen = '';
+  for (;;) {
+    const state = await fleetState(handle);
+    const { status } = state;
+    const say = (line: string) => json || console.log(`${clock()}  ${line}`);
+    const gate = status.gate.open ? 'open' : `CLOSED (${status.gate.reason})`;
+    if (gate !== gateSeen) say(`gate ${gate}`);
+    gateSeen = gate;
+    for (const vm of status.vms) {
+      const now = vm.state === 'running' ? (vm.phase ?? 'starting') : vm.state;
+      if (seen.get(vm.vmid) !== now && vm.state !== 'queued') {
+        const done = status.vms.filter((v) => !['queued', 'running'].includes(v.state)).length;
+        say(
+          `vm ${vm.vmid}: ${now}${vm.error ? ` (${vm.error.split('\n')[0]})` : ''}` +
+            `   [${done}/${status.vms.length} done, ${status.inFlight} in flight]`,
+        );
+      }
+      seen.set(vm.vmid, now);
+      if (approveAs && vm.phase === 'awaiting-approval' && vm.state === 'running' && !approved.has(vm.vmid)) {
+        approved.add(vm.vmid);
+        const answer = await decide(handle.client, vm, true, approveAs);
+        say(`vm ${vm.vmid}: ${answer.accepted ? `approved by ${approveAs.by}` : `not taken: ${answer.reason}`}`);
+      }
+    }
+    if (state.report) return state;
+    const inFlight = status.vms.filter((vm) => vm.state === 'running');
+    if (!untilDone && inFlight.length > 0 && inFlight.every((vm) => humanWait(vm, !!approveAs))) return state;
+    await sleep(1000);
+  }
+}
+
+function decide(workflows: WorkflowClient, vm: FleetVm, approve: boolean, decision: Decision): Promise<DecisionAnswer> {
+  return workflows
+    .getHandle(vm.workflowId!)
+    .executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [decision] });
+}
+
+export function fleetTable(status: FleetStatus): string {
+  const since = (vm: FleetVm) =>
+    vm.durationMs !== undefined
+      ? `${Math.round(vm.durationMs / 1000)} s`
+      : vm.startedAt
+        ? `${Math.round((Date.now() - Date.parse(vm.startedAt)) / 1000)} s`
+        : '';
+  const rows = status.vms.map((vm) =>
+    [
+      String(vm.vmid).padEnd(6),
+      (vm.name ?? '').padEnd(14),
+      vm.state.padEnd(12),
+      (vm.state === 'running' ? (vm.phase ?? '') : '').padEnd(20),
+      since(vm).padStart(6),
+      '  ' + (vm.waitingFor ? `waits for ${vm.waitingFor}` : (vm.error?.split('\n')[0] ?? vm.recordPath ?? '')),
+    ].join(' '),
+  );
+  const counts = new Map<string, number>();
+  for (const vm of status.vms) counts.set(vm.state, (counts.get(vm.state) ?? 0) + 1);
+  return [
+    `fleet ${status.fleetId}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}; ` +
+      `${status.inFlight} of ${status.concurrency} in flight, canary ${status.canary}, failures ${status.failures}/${status.failureBudget}`,
+    `gate: ${status.gate.open ? 'open' : 'CLOSED'}: ${status.gate.reason}${status.gate.by ? ` (${status.gate.by}${status.gate.at ? `, ${status.gate.at}` : ''})` : ''}`,
+    ...(status.stoppedStarting ? [`no further VM starts: ${status.stoppedStarting}`] : []),
+    `${'vmid'.padEnd(6)} ${'name'.padEnd(14)} ${'state'.padEnd(12)} ${'phase'.padEnd(20)} ${'time'.padStart(6)}   waits for / error / record`,
+    ...rows,
+  ].join('\n');
+}
+
+/** What the operator does next, when the fleet waits for one. */
+function nextSteps(status: FleetStatus, name: string): string[] {
+  const running = status.vms.filter((vm) => vm.state === 'running');
+  const approvals = running.filter((vm) => vm.phase === 'awaiting-approval').map((vm) => vm.vmid);
+  const atGate = running.filter((vm) => vm.phase === 'awaiting-fleet-gate').map((vm) => vm.vmid);
+  const fleetFlag = name === 'default' ? '' : ` --fleet ${name}`;
+  const lines: string[] = [];
+  if (approvals.length)
+    lines.push(
+      `vm ${approvals.join(', ')} passed the acceptance checks and await your acceptance (SOP phase I removes Docker after it).`,
+      `  check them, then:  npm run starter -- approve${fleetFlag} --reason '…'   (or approve <vmid> …, reject <vmid> …)`,
+    );
+  if (atGate.length)
+    lines.push(
+      `vm ${atGate.join(', ')} wait at the closed gate: ${status.gate.reason}`,
+      `  once understood:   npm run starter -- gate open${fleetFlag} --reason '…'`,
+    );
+  lines.push(`  watch the fleet:   npm run starter -- status${fleetFlag} --watch`);
+  return lines;
+}
+
+function printOutcome(config: TemporalConfig, name: string, state: { status: FleetStatus; report?: FleetReport }) {
+  console.log(fleetTable(state.status));
+  if (state.report) {
+    const { report } = state;
+    console.log(`fleet ended after ${Math.round(report.wallMs / 1000)} s`);
+    const withRecords = report.vms.filter((vm) => vm.workflowId && vm.state !== 'skipped');
+    if (withRecords.length)
+      console.log(
+        `records: ${withRecords.map((vm) => `npm run starter -- record ${vm.vmid}`).join('; ')} (on each VM in /root)`,
+      );
+  } else {
+    console.log(nextSteps(state.status, name).join('\n'));
+  }
+  console.log(`UI: ${workflowUiLink(config, state.status.fleetId)}`);
+}
+
+export async function migrateFleetCommand(context: CommandContext): Promise<void> {
+  const { config, json, options } = context;
+  const workflowId = fleetWorkflowId(options.fleet);
+  await withClient(config, async (client) => {
+    const handle = await startFleet(context, client, workflowId);
+    if (options.detach) {
+      if (!json) console.log(`fleet ${workflowId} started; watch it: npm run starter -- status --watch`);
+      return;
+    }
+    const approveAs = options.yes
+      ? { by: options.by ?? userInfo().username, reason: options.reason ?? 'approved with --yes' }
+      : undefined;
+    const state = await followFleet(handle, { json, untilDone: false, approveAs });
+    if (json) console.log(JSON.stringify(state.report ?? state.status));
+    else printOutcome(config, options.fleet, state);
+  });
+}
+
+export async function planFleetCommand(context: CommandContext): Promise<void> {
+  const { config, json, options } = context;
+  await withClient(config, async (client) => {
+    const handle = await startFleet(context, client, planFleetId(options.fleet), { dryRun: true });
+    const report = await handle.result();
+    const plans = await Promise.all(
+      report.vms.map(async (vm) => ({
+        vmid: vm.vmid,
+        state: vm.state,
+        error: vm.error,
+        plan: vm.workflowId ? ((await client.workflow.getHandle(vm.workflowId).result()).status.plan ?? []) : [],
+      })),
+    );
+    if (json) console.log(JSON.stringify(plans));
+    else
+      for (const vm of plans) {
+        console.log(`######## vm ${vm.vmid}: ${vm.state}${vm.error ? ` (${vm.error})` : ''}\n`);
+        for (const step of vm.plan) console.log(`# ${step.phase}\n${step.command}\n`);
+      }
+  });
+}
+
+export async function fleetStatusCommand({ config, json, options }: CommandContext): Promise<boolean> {
+  const workflowId = fleetWorkflowId(options.fleet);
+  return withClient(config, async (client) => {
+    const handle = client.workflow.getHandle<typeof migrateFleet>(workflowId);
+    try {
+      await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+    equivalent(['query', '--workflow-id', workflowId, '--name', 'fleetStatus'], config, workflowId);
+    let shown = '';
+    for (;;) {
+      const state = await fleetState(handle);
+      const text = json ? JSON.stringify(state.report ?? state.status) : fleetTable(state.status);
+      if (!options.watch) {
+        console.log(text);
+        return true;
+      }
+      if (text.replace(/\s+\d+ s\s/g, '') !== shown) {
+        // a terminal gets the table redrawn in place; a pipe gets each change once
+        if (!json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        console.log(json ? text : `${clock()}\n${text}\n`);
+        shown = text.replace(/\s+\d+ s\s/g, '');
+      }
+      if (state.report) return true;
+      await sleep(2000);
+    }
+  });
+}
+
+/** Approves or rejects every VM of the fleet that awaits a decision. */
+export async function fleetDecisionCommand(
+  { config, json, options }: CommandContext,
+  approve: boolean,
+  decision: Decision,
+): Promise<void> {
+  const workflowId = fleetWorkflowId(options.fleet);
+  const verb = approve ? 'approve' : 'reject';
+  equivalent([
+    'signal',
+    '--query',
+    `${FleetIdAttribute.name}="${workflowId}" AND MigrationPhase="awaiting-approval" AND ExecutionStatus="Running"`,
+    '--name',
+    verb,
+    '--input',
+    JSON.stringify(decision),
+    '--yes',
+  ]);
+  const answers = await withClient(config, async (client) => {
+    const status = await client.workflow.getHandle(workflowId).query(fleetStatusQuery);
+    const waiting = status.vms.filter((vm) => vm.state === 'running' && vm.phase === 'awaiting-approval');
+    return Promise.all(
+      waiting.map(async (vm) => ({ vmid: vm.vmid, ...(await decide(client.workflow, vm, approve, decision)) })),
+    );
+  });
+  if (json) console.log(JSON.stringify(answers));
+  else if (answers.length === 0) console.log(`no VM of ${workflowId} awaits a decision`);
+  for (const answer of json ? [] : answers)
+    console.log(
+      answer.accepted
+        ? `vm ${answer.vmid}: ${verb}d by ${decision.by}`
+        : `vm ${answer.vmid}: not taken: ${answer.reason}`,
+    );
+  if (answers.length === 0 || answers.some((answer) => !answer.accepted)) process.exitCode = 3;
+}
+
+export async function gateCommand({ config, args, json, options }: CommandContext): Promise<void> {
+  const [action] = args;
+  if (action !== 'open' && action !== 'close') throw new Error(`gate open|close (got '${action ?? ''}')`);
+  const workflowId = fleetWorkflowId(options.fleet);
+  const change = {
+    open: action === 'open',
+    by: options.by ?? userInfo().username,
+    reason: options.reason ?? `${action === 'open' ? 'opened' : 'closed'} by hand`,
+  };
+  equivalent(
+    ['update', 'execute', '--workflow-id', workflowId, '--name', 'setFleetGate', '--input', JSON.stringify(change)],
+    config,
+    workflowId,
+  );
+  const answer = await withClient(config, (client) =>
+    client.workflow.getHandle(workflowId).executeUpdate(setFleetGateUpdate, { args: [change] }),
+  );
+  if (json) console.log(JSON.stringify(answer));
+  else
+    console.log(
+      `gate ${answer.gate.open ? 'open' : 'closed'} (${answer.gate.by}: ${answer.gate.reason})` +
+        (answer.waitingAtGate.length
+          ? `; ${answer.gate.open ? 'released' : 'waiting'}: vm ${answer.waitingAtGate.join(', ')}`
+          : ''),
+    );
+}
