@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { labDown, labUp } from '../lab/lab';
+import { benchLabFleet, benchLargeFleet } from './fleet';
 
-/** Prints figures, asserts nothing: `npm run bench`. */
+/** Prints figures, asserts nothing: `npm run bench [-- lab-up|fleet-lab|fleet-large [--vms N] [--phase-ms N]]`. */
 async function benchLabUp(guests: number, rounds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
   try {
@@ -28,7 +31,25 @@ async function benchLabUp(guests: number, rounds: number): Promise<void> {
   }
 }
 
-benchLabUp(3, 3).catch((err: unknown) => {
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { vms: { type: 'string', default: '500' }, 'phase-ms': { type: 'string', default: '50' } },
+});
+const benches: Record<string, () => Promise<void>> = {
+  'lab-up': () => benchLabUp(3, 3),
+  'fleet-lab': () => benchLabFleet(3, 2),
+  'fleet-large': () => benchLargeFleet(Number(values.vms), 3, Number(values['phase-ms'])),
+};
+(async () => {
+  // the SDK's INFO lines would bury the figures
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const chosen = positionals.length ? positionals : Object.keys(benches);
+  for (const name of chosen) {
+    const bench = benches[name];
+    if (!bench) throw new Error(`unknown benchmark '${name}': ${Object.keys(benches).join(', ')}`);
+    await bench();
+  }
+})().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -1,7 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowNotFoundError, type Client, type WorkflowClient, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowClient,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { workflowUiLink, type TemporalConfig } from '../config';
 import { parseMigrateFleetInput, type MigrateFleetInput } from '../fleet/input';
 import {
@@ -60,6 +66,25 @@ export async function startFleet(
     workflowId,
     args: [input],
   });
+}
+
+/** The fleet's handle when it exists on the server. */
+async function findFleet(client: Client, workflowId: string): Promise<FleetHandle | undefined> {
+  const handle = client.workflow.getHandle<typeof migrateFleet>(workflowId);
+  try {
+    await handle.describe();
+    return handle;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+async function existingFleet(client: Client, workflowId: string): Promise<FleetHandle> {
+  const handle = await findFleet(client, workflowId);
+  if (!handle)
+    throw new Error(`no fleet ${workflowId} on this server: start one with 'migrate fleet' (or name it with --fleet)`);
+  return handle;
 }
 
 /** The fleet's status while it runs, its report once it has ended. */
@@ -199,7 +224,12 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
   const { config, json, options } = context;
   const workflowId = fleetWorkflowId(options.fleet);
   await withClient(config, async (client) => {
-    const handle = await startFleet(context, client, workflowId);
+    // Safe to run again: a fleet that runs already is followed, not started twice.
+    const handle = await startFleet(context, client, workflowId).catch((err: unknown) => {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!json) console.log(`fleet ${workflowId} runs already (options of this command ignored); following it`);
+      return client.workflow.getHandle<typeof migrateFleet>(workflowId);
+    });
     if (options.detach) {
       if (!json) console.log(`fleet ${workflowId} started; watch it: npm run starter -- status --watch`);
       return;
@@ -238,13 +268,8 @@ export async function planFleetCommand(context: CommandContext): Promise<void> {
 export async function fleetStatusCommand({ config, json, options }: CommandContext): Promise<boolean> {
   const workflowId = fleetWorkflowId(options.fleet);
   return withClient(config, async (client) => {
-    const handle = client.workflow.getHandle<typeof migrateFleet>(workflowId);
-    try {
-      await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
+    const handle = await findFleet(client, workflowId);
+    if (!handle) return false;
     equivalent(['query', '--workflow-id', workflowId, '--name', 'fleetStatus'], config, workflowId);
     let shown = '';
     for (;;) {
@@ -285,7 +310,7 @@ export async function fleetDecisionCommand(
     '--yes',
   ]);
   const answers = await withClient(config, async (client) => {
-    const status = await client.workflow.getHandle(workflowId).query(fleetStatusQuery);
+    const status = await (await existingFleet(client, workflowId)).query(fleetStatusQuery);
     const waiting = status.vms.filter((vm) => vm.state === 'running' && vm.phase === 'awaiting-approval');
     return Promise.all(
       waiting.map(async (vm) => ({ vmid: vm.vmid, ...(await decide(client.workflow, vm, approve, decision)) })),
@@ -316,8 +341,8 @@ export async function gateCommand({ config, args, json, options }: CommandContex
     config,
     workflowId,
   );
-  const answer = await withClient(config, (client) =>
-    client.workflow.getHandle(workflowId).executeUpdate(setFleetGateUpdate, { args: [change] }),
+  const answer = await withClient(config, async (client) =>
+    (await existingFleet(client, workflowId)).executeUpdate(setFleetGateUpdate, { args: [change] }),
   );
   if (json) console.log(JSON.stringify(answer));
   else

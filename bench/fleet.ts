@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { labDown, labUp } from '../lab/lab';
+import * as activities from '../src/activities';
+import { fleetStatusQuery, type FleetReport } from '../src/fleet/messages';
+import type { MigrateFleetInput } from '../src/fleet/input';
+import { readInventoryFile } from '../src/inventory-file';
+import type { Inventory } from '../src/inventory';
+import { approveSignal } from '../src/migration/messages';
+import { searchAttributes } from '../src/search-attributes';
+import { createWorker } from '../src/worker';
+import type { migrateFleet } from '../src/workflows';
+
+/** Prints figures, asserts nothing: a fleet's wall time next to the ideal (the sum of per-VM times / concurrency). */
+
+async function devServer(): Promise<TestWorkflowEnvironment> {
+  const path = execFileSync(resolve(__dirname, '../scripts/temporal-cli.sh'), { encoding: 'utf8' }).trim();
+  return TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', searchAttributes },
+  });
+}
+
+/** Approves every VM that awaits approval, as an operator with `approve --fleet` in a loop would. */
+function approveAsTheyArrive(client: Client, handle: WorkflowHandle<typeof migrateFleet>): () => Promise<void> {
+  let stopped = false;
+  const approved = new Set<number>();
+  const loop = (async () => {
+    while (!stopped) {
+      const status = await handle.query(fleetStatusQuery).catch(() => undefined);
+      for (const vm of status?.vms ?? []) {
+        if (vm.state !== 'running' || vm.phase !== 'awaiting-approval' || approved.has(vm.vmid)) continue;
+        approved.add(vm.vmid);
+        await client.workflow
+          .getHandle(vm.workflowId!)
+          .signal(approveSignal, { by: 'bench', reason: 'benchmark' })
+          .catch(() => approved.delete(vm.vmid));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
+async function runFleet(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  input: MigrateFleetInput,
+): Promise<{ report: FleetReport; wallMs: number; handle: WorkflowHandle<typeof migrateFleet> }> {
+  const started = Date.now();
+  const handle = await env.client.workflow.start<typeof migrateFleet>('migrateFleet', {
+    taskQueue,
+    workflowId: `migrate-fleet-bench-${randomUUID()}`,
+    args: [input],
+  });
+  const stopApproving = approveAsTheyArrive(env.client, handle);
+  try {
+    const report = await handle.result();
+    return { report, wallMs: Date.now() - started, handle };
+  } finally {
+    await stopApproving();
+  }
+}
+
+function wallVersusIdeal(label: string, report: FleetReport, wallMs: number, concurrency: number): void {
+  const perVm = report.vms.map((vm) => vm.durationMs ?? 0);
+  const sum = perVm.reduce((a, b) => a + b, 0);
+  const ideal = sum / concurrency;
+  const sorted = [...perVm].sort((a, b) => a - b);
+  console.log(
+    `${label}: ${report.vms.length} VMs, concurrency ${concurrency}, canary ${report.canary}: ` +
+      `wall ${(wallMs / 1000).toFixed(1)} s, ideal ${(ideal / 1000).toFixed(1)} s ` +
+      `(sum of per-VM times ${(sum / 1000).toFixed(1)} s / ${concurrency}), wall/ideal ${(wallMs / ideal).toFixed(2)}; ` +
+      `per VM median ${(sorted[Math.floor(sorted.length / 2)] / 1000).toFixed(1)} s, max ${(sorted[sorted.length - 1] / 1000).toFixed(1)} s; ` +
+      `outcomes ${JSON.stringify(report.counts)}`,
+  );
+}
+
+/** The whole job on the lab: real guests with the lab's small data, every phase for real, approvals as they come. */
+export async function benchLabFleet(guests: number, concurrency: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
+  const [env] = await Promise.all([devServer(), labUp({ guests, workspaceFiles: 60, bigFileMiB: 2 }, dir)]);
+  const taskQueue = `bench-${randomUUID()}`;
+  const worker = await createWorker(env.nativeConnection, { namespace: 'default', taskQueue });
+  const running = worker.run();
+  try {
+    const inventory = readInventoryFile(join(dir, 'inventory.json'));
+    const { report, wallMs } = await runFleet(env, taskQueue, { inventory, concurrency, canary: 1 });
+    wallVersusIdeal(`fleet on the lab (real phases, small data)`, report, wallMs, concurrency);
+  } finally {
+    worker.shutdown();
+    await running;
+    await env.teardown();
+    await labDown(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A large fleet's orchestration: the real server, workflows (fleet, migrateVm, the lock) and worker, with each
+ * phase's activity replaced by a stand-in that waits `phaseMs` and answers like the phase. No lab can host 500
+ * guests (each gateway holds ~830 MB); this measures what the fleet itself costs and whether its history and the
+ * worker's memory stay bounded.
+ */
+export async function benchLargeFleet(vms: number, concurrency: number, phaseMs: number): Promise<void> {
+  const env = await devServer();
+  const taskQueue = `bench-${randomUUID()}`;
+  const wait = () => Context.current().sleep(phaseMs);
+  const standIns: typeof activities = {
+    ...activities,
+    scan: async () => (
+      await wait(),
+      {
+        vmStatus: 'running',
+        hostname: 'stand-in',
+        os: 'Debian GNU/Linux 12',
+        runHome: '/root',
+        existing: ['/data/openclaw', '/data/panel', '/opt/openclaw'],
+        missing: ['/root/.openclaw'],
+        sourceSessions: 3,
+        sourceWorkspace: 300,
+        backupBytes: 1 << 20,
+        freeBytes: 1 << 30,
+        evidence: '',
+      }
+    ),
+    backup: async () => (await wait(), { dir: '/root/migrate-backup', reused: false, sha256: [], sizes: [] }),
+    stopDocker: async () => (await wait(), { containers: '' }),
+    install: async () => (
+      await wait(),
+      {
+        installedNow: true,
+        nodePath: '/usr/bin/node',
+        nodeVersion: 'v24',
+        openclawPath: '/usr/bin/openclaw',
+        openclawVersion: '2026.9.6',
+      }
+    ),
+    migrateData: async () => (
+      await wait(),
+      {
+        targetDir: '/root/.openclaw',
+        copiedWith: 'rsync',
+        configBackup: '/root/.openclaw/openclaw.json.bak',
+        configBackupCreated: true,
+        targetSessions: 3,
+        targetWorkspace: 300,
+      }
+    ),
+    deployPanel: async () => (await wait(), { fetched: true, release: '{}' }),
+    installUnits: async () => (await wait(), { unitsChanged: true, gatewayActive: 'active', panelActive: 'active' }),
+    acceptanceGate: async () => (await wait(), { passed: true, failures: [], checks: {} }),
+    removeDocker: async () => (await wait(), { output: '' }),
+    commitLedgerEntry: async ({ entry }) => (await wait(), { natMappings: [], row: String(entry.vmid) }),
+    writeRecord: async () => (await wait(), '/root/record.md'),
+  };
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../src/workflows'),
+    activities: standIns,
+  });
+  const running = worker.run();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+  try {
+    const inventory: Inventory = {
+      node: { host: '127.0.0.1', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` },
+      panelRelease: { repo: 'Bianshumeng/openclaw-panel-public', tag: 'v2026.02.20-r4', baseUrl: 'http://127.0.0.1' },
+      vms: Array.from({ length: vms }, (_, i) => ({ vmid: 1000 + i, ip: `10.20.${i >> 8}.${i & 255}` })),
+    };
+    const { report, wallMs, handle } = await runFleet(env, taskQueue, { inventory, concurrency, canary: 1 });
+    wallVersusIdeal(`fleet of ${vms} (stand-in phases of ${phaseMs} ms)`, report, wallMs, concurrency);
+    const runs: number[] = [];
+    for await (const run of env.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` }))
+      runs.push((await env.client.workflow.getHandle(run.workflowId, run.runId).describe()).historyLength);
+    const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
+    const tenth = rss[Math.floor(rss.length / 10)] ?? rss[0];
+    console.log(
+      `  fleet history: ${runs.length} runs (continue-as-new every 100 children), ` +
+        `longest ${Math.max(...runs)} events, shortest ${Math.min(...runs)}; ` +
+        `process RSS (worker + client): at 10% ${mb(tenth)}, peak ${mb(Math.max(...rss))}, end ${mb(rss[rss.length - 1])}`,
+    );
+  } finally {
+    clearInterval(sampler);
+    worker.shutdown();
+    await running;
+    await env.teardown();
+  }
+}
