@@ -113,7 +113,7 @@ const humanWait = (vm: FleetVm, autoApprove: boolean) =>
  */
 export async function followFleet(
   handle: FleetHandle,
-  { json, untilDone, approveAs }: { json: boolean; untilDone: boolean; approveAs?: Decision },
+  { progress, untilDone, approveAs }: { progress?: (line: string) => void; untilDone: boolean; approveAs?: Decision },
 ): Promise<{ status: FleetStatus; report?: FleetReport }> {
   const seen = new Map<number, string>();
   const approved = new Set<number>();
@@ -121,7 +121,7 @@ export async function followFleet(
   for (;;) {
     const state = await fleetState(handle);
     const { status } = state;
-    const say = (line: string) => json || console.log(`${clock()}  ${line}`);
+    const say = (line: string) => progress?.(`${clock()}  ${line}`);
     const gate = status.gate.open ? 'open' : `CLOSED (${status.gate.reason})`;
     if (gate !== gateSeen) say(`gate ${gate}`);
     gateSeen = gate;
@@ -168,7 +168,10 @@ export function fleetTable(status: FleetStatus): string {
       vm.state.padEnd(12),
       (vm.state === 'running' ? (vm.phase ?? '') : '').padEnd(20),
       since(vm).padStart(6),
-      '  ' + (vm.waitingFor ? `waits for ${vm.waitingFor}` : (vm.error?.split('\n')[0] ?? vm.recordPath ?? '')),
+      '  ' +
+        (vm.waitingFor
+          ? `waits for ${vm.waitingFor}`
+          : (vm.error?.split('\n')[0] ?? `${vm.recordPath ?? ''}${vm.problems ? `; problem: ${vm.problems[0]}` : ''}`)),
     ].join(' '),
   );
   const counts = new Map<string, number>();
@@ -237,7 +240,11 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
     const approveAs = options.yes
       ? { by: options.by ?? userInfo().username, reason: options.reason ?? 'approved with --yes' }
       : undefined;
-    const state = await followFleet(handle, { json, untilDone: false, approveAs });
+    const state = await followFleet(handle, {
+      progress: json ? undefined : console.log,
+      untilDone: false,
+      approveAs,
+    });
     if (json) console.log(JSON.stringify(state.report ?? state.status));
     else printOutcome(config, options.fleet, state);
   });
@@ -247,7 +254,9 @@ export async function planFleetCommand(context: CommandContext): Promise<void> {
   const { config, json, options } = context;
   await withClient(config, async (client) => {
     const handle = await startFleet(context, client, planFleetId(options.fleet), { dryRun: true });
-    const report = await handle.result();
+    // progress on stderr: stdout is the plan
+    const state = await followFleet(handle, { progress: json ? undefined : console.error, untilDone: true });
+    const report = state.report!;
     const plans = await Promise.all(
       report.vms.map(async (vm) => ({
         vmid: vm.vmid,

@@ -43,6 +43,8 @@ export interface FleetVm {
   durationMs?: number;
   recordPath?: string;
   error?: string;
+  /** what went wrong without failing the migration (e.g. a ledger row to fix by hand) */
+  problems?: string[];
 }
 
 export interface FleetStatus {

@@ -172,7 +172,12 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
         ],
       });
       void child.result().then(
-        (result) => end(entry, result.outcome, { recordPath: result.recordPath, phase: result.status.phase }),
+        (result) =>
+          end(entry, result.outcome, {
+            recordPath: result.recordPath,
+            phase: result.status.phase,
+            ...(result.status.problems.length > 0 && { problems: result.status.problems }),
+          }),
         (err: unknown) => {
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
           const type = cause instanceof ApplicationFailure ? cause.type : undefined;
