@@ -87,7 +87,11 @@ function decisionCommand(approve: boolean): Command {
       };
       if (args.length === 0) return fleetDecisionCommand(context, approve, decision);
       for (const vmid of vmidArguments(args)) {
-        equivalent(['signal', '--workflow-id', migrationId(vmid), '--name', verb, '--input', JSON.stringify(decision)]);
+        equivalent(
+          ['signal', '--workflow-id', migrationId(vmid), '--name', verb, '--input', JSON.stringify(decision)],
+          config,
+          migrationId(vmid),
+        );
         const answer = await withClient(config, async (client): Promise<DecisionAnswer> => {
           const handle = client.workflow.getHandle<typeof migrateVm>(migrationId(vmid));
           const { status } = await handle.describe();
@@ -185,7 +189,7 @@ commands.status = {
     const { config, args, json } = context;
     if (args.length > 0) {
       const [vmid] = vmidArguments(args);
-      equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'status']);
+      equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'status'], config, migrationId(vmid));
       const status = await withClient(config, (client) =>
         client.workflow.getHandle(migrationId(vmid)).query(statusQuery),
       );
@@ -226,7 +230,7 @@ commands.record = {
   summary: "print a migration's record (Markdown): record <vmid>",
   async run({ config, args }) {
     const [vmid] = vmidArguments(args);
-    equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'record']);
+    equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'record'], config, migrationId(vmid));
     const record = await withClient(config, (client) =>
       client.workflow.getHandle(migrationId(vmid)).query(recordQuery),
     ).catch((err: unknown) => {

@@ -308,16 +308,20 @@ export async function fleetDecisionCommand(
 ): Promise<void> {
   const workflowId = fleetWorkflowId(options.fleet);
   const verb = approve ? 'approve' : 'reject';
-  equivalent([
-    'signal',
-    '--query',
-    `${FleetIdAttribute.name}="${workflowId}" AND MigrationPhase="awaiting-approval" AND ExecutionStatus="Running"`,
-    '--name',
-    verb,
-    '--input',
-    JSON.stringify(decision),
-    '--yes',
-  ]);
+  equivalent(
+    [
+      'signal',
+      '--query',
+      `${FleetIdAttribute.name}="${workflowId}" AND MigrationPhase="awaiting-approval" AND ExecutionStatus="Running"`,
+      '--name',
+      verb,
+      '--input',
+      JSON.stringify(decision),
+      '--yes',
+    ],
+    config,
+    workflowId,
+  );
   const answers = await withClient(config, async (client) => {
     const status = await (await existingFleet(client, workflowId)).query(fleetStatusQuery);
     const waiting = status.vms.filter((vm) => vm.state === 'running' && vm.phase === 'awaiting-approval');

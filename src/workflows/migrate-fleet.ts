@@ -86,13 +86,13 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   };
   const slots = () => (canaryDone() ? params.concurrency : 1);
 
+  const sendGate = (workflowId: string) =>
+    getExternalWorkflowHandle(workflowId)
+      .signal(fleetGateSignal, state.gate)
+      .catch((err: unknown) => log.warn('a child did not take the gate signal', { workflowId, error: String(err) }));
   const setGate = (gate: FleetGate) => {
     state.gate = { ...gate, at: new Date().toISOString() };
-    for (const vmid of running) {
-      void getExternalWorkflowHandle(vm(vmid)!.workflowId!)
-        .signal(fleetGateSignal, state.gate)
-        .catch((err: unknown) => log.warn('a child did not take the gate signal', { vmid, error: String(err) }));
-    }
+    for (const vmid of running) void sendGate(vm(vmid)!.workflowId!);
   };
   // Each VM closes the gate once: an operator who opened it while that VM was still rolling back meant it.
   const closedTheGate = new Set<number>();
@@ -113,7 +113,9 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     setGate({ open, reason, by: by ?? 'operator' });
     return {
       gate: state.gate,
-      waitingAtGate: state.vms.filter((v) => v.phase === 'awaiting-fleet-gate').map((v) => v.vmid),
+      waitingAtGate: state.vms
+        .filter((v) => v.state === 'running' && v.phase === 'awaiting-fleet-gate')
+        .map((v) => v.vmid),
     };
   };
   setHandler(fleetGateSignal, (gate) => void operatorGate(gate));
@@ -155,10 +157,11 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     const workflowId = dryRun ? planId(entry.vmid) : migrationId(entry.vmid);
     Object.assign(entry, { state: 'running', workflowId, startedAt: new Date().toISOString(), phase: 'starting' });
     running.add(entry.vmid);
+    const gateAtStart = state.gate;
     try {
       const child = await startChild(migrateVm, {
         workflowId,
-        args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: state.gate }],
+        args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: gateAtStart }],
         // A VM migrated (or rejected) before is not migrated again by a fleet; a failed one may be retried.
         workflowIdReusePolicy: dryRun
           ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
@@ -171,6 +174,8 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
           { key: FleetIdAttribute, value: fleetId },
         ],
       });
+      // the gate changed while the child was starting: a signal sent then may have found no run yet
+      if (state.gate !== gateAtStart) await sendGate(workflowId);
       void child.result().then(
         (result) =>
           end(entry, result.outcome, {
