@@ -97,6 +97,11 @@ describe('migrateVm', () => {
     expect(result.outcome).toBe('completed');
     expect(result.record).toMatch(/approved\*\* by alice/);
     expect(inGuest(105, `cat '${result.recordPath}'`)).toBe(result.record.trim());
+    // the backup's hashes, as SHA256SUMS.txt holds them, and each path once
+    const sums = inGuest(105, `cat '${result.status.results.backup!.dir}/SHA256SUMS.txt'`);
+    expect(sums.split('\n')).toHaveLength(4);
+    expect(result.record).toContain(sums);
+    expect(result.status.results.scan!.missing).toEqual(['/root/.openclaw']);
 
     expect(inGuest(105, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
     expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');

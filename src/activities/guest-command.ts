@@ -124,7 +124,7 @@ export function keyValues(stdout: string): Map<string, string[]> {
   const values = new Map<string, string[]>();
   for (const line of stdout.split('\n')) {
     const at = line.indexOf('=');
-    if (at <= 0 || !/^[a-z_]+$/.test(line.slice(0, at))) continue;
+    if (at <= 0 || !/^[a-z_][a-z0-9_]*$/.test(line.slice(0, at))) continue;
     const key = line.slice(0, at);
     values.set(key, [...(values.get(key) ?? []), line.slice(at + 1)]);
   }

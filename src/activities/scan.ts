@@ -70,8 +70,9 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     hostname: one(values, 'hostname'),
     os: one(values, 'os'),
     runHome: one(values, 'run_home'),
-    existing: values.get('exists') ?? [],
-    missing: values.get('missing') ?? [],
+    // the run-as user's home is /root for root: one path, looked at twice
+    existing: [...new Set(values.get('exists'))],
+    missing: [...new Set(values.get('missing'))],
     sourceSessions: Number(one(values, 'source_sessions')),
     sourceWorkspace: Number(one(values, 'source_workspace')),
     backupBytes: Number(one(values, 'backup_bytes')),
