@@ -3,52 +3,27 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Context } from '@temporalio/activity';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { labDown, labUp } from '../lab/lab';
-import * as activities from '../src/activities';
-import { fleetStatusQuery, type FleetReport } from '../src/fleet/messages';
+import type { FleetReport } from '../src/fleet/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
 import { readInventoryFile } from '../src/inventory-file';
-import type { Inventory } from '../src/inventory';
-import { approveSignal } from '../src/migration/messages';
-import { searchAttributes } from '../src/search-attributes';
 import { createWorker } from '../src/worker';
+import { approveAsTheyArrive, standInInventory } from '../test/support/fleet';
+import { standInActivities } from '../test/support/stand-in-activities';
+import { startDevServer } from '../test/support/temporal';
 import type { migrateFleet } from '../src/workflows';
 
 /** Prints figures, asserts nothing: a fleet's wall time next to the ideal (the sum of per-VM times / concurrency). */
 
-async function devServer(): Promise<TestWorkflowEnvironment> {
-  const path = execFileSync(resolve(__dirname, '../scripts/temporal-cli.sh'), { encoding: 'utf8' }).trim();
-  return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', searchAttributes },
-  });
-}
-
-/** Approves every VM that awaits approval, as an operator with `approve --fleet` in a loop would. */
-function approveAsTheyArrive(client: Client, handle: WorkflowHandle<typeof migrateFleet>): () => Promise<void> {
-  let stopped = false;
-  const approved = new Set<number>();
-  const loop = (async () => {
-    while (!stopped) {
-      const status = await handle.query(fleetStatusQuery).catch(() => undefined);
-      for (const vm of status?.vms ?? []) {
-        if (vm.state !== 'running' || vm.phase !== 'awaiting-approval' || approved.has(vm.vmid)) continue;
-        approved.add(vm.vmid);
-        await client.workflow
-          .getHandle(vm.workflowId!)
-          .signal(approveSignal, { by: 'bench', reason: 'benchmark' })
-          .catch(() => approved.delete(vm.vmid));
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  })();
-  return async () => {
-    stopped = true;
-    await loop;
-  };
+/** The tests' dev server, with the Temporal CLI that setup built (the jest global setup finds it the same way). */
+function devServer(): Promise<TestWorkflowEnvironment> {
+  process.env.TEMPORAL_CLI ??= execFileSync(resolve(__dirname, '../scripts/temporal-cli.sh'), {
+    encoding: 'utf8',
+  }).trim();
+  return startDevServer();
 }
 
 async function runFleet(
@@ -114,55 +89,7 @@ export async function benchLabFleet(guests: number, concurrency: number): Promis
 export async function benchLargeFleet(vms: number, concurrency: number, phaseMs: number): Promise<void> {
   const env = await devServer();
   const taskQueue = `bench-${randomUUID()}`;
-  const wait = () => Context.current().sleep(phaseMs);
-  const standIns: typeof activities = {
-    ...activities,
-    scan: async () => (
-      await wait(),
-      {
-        vmStatus: 'running',
-        hostname: 'stand-in',
-        os: 'Debian GNU/Linux 12',
-        runHome: '/root',
-        existing: ['/data/openclaw', '/data/panel', '/opt/openclaw'],
-        missing: ['/root/.openclaw'],
-        sourceSessions: 3,
-        sourceWorkspace: 300,
-        backupBytes: 1 << 20,
-        freeBytes: 1 << 30,
-        evidence: '',
-      }
-    ),
-    backup: async () => (await wait(), { dir: '/root/migrate-backup', reused: false, sha256: [], sizes: [] }),
-    stopDocker: async () => (await wait(), { containers: '' }),
-    install: async () => (
-      await wait(),
-      {
-        installedNow: true,
-        nodePath: '/usr/bin/node',
-        nodeVersion: 'v24',
-        openclawPath: '/usr/bin/openclaw',
-        openclawVersion: '2026.9.6',
-      }
-    ),
-    migrateData: async () => (
-      await wait(),
-      {
-        targetDir: '/root/.openclaw',
-        copiedWith: 'rsync',
-        configBackup: '/root/.openclaw/openclaw.json.bak',
-        configBackupCreated: true,
-        targetSessions: 3,
-        targetWorkspace: 300,
-      }
-    ),
-    deployPanel: async () => (await wait(), { fetched: true, release: '{}' }),
-    installUnits: async () => (await wait(), { unitsChanged: true, gatewayActive: 'active', panelActive: 'active' }),
-    acceptanceGate: async () => (await wait(), { passed: true, failures: [], checks: {} }),
-    removeDocker: async () => (await wait(), { output: '' }),
-    commitLedgerEntry: async ({ entry }) => (await wait(), { natMappings: [], row: String(entry.vmid) }),
-    writeRecord: async () => (await wait(), '/root/record.md'),
-  };
+  const standIns = standInActivities({ phaseMs });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
@@ -173,11 +100,7 @@ export async function benchLargeFleet(vms: number, concurrency: number, phaseMs:
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
   try {
-    const inventory: Inventory = {
-      node: { host: '127.0.0.1', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` },
-      panelRelease: { repo: 'Bianshumeng/openclaw-panel-public', tag: 'v2026.02.20-r4', baseUrl: 'http://127.0.0.1' },
-      vms: Array.from({ length: vms }, (_, i) => ({ vmid: 1000 + i, ip: `10.20.${i >> 8}.${i & 255}` })),
-    };
+    const inventory = standInInventory(vms);
     const { report, wallMs, handle } = await runFleet(env, taskQueue, { inventory, concurrency, canary: 1 });
     wallVersusIdeal(`fleet of ${vms} (stand-in phases of ${phaseMs} ms)`, report, wallMs, concurrency);
     const runs: number[] = [];

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { fleetStatusQuery, setFleetGateUpdate } from '../src/fleet/messages';
+import { approveUpdate } from '../src/migration/messages';
+import type { MigrateFleetInput } from '../src/fleet/input';
+import { migrateFleet } from '../src/workflows';
+import { approveAsTheyArrive, standInInventory } from './support/fleet';
+import { standInActivities } from './support/stand-in-activities';
+import { startDevServer } from './support/temporal';
+import { waitFor } from './support/wait';
+
+/**
+ * The fleet's own rules, fast: the real dev server, workflows and worker, with each phase a 20 ms stand-in (the lab
+ * test, test/migrate-fleet.test.ts, runs the same rules against real guests). VM 1000 + n is the inventory's nth.
+ */
+describe('migrateFleet rules', () => {
+  jest.setTimeout(120_000);
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = `fleet-rules-${randomUUID()}`;
+  const FAILING = [1100, 1201];
+
+  beforeAll(async () => {
+    env = await startDevServer();
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../src/workflows'),
+      activities: standInActivities({ phaseMs: 20, failAcceptance: FAILING }),
+    });
+    running = worker.run();
+  }, 120_000);
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  /** A fleet of `count` VMs from `first` on, approved as each arrives unless `approve` is false. */
+  async function fleet(count: number, first: number, options: Partial<MigrateFleetInput> = {}, approve = true) {
+    const inventory = standInInventory(count);
+    inventory.vms.forEach((vm, i) => (vm.vmid = first + i));
+    const handle = await env.client.workflow.start(migrateFleet, {
+      taskQueue,
+      workflowId: `fleet-rules-${randomUUID()}`,
+      args: [{ inventory, ...options }],
+    });
+    return { handle, stopApproving: approve ? approveAsTheyArrive(env.client, handle) : async () => undefined };
+  }
+  const outcomes = (report: { vms: { vmid: number; state: string }[] }) => report.vms.map((v) => [v.vmid, v.state]);
+
+  it('refuses input against the SOP, naming the field, and starts nothing', async () => {
+    const { handle, stopApproving } = await fleet(3, 1000, { concurrency: 4 });
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await stopApproving();
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toMatchObject({
+      type: 'InvalidInput',
+      message: expect.stringMatching(/concurrency: 4 is above the SOP's limit of 3/),
+    });
+    const started = await env.client.workflow.count(`FleetId = "${handle.workflowId}"`);
+    expect(started.count).toBe(0);
+  });
+
+  it('starts nothing more once the canary fails', async () => {
+    const { handle, stopApproving } = await fleet(4, 1100);
+    const report = await handle.result().finally(stopApproving);
+    expect(outcomes(report)).toEqual([
+      [1100, 'rolled-back'],
+      [1101, 'skipped'],
+      [1102, 'skipped'],
+      [1103, 'skipped'],
+    ]);
+    expect(report.vms[1].error).toBe('not started: the canary vm 1100 did not complete (rolled-back)');
+    expect(report.gate).toMatchObject({ open: false, reason: expect.stringMatching(/^vm 1100 is rolling-back: /) });
+  });
+
+  it('holds Docker removal at the gate after a failure, and spends its failure budget', async () => {
+    const { handle } = await fleet(5, 1200, { concurrency: 2, failureBudget: 1 }, false);
+    const approve = (vmid: number) =>
+      env.client.workflow
+        .getHandle(`migrate-vm-${vmid}`)
+        .executeUpdate(approveUpdate, { args: [{ by: 'test', reason: 'ok' }] });
+    await waitFor(
+      'the canary awaiting approval',
+      async () => (await handle.query(fleetStatusQuery)).vms[0].phase === 'awaiting-approval',
+      60_000,
+    );
+    await approve(1200);
+    // 1201 fails next to 1202: 1202, approved once the gate has closed, waits at it, and nothing else starts
+    await waitFor(
+      'the gate closed and 1202 awaiting approval',
+      async () => {
+        const status = await handle.query(fleetStatusQuery);
+        return !status.gate.open && status.vms[2].phase === 'awaiting-approval';
+      },
+      60_000,
+    );
+    expect((await approve(1202)).accepted).toBe(true);
+    const waiting = await waitFor(
+      '1202 at the gate, 1201 rolled back',
+      async () => {
+        const status = await handle.query(fleetStatusQuery);
+        return status.vms[2].phase === 'awaiting-fleet-gate' && status.vms[1].state === 'rolled-back' && status;
+      },
+      60_000,
+    );
+    expect(waiting.gate.open).toBe(false);
+    expect(waiting.stoppedStarting).toMatch(/failure budget \(1\) is spent/);
+    expect(waiting.vms.slice(3).map((v) => v.waitingFor)).toEqual([
+      expect.stringMatching(/^nothing: it will not start/),
+      expect.stringMatching(/^nothing: it will not start/),
+    ]);
+    await handle.executeUpdate(setFleetGateUpdate, { args: [{ open: true, by: 'test', reason: 'understood' }] });
+    const report = await handle.result();
+    expect(outcomes(report)).toEqual([
+      [1200, 'completed'],
+      [1201, 'rolled-back'],
+      [1202, 'completed'],
+      [1203, 'skipped'],
+      [1204, 'skipped'],
+    ]);
+  });
+
+  it('continues as new between batches of children and still reports every VM', async () => {
+    const { handle, stopApproving } = await fleet(7, 1300, { concurrency: 2, childrenPerRun: 3 });
+    const report = await handle.result().finally(stopApproving);
+    expect(report.counts).toEqual({ completed: 7 });
+    expect(report.runs).toBe(2);
+    expect(report.vms.every((v) => v.durationMs! > 0 && v.recordPath === '/root/record.md')).toBe(true);
+    const runs = await waitFor('the three runs listed', async () => {
+      const { count } = await env.client.workflow.count(`WorkflowId = "${handle.workflowId}"`);
+      return count === 3 && count;
+    });
+    expect(runs).toBe(3);
+  });
+});
