@@ -5,15 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { labDown, labUp } from '../lab/lab';
 import type { FleetReport } from '../src/fleet/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
 import { readInventoryFile } from '../src/inventory-file';
-import { createWorker } from '../src/worker';
 import { approveAsTheyArrive, standInInventory } from '../test/support/fleet';
 import { standInActivities } from '../test/support/stand-in-activities';
-import { startDevServer } from '../test/support/temporal';
+import { startDevServer, startWorker } from '../test/support/temporal';
 import type { migrateFleet } from '../src/workflows';
 
 /** Prints figures, asserts nothing: a fleet's wall time next to the ideal (the sum of per-VM times / concurrency). */
@@ -64,8 +62,7 @@ function wallVersusIdeal(label: string, report: FleetReport, wallMs: number, con
 export async function benchLabFleet(guests: number, concurrency: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
   const [env] = await Promise.all([devServer(), labUp({ guests, workspaceFiles: 60, bigFileMiB: 2 }, dir)]);
-  const taskQueue = `bench-${randomUUID()}`;
-  const worker = await createWorker(env.nativeConnection, { namespace: 'default', taskQueue });
+  const { worker, taskQueue } = await startWorker(env);
   const running = worker.run();
   try {
     const inventory = readInventoryFile(join(dir, 'inventory.json'));
@@ -88,14 +85,7 @@ export async function benchLabFleet(guests: number, concurrency: number): Promis
  */
 export async function benchLargeFleet(vms: number, concurrency: number, phaseMs: number): Promise<void> {
   const env = await devServer();
-  const taskQueue = `bench-${randomUUID()}`;
-  const standIns = standInActivities({ phaseMs });
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath: require.resolve('../src/workflows'),
-    activities: standIns,
-  });
+  const { worker, taskQueue } = await startWorker(env, standInActivities({ phaseMs }));
   const running = worker.run();
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);

@@ -3,17 +3,21 @@ import * as activities from './activities';
 import { temporalConfig, type TemporalConfig } from './config';
 import { closeAllConnections } from './remote';
 
-/** A worker for every workflow and activity of the project, on one task queue. */
+/**
+ * A worker for every workflow and activity of the project, on one task queue. `phases` replaces the activities
+ * (the benchmark's and the fleet-rules test's stand-ins); the workflows are always the project's.
+ */
 export async function createWorker(
   connection: NativeConnection,
   config: Pick<TemporalConfig, 'namespace' | 'taskQueue'>,
+  phases: typeof activities = activities,
 ): Promise<Worker> {
   return Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     workflowsPath: require.resolve('./workflows'),
-    activities,
+    activities: phases,
     // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
     // finds the command still running and waits for it.
     shutdownGraceTime: '5 seconds',

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { fleetStatusQuery, setFleetGateUpdate } from '../src/fleet/messages';
-import { approveUpdate } from '../src/migration/messages';
+import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
-import { migrateFleet } from '../src/workflows';
+import { migrateFleet, type migrateVm } from '../src/workflows';
 import { approveAsTheyArrive, standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
-import { startDevServer } from './support/temporal';
+import { startDevServer, startWorker } from './support/temporal';
 import { waitFor } from './support/wait';
 
 /**
@@ -20,17 +20,12 @@ describe('migrateFleet rules', () => {
   let env: TestWorkflowEnvironment;
   let worker: Worker;
   let running: Promise<void>;
-  const taskQueue = `fleet-rules-${randomUUID()}`;
+  let taskQueue: string;
   const FAILING = [1100, 1201];
 
   beforeAll(async () => {
     env = await startDevServer();
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowsPath: require.resolve('../src/workflows'),
-      activities: standInActivities({ phaseMs: 20, failAcceptance: FAILING }),
-    });
+    ({ worker, taskQueue } = await startWorker(env, standInActivities({ phaseMs: 20, failAcceptance: FAILING })));
     running = worker.run();
   }, 120_000);
   afterAll(async () => {
@@ -139,5 +134,29 @@ describe('migrateFleet rules', () => {
       return count === 3 && count;
     });
     expect(runs).toBe(3);
+  });
+
+  it('reminds while a VM awaits approval, and rejects it at the deadline', async () => {
+    const timeouts = { approvalReminderMs: 300, approvalDeadlineMs: 2500 };
+    const { handle } = await fleet(1, 1400, { vmOverrides: { timeouts } }, false);
+    const child = env.client.workflow.getHandle<typeof migrateVm>(migrationId(1400));
+    const reminded = await waitFor(
+      'a reminder',
+      async () => {
+        const status = await child.query(statusQuery).catch(() => undefined);
+        return status?.waitingFor?.includes('reminded') && status.waitingFor;
+      },
+      30_000,
+    );
+    expect(reminded).toMatch(/^a human to approve or reject \(reminded \d+ times?\)$/);
+    const report = await handle.result();
+    expect(outcomes(report)).toEqual([[1400, 'rejected']]);
+    const { status } = await child.result();
+    expect(status.approval).toMatchObject({
+      decision: 'rejected',
+      by: 'migrateVm',
+      reason: 'no decision within 2500 ms',
+    });
+    expect(status.phases.map((p) => p.name)).toContain('rollback:docker compose start');
   });
 });

@@ -128,7 +128,10 @@ export async function followFleet(
     for (const vm of status.vms) {
       const now = vm.state === 'running' ? (vm.phase ?? 'starting') : vm.state;
       if (seen.get(vm.vmid) !== now && vm.state !== 'queued') {
-        const done = status.vms.filter((v) => !['queued', 'running'].includes(v.state)).length;
+        // a run that reported its last phase counts as done, though its close has not reached the fleet yet
+        const done = status.vms.filter(
+          (v) => !['queued', 'running'].includes(v.state) || ['completed', 'rolled-back', 'failed'].includes(v.phase!),
+        ).length;
         say(
           `vm ${vm.vmid}: ${now}${vm.error ? ` (${vm.error.split('\n')[0]})` : ''}` +
             `   [${done}/${status.vms.length} done, ${status.inFlight} in flight]`,

@@ -19,8 +19,11 @@ export async function startDevServer(options: { dbFilename?: string } = {}): Pro
 }
 
 /** The project's worker on a task queue of its own, so tests never pick up each other's tasks. */
-export async function startWorker(env: TestWorkflowEnvironment): Promise<{ worker: Worker; taskQueue: string }> {
+export async function startWorker(
+  env: TestWorkflowEnvironment,
+  phases?: Parameters<typeof createWorker>[2],
+): Promise<{ worker: Worker; taskQueue: string }> {
   const taskQueue = `test-${randomUUID()}`;
-  const worker = await createWorker(env.nativeConnection, { namespace: 'default', taskQueue });
+  const worker = await createWorker(env.nativeConnection, { namespace: 'default', taskQueue }, phases);
   return { worker, taskQueue };
 }
