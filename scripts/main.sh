@@ -60,7 +60,7 @@ ended_vmids=$(starter status --json 2>/dev/null | node -e '
   })')
 for vmid in $ended_vmids; do
   echo
-  starter record "$vmid"
+  starter record "$vmid" || true
 done
 
 echo

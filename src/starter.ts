@@ -336,7 +336,8 @@ export async function runCli(argv: string[]): Promise<number> {
       watch: values.watch,
     },
   });
-  return 0;
+  // commands set exitCode 3 when a decision was not taken
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 
 if (require.main === module) {

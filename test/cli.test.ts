@@ -67,7 +67,9 @@ describe('openclaw-migrate CLI', () => {
     expect((await cli('status')).stdout).toMatch(/^migrate-vm-105\s+RUNNING\s+awaiting-approval$/m);
     const approved = await cli('approve', '105', '--by', 'dana', '--reason', 'panel checked');
     expect(approved.stdout).toBe('vm 105: approved by dana\n');
-    expect((await cli('approve', '105')).stdout).toMatch(/not taken/);
+    const again = await cli('approve', '105');
+    expect(again.stdout).toMatch(/not taken/);
+    expect(again.code).toBe(3);
 
     let record = await cli('record', '105');
     for (let i = 0; i < 60 && record.code !== 0; i++) {

@@ -19,6 +19,9 @@ done
 if [ -d "$RUN_HOME/.openclaw" ] && [ -n "$(ls -A "$RUN_HOME/.openclaw")" ] && [ ! -e /var/lib/openclaw-migrate/data-migrated ]; then
   echo "target_foreign=1"
 fi
+if [ -e /var/lib/openclaw-migrate/docker-removed ]; then
+  echo "docker_removed=$(cat /var/lib/openclaw-migrate/docker-removed)"
+fi
 echo "source_sessions=$(find /data/openclaw/agents/main/sessions -type f 2>/dev/null | wc -l)"
 echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
 echo "backup_bytes=$(du -scb /data/openclaw /data/panel /opt/openclaw /root/.ssh 2>/dev/null | tail -n 1 | cut -f1)"
@@ -82,6 +85,13 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
   if (!scanned.runHome) refuse('PreflightRefused', `user '${params.runAs.user}' does not exist on vm ${params.vmid}`);
   if (!scanned.existing.includes('/data/openclaw')) {
     refuse('PreflightRefused', `vm ${params.vmid} has no /data/openclaw: nothing to migrate`);
+  }
+  if (values.has('docker_removed')) {
+    refuse(
+      'PreflightRefused',
+      `vm ${params.vmid} was migrated already (its Docker was removed ${one(values, 'docker_removed')}): ` +
+        'the direct install is the live one, and a new migration would copy the old Docker-era data over it',
+    );
   }
   if (values.has('target_foreign')) {
     refuse('PreflightRefused', `${scanned.runHome}/.openclaw on vm ${params.vmid} already holds data that is not ours`);

@@ -20,7 +20,7 @@ import {
 } from '../fleet/messages';
 import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
 import { FleetIdAttribute } from '../search-attributes';
-import type { migrateFleet } from '../workflows';
+import type { migrateFleet, migrateVm } from '../workflows';
 import { clock, equivalent, readInventory, sleep, withClient, type CommandContext } from './common';
 
 type FleetHandle = WorkflowHandle<typeof migrateFleet>;
@@ -32,7 +32,7 @@ export async function startFleet(
   { config, options }: CommandContext,
   client: Client,
   workflowId: string,
-  vmOverrides: Record<string, unknown> = {},
+  dryRun = false,
 ): Promise<FleetHandle> {
   const input: MigrateFleetInput = {
     inventory: readInventory(options),
@@ -40,7 +40,9 @@ export async function startFleet(
     ...(options.canary !== undefined && { canary: options.canary }),
     ...(options.failureBudget !== undefined && { failureBudget: options.failureBudget }),
     ...(options.allowConcurrencyAboveSop && { allowConcurrencyAboveSop: true }),
-    vmOverrides: { startedBy: options.by ?? userInfo().username, ...vmOverrides },
+    // a dry run changes nothing: no canary, and one VM that cannot be scanned does not stop the others' plans
+    ...(dryRun && { canary: 0, failureBudget: 1_000_000 }),
+    vmOverrides: { startedBy: options.by ?? userInfo().username, ...(dryRun && { dryRun: true }) },
   };
   parseMigrateFleetInput(input);
   // A fleet's input holds its whole inventory: past a screenful it goes to a file for the equivalent command.
@@ -237,7 +239,7 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
       return client.workflow.getHandle<typeof migrateFleet>(workflowId);
     });
     if (options.detach) {
-      if (!json) console.log(`fleet ${workflowId} started; watch it: npm run starter -- status --watch`);
+      if (!json) console.log(`fleet ${workflowId} runs; watch it: npm run starter -- status --watch`);
       return;
     }
     const approveAs = options.yes
@@ -256,16 +258,18 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
 export async function planFleetCommand(context: CommandContext): Promise<void> {
   const { config, json, options } = context;
   await withClient(config, async (client) => {
-    const handle = await startFleet(context, client, planFleetId(options.fleet), { dryRun: true });
+    const handle = await startFleet(context, client, planFleetId(options.fleet), true);
     // progress on stderr: stdout is the plan
     const state = await followFleet(handle, { progress: json ? undefined : console.error, untilDone: true });
-    const report = state.report!;
     const plans = await Promise.all(
-      report.vms.map(async (vm) => ({
+      state.report!.vms.map(async (vm) => ({
         vmid: vm.vmid,
         state: vm.state,
         error: vm.error,
-        plan: vm.workflowId ? ((await client.workflow.getHandle(vm.workflowId).result()).status.plan ?? []) : [],
+        plan:
+          vm.state === 'planned'
+            ? ((await client.workflow.getHandle<typeof migrateVm>(vm.workflowId!).result()).status.plan ?? [])
+            : [],
       })),
     );
     if (json) console.log(JSON.stringify(plans));
@@ -284,8 +288,13 @@ export async function fleetStatusCommand({ config, json, options }: CommandConte
     if (!handle) return false;
     equivalent(['query', '--workflow-id', workflowId, '--name', 'fleetStatus'], config, workflowId);
     let shown = '';
-    for (;;) {
-      const state = await fleetState(handle);
+    for (let first = true; ; first = false) {
+      // a fleet that ended terminated, cancelled or failed has no table: its migrations are listed instead
+      const state = await fleetState(handle).catch((err: unknown) => {
+        if (!first) throw err;
+        console.error(`${err instanceof Error ? err.message : err}; the migrations:`);
+      });
+      if (!state) return false;
       const text = json ? JSON.stringify(state.report ?? state.status) : fleetTable(state.status);
       if (!options.watch) {
         console.log(text);

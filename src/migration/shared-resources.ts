@@ -39,9 +39,12 @@ export const lockGrantedSignal = defineSignal<[LockGrant]>('lockGranted');
 export const releaseLockSignal = defineSignal<[{ token: string }]>('releaseLock');
 export const lockStatusQuery = defineQuery<LockStatus>('lockStatus');
 
-/** One lock per node: every VM behind it shares its NAT rules, port pool and ledger. */
-export function sharedResourceLockId(node: Pick<SshEndpoint, 'host' | 'port'>): string {
-  return `shared-resources-${node.host}-${node.port}`;
+/**
+ * One lock per node: every VM behind it shares its NAT rules, port pool and ledger. Named by the node's host key,
+ * not its address, so that two names or addresses of one node (127.0.0.1 and localhost) share one lock.
+ */
+export function sharedResourceLockId(node: Pick<SshEndpoint, 'hostKeySha256'>): string {
+  return `shared-resources-${node.hostKeySha256}`;
 }
 
 /** The node's ledger of bots, one row per VM (tab-separated); the lab seeds one, operators keep theirs. */

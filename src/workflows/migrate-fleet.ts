@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  ChildWorkflowCancellationType,
   ChildWorkflowFailure,
   condition,
   continueAsNew,
@@ -38,7 +39,8 @@ export interface FleetCarry {
 }
 
 const succeeded: FleetVmState[] = ['completed', 'planned'];
-const finished: FleetVmState[] = ['completed', 'planned', 'rejected', 'rolled-back', 'failed', 'skipped'];
+/** What counts against the failure budget; a skipped VM (migrated before, or migrating elsewhere) does not. */
+const unsuccessful: FleetVmState[] = ['rejected', 'rolled-back', 'failed'];
 
 /**
  * Migrates a fleet under the SOP's discipline (§2): the canary VMs one at a time first, then at most
@@ -71,9 +73,9 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   };
   const running = new Set<number>();
   const vm = (vmid: number) => state.vms.find((v) => v.vmid === vmid);
-  const failures = () => state.vms.filter((v) => finished.includes(v.state) && !succeeded.includes(v.state)).length;
+  const failures = () => state.vms.filter((v) => unsuccessful.includes(v.state)).length;
   const canaries = state.vms.slice(0, params.canary);
-  const canaryFailed = () => canaries.find((v) => finished.includes(v.state) && !succeeded.includes(v.state));
+  const canaryFailed = () => canaries.find((v) => unsuccessful.includes(v.state));
   const canaryDone = () => canaries.every((v) => succeeded.includes(v.state) || v.state === 'skipped');
 
   /** Why no further VM may start, or undefined while they may. */
@@ -166,8 +168,10 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
         workflowIdReusePolicy: dryRun
           ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
           : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        // The fleet continues as new between children and may be stopped by hand: a migration runs to its end.
+        // The fleet continues as new between children and may be stopped by hand: a migration runs to its end,
+        // whether the fleet closes (ABANDON) or is cancelled (a cancelled child would roll back half-way).
         parentClosePolicy: ParentClosePolicy.ABANDON,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
         typedSearchAttributes: [
           { key: VmIdAttribute, value: String(entry.vmid) },
           { key: MigrationPhaseAttribute, value: 'starting' },

@@ -146,10 +146,24 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     }
   }
 
-  async function finish(outcome: MigrateVmResult['outcome']): Promise<MigrateVmResult> {
+  /**
+   * Renders the record and writes it on the VM. A record that cannot be written is a problem named in the
+   * result's record, never a failure: the run's outcome is what happened to the VM.
+   */
+  async function writeTheRecord(): Promise<string | undefined> {
     record = renderRecord(params, status, startedAt, new Date().toISOString());
-    const recordPath = await quick.writeRecord(params, record, startedAt);
-    return { vmid: params.vmid, outcome, record, recordPath, status };
+    try {
+      return await quick.writeRecord(params, record, startedAt);
+    } catch (err) {
+      status.problems.push(`the record could not be written on the VM: ${failureMessage(err)}`);
+      record = renderRecord(params, status, startedAt, new Date().toISOString());
+      return undefined;
+    }
+  }
+
+  async function finish(outcome: MigrateVmResult['outcome']): Promise<MigrateVmResult> {
+    const recordPath = await writeTheRecord();
+    return { vmid: params.vmid, outcome, record: record!, recordPath, status };
   }
 
   /** Rolls back, then writes the record whatever came of it: a record of a failed rollback matters most. */
@@ -158,10 +172,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       await rollBack(steps);
       enter(steps.length ? 'rolled-back' : 'failed');
     } finally {
-      record = renderRecord(params, status, startedAt, new Date().toISOString());
-      await quick.writeRecord(params, record, startedAt).catch((err: unknown) => {
-        status.problems.push(`the record could not be written on the VM: ${failureMessage(err)}`);
-      });
+      await writeTheRecord();
     }
   }
 

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   CancellationScope,
   condition,
   continueAsNew,
@@ -71,7 +72,11 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
 const { requestSharedResourceLock, commitLedgerEntry } = proxyActivities<typeof activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+  // a cancelled commit is waited for: the lock is released only once nothing writes the ledger any more
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+/** How long a request waits for its grant before it is sent again (a lock run terminated by hand forgets it). */
+const REQUEST_AGAIN_MS = 5 * 60_000;
 
 /**
  * Commits one VM's row to the node's ledger under the node's lock, and releases the lock whatever happens. A
@@ -82,13 +87,17 @@ export async function commitSharedResources(input: SharedResourcesInput): Promis
   let grant: LockGrant | undefined;
   setHandler(lockGrantedSignal, (g) => void (grant = g));
   const { workflowId, runId } = workflowInfo();
-  await requestSharedResourceLock(lockId, {
+  const request = {
     requesterId: workflowId,
     requesterRunId: runId,
     purpose: `ledger row of vm ${input.entry.vmid}: ${input.entry.mode}`,
     leaseMs: LEASE_MS,
-  });
-  await condition(() => grant !== undefined);
+  };
+  // the lock keeps one request per run however often it is sent
+  while (grant === undefined) {
+    await requestSharedResourceLock(lockId, request);
+    await condition(() => grant !== undefined, REQUEST_AGAIN_MS);
+  }
   try {
     return await commitLedgerEntry(input);
   } finally {
