@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec } from '../lab/lab';
 import { fleetStatusQuery, setFleetGateUpdate, type FleetStatus, type FleetVm } from '../src/fleet/messages';
@@ -10,7 +10,8 @@ import { readInventoryFile } from '../src/inventory-file';
 import type { Inventory } from '../src/inventory';
 import { approveUpdate, migrationId, type MigrationPhase } from '../src/migration/messages';
 import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/shared-resources';
-import { commitSharedResources, migrateFleet } from '../src/workflows';
+import { migrateVmInputFor } from '../src/migration/from-inventory';
+import { commitSharedResources, migrateFleet, migrateVm } from '../src/workflows';
 import { nodeSsh, startLab, stopLab, type Lab } from './support/lab';
 import { startDevServer } from './support/temporal';
 import { waitFor } from './support/wait';
@@ -164,6 +165,24 @@ describe('migrateFleet', () => {
     expect(after.get('105')).toMatch(/^105\t10\.10\.10\.14\t10200\t10200\t10201\t10202\tdirect\t\d{4}-/);
     expect(after.get('106')).toMatch(/^106\t10\.10\.10\.15\t10250\t10250\t10251\t10252\tdirect\t/);
     expect(after.get('107')).toBe(before.get('107'));
+
+    // A migrated VM is never migrated again: a new run's scan refuses it, and the guest stays as it is.
+    const again = await env.client.workflow
+      .execute(migrateVm, {
+        taskQueue,
+        workflowId: `migrate-again-105-${randomUUID()}`,
+        args: [migrateVmInputFor(inventory, 105)],
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(again).toBeInstanceOf(WorkflowFailedError);
+    expect((again as WorkflowFailedError).cause?.cause).toMatchObject({
+      type: 'PreflightRefused',
+      message: expect.stringMatching(/^vm 105 was migrated already \(its Docker was removed \d{4}-/),
+    });
+    expect(inGuest(105, 'systemctl is-active openclaw-gateway')).toBe('active');
   });
 
   it('serialises commits to the shared resources through the node lock', async () => {
