@@ -158,5 +158,6 @@ describe('migrateFleet rules', () => {
       reason: 'no decision within 2500 ms',
     });
     expect(status.phases.map((p) => p.name)).toContain('rollback:docker compose start');
+    expect(report.gate.reason).toBe('vm 1400 is rolling-back: rejected by migrateVm: no decision within 2500 ms');
   });
 });

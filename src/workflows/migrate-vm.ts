@@ -215,6 +215,8 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     });
   }
   if (!decision!.approve) {
+    // the reason the fleet gives when its gate closes for this rollback, and the record's problem
+    status.problems.push(`rejected by ${decision!.by}: ${decision!.reason}`);
     await rollBackAndRecord(compensations);
     return { vmid: params.vmid, outcome: 'rejected', record: record!, status };
   }
