@@ -200,12 +200,13 @@ function nextSteps(status: FleetStatus, name: string): string[] {
   const lines: string[] = [];
   if (approvals.length)
     lines.push(
-      `vm ${approvals.join(', ')} passed the acceptance checks and await your acceptance (SOP phase I removes Docker after it).`,
+      `vm ${approvals.join(', ')} passed the acceptance checks and ${approvals.length > 1 ? 'await' : 'awaits'} your ` +
+        'acceptance (SOP phase I removes Docker after it).',
       `  check them, then:  npm run starter -- approve${fleetFlag} --reason '…'   (or approve <vmid> …, reject <vmid> …)`,
     );
   if (atGate.length)
     lines.push(
-      `vm ${atGate.join(', ')} wait at the closed gate: ${status.gate.reason}`,
+      `vm ${atGate.join(', ')} ${atGate.length > 1 ? 'wait' : 'waits'} at the closed gate: ${status.gate.reason}`,
       `  once understood:   npm run starter -- gate open${fleetFlag} --reason '…'`,
     );
   lines.push(`  watch the fleet:   npm run starter -- status${fleetFlag} --watch`);
