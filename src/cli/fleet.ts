@@ -259,7 +259,13 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
 export async function planFleetCommand(context: CommandContext): Promise<void> {
   const { config, json, options } = context;
   await withClient(config, async (client) => {
-    const handle = await startFleet(context, client, planFleetId(options.fleet), true);
+    const handle = await startFleet(context, client, planFleetId(options.fleet), true).catch((err: unknown) => {
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new Error(
+          `a dry run of fleet '${options.fleet}' runs already: wait for it, or name another with --fleet`,
+        );
+      throw err;
+    });
     // progress on stderr: stdout is the plan
     const state = await followFleet(handle, { progress: json ? undefined : console.error, untilDone: true });
     const plans = await Promise.all(
