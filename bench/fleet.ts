@@ -11,7 +11,7 @@ import type { MigrateFleetInput } from '../src/fleet/input';
 import { readInventoryFile } from '../src/inventory-file';
 import { approveAsTheyArrive, standInInventory } from '../test/support/fleet';
 import { standInActivities } from '../test/support/stand-in-activities';
-import { startDevServer, startWorker } from '../test/support/temporal';
+import { runWorker, startDevServer } from '../test/support/temporal';
 import type { migrateFleet } from '../src/workflows';
 
 /** Prints figures, asserts nothing: a fleet's wall time next to the ideal (the sum of per-VM times / concurrency). */
@@ -62,15 +62,13 @@ function wallVersusIdeal(label: string, report: FleetReport, wallMs: number, con
 export async function benchLabFleet(guests: number, concurrency: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
   const [env] = await Promise.all([devServer(), labUp({ guests, workspaceFiles: 60, bigFileMiB: 2 }, dir)]);
-  const { worker, taskQueue } = await startWorker(env);
-  const running = worker.run();
+  const { taskQueue, stop } = await runWorker(env);
   try {
     const inventory = readInventoryFile(join(dir, 'inventory.json'));
     const { report, wallMs } = await runFleet(env, taskQueue, { inventory, concurrency, canary: 1 });
     wallVersusIdeal(`fleet on the lab (real phases, small data)`, report, wallMs, concurrency);
   } finally {
-    worker.shutdown();
-    await running;
+    await stop();
     await env.teardown();
     await labDown(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -85,8 +83,7 @@ export async function benchLabFleet(guests: number, concurrency: number): Promis
  */
 export async function benchLargeFleet(vms: number, concurrency: number, phaseMs: number): Promise<void> {
   const env = await devServer();
-  const { worker, taskQueue } = await startWorker(env, standInActivities({ phaseMs }));
-  const running = worker.run();
+  const { taskQueue, stop } = await runWorker(env, standInActivities({ phaseMs }));
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
   try {
@@ -105,8 +102,7 @@ export async function benchLargeFleet(vms: number, concurrency: number, phaseMs:
     );
   } finally {
     clearInterval(sampler);
-    worker.shutdown();
-    await running;
+    await stop();
     await env.teardown();
   }
 }

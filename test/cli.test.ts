@@ -2,13 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { guestExec } from '../lab/lab';
 import { readInventoryFile } from '../src/inventory-file';
 import { execResult } from './support/exec';
 import { startLab, stopLab, type Lab } from './support/lab';
-import { startDevServer, startWorker } from './support/temporal';
+import { runWorker, startDevServer } from './support/temporal';
 
 /** The operator's CLI against the dev server, a worker and two lab guests: one alone, one as a fleet. */
 describe('openclaw-migrate CLI', () => {
@@ -16,18 +15,15 @@ describe('openclaw-migrate CLI', () => {
   jest.setTimeout(300_000);
   let env: TestWorkflowEnvironment;
   let lab: Lab;
-  let worker: Worker;
-  let running: Promise<void>;
   let taskQueue: string;
+  let stopWorker: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
-    ({ worker, taskQueue } = await startWorker(env));
-    running = worker.run();
+    ({ taskQueue, stop: stopWorker } = await runWorker(env));
   }, 300_000);
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
+    await stopWorker?.();
     await env?.teardown();
     await stopLab(lab);
   });

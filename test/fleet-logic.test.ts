@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { fleetStatusQuery, setFleetGateUpdate } from '../src/fleet/messages';
 import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
 import { migrateFleet, type migrateVm } from '../src/workflows';
 import { approveAsTheyArrive, standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
-import { startDevServer, startWorker } from './support/temporal';
+import { runWorker, startDevServer } from './support/temporal';
 import { waitFor } from './support/wait';
 
 /**
@@ -18,19 +17,19 @@ import { waitFor } from './support/wait';
 describe('migrateFleet rules', () => {
   jest.setTimeout(120_000);
   let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stopWorker: (() => Promise<void>) | undefined;
   let taskQueue: string;
   const FAILING = [1100, 1201];
 
   beforeAll(async () => {
     env = await startDevServer();
-    ({ worker, taskQueue } = await startWorker(env, standInActivities({ phaseMs: 20, failAcceptance: FAILING })));
-    running = worker.run();
+    ({ taskQueue, stop: stopWorker } = await runWorker(
+      env,
+      standInActivities({ phaseMs: 20, failAcceptance: FAILING }),
+    ));
   }, 120_000);
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
+    await stopWorker?.();
     await env?.teardown();
   });
 

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { guestExec } from '../lab/lab';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
@@ -9,7 +8,7 @@ import type { MigrateVmInput } from '../src/migration/input';
 import { approveUpdate, rejectSignal, statusQuery, type MigrationPhase } from '../src/migration/messages';
 import { migrateVm } from '../src/workflows';
 import { startLab, stopLab, type Lab } from './support/lab';
-import { startDevServer, startWorker } from './support/temporal';
+import { runWorker, startDevServer } from './support/temporal';
 
 /** migrateVm against the real dev server and the lab: one guest per scenario, all migrating at once. */
 describe('migrateVm', () => {
@@ -18,9 +17,8 @@ describe('migrateVm', () => {
   let env: TestWorkflowEnvironment;
   let lab: Lab;
   let inventory: Inventory;
-  let worker: Worker;
   let taskQueue: string;
-  let running: Promise<void>;
+  let stopWorker: (() => Promise<void>) | undefined;
   const handles = new Map<number, WorkflowHandle<typeof migrateVm>>();
   const run = (vmid: number) => handles.get(vmid)!;
 
@@ -38,15 +36,13 @@ describe('migrateVm', () => {
       }),
     ]);
     inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
-    ({ worker, taskQueue } = await startWorker(env));
-    running = worker.run();
+    ({ taskQueue, stop: stopWorker } = await runWorker(env));
     // All six migrate at once (as a fleet would), each test then follows its own.
     for (const vmid of [105, 106, 107, 108, 110]) handles.set(vmid, await start(vmid));
     handles.set(109, await start(109, { timeouts: { installMs: 15_000 } }));
   }, 300_000);
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
+    await stopWorker?.();
     await env?.teardown();
     await stopLab(lab);
   });

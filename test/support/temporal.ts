@@ -27,3 +27,19 @@ export async function startWorker(
   const worker = await createWorker(env.nativeConnection, { namespace: 'default', taskQueue }, phases);
   return { worker, taskQueue };
 }
+
+/** The project's worker, running until stop(): for a test file's beforeAll and afterAll, or a benchmark. */
+export async function runWorker(
+  env: TestWorkflowEnvironment,
+  phases?: Parameters<typeof createWorker>[2],
+): Promise<{ taskQueue: string; stop: () => Promise<void> }> {
+  const { worker, taskQueue } = await startWorker(env, phases);
+  const running = worker.run();
+  return {
+    taskQueue,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
