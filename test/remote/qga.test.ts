@@ -80,7 +80,6 @@ describe('a guest through qm guest exec', () => {
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(new Set(progress.map((p) => p.pid)).size).toBe(1);
     expect(progress.map((p) => p.elapsedMs)).toEqual([...progress.map((p) => p.elapsedMs)].sort((a, b) => a - b));
-    expect(progress.at(-1)!.elapsedMs).toBeGreaterThan(2000);
     // while run() was still waiting, the command ran in the guest, under its label ($0) and with that pid
     expect(seenWhileWaiting[0].some((line) => line.startsWith(`/bin/bash -c sleep 3`) && line.includes(label))).toBe(
       true,
