@@ -1,39 +1,163 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
 
-const TemporalEnvSchema = z.object({
-  TEMPORAL_ADDRESS: z
-    .string()
-    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233')
-    .default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('openclaw-migrate'),
-  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
-});
+/**
+ * How the worker and the CLI reach Temporal: the part that both `@temporalio/client`'s Connection and the worker's
+ * NativeConnection take.
+ */
+export interface TemporalConnection {
+  address: string;
+  tls?: TlsConfig | boolean;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+type TlsConfig = Exclude<NonNullable<ReturnType<typeof toClientOptions>['connectionOptions']['tls']>, boolean>;
 
 export interface TemporalConfig {
   address: string;
   namespace: string;
   taskQueue: string;
   uiUrl: string;
+  connection: TemporalConnection;
+  /** which settings were used, for messages: "profile 'prod' of /etc/openclaw-migrate/temporal.toml" */
+  source: string;
+  /** host:port where the worker serves Prometheus metrics; none when unset */
+  metricsAddress?: string;
 }
 
-/** Where the worker and the CLI find Temporal; every value can be overridden by environment. */
+const hostPort = z
+  .string()
+  .max(255)
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+const pem = z.instanceof(Uint8Array).refine((data) => data.length > 0 && data.length <= 1 << 20, 'must be 1 B–1 MiB');
+
+// What the SDK's loader made of the profile and the environment; anything else is refused.
+const ResolvedProfileSchema = z.strictObject({
+  address: hostPort.default('127.0.0.1:7233'),
+  namespace: z.string().min(1).max(255).default('default'),
+  apiKey: z.string().min(1).max(8192).optional(),
+  metadata: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
+  tls: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        serverNameOverride: z.string().min(1).max(255).optional(),
+        serverRootCACertificate: pem.optional(),
+        clientCertPair: z.strictObject({ crt: pem, key: pem }).optional(),
+      }),
+    ])
+    .optional(),
+});
+
+// The project's own settings, beside Temporal's.
+const ProjectEnvSchema = z.object({
+  TEMPORAL_TASK_QUEUE: z.string().min(1).max(255).default('openclaw-migrate'),
+  TEMPORAL_UI_URL: z.url().max(2048).default('http://127.0.0.1:8233'),
+  OPENCLAW_METRICS_ADDRESS: hostPort.optional(),
+});
+
+/**
+ * Where the worker and the CLI find Temporal, by Temporal's environment configuration (the `temporal` CLI's too): a
+ * profile of the TOML file named by TEMPORAL_CONFIG_FILE (else ~/.config/temporalio/temporal.toml, if there),
+ * chosen by TEMPORAL_PROFILE (else `default`), then TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+ * TEMPORAL_TLS*, TEMPORAL_GRPC_META_* over it. Without file or variables: the local dev server.
+ */
 export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
-  const parsed = TemporalEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Bad Temporal settings in the environment:\n  ${problems.join('\n  ')}`);
+  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => !!entry[1]));
+  const file = configFile(vars);
+  const profileName = vars.TEMPORAL_PROFILE ?? 'default';
+  const source = file ? `profile '${profileName}' of ${file}` : 'the environment';
+  if (!file && vars.TEMPORAL_PROFILE)
+    throw new Error(
+      `TEMPORAL_PROFILE is '${vars.TEMPORAL_PROFILE}' but there is no config file: set TEMPORAL_CONFIG_FILE, or create ` +
+        `${defaultConfigFile(vars) ?? '~/.config/temporalio/temporal.toml'}`,
+    );
+
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({
+      profile: profileName,
+      configSource: file ? { path: file } : undefined,
+      disableFile: !file,
+      configFileStrict: true,
+      overrideEnvVars: vars,
+    });
+  } catch (err) {
+    throw new Error(`Bad Temporal settings in ${file ?? 'the environment'}: ${problem(err, file, profileName)}`);
   }
-  const { TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL } = parsed.data;
+  const half = profile.tls && !profile.tls.clientCert !== !profile.tls.clientKey;
+  if (half) throw new Error(`Bad Temporal settings in ${source}: tls needs both a client certificate and its key`);
+
+  let options: ReturnType<typeof toClientOptions>;
+  try {
+    options = toClientOptions(profile);
+  } catch (err) {
+    throw new Error(`Bad Temporal settings in ${source}: tls: ${err instanceof Error ? err.message : err}`);
+  }
+  const resolved = ResolvedProfileSchema.safeParse({
+    ...options.connectionOptions,
+    namespace: options.namespace,
+  });
+  const project = ProjectEnvSchema.safeParse(vars);
+  const issues = [
+    ...(resolved.error?.issues.map((issue) => `${profileKey(issue.path)}: ${issue.message}`) ?? []),
+    ...(project.error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) ?? []),
+  ];
+  if (!resolved.success || !project.success)
+    throw new Error(`Bad Temporal settings in ${source}:\n  ${issues.join('\n  ')}`);
+
+  const { namespace, ...connection } = resolved.data;
   return {
-    address: TEMPORAL_ADDRESS,
-    namespace: TEMPORAL_NAMESPACE,
-    taskQueue: TEMPORAL_TASK_QUEUE,
-    uiUrl: TEMPORAL_UI_URL,
+    address: connection.address,
+    namespace,
+    taskQueue: project.data.TEMPORAL_TASK_QUEUE,
+    uiUrl: project.data.TEMPORAL_UI_URL,
+    connection,
+    source,
+    metricsAddress: project.data.OPENCLAW_METRICS_ADDRESS,
   };
 }
 
+/** The TOML file to read: the one TEMPORAL_CONFIG_FILE names (it must exist), else the default one if it exists. */
+function configFile(vars: Record<string, string>): string | undefined {
+  const named = vars.TEMPORAL_CONFIG_FILE;
+  if (named) {
+    if (!existsSync(named)) throw new Error(`TEMPORAL_CONFIG_FILE names ${named}, which does not exist`);
+    return named;
+  }
+  const fallback = defaultConfigFile(vars);
+  return fallback && existsSync(fallback) ? fallback : undefined;
+}
+
+/** Where the SDKs and the `temporal` CLI look on Linux: $XDG_CONFIG_HOME (absolute) or ~/.config. */
+function defaultConfigFile(vars: Record<string, string>): string | undefined {
+  const xdg = vars.XDG_CONFIG_HOME;
+  const dir = xdg ? (isAbsolute(xdg) ? xdg : undefined) : vars.HOME && join(vars.HOME, '.config');
+  return dir && join(dir, 'temporalio', 'temporal.toml');
+}
+
+function problem(err: unknown, file: string | undefined, profileName: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^Profile '.*' not found/.test(message))
+    return `it has no profile '${profileName}' (TEMPORAL_PROFILE picks one; the default is 'default')`;
+  return file ? message.replace(/^Validation error: /, '') : message;
+}
+
+/** The name of a setting as the TOML file spells it, so that a message points at the line to fix. */
+function profileKey(path: PropertyKey[]): string {
+  const names: Record<string, string> = {
+    apiKey: 'api_key',
+    metadata: 'grpc_meta',
+    serverNameOverride: 'server_name',
+    serverRootCACertificate: 'server_ca_cert',
+    clientCertPair: 'client_cert',
+  };
+  return path.map((key) => names[String(key)] ?? String(key)).join('.');
+}
+
 /** The Temporal UI page of one workflow run. */
-export function workflowUiLink(config: TemporalConfig, workflowId: string): string {
+export function workflowUiLink(config: Pick<TemporalConfig, 'uiUrl' | 'namespace'>, workflowId: string): string {
   return `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }

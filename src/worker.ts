@@ -26,10 +26,12 @@ export async function createWorker(
 
 async function main(): Promise<void> {
   const config = temporalConfig();
-  const connection = await NativeConnection.connect({ address: config.address });
+  const connection = await NativeConnection.connect(config.connection);
   try {
     const worker = await createWorker(connection, config);
-    console.log(`worker polling task queue '${config.taskQueue}' on ${config.address} (namespace ${config.namespace})`);
+    console.log(
+      `worker polling task queue '${config.taskQueue}' on ${config.address} (namespace ${config.namespace}, ${config.source})`,
+    );
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities are given
     // their shutdown grace time, then run() resolves.
     await worker.run();

@@ -62,7 +62,7 @@ export function readInventory(options: CliOptions): Inventory {
 }
 
 export async function withClient<T>(config: TemporalConfig, use: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address: config.address, connectTimeout: '5 seconds' }).catch(
+  const connection = await Connection.connect({ ...config.connection, connectTimeout: '5 seconds' }).catch(
     (err: unknown) => {
       throw new Error(
         `Cannot reach the Temporal server at ${config.address} (${err instanceof Error ? err.message : err}).\n` +
