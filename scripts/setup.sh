@@ -28,9 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo none)
-if [ "$major" != 20 ]; then
-  echo "Node.js 20 is required (found: $major)" >&2
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "Node.js 20 or later is required (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
 fi
 
