@@ -4,6 +4,14 @@ import { temporalConfig, type TemporalConfig } from './config';
 import { closeAllConnections } from './remote';
 
 /**
+ * The workflow code every worker runs, and that the replay test (test/replay.test.ts) replays recorded histories
+ * against: whatever a deployed worker runs must replay the histories of runs started before it.
+ */
+export const workflowOptions = {
+  workflowsPath: require.resolve('./workflows'),
+};
+
+/**
  * A worker for every workflow and activity of the project, on one task queue. `phases` replaces the activities
  * (the benchmark's and the fleet-rules test's stand-ins); the workflows are always the project's.
  */
@@ -16,7 +24,7 @@ export async function createWorker(
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
+    ...workflowOptions,
     activities: phases,
     // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
     // finds the command still running and waits for it.
