@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the project runs: the lab's node and guests use the real sshd, nginx, rsync, tar and
-# python3 the SOP calls; tini is each guest's PID 1, socat bridges loopback services into guest namespaces.
-apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 tini socat openssl inotify-tools)
+# python3 the SOP calls; tini is each guest's PID 1, socat bridges loopback services into guest namespaces;
+# postgresql is the database of the tests' real Temporal cluster.
+apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 tini socat openssl inotify-tools postgresql)
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -41,3 +42,4 @@ if ! cmp -s package-lock.json node_modules/.openclaw-migrate-lock; then
 fi
 
 scripts/temporal-cli.sh >/dev/null
+scripts/temporal-server.sh >/dev/null
