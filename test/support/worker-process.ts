@@ -14,6 +14,10 @@ export interface WorkerProcessOptions {
   logPath: string;
   /** how long a new worker may take to poll (tsx, the workflow bundle); default 60 s */
   readyTimeoutMs?: number;
+  /** the worker's entry point, relative to the repository; default src/worker.ts, the project's */
+  script?: string;
+  /** more environment for the worker (e.g. a Temporal profile) */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface WorkerGeneration {
@@ -49,10 +53,11 @@ export class WorkerProcesses {
     const log = openSync(this.options.logPath, 'a');
     writeSync(log, `\n===== worker generation ${generation} starting at ${new Date().toISOString()}\n`);
     const offset = readFileSync(this.options.logPath).length;
-    const child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
+    const child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), [this.options.script ?? 'src/worker.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
+        ...this.options.env,
         TEMPORAL_ADDRESS: this.options.address,
         TEMPORAL_TASK_QUEUE: this.options.taskQueue,
         TEMPORAL_NAMESPACE: this.options.namespace ?? 'default',
