@@ -1,6 +1,8 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import * as activities from './activities';
 import { temporalConfig, type TemporalConfig } from './config';
+import { installMetricsRuntime, phaseDurations, pollFleetGauges } from './metrics';
 import { closeAllConnections } from './remote';
 
 /**
@@ -9,6 +11,7 @@ import { closeAllConnections } from './remote';
  */
 export const workflowOptions = {
   workflowsPath: require.resolve('./workflows'),
+  interceptors: { workflowModules: [require.resolve('./workflow-metrics')] },
 };
 
 /**
@@ -25,6 +28,7 @@ export async function createWorker(
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     ...workflowOptions,
+    interceptors: { ...workflowOptions.interceptors, activity: [phaseDurations] },
     activities: phases,
     // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
     // finds the command still running and waits for it.
@@ -32,26 +36,36 @@ export async function createWorker(
   });
 }
 
-async function main(): Promise<void> {
-  const config = temporalConfig();
+/**
+ * The worker as `npm run worker` and the systemd unit run it: connected by Temporal's environment configuration,
+ * serving metrics when OPENCLAW_METRICS_ADDRESS is set, until SIGINT/SIGTERM (the SDK's runtime turns them into a
+ * graceful shutdown: running activities are given their shutdown grace time, then run() resolves).
+ */
+export async function serveWorker(phases: typeof activities = activities, config = temporalConfig()): Promise<void> {
+  if (config.metricsAddress) installMetricsRuntime(config.metricsAddress);
   const connection = await NativeConnection.connect(config.connection);
+  let stopGauges = async () => {};
   try {
-    const worker = await createWorker(connection, config);
+    const worker = await createWorker(connection, config, phases);
+    if (config.metricsAddress) {
+      const client = new Client({ connection, namespace: config.namespace });
+      stopGauges = pollFleetGauges(client, Runtime.instance().metricMeter);
+    }
     console.log(
-      `worker polling task queue '${config.taskQueue}' on ${config.address} (namespace ${config.namespace}, ${config.source})`,
+      `worker polling task queue '${config.taskQueue}' on ${config.address} (namespace ${config.namespace}, ${config.source})` +
+        (config.metricsAddress ? `, metrics at http://${config.metricsAddress}/metrics` : ''),
     );
-    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities are given
-    // their shutdown grace time, then run() resolves.
     await worker.run();
     console.log('worker stopped');
   } finally {
+    await stopGauges();
     await closeAllConnections();
     await connection.close();
   }
 }
 
 if (require.main === module) {
-  main().catch((err) => {
+  serveWorker().catch((err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });
