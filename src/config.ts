@@ -65,9 +65,11 @@ const ProjectEnvSchema = z.object({
  * TEMPORAL_TLS*, TEMPORAL_GRPC_META_* over it. Without file or variables: the local dev server.
  */
 export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
-  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => !!entry[1]));
+  const vars = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
   const file = configFile(vars);
-  const profileName = vars.TEMPORAL_PROFILE ?? 'default';
+  const profileName = vars.TEMPORAL_PROFILE || 'default';
   const source = file ? `profile '${profileName}' of ${file}` : 'the environment';
   if (!file && vars.TEMPORAL_PROFILE)
     throw new Error(

@@ -97,6 +97,15 @@ describe('temporalConfig', () => {
     });
   });
 
+  it('drops a gRPC header of the profile that the environment sets empty', () => {
+    const config = temporalConfig({
+      TEMPORAL_CONFIG_FILE: toml,
+      TEMPORAL_PROFILE: 'prod',
+      TEMPORAL_GRPC_META_X_TEAM: '',
+    });
+    expect(config.connection.metadata).toEqual({});
+  });
+
   it('takes TLS from the environment alone', () => {
     const config = temporalConfig({
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
