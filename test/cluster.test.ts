@@ -43,7 +43,7 @@ describe('a real Temporal cluster', () => {
         address: cluster.address,
         taskQueue,
         logPath: join(logDir, `worker-${n}.log`),
-        script: 'test/support/cluster-worker.ts',
+        script: 'test/support/stand-in-worker.ts',
         env: { ...cluster.profileEnv, STAND_IN_PHASE_MS: '1500' },
         readyTimeoutMs: 180_000,
       });
