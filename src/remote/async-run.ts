@@ -227,7 +227,8 @@ async function stop(
  * `kill -- -<pid>` would find no group: this walks /proc instead. Members: the pid, its descendants, and, when
  * it leads a process group or session (the ssh transport starts it with setsid), whatever is still in those.
  * The members are stopped first (so none forks away while they are collected), then sent TERM and continued;
- * whatever still lives after the grace period gets KILL. Needs bash and /proc only.
+ * whatever still lives after the grace period is stopped again and gets KILL (stopped, a parent cannot report
+ * a child's death on the command's stderr before its own KILL lands). Needs bash and /proc only.
  */
 export const KILL_SCRIPT = `set -u
 root=$1 grace=$2
@@ -279,6 +280,7 @@ while :; do
   [ "$tries" -le 0 ] && break
   sleep 0.2
 done
+kill -STOP $left 2>/dev/null
 kill -KILL $left 2>/dev/null
 for i in 1 2 3 4 5 6 7 8 9 10; do
   still=

@@ -67,9 +67,33 @@ export function decodeQmData(text: string | undefined): string {
   return Buffer.from(text, 'latin1').toString('utf8');
 }
 
-/** The words of qm's agent and VM errors that mean "the guest cannot be reached", not "qm was misused". */
-const UNREACHABLE =
-  /not running|No QEMU guest agent configured|unable to open monitor socket|qmp command '[^']*' failed|got timeout/;
+/**
+ * What a failed qm call means, from its words. Checked against qemu-server's QMPClient.pm and Agent.pm (Proxmox VE
+ * 8 and 9.1) and qemu-ga 7.2 and later:
+ * - the node could not talk to the agent: QMPClient wraps every transport failure (timeout, closed connection, a
+ *   stale answer on the shared socket: "got wrong command id", no socket) as `VM <vmid> qmp command '…' failed - …`
+ *   before 9.1 and `VM <vmid> qga command '…' failed - …` since; Agent.pm adds "not running", "No QEMU guest
+ *   agent configured";
+ * - the agent forgot the pid: "Agent error: Invalid parameter 'pid'" (qemu-ga 7.2, Debian 12) or
+ *   "Agent error: PID <n> does not exist" (since 8.1);
+ * - the agent is frozen by a snapshot backup's fsfreeze: it disables guest-exec and guest-exec-status with
+ *   "…has been disabled: the agent is in frozen state" until the thaw;
+ * - anything else the agent answered ("Agent error: …") or qm refused: the command cannot run as asked.
+ */
+export type QmFailure = 'unreachable' | 'pid-unknown' | 'agent-frozen' | 'failed';
+
+const QM_FAILURES: readonly [QmFailure, RegExp][] = [
+  ['pid-unknown', /Invalid parameter 'pid'|PID \d+ does not exist/],
+  ['agent-frozen', /the agent is in frozen state/],
+  [
+    'unreachable',
+    /\bq(?:mp|ga) command '[^']*' failed\b|unable to (?:open monitor socket|connect to VM \d+ q(?:mp|ga) socket)|not running|No QEMU guest agent configured/,
+  ],
+];
+
+export function classifyQmFailure(text: string): QmFailure {
+  return QM_FAILURES.find(([, words]) => words.test(text))?.[0] ?? 'failed';
+}
 
 interface ExecStatusJson {
   exited?: number | boolean;
@@ -110,7 +134,14 @@ export class QgaGuest implements Guest {
 
   private fail(what: string, result: ExecResult): Error {
     const text = (result.stderr.trim() || result.stdout.trim() || `exit ${result.exitCode}`).replace(/\n+/g, '; ');
-    if (UNREACHABLE.test(text))
+    const failure = classifyQmFailure(text);
+    if (failure === 'agent-frozen') {
+      return new GuestUnreachable(
+        `vm ${this.vmid} (${this.node.endpoint.host}): ${what}: the guest agent is frozen (a snapshot backup's ` +
+          `fsfreeze?); the command did not start and is tried again after the thaw: ${text}`,
+      );
+    }
+    if (failure !== 'failed')
       return new GuestUnreachable(`vm ${this.vmid} (${this.node.endpoint.host}): ${what}: ${text}`);
     return new GuestExecFailed(
       `vm ${this.vmid} (${this.description}): ${what} failed (qm exit ${result.exitCode}): ${text}`,
@@ -149,7 +180,11 @@ export class QgaGuest implements Guest {
   private async status(pid: number): Promise<CommandStatus> {
     const result = await this.node.qm(['guest', 'exec-status', String(this.vmid), String(pid)]);
     if (result.exitCode !== 0) {
-      if (/Invalid parameter 'pid'/.test(result.stderr)) return { state: 'unknown' };
+      const failure = classifyQmFailure(result.stderr);
+      if (failure === 'pid-unknown') return { state: 'unknown' };
+      // A frozen agent answers no status until the thaw; the command itself runs on, so keep polling (the
+      // command's own timeout still bounds the wait).
+      if (failure === 'agent-frozen') return { state: 'running' };
       throw this.fail(`exec-status of pid ${pid}`, result);
     }
     let json: ExecStatusJson;
