@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InventorySchema, type Inventory } from './inventory';
-import { describeIssues, printable } from './schema';
+import { describeIssues, InputRefused, printable } from './schema';
 
 /** An inventory of the largest fleet is well below this; a bigger file is not one. */
 const MAX_INVENTORY_BYTES = 4 << 20;
@@ -17,26 +17,23 @@ export function readInventoryFile(path: string): Inventory {
     if (size > MAX_INVENTORY_BYTES) throw new Error(`${size} bytes, more than ${MAX_INVENTORY_BYTES}`);
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InventoryError(`cannot read the inventory ${path}: ${err instanceof Error ? err.message : err}`);
+    throw new InputRefused(`cannot read the inventory ${path}: ${err instanceof Error ? err.message : err}`);
   }
   let document: unknown;
   try {
     document = parseYaml(text, { maxAliasCount: 0 });
   } catch (err) {
-    throw new InventoryError(
+    throw new InputRefused(
       `the inventory ${path} is neither YAML nor JSON: ${err instanceof Error ? err.message : err}`,
     );
   }
   const parsed = InventorySchema.safeParse(document);
   if (!parsed.success)
-    throw new InventoryError(
+    throw new InputRefused(
       `bad inventory ${path}:\n  ${describeIssues(parsed.error, '(file)').map(printable).join('\n  ')}`,
     );
   return parsed.data;
 }
-
-/** A refused inventory: the CLI exits 2 with it, before it contacts the server. */
-export class InventoryError extends Error {}
 
 /** Each `privateKeyPath` of the inventory is a regular file of a key's size; the problems name the field. */
 export async function privateKeyProblems(inventory: Inventory): Promise<string[]> {

@@ -176,3 +176,6 @@ export function describeIssues(error: z.ZodError, root: string): string[] {
 export function printable(s: string): string {
   return s.replace(new RegExp(CONTROL.source, 'gu'), (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
+
+/** Input refused before anything started: the CLI exits 2 with it, having contacted no server. */
+export class InputRefused extends Error {}
