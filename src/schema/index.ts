@@ -23,12 +23,16 @@ function unknownKey(key: string, known: string[]): string {
   return `unknown key '${printable(key)}'${nearest ? ` (did you mean '${nearest}'?)` : ` (known: ${known.join(', ')})`}`;
 }
 
-/** The known key a typo most likely meant: same letters ignoring case, '-' and '_', or a small edit away. */
+/**
+ * The known key a typo most likely meant: same letters ignoring case, '-' and '_', a small edit away, or the start
+ * of it (`hostKey` for `hostKeySha256`).
+ */
 export function nearestKey(key: string, known: string[]): string | undefined {
   const plain = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   let best: { key: string; distance: number } | undefined;
   for (const candidate of known) {
-    const distance = editDistance(plain(key), plain(candidate));
+    const shortened = plain(key).length >= 4 && plain(candidate).startsWith(plain(key));
+    const distance = shortened ? 1 : editDistance(plain(key), plain(candidate));
     if (!best || distance < best.distance) best = { key: candidate, distance };
   }
   return best && best.distance <= Math.max(2, Math.floor(best.key.length / 3)) ? best.key : undefined;
