@@ -69,6 +69,31 @@ describe('the valid inputs the cases start from', () => {
   });
 });
 
+describe('ordinary values an operator writes', () => {
+  it.each([
+    ['a key in ~/.ssh', inv((i) => (i.node.privateKeyPath = '/root/.ssh/id_ed25519'))],
+    ['a key under a dot directory', inv((i) => (i.node.privateKeyPath = '/root/.local/state/lab/keys/operator'))],
+    ['an IPv4 host', inv((i) => (i.node.host = '192.168.1.10'))],
+    ['an IPv6 host', inv((i) => (i.node.host = 'fd00::1'))],
+    ['a short host name', inv((i) => (i.node.host = 'pve1'))],
+    ['a ledger in /var/lib/openclaw-migrate', inv((i) => (i.ledgerPath = '/var/lib/openclaw-migrate/bots.tsv'))],
+    ['the lab release server', inv((i) => (i.panelRelease.baseUrl = 'http://127.0.0.1:8099'))],
+    ['a GitHub Enterprise API', inv((i) => (i.panelRelease.baseUrl = 'https://ghe.example.com/api/v3'))],
+    [
+      'approvers and four eyes',
+      inv((i) => Object.assign(i, { approvers: ['alice', 'bob.smith@example.com'], fourEyes: true })),
+    ],
+    [
+      'the official installer',
+      inv((i) => (i.installCommand = 'curl -fsSL https://openclaw.ai/install.sh | bash -s -- --no-prompt')),
+    ],
+    [
+      'a fleet of 2,000 VMs',
+      inv((i) => (i.vms = Array.from({ length: 2000 }, (_, n) => ({ vmid: 1000 + n, ip: '10.0.0.1' })))),
+    ],
+  ])('takes %s', (_, value) => expect(problems(InventorySchema, value)).toEqual([]));
+});
+
 describe('an inventory', () => {
   const cases: Case[] = [
     [

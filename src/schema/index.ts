@@ -99,7 +99,7 @@ export const hostName = z
 export const absolutePath = z
   .string()
   .max(1024)
-  .regex(/^(\/[A-Za-z0-9_+@-][A-Za-z0-9._+@-]*)+$/, 'an absolute path of letters, digits and . _ + @ -')
+  .regex(/^(\/[A-Za-z0-9._+@-]+)+$/, 'an absolute path of letters, digits and . _ + @ -')
   .refine((s) => !s.split('/').some((segment) => segment === '.' || segment === '..'), 'no . or .. segments');
 
 /** Where the node's ledger may be: a `.tsv` file directly in /root or in /var/lib/openclaw-migrate. */
