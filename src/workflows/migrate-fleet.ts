@@ -110,19 +110,21 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   };
 
   // Progress is taken only for a VM in flight, in an order its run can go through.
-  const progress = takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem }) => {
-    const entry = vm(vmid);
-    if (!entry || entry.state !== 'running') return;
-    if (!canFollow(entry.phase ?? 'starting', phase)) {
-      log.warn('ignored a progress signal no run could send', { vmid, from: entry.phase, to: phase });
-      return;
-    }
-    entry.phase = phase;
-    entry.waitingFor = waitingFor;
-    if (phase === 'rolling-back' || phase === 'failed')
-      closeGateFor(entry, `is ${phase}: ${problem === undefined ? 'see its run' : oneLine(problem, 900)}`);
-  });
-  setHandler(vmProgressSignal, progress);
+  setHandler(
+    vmProgressSignal,
+    takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem }) => {
+      const entry = vm(vmid);
+      if (!entry || entry.state !== 'running') return;
+      if (!canFollow(entry.phase ?? 'starting', phase)) {
+        log.warn('ignored a progress signal no run could send', { vmid, from: entry.phase, to: phase });
+        return;
+      }
+      entry.phase = phase;
+      entry.waitingFor = waitingFor;
+      if (phase === 'rolling-back' || phase === 'failed')
+        closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+    }),
+  );
   const operatorGate = ({ open, by, reason }: { open: boolean; by?: string; reason: string }) => {
     setGate({ open, reason, by: by ?? 'operator' });
     return {
