@@ -110,10 +110,17 @@ export async function onNode(node: SshEndpoint, command: Omit<GuestCommand, 'tim
   }
 }
 
-/** The remote layer's errors become failures of their own type; those no retry can fix end the activity. */
+/**
+ * The remote layer's errors become failures of their own type; those no retry can fix end the activity. Their
+ * messages quote what qm or the guest's agent answered: cut, as guest output is, before they reach the history.
+ */
 function asFailure(err: unknown): unknown {
   if (!(err instanceof RemoteError)) return err;
-  return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: !err.retryable });
+  return ApplicationFailure.create({
+    type: err.name,
+    message: oneLine(err.message, 2000),
+    nonRetryable: !err.retryable,
+  });
 }
 
 /** Lines of guest output that may hold a secret: tokens, passwords, auth headers, keys, long random strings. */
