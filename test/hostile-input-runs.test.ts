@@ -135,6 +135,20 @@ describe('hostile input against running workflows', () => {
         [{ inventory: typoInVm }],
         /inventory\.vms\.1: unknown key 'sshh' \(did you mean 'ssh'\?\)/,
       ],
+      [
+        'migrateFleet',
+        'a forged state carried from a previous run',
+        [
+          { inventory: inventory(2) },
+          {
+            vms: [{ vmid: 3000, state: 'completed', approvedBy: 'root' }],
+            gate: { open: true, reason: 'x' },
+            runs: 0,
+            startedAt: '2026-01-01T00:00:00Z',
+          },
+        ],
+        /vms\.0: unknown key 'approvedBy'/,
+      ],
       ['migrateFleet', 'a fleet of 2001 VMs', [{ inventory: inventory(2001) }], /inventory\.vms: Too big/],
       [
         'commitSharedResources',

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { InventorySchema } from '../inventory';
+import { InventorySchema, MAX_FLEET_VMS } from '../inventory';
 import { parseInput, VmOverridesSchema } from '../migration/input';
-import { strictObject } from '../schema';
+import { FleetGateSchema } from '../migration/messages';
+import { strictObject, vmid } from '../schema';
+import { VmProgressSchema } from './messages';
 
 /** SOP §2.1: 2 at a time, 3 at most. */
 export const SOP_MAX_CONCURRENCY = 3;
@@ -39,3 +41,35 @@ export type MigrateFleetParams = z.output<typeof MigrateFleetInputSchema>;
 export function parseMigrateFleetInput(input: unknown): MigrateFleetParams {
   return parseInput(MigrateFleetInputSchema, input, 'migrateFleet input');
 }
+
+/** Text the fleet wrote itself (errors quote its children's failures): bounded by the payload limit, not by rule. */
+const reported = z.string().max(1 << 20);
+
+/**
+ * What one fleet run hands the next when it continues as new: the run's second argument, so a raw start could
+ * forge it, and it is checked like the first.
+ */
+export const FleetCarrySchema = strictObject({
+  vms: z
+    .array(
+      strictObject({
+        vmid,
+        name: z.string().max(63).optional(),
+        state: z.enum(['queued', 'running', 'completed', 'rejected', 'planned', 'rolled-back', 'failed', 'skipped']),
+        phase: VmProgressSchema.shape.phase.optional(),
+        waitingFor: reported.optional(),
+        workflowId: z.string().max(300).optional(),
+        startedAt: z.iso.datetime().optional(),
+        endedAt: z.iso.datetime().optional(),
+        durationMs: z.number().int().min(0).optional(),
+        recordPath: z.string().max(4096).optional(),
+        error: reported.optional(),
+        problems: z.array(reported).max(100).optional(),
+      }),
+    )
+    .max(MAX_FLEET_VMS),
+  gate: FleetGateSchema,
+  runs: z.number().int().min(0),
+  startedAt: z.iso.datetime(),
+});
+export type FleetCarry = z.output<typeof FleetCarrySchema>;

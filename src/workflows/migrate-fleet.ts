@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { parseMigrateFleetInput, type MigrateFleetInput } from '../fleet/input';
+import { FleetCarrySchema, parseMigrateFleetInput, type FleetCarry, type MigrateFleetInput } from '../fleet/input';
 import {
   canFollow,
   fleetStatusQuery,
@@ -28,20 +28,12 @@ import {
   type FleetVmState,
 } from '../fleet/messages';
 import { migrateVmInputFor } from '../migration/from-inventory';
-import { parseMigrateVmInput } from '../migration/input';
+import { parseInput, parseMigrateVmInput } from '../migration/input';
 import { fleetGateSignal, FleetGateSchema, migrationId, planId } from '../migration/messages';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
 import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { migrateVm } from './migrate-vm';
-
-/** What one fleet run hands to the next when it continues as new. */
-export interface FleetCarry {
-  vms: FleetVm[];
-  gate: FleetGate;
-  runs: number;
-  startedAt: string;
-}
 
 const succeeded: FleetVmState[] = ['completed', 'planned'];
 /** What counts against the failure budget; a skipped VM (migrated before, or migrating elsewhere) does not. */
@@ -70,7 +62,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     }),
   );
   const dryRun = params.vmOverrides.dryRun === true;
-  const state: FleetCarry = carried ?? {
+  const state: FleetCarry = (carried && parseInput(FleetCarrySchema, carried, 'migrateFleet carried state')) ?? {
     vms: params.inventory.vms.map((vm) => ({ vmid: vm.vmid, name: vm.name, state: 'queued' })),
     gate: { open: true, reason: 'no VM has failed' },
     runs: 0,
