@@ -1,42 +1,74 @@
 import { z } from 'zod';
+import {
+  absolutePath,
+  githubRepo,
+  hostKeyFingerprint,
+  hostName,
+  ipAddress,
+  ledgerPath,
+  linuxUser,
+  personName,
+  port,
+  releaseBaseUrl,
+  releaseTag,
+  shellCommandLine,
+  strictObject,
+  vmid,
+} from './schema';
 
-/** `SHA256:` and 43 base64 characters, as `ssh-keygen -l -E sha256` prints a key's fingerprint. */
-export const HostKeyFingerprintSchema = z
-  .string()
-  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a host-key fingerprint as ssh-keygen -l prints it: SHA256:<43 base64 chars>');
+export const HostKeyFingerprintSchema = hostKeyFingerprint;
 
-export const SshEndpointSchema = z.object({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().min(1).default('root'),
+export const SshEndpointSchema = strictObject({
+  host: hostName,
+  port: port.default(22),
+  user: linuxUser.default('root'),
   /** path of the private key; absent = the ssh agent (SSH_AUTH_SOCK) */
-  privateKeyPath: z.string().min(1).optional(),
+  privateKeyPath: absolutePath.optional(),
   hostKeySha256: HostKeyFingerprintSchema,
 });
 export type SshEndpoint = z.output<typeof SshEndpointSchema>;
 
-export const InventoryVmSchema = z.object({
-  vmid: z.number().int().min(100).max(999_999_999),
-  ip: z.string().min(1),
-  name: z.string().optional(),
+export const PanelReleaseSchema = strictObject({
+  repo: githubRepo,
+  tag: releaseTag,
+  baseUrl: releaseBaseUrl.default('https://api.github.com'),
+});
+
+/** Who may approve or reject, and whether the one who started a run may approve it (four eyes). */
+export const ApproverPolicyShape = {
+  /** names that may decide; absent = anyone */
+  approvers: z.array(personName).min(1).max(100).optional(),
+  /** whoever started the run may not approve it */
+  fourEyes: z.boolean().optional(),
+};
+
+export const InventoryVmSchema = strictObject({
+  vmid,
+  ip: ipAddress,
+  name: z
+    .string()
+    .max(63)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a VM name (letters, digits, . _ -)')
+    .optional(),
   /** set for machines reached straight over SSH instead of through the node's guest agent */
   ssh: SshEndpointSchema.optional(),
 });
 
+/** Enough for the 500-VM benchmark four times over; a fleet's input and its VM table stay far below the payload limit. */
+export const MAX_FLEET_VMS = 2000;
+
 /** A fleet of OpenClaw VMs behind one Proxmox node: the lab writes one, operators write theirs. */
-export const InventorySchema = z.object({
+export const InventorySchema = strictObject({
   node: SshEndpointSchema,
-  panelRelease: z.object({
-    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'),
-    tag: z.string().min(1),
-    baseUrl: z.string().url().default('https://api.github.com'),
-  }),
-  installCommand: z.string().min(1).optional(),
+  panelRelease: PanelReleaseSchema,
+  installCommand: shellCommandLine.optional(),
   /** the node's bot ledger (default /root/openclaw-bot-ledger.tsv) */
-  ledgerPath: z.string().startsWith('/').optional(),
+  ledgerPath: ledgerPath.optional(),
+  ...ApproverPolicyShape,
   vms: z
     .array(InventoryVmSchema)
     .min(1)
+    .max(MAX_FLEET_VMS)
     .superRefine((vms, ctx) => {
       const seen = new Set<number>();
       vms.forEach((vm, i) => {

@@ -2,7 +2,18 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporalConfig, workflowUiLink, type TemporalConfig } from './config';
-import { clock, equivalent, readInventory, sleep, vmidArguments, withClient, type Command } from './cli/common';
+import {
+  asRefusal,
+  clock,
+  decisionFrom,
+  equivalent,
+  readInventory,
+  sleep,
+  vmidArguments,
+  withClient,
+  type CliOptions,
+  type Command,
+} from './cli/common';
 import {
   fleetDecisionCommand,
   fleetStatusCommand,
@@ -10,7 +21,7 @@ import {
   migrateFleetCommand,
   planFleetCommand,
 } from './cli/fleet';
-import { migrateVmInputFor } from './migration/from-inventory';
+import { migrateVmInputFor, type VmOverrides } from './migration/from-inventory';
 import { parseMigrateVmInput, type MigrateVmInput } from './migration/input';
 import {
   approveUpdate,
@@ -23,6 +34,7 @@ import {
   type MigrationPhase,
   type MigrationStatus,
 } from './migration/messages';
+import { InputRefused, nearestKey, printable } from './schema';
 import { MigrationPhaseAttribute, VmIdAttribute } from './search-attributes';
 import { connectivityCheck, migrateVm } from './workflows';
 
@@ -38,6 +50,13 @@ async function follow(handle: WorkflowHandle<typeof migrateVm>, json: boolean): 
     if (status.phase === 'awaiting-approval' || finalPhases.includes(status.phase)) return status;
     await sleep(1000);
   }
+}
+
+/** One VM's input from the inventory, checked whole before the CLI contacts the server. */
+async function vmInput(options: CliOptions, vmid: number, overrides: VmOverrides = {}): Promise<MigrateVmInput> {
+  const input = migrateVmInputFor(await readInventory(options), vmid, overrides);
+  asRefusal(() => parseMigrateVmInput(input));
+  return input;
 }
 
 async function startMigration(
@@ -81,10 +100,7 @@ function decisionCommand(approve: boolean): Command {
     summary: `${verb} migrations that await a human: ${verb} <vmid>… , or every one of the fleet: ${verb} [--fleet NAME]`,
     async run(context) {
       const { config, args, json, options } = context;
-      const decision = {
-        by: options.by ?? userInfo().username,
-        reason: options.reason ?? (approve ? 'accepted' : 'rejected'),
-      };
+      const decision = decisionFrom(options, userInfo().username, approve ? 'accepted' : 'rejected');
       if (args.length === 0) return fleetDecisionCommand(context, approve, decision);
       for (const vmid of vmidArguments(args)) {
         equivalent(
@@ -103,7 +119,9 @@ function decisionCommand(approve: boolean): Command {
         if (json) console.log(JSON.stringify({ vmid, ...answer }));
         else
           console.log(
-            answer.accepted ? `vm ${vmid}: ${verb}d by ${decision.by}` : `vm ${vmid}: not taken: ${answer.reason}`,
+            answer.accepted
+              ? `vm ${vmid}: ${verb}d by ${decision.by}`
+              : `vm ${vmid}: not taken: ${printable(answer.reason ?? '')}`,
           );
         if (!answer.accepted) process.exitCode = 3;
       }
@@ -156,7 +174,7 @@ commands.plan = {
     const { config, args, json, options } = context;
     if (args.length === 0) return planFleetCommand(context);
     const [vmid] = vmidArguments(args);
-    const input = migrateVmInputFor(readInventory(options), vmid, { dryRun: true });
+    const input = await vmInput(options, vmid, { dryRun: true });
     const result = await withClient(config, async (client) => (await startMigration(config, client, input)).result());
     if (json) console.log(JSON.stringify(result.status.plan));
     else for (const step of result.status.plan ?? []) console.log(`# ${step.phase}\n${step.command}\n`);
@@ -171,7 +189,7 @@ commands.migrate = {
     if (args[0] === 'fleet') return migrateFleetCommand(context);
     if (args[0] !== 'vm') throw new Error(`migrate vm <vmid> | migrate fleet (got '${args[0] ?? ''}')`);
     const [vmid] = vmidArguments(args.slice(1));
-    const input = migrateVmInputFor(readInventory(options), vmid);
+    const input = await vmInput(options, vmid);
     await withClient(config, async (client) => {
       const handle = await startMigration(config, client, input);
       if (!options.wait) return;
@@ -196,11 +214,11 @@ commands.status = {
       if (json) console.log(JSON.stringify(status));
       else {
         console.log(
-          `vm ${status.vmid}: ${status.phase}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''}`,
+          `vm ${status.vmid}: ${status.phase}${status.waitingFor ? `, waiting for ${printable(status.waitingFor)}` : ''}`,
         );
         for (const phase of status.phases)
           console.log(`  ${phase.name.padEnd(40)} ${phase.status.padEnd(8)} ${phase.startedAt} ${phase.endedAt ?? ''}`);
-        for (const problem of status.problems) console.log(`  problem: ${problem}`);
+        for (const problem of status.problems) console.log(`  problem: ${printable(problem)}`);
       }
       return;
     }
@@ -277,33 +295,42 @@ export function usage(): string {
 function count(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be a whole number of at least ${min} (got '${value}')`);
+  if (!/^\d{1,7}$/.test(value) || n < min)
+    throw new InputRefused(`--${name} must be a whole number of at least ${min} (got '${value}')`);
   return n;
 }
 
+const flags = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  inventory: { type: 'string' },
+  fleet: { type: 'string' },
+  concurrency: { type: 'string' },
+  'allow-concurrency-above-sop': { type: 'boolean' },
+  canary: { type: 'string' },
+  'failure-budget': { type: 'string' },
+  yes: { type: 'boolean' },
+  detach: { type: 'boolean' },
+  by: { type: 'string' },
+  reason: { type: 'string' },
+  wait: { type: 'boolean' },
+  watch: { type: 'boolean' },
+} as const;
+
+/** The command line, or a refusal naming the flag and the nearest known one. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: flags });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const unknown = /Unknown option '-*([^']*)'/.exec(message)?.[1];
+    const nearest = unknown === undefined ? undefined : nearestKey(unknown, Object.keys(flags));
+    throw new InputRefused(`${printable(message)}${nearest ? ` (did you mean '--${nearest}'?)` : ''}`);
+  }
+}
+
 export async function runCli(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean' },
-      inventory: { type: 'string' },
-      fleet: { type: 'string' },
-      concurrency: { type: 'string' },
-      'allow-concurrency-above-sop': { type: 'boolean' },
-      canary: { type: 'string' },
-      'failure-budget': { type: 'string' },
-      yes: { type: 'boolean' },
-      detach: { type: 'boolean' },
-      by: { type: 'string' },
-      reason: { type: 'string' },
-      wait: { type: 'boolean' },
-      watch: { type: 'boolean' },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   const [name, ...args] = positionals;
   if (values.help || name === undefined || name === 'help') {
     console.log(usage());
@@ -311,12 +338,12 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) {
-    console.error(`unknown command '${name}'\n\n${usage()}`);
+    console.error(`unknown command '${printable(name)}'\n\n${usage()}`);
     return 2;
   }
   const fleet = values.fleet ?? 'default';
-  if (!/^[\w.-]+$/.test(fleet))
-    throw new Error(`--fleet must be a name of letters, digits, '.', '_' or '-' (got '${fleet}')`);
+  if (!/^[\w.-]{1,100}$/.test(fleet))
+    throw new InputRefused(`--fleet must be a name of letters, digits, '.', '_' or '-' (got '${printable(fleet)}')`);
   await command.run({
     config: temporalConfig(),
     args,
@@ -345,7 +372,8 @@ if (require.main === module) {
     (code) => process.exit(code),
     (err: unknown) => {
       console.error(`error: ${err instanceof Error ? err.message : err}`);
-      process.exit(1);
+      // refused input started nothing and contacted no server
+      process.exit(err instanceof InputRefused ? 2 : 1);
     },
   );
 }

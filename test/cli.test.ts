@@ -40,9 +40,9 @@ describe('openclaw-migrate CLI', () => {
       timeout: 240_000,
     });
 
-  it('says what is wrong with a bad command line, and starts nothing', async () => {
+  it('says what is wrong with a bad command line, and starts nothing (exit 2)', async () => {
     const missing = await cli('migrate', 'vm', 'abc');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/a vmid is needed, e\.g\. 105 \(got 'abc'\)/);
     expect((await cli('frobnicate')).code).toBe(2);
   });
@@ -83,7 +83,7 @@ describe('openclaw-migrate CLI', () => {
     const fleet = (...args: string[]) => cli(...args, '--fleet', 'cli', '--inventory', inventoryPath);
 
     const tooMany = await fleet('migrate', 'fleet', '--concurrency', '4');
-    expect(tooMany.code).toBe(1);
+    expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toMatch(/concurrency: 4 is above the SOP's limit of 3/);
 
     const plan = await fleet('plan');

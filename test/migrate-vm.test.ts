@@ -128,6 +128,12 @@ for root, _, files in os.walk("."):
 PY`,
     );
     expect(missing).toBe('');
+    // Secrets at rest are root's alone: the config and its .bak (the gateway token), the backup and its tarballs.
+    expect(inGuest(105, 'stat -c %a /root/.openclaw/openclaw.json /root/.openclaw/openclaw.json.bak.* | sort -u')).toBe(
+      '600',
+    );
+    expect(inGuest(105, 'stat -c %a /root/migrate-backup-105-* | sort -u')).toBe('700');
+    expect(inGuest(105, 'stat -c %a /root/migrate-backup-105-*/*.tgz | sort -u')).toBe('600');
 
     // The VM's secrets reach neither the workflow history nor the record.
     const secrets = [

@@ -11,6 +11,7 @@ import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
  */
 export const backupScript = `
 set -uo pipefail
+umask 077 # the backup holds /root/.ssh, the web login and the gateway token: root's alone
 for BK in $(ls -d /root/migrate-backup-"$1"-* 2>/dev/null | sort -r); do
   # SHA256SUMS.txt is written last: a directory without it (or with an empty one) is no complete backup
   if [ "$(cat "$BK/.run" 2>/dev/null)" = "$2" ] && [ -s "$BK/SHA256SUMS.txt" ] &&
@@ -22,7 +23,7 @@ for BK in $(ls -d /root/migrate-backup-"$1"-* 2>/dev/null | sort -r); do
 done
 TS=$(date +%F_%H%M%S)
 BK=/root/migrate-backup-$1-$TS
-mkdir -p "$BK"
+mkdir -m 700 -p "$BK"
 echo "$2" > "$BK/.run"
 # Every step checked by hand: bash ignores set -e inside a function or subshell that an if tests.
 write_backup() {
@@ -35,6 +36,7 @@ write_backup() {
     tar -C / -czf "$BK/root-ssh.tgz" root/.ssh || return 1
   fi
   sha256sum "$BK"/*.tgz > "$BK/SHA256SUMS.txt"
+  chmod 600 "$BK"/*.tgz "$BK/SHA256SUMS.txt"
 }
 if ! write_backup; then
   rm -rf "$BK" # our own half-written backup: it frees the space it took, and nothing else is touched
@@ -51,6 +53,7 @@ echo "reused=0"
  */
 export const verifyBackupScript = `
 set -uo pipefail
+umask 077
 fail() { echo "verification of $1 failed: $2" >&2; exit 3; }
 cd "$1" || fail "$1" "no such directory"
 sha256sum -c SHA256SUMS.txt || fail "$1" "checksums do not match"

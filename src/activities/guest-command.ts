@@ -4,6 +4,7 @@ import { guestFor, nodeFor } from '../remote';
 import { RemoteError } from '../remote/errors';
 import type { SshEndpoint } from '../inventory';
 import type { MigrateVmParams } from '../migration/input';
+import { oneLine } from '../schema';
 
 /** Errors no retry can fix: the activity fails for good with this type, which the operator sees in the UI. */
 export const nonRetryableTypes = [
@@ -109,14 +110,36 @@ export async function onNode(node: SshEndpoint, command: Omit<GuestCommand, 'tim
   }
 }
 
-/** The remote layer's errors become failures of their own type; those no retry can fix end the activity. */
+/**
+ * The remote layer's errors become failures of their own type; those no retry can fix end the activity. Their
+ * messages quote what qm or the guest's agent answered: cut, as guest output is, before they reach the history.
+ */
 function asFailure(err: unknown): unknown {
   if (!(err instanceof RemoteError)) return err;
-  return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: !err.retryable });
+  return ApplicationFailure.create({
+    type: err.name,
+    message: oneLine(err.message, 2000),
+    nonRetryable: !err.retryable,
+  });
 }
 
-export function lastLines(text: string, count = 20): string {
-  return text.trim().split('\n').slice(-count).join('\n');
+/** Lines of guest output that may hold a secret: tokens, passwords, auth headers, keys, long random strings. */
+const CREDENTIAL =
+  /token|passw|secret|api[_-]?key|authori[sz]ation|bearer|cookie|private[ _-]?key|-----BEGIN|[A-Za-z0-9+/_=-]{32,}/i;
+
+/**
+ * The guest's last lines for a failure message (history, record): at most `count` lines and `maxBytes` bytes,
+ * each line cut, control characters escaped, and a line that looks like a credential withheld.
+ */
+export function lastLines(text: string, count = 20, maxBytes = 2000): string {
+  const lines = text
+    .trim()
+    .split('\n')
+    .slice(-count)
+    .map((line) => (CREDENTIAL.test(line) ? '[line withheld: it looks like a credential]' : oneLine(line, 240)));
+  let kept = lines.join('\n');
+  while (Buffer.byteLength(kept) > maxBytes && lines.length > 1) kept = (lines.shift(), `[…]\n${lines.join('\n')}`);
+  return Buffer.byteLength(kept) > maxBytes ? oneLine(kept, maxBytes / 4) : kept;
 }
 
 /** Parses `key=value` lines (a key may repeat) that the phase scripts print for the activities to read. */

@@ -11,6 +11,7 @@ import { keyValues, one, runChecked } from './guest-command';
  */
 export const migrateDataScript = `
 set -euo pipefail
+umask 077
 RUN_USER=$1
 RUN_GROUP=$(id -gn "$RUN_USER")
 RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
@@ -54,7 +55,8 @@ open(p, "w", encoding="utf-8").write(json.dumps(cfg, ensure_ascii=False, indent=
 print("config_backup=" + bak)
 print("config_backup_new=%d" % (0 if baks else 1))
 PY
-chmod 600 "$TARGET_DIR/openclaw.json"
+# the config and its .bak hold the gateway token
+chmod 600 "$TARGET_DIR"/openclaw.json*
 chown "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"/openclaw.json*
 echo "target_dir=$TARGET_DIR"
 echo "target_sessions=$(find "$TARGET_DIR/agents/main/sessions" -type f 2>/dev/null | wc -l)"

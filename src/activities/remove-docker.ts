@@ -9,6 +9,7 @@ import { runChecked } from './guest-command';
  */
 export const removeDockerScript = `
 set -euo pipefail
+umask 077
 mkdir -p /var/lib/openclaw-migrate
 [ -e /var/lib/openclaw-migrate/docker-removed ] || date -Iseconds > /var/lib/openclaw-migrate/docker-removed
 cd /opt/openclaw

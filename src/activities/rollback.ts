@@ -8,6 +8,7 @@ import { keyValues, runChecked } from './guest-command';
 /** Undoes phase G: stop and disable the direct services (units that were never written are fine). */
 export const stopDirectServicesScript = `
 set -uo pipefail
+umask 077
 for unit in openclaw-gateway openclaw-panel; do
   if [ -e "/etc/systemd/system/$unit.service" ]; then
     systemctl disable --now "$unit" || exit 1
@@ -25,6 +26,7 @@ export async function stopDirectServices(params: MigrateVmParams): Promise<strin
 /** Undoes phase E's patch: openclaw.json back from its first .bak. $1 = run-as user. */
 export const restoreGatewayConfigScript = `
 set -euo pipefail
+umask 077
 RUN_HOME=$(getent passwd "$1" | cut -d: -f6)
 bak=$(ls "$RUN_HOME/.openclaw/openclaw.json.bak."* 2>/dev/null | sort | head -n 1 || true)
 if [ -n "$bak" ]; then
@@ -51,6 +53,7 @@ export async function restoreGatewayConfig(params: MigrateVmParams): Promise<str
  */
 export const startDockerScript = `
 set -uo pipefail
+umask 077
 cd /opt/openclaw
 docker compose start || exit 1
 for _ in $(seq 1 60); do

@@ -16,6 +16,7 @@ import { keyValues, lastLines, one, onNode } from './guest-command';
  */
 export const commitLedgerScript = `
 set -euo pipefail
+umask 077
 ledger=$1 vmid=$2 ip=$3 mode=$4 note=\${5//[$'\\t\\n\\r']/ } panel_front=$6 gateway_front=$7
 stamp() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 echo "$(stamp) begin vmid=$vmid mode=$mode" >>"$ledger.log"

@@ -5,6 +5,7 @@ import { runChecked } from './guest-command';
 /** Phase C (SOP §5.3): stop the compose project, never delete it; then no openclaw container may be running. */
 export const stopDockerScript = `
 set -euo pipefail
+umask 077
 cd /opt/openclaw
 docker compose stop
 docker ps -a --format "table {{.Names}}\\t{{.Status}}"

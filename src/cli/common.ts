@@ -1,8 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
+import { hostname } from 'node:os';
+import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { workflowUiLink, type TemporalConfig } from '../config';
 import type { Inventory } from '../inventory';
-import { readInventoryFile } from '../inventory-file';
+import { privateKeyProblems, readInventoryFile } from '../inventory-file';
+import { DecisionSchema, type Decision } from '../migration/messages';
+import { parseInput } from '../migration/input';
 import { shellCommand } from '../remote/shell-quote';
+import { InputRefused, printable } from '../schema';
 
 export interface CliOptions {
   inventory?: string;
@@ -44,21 +48,46 @@ export function equivalent(argv: string[], config?: TemporalConfig, workflowId?:
 }
 
 export function vmidArguments(args: string[]): number[] {
-  if (args.length === 0) throw new Error("a vmid is needed, e.g. 105 (got '')");
+  if (args.length === 0) throw new InputRefused("a vmid is needed, e.g. 105 (got '')");
   return args.map((arg) => {
     const vmid = Number(arg);
-    if (!Number.isInteger(vmid) || vmid < 100) throw new Error(`a vmid is needed, e.g. 105 (got '${arg}')`);
+    if (!/^\d{3,9}$/.test(arg) || vmid < 100)
+      throw new InputRefused(`a vmid is needed, e.g. 105 (got '${printable(arg)}')`);
     return vmid;
   });
 }
 
-export function readInventory(options: CliOptions): Inventory {
+/** The inventory, checked whole (its key files too) before the CLI contacts the server. */
+export async function readInventory(options: CliOptions): Promise<Inventory> {
   const path = options.inventory ?? process.env.OPENCLAW_INVENTORY;
   if (!path)
-    throw new Error(
+    throw new InputRefused(
       '--inventory FILE (or OPENCLAW_INVENTORY) is needed: the lab writes one, `npm run lab -- status` says where',
     );
-  return readInventoryFile(path);
+  const inventory = readInventoryFile(path);
+  const problems = await privateKeyProblems(inventory);
+  if (problems.length) throw new InputRefused(`bad inventory ${path}:\n  ${problems.map(printable).join('\n  ')}`);
+  return inventory;
+}
+
+/** The client identity Temporal records with every signal and update this CLI sends; decisions state it too. */
+export const clientIdentity = `${process.pid}@${hostname()}`;
+
+/** `--by` and `--reason` as a decision or gate change, refused before anything is sent. */
+export function decisionFrom(options: CliOptions, defaultBy: string, defaultReason: string): Decision {
+  const decision = { by: options.by ?? defaultBy, reason: options.reason ?? defaultReason, identity: clientIdentity };
+  return asRefusal(() => parseInput(DecisionSchema, decision, '--by/--reason'));
+}
+
+/** Runs a parse whose InvalidInput failure is the CLI's refusal (exit 2). */
+export function asRefusal<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.type === 'InvalidInput')
+      throw new InputRefused(err.message.split('\n').map(printable).join('\n'));
+    throw err;
+  }
 }
 
 export async function withClient<T>(config: TemporalConfig, use: (client: Client) => Promise<T>): Promise<T> {
@@ -71,7 +100,7 @@ export async function withClient<T>(config: TemporalConfig, use: (client: Client
     },
   );
   try {
-    return await use(new Client({ connection, namespace: config.namespace }));
+    return await use(new Client({ connection, namespace: config.namespace, identity: clientIdentity }));
   } finally {
     await connection.close();
   }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,29 +13,36 @@ import { parseMigrateFleetInput, type MigrateFleetInput } from '../fleet/input';
 import {
   fleetStatusQuery,
   fleetWorkflowId,
+  GateChangeSchema,
   setFleetGateUpdate,
   type FleetReport,
   type FleetStatus,
   type FleetVm,
 } from '../fleet/messages';
 import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { parseInput } from '../migration/input';
+import { printable } from '../schema';
 import { FleetIdAttribute } from '../search-attributes';
 import type { migrateFleet, migrateVm } from '../workflows';
-import { clock, equivalent, readInventory, sleep, withClient, type CommandContext } from './common';
+import {
+  asRefusal,
+  clock,
+  decisionFrom,
+  equivalent,
+  readInventory,
+  sleep,
+  withClient,
+  type CommandContext,
+} from './common';
 
 type FleetHandle = WorkflowHandle<typeof migrateFleet>;
 
 export const planFleetId = (name: string) => `plan-fleet-${name}`;
 
-/** Starts a fleet (or its dry run) from the inventory and the command line's fleet options. */
-export async function startFleet(
-  { config, options }: CommandContext,
-  client: Client,
-  workflowId: string,
-  dryRun = false,
-): Promise<FleetHandle> {
+/** A fleet's input (or its dry run's) from the inventory and the command line, checked whole before any contact. */
+async function fleetInput({ options }: CommandContext, dryRun = false): Promise<MigrateFleetInput> {
   const input: MigrateFleetInput = {
-    inventory: readInventory(options),
+    inventory: await readInventory(options),
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.canary !== undefined && { canary: options.canary }),
     ...(options.failureBudget !== undefined && { failureBudget: options.failureBudget }),
@@ -44,30 +51,47 @@ export async function startFleet(
     ...(dryRun && { canary: 0, failureBudget: 1_000_000 }),
     vmOverrides: { startedBy: options.by ?? userInfo().username, ...(dryRun && { dryRun: true }) },
   };
-  parseMigrateFleetInput(input);
-  // A fleet's input holds its whole inventory: past a screenful it goes to a file for the equivalent command.
+  asRefusal(() => parseMigrateFleetInput(input));
+  return input;
+}
+
+/**
+ * Starts a fleet with its checked input. Past a screenful the input goes to a file for the equivalent command: in
+ * a private directory (it holds the whole inventory), removed once the command is done with it.
+ */
+async function startFleet(
+  { config }: CommandContext,
+  client: Client,
+  workflowId: string,
+  input: MigrateFleetInput,
+): Promise<FleetHandle> {
   const json = JSON.stringify(input);
-  const inputFile = join(tmpdir(), `${workflowId}.input.json`);
-  if (json.length > 1000) writeFileSync(inputFile, json + '\n');
-  equivalent(
-    [
-      'start',
-      '--type',
-      'migrateFleet',
-      '--task-queue',
-      config.taskQueue,
-      '--workflow-id',
+  const dir = json.length > 1000 ? await mkdtemp(join(tmpdir(), 'openclaw-migrate-')) : undefined;
+  try {
+    const inputFile = dir && join(dir, `${workflowId}.input.json`);
+    if (inputFile) await writeFile(inputFile, json + '\n', { mode: 0o600 });
+    equivalent(
+      [
+        'start',
+        '--type',
+        'migrateFleet',
+        '--task-queue',
+        config.taskQueue,
+        '--workflow-id',
+        workflowId,
+        ...(inputFile ? ['--input-file', inputFile] : ['--input', json]),
+      ],
+      config,
       workflowId,
-      ...(json.length > 1000 ? ['--input-file', inputFile] : ['--input', json]),
-    ],
-    config,
-    workflowId,
-  );
-  return client.workflow.start<typeof migrateFleet>('migrateFleet', {
-    taskQueue: config.taskQueue,
-    workflowId,
-    args: [input],
-  });
+    );
+    return await client.workflow.start<typeof migrateFleet>('migrateFleet', {
+      taskQueue: config.taskQueue,
+      workflowId,
+      args: [input],
+    });
+  } finally {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The fleet's handle when it exists on the server. */
@@ -124,7 +148,7 @@ export async function followFleet(
     const state = await fleetState(handle);
     const { status } = state;
     const say = (line: string) => progress?.(`${clock()}  ${line}`);
-    const gate = status.gate.open ? 'open' : `CLOSED (${status.gate.reason})`;
+    const gate = status.gate.open ? 'open' : `CLOSED (${printable(status.gate.reason)})`;
     if (gate !== gateSeen) say(`gate ${gate}`);
     gateSeen = gate;
     for (const vm of status.vms) {
@@ -135,7 +159,7 @@ export async function followFleet(
           (v) => !['queued', 'running'].includes(v.state) || ['completed', 'rolled-back', 'failed'].includes(v.phase!),
         ).length;
         say(
-          `vm ${vm.vmid}: ${now}${vm.error ? ` (${vm.error.split('\n')[0]})` : ''}` +
+          `vm ${vm.vmid}: ${now}${vm.error ? ` (${printable(vm.error.split('\n')[0])})` : ''}` +
             `   [${done}/${status.vms.length} done, ${status.inFlight} in flight]`,
         );
       }
@@ -169,14 +193,16 @@ export function fleetTable(status: FleetStatus): string {
   const rows = status.vms.map((vm) =>
     [
       String(vm.vmid).padEnd(6),
-      (vm.name ?? '').padEnd(14),
+      printable(vm.name ?? '').padEnd(14),
       vm.state.padEnd(12),
       (vm.state === 'running' ? (vm.phase ?? '') : '').padEnd(20),
       since(vm).padStart(6),
       '  ' +
         (vm.waitingFor
           ? `waits for ${vm.waitingFor}`
-          : (vm.error?.split('\n')[0] ?? `${vm.recordPath ?? ''}${vm.problems ? `; problem: ${vm.problems[0]}` : ''}`)),
+          : printable(
+              vm.error?.split('\n')[0] ?? `${vm.recordPath ?? ''}${vm.problems ? `; problem: ${vm.problems[0]}` : ''}`,
+            )),
     ].join(' '),
   );
   const counts = new Map<string, number>();
@@ -184,7 +210,7 @@ export function fleetTable(status: FleetStatus): string {
   return [
     `fleet ${status.fleetId}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}; ` +
       `${status.inFlight} of ${status.concurrency} in flight, canary ${status.canary}, failures ${status.failures}/${status.failureBudget}`,
-    `gate: ${status.gate.open ? 'open' : 'CLOSED'}: ${status.gate.reason}${status.gate.by ? ` (${status.gate.by}${status.gate.at ? `, ${status.gate.at}` : ''})` : ''}`,
+    `gate: ${status.gate.open ? 'open' : 'CLOSED'}: ${printable(status.gate.reason)}${status.gate.by ? ` (${status.gate.by}${status.gate.at ? `, ${status.gate.at}` : ''})` : ''}`,
     ...(status.stoppedStarting ? [`no further VM starts: ${status.stoppedStarting}`] : []),
     `${'vmid'.padEnd(6)} ${'name'.padEnd(14)} ${'state'.padEnd(12)} ${'phase'.padEnd(20)} ${'time'.padStart(6)}   waits for / error / record`,
     ...rows,
@@ -232,9 +258,11 @@ function printOutcome(config: TemporalConfig, name: string, state: { status: Fle
 export async function migrateFleetCommand(context: CommandContext): Promise<void> {
   const { config, json, options } = context;
   const workflowId = fleetWorkflowId(options.fleet);
+  const input = await fleetInput(context);
+  const approveAs = options.yes ? decisionFrom(options, userInfo().username, 'approved with --yes') : undefined;
   await withClient(config, async (client) => {
     // Safe to run again: a fleet that runs already is followed, not started twice.
-    const handle = await startFleet(context, client, workflowId).catch((err: unknown) => {
+    const handle = await startFleet(context, client, workflowId, input).catch((err: unknown) => {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       if (!json) console.log(`fleet ${workflowId} runs already (options of this command ignored); following it`);
       return client.workflow.getHandle<typeof migrateFleet>(workflowId);
@@ -243,9 +271,6 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
       if (!json) console.log(`fleet ${workflowId} runs; watch it: npm run starter -- status --watch`);
       return;
     }
-    const approveAs = options.yes
-      ? { by: options.by ?? userInfo().username, reason: options.reason ?? 'approved with --yes' }
-      : undefined;
     const state = await followFleet(handle, {
       progress: json ? undefined : console.log,
       untilDone: false,
@@ -258,8 +283,9 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
 
 export async function planFleetCommand(context: CommandContext): Promise<void> {
   const { config, json, options } = context;
+  const input = await fleetInput(context, true);
   await withClient(config, async (client) => {
-    const handle = await startFleet(context, client, planFleetId(options.fleet), true).catch((err: unknown) => {
+    const handle = await startFleet(context, client, planFleetId(options.fleet), input).catch((err: unknown) => {
       if (err instanceof WorkflowExecutionAlreadyStartedError)
         throw new Error(
           `a dry run of fleet '${options.fleet}' runs already: wait for it, or name another with --fleet`,
@@ -282,7 +308,7 @@ export async function planFleetCommand(context: CommandContext): Promise<void> {
     if (json) console.log(JSON.stringify(plans));
     else
       for (const vm of plans) {
-        console.log(`######## vm ${vm.vmid}: ${vm.state}${vm.error ? ` (${vm.error})` : ''}\n`);
+        console.log(`######## vm ${vm.vmid}: ${vm.state}${vm.error ? ` (${printable(vm.error)})` : ''}\n`);
         for (const step of vm.plan) console.log(`# ${step.phase}\n${step.command}\n`);
       }
   });
@@ -354,7 +380,7 @@ export async function fleetDecisionCommand(
     console.log(
       answer.accepted
         ? `vm ${answer.vmid}: ${verb}d by ${decision.by}`
-        : `vm ${answer.vmid}: not taken: ${answer.reason}`,
+        : `vm ${answer.vmid}: not taken: ${printable(answer.reason ?? '')}`,
     );
   if (answers.length === 0 || answers.some((answer) => !answer.accepted)) process.exitCode = 3;
 }
@@ -363,11 +389,14 @@ export async function gateCommand({ config, args, json, options }: CommandContex
   const [action] = args;
   if (action !== 'open' && action !== 'close') throw new Error(`gate open|close (got '${action ?? ''}')`);
   const workflowId = fleetWorkflowId(options.fleet);
-  const change = {
-    open: action === 'open',
-    by: options.by ?? userInfo().username,
-    reason: options.reason ?? `${action === 'open' ? 'opened' : 'closed'} by hand`,
-  };
+  const { by, reason } = decisionFrom(
+    options,
+    userInfo().username,
+    `${action === 'open' ? 'opened' : 'closed'} by hand`,
+  );
+  const change = asRefusal(() =>
+    parseInput(GateChangeSchema, { open: action === 'open', by, reason }, '--by/--reason'),
+  );
   equivalent(
     ['update', 'execute', '--workflow-id', workflowId, '--name', 'setFleetGate', '--input', JSON.stringify(change)],
     config,

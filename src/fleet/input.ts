@@ -1,36 +1,39 @@
 import { z } from 'zod';
-import { InventorySchema } from '../inventory';
-import { parseInput } from '../migration/input';
+import { InventorySchema, MAX_FLEET_VMS } from '../inventory';
+import { parseInput, VmOverridesSchema } from '../migration/input';
+import { FleetGateSchema } from '../migration/messages';
+import { strictObject, vmid } from '../schema';
+import { VmProgressSchema } from './messages';
 
 /** SOP §2.1: 2 at a time, 3 at most. */
 export const SOP_MAX_CONCURRENCY = 3;
+/** Even with allowConcurrencyAboveSop: one node does not take more migrations at once. */
+export const MAX_CONCURRENCY = 20;
 
 /** Everything one migrateFleet run needs; validated before any VM starts. */
-export const MigrateFleetInputSchema = z
-  .object({
-    inventory: InventorySchema,
-    /** migrations in flight at once, from start to close (a run waiting for approval holds its slot) */
-    concurrency: z.number().int().min(1).default(2),
-    /** above 3 goes against the SOP; only with this set */
-    allowConcurrencyAboveSop: z.boolean().default(false),
-    /** the first N VMs of the inventory migrate one at a time, and must complete, before the fleet fans out */
-    canary: z.number().int().min(0).default(1),
-    /** no new VM starts once this many have failed, rolled back or been rejected */
-    failureBudget: z.number().int().min(1).default(1),
-    /** applied to every VM's migrateVm input: timeouts, runAs, dryRun, startedBy, … (each VM's input is checked) */
-    vmOverrides: z.record(z.string(), z.unknown()).default({}),
-    /** children started per run before the fleet drains and continues as new, bounding each run's history */
-    childrenPerRun: z.number().int().min(1).default(100),
-  })
-  .superRefine((input, ctx) => {
-    if (input.concurrency > SOP_MAX_CONCURRENCY && !input.allowConcurrencyAboveSop) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['concurrency'],
-        message: `${input.concurrency} is above the SOP's limit of ${SOP_MAX_CONCURRENCY} (§2.1); set allowConcurrencyAboveSop to insist`,
-      });
-    }
-  });
+export const MigrateFleetInputSchema = strictObject({
+  inventory: InventorySchema,
+  /** migrations in flight at once, from start to close (a run waiting for approval holds its slot) */
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(2),
+  /** above 3 goes against the SOP; only with this set */
+  allowConcurrencyAboveSop: z.boolean().default(false),
+  /** the first N VMs of the inventory migrate one at a time, and must complete, before the fleet fans out */
+  canary: z.number().int().min(0).max(100).default(1),
+  /** no new VM starts once this many have failed, rolled back or been rejected */
+  failureBudget: z.number().int().min(1).max(1_000_000).default(1),
+  /** applied to every VM's migrateVm input: timeouts, runAs, ports, dryRun, startedBy, approvers, fourEyes */
+  vmOverrides: VmOverridesSchema.default({}),
+  /** children started per run before the fleet drains and continues as new, bounding each run's history */
+  childrenPerRun: z.number().int().min(1).max(500).default(100),
+}).superRefine((input, ctx) => {
+  if (input.concurrency > SOP_MAX_CONCURRENCY && !input.allowConcurrencyAboveSop) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['concurrency'],
+      message: `${input.concurrency} is above the SOP's limit of ${SOP_MAX_CONCURRENCY} (§2.1); set allowConcurrencyAboveSop to insist`,
+    });
+  }
+});
 
 export type MigrateFleetInput = z.input<typeof MigrateFleetInputSchema>;
 export type MigrateFleetParams = z.output<typeof MigrateFleetInputSchema>;
@@ -38,3 +41,35 @@ export type MigrateFleetParams = z.output<typeof MigrateFleetInputSchema>;
 export function parseMigrateFleetInput(input: unknown): MigrateFleetParams {
   return parseInput(MigrateFleetInputSchema, input, 'migrateFleet input');
 }
+
+/** Text the fleet wrote itself (errors quote its children's failures): bounded by the payload limit, not by rule. */
+const reported = z.string().max(1 << 20);
+
+/**
+ * What one fleet run hands the next when it continues as new: the run's second argument, so a raw start could
+ * forge it, and it is checked like the first.
+ */
+export const FleetCarrySchema = strictObject({
+  vms: z
+    .array(
+      strictObject({
+        vmid,
+        name: z.string().max(63).optional(),
+        state: z.enum(['queued', 'running', 'completed', 'rejected', 'planned', 'rolled-back', 'failed', 'skipped']),
+        phase: VmProgressSchema.shape.phase.optional(),
+        waitingFor: reported.optional(),
+        workflowId: z.string().max(300).optional(),
+        startedAt: z.iso.datetime().optional(),
+        endedAt: z.iso.datetime().optional(),
+        durationMs: z.number().int().min(0).optional(),
+        recordPath: z.string().max(4096).optional(),
+        error: reported.optional(),
+        problems: z.array(reported).max(100).optional(),
+      }),
+    )
+    .max(MAX_FLEET_VMS),
+  gate: FleetGateSchema,
+  runs: z.number().int().min(0),
+  startedAt: z.iso.datetime(),
+});
+export type FleetCarry = z.output<typeof FleetCarrySchema>;

@@ -1,5 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { FleetGate, MigrationPhase } from '../migration/messages';
+import { z } from 'zod';
+import { phaseNames, type FleetGate, type MigrationPhase } from '../migration/messages';
+import { personName, strictObject, text, vmid } from '../schema';
 
 export type { FleetGate };
 
@@ -9,19 +11,53 @@ export type { FleetGate };
  */
 
 /** A child's progress, signalled to its fleet on every phase change. */
-export interface VmProgress {
-  vmid: number;
-  phase: MigrationPhase;
-  waitingFor?: string;
-  problem?: string;
+export const VmProgressSchema = strictObject({
+  vmid,
+  phase: z.enum([
+    'starting',
+    ...phaseNames,
+    'awaiting-approval',
+    'awaiting-fleet-gate',
+    'rolling-back',
+    'completed',
+    'rolled-back',
+    'failed',
+    'planned',
+  ] satisfies MigrationPhase[]),
+  waitingFor: z.string().max(1000).optional(),
+  // bounded by the payload limit only: the fleet keeps it cut to one line (a child's problem quotes its failure)
+  problem: z
+    .string()
+    .max(1 << 20)
+    .optional(),
+});
+export type VmProgress = z.output<typeof VmProgressSchema>;
+
+/**
+ * Whether a child's run can go from phase `from` to `to`: forward through the SOP's phases (a phase may be
+ * reported twice), a plan after the scan, a rollback from anywhere before Docker's removal, and after the rollback
+ * its end. A progress signal that no run could send is ignored.
+ */
+export function canFollow(from: MigrationPhase, to: MigrationPhase): boolean {
+  const forward: MigrationPhase[] = [
+    'starting',
+    ...phaseNames.slice(0, phaseNames.indexOf('acceptance') + 1),
+    'awaiting-approval',
+    'awaiting-fleet-gate',
+    'remove-docker',
+    'shared-resources',
+    'completed',
+  ];
+  const at = forward.indexOf(from);
+  if (to === 'planned') return from === 'starting' || from === 'scan';
+  if (to === 'rolling-back') return from === 'rolling-back' || (at >= 0 && at <= forward.indexOf('awaiting-approval'));
+  if (to === 'rolled-back' || to === 'failed') return from === 'rolling-back' || from === to;
+  return at >= 0 && forward.indexOf(to) >= at && from !== 'completed';
 }
 export const vmProgressSignal = defineSignal<[VmProgress]>('vmProgress');
 
-export interface GateChange {
-  open: boolean;
-  by: string;
-  reason: string;
-}
+export const GateChangeSchema = strictObject({ open: z.boolean(), by: personName, reason: text(500) });
+export type GateChange = z.output<typeof GateChangeSchema>;
 /** Opens or closes the gate and answers with the gate and the VMs waiting at it. */
 export const setFleetGateUpdate = defineUpdate<{ gate: FleetGate; waitingAtGate: number[] }, [GateChange]>(
   'setFleetGate',

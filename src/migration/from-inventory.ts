@@ -1,12 +1,14 @@
 import type { Inventory } from '../inventory';
 import type { MigrateVmInput } from './input';
 
+/** What a fleet or the CLI may set on top of the inventory for each VM (VmOverridesSchema checks a fleet's). */
+export type VmOverrides = Pick<
+  MigrateVmInput,
+  'ports' | 'runAs' | 'timeouts' | 'dryRun' | 'startedBy' | 'approvers' | 'fourEyes'
+>;
+
 /** One VM's migrateVm input from a fleet inventory; `overrides` wins (timeouts, run-as user, dry run, …). */
-export function migrateVmInputFor(
-  inventory: Inventory,
-  vmid: number,
-  overrides: Partial<MigrateVmInput> = {},
-): MigrateVmInput {
+export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides: VmOverrides = {}): MigrateVmInput {
   const vm = inventory.vms.find((candidate) => candidate.vmid === vmid);
   if (!vm)
     throw new Error(`vmid ${vmid} is not in the inventory (it has ${inventory.vms.map((v) => v.vmid).join(', ')})`);
@@ -19,6 +21,8 @@ export function migrateVmInputFor(
     panelRelease: inventory.panelRelease,
     ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
     ...(inventory.ledgerPath ? { ledgerPath: inventory.ledgerPath } : {}),
+    ...(inventory.approvers ? { approvers: inventory.approvers } : {}),
+    ...(inventory.fourEyes !== undefined ? { fourEyes: inventory.fourEyes } : {}),
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { AcceptanceResult } from '../activities/acceptance';
 import type { BackupResult } from '../activities/backup';
 import type { DeployPanelResult } from '../activities/deploy-panel';
@@ -8,6 +9,7 @@ import type { RemoveDockerResult } from '../activities/remove-docker';
 import type { ScanResult } from '../activities/scan';
 import type { StopDockerResult } from '../activities/stop-docker';
 import type { SystemdUnitsResult } from '../activities/systemd-units';
+import { oneLine, personName, strictObject, text } from '../schema';
 import type { LedgerCommit } from './shared-resources';
 
 /**
@@ -15,10 +17,14 @@ import type { LedgerCommit } from './shared-resources';
  * The signals are what `temporal workflow signal` and the UI can send; the updates do the same and answer.
  */
 
-export interface Decision {
-  by: string;
-  reason: string;
-}
+/** A human's decision: who (a short printable name) and why (bounded, one line). */
+export const DecisionSchema = strictObject({
+  by: personName,
+  reason: text(500),
+  /** the client identity the sender states (the CLI sends its connection's); the history records the server's */
+  identity: text(200).optional(),
+});
+export type Decision = z.output<typeof DecisionSchema>;
 
 export const approveSignal = defineSignal<[Decision]>('approve');
 export const rejectSignal = defineSignal<[Decision]>('reject');
@@ -32,13 +38,22 @@ export interface DecisionAnswer {
   phase: MigrationPhase;
 }
 
-/** The fleet's Docker-removal gate (phase I waits while it is closed); a lone run starts with it open. */
-export interface FleetGate {
-  open: boolean;
-  reason: string;
-  by?: string;
-  at?: string;
-}
+/**
+ * The fleet's Docker-removal gate (phase I waits while it is closed); a lone run starts with it open. The reason is
+ * flattened to one line and cut, not refused: the fleet's own reasons quote its children's failures.
+ * `fleetId` names the fleet that sets it: a fleet's child takes the gate only from its own fleet.
+ */
+export const FleetGateSchema = strictObject({
+  open: z.boolean(),
+  reason: z
+    .string()
+    .max(64 << 10)
+    .transform((reason) => oneLine(reason, 1000)),
+  by: personName.optional(),
+  at: z.iso.datetime().optional(),
+  fleetId: z.string().max(300).optional(),
+});
+export type FleetGate = z.output<typeof FleetGateSchema>;
 export const fleetGateSignal = defineSignal<[FleetGate]>('fleetGate');
 
 /** One VM's migration is this workflow id, fleet or not: a VM already migrating is never started twice. */
@@ -103,6 +118,7 @@ export interface MigrationStatus {
   phases: PhaseRecord[];
   results: PhaseResults;
   approval?: Decision & { decision: 'approved' | 'rejected'; at: string };
+
   fleetGate: FleetGate;
   /** what went wrong, and what state the VM is in */
   problems: string[];

@@ -1,3 +1,4 @@
+import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
 import type { MigrationStatus } from './messages';
 
@@ -6,7 +7,26 @@ export function recordFileName(vmid: number, date: string): string {
   return `${date.slice(0, 10)}_${vmid}_去Docker直装迁移记录.md`;
 }
 
-const fence = (text: string) => '```\n' + text.trim() + '\n```';
+/*
+ * Every operator- or guest-supplied text goes through one of these: it can neither end the line (no heading,
+ * list, table row or fence of its own) nor format what follows it.
+ */
+/** Printable text on one line with Markdown's inline syntax escaped. */
+const inline = (text: string | number) =>
+  printable(String(text).replace(/\r?\n/g, ' ')).replace(/[\\`*_[\]<>|~]/g, (c) => `\\${c}`);
+/** A code span whose delimiter is longer than any run of backticks inside it. */
+const code = (text: string | number) => {
+  const body = printable(String(text).replace(/\r?\n/g, ' '));
+  const ticks = '`'.repeat(Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+  return ticks.length > 1 || body.startsWith(' ') ? `${ticks} ${body} ${ticks}` : `${ticks}${body}${ticks}`;
+};
+/** A fenced block, its fence longer than any run of backticks in the text, which is cut at 8 KiB. */
+const fence = (text: string) => {
+  const cut = text.length > 8192 ? `${text.slice(0, 8192)}\n[… cut here]` : text;
+  const body = cut.trim().split('\n').map(printable).join('\n');
+  const ticks = '`'.repeat(Math.max(2, ...(body.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+  return `${ticks}\n${body}\n${ticks}`;
+};
 
 /**
  * The migration record (SOP §8): machine, who and when, backup and hashes, actions and key outputs, acceptance
@@ -36,18 +56,20 @@ export function renderRecord(
 
   add(`# ${startedAt.slice(0, 10)}_${params.vmid}_去Docker直装迁移记录`, '');
   add('## 基本信息 / Machine');
-  add(`- vmid: \`${params.vmid}\`${scan ? ` (\`${scan.hostname}\`, ${scan.os})` : ''}, IP \`${params.vmIp}\``);
   add(
-    `- 执行入口 / via: ${params.transport === 'qga' ? `node ${params.node.user}@${params.node.host}:${params.node.port}, \`qm guest exec ${params.vmid}\`` : `ssh straight to the VM`}`,
+    `- vmid: \`${params.vmid}\`${scan ? ` (${code(scan.hostname)}, ${inline(scan.os)})` : ''}, IP ${code(params.vmIp)}`,
   );
-  add(`- 执行人 / by: ${params.startedBy}; started ${startedAt}, ended ${endedAt}`);
+  add(
+    `- 执行入口 / via: ${params.transport === 'qga' ? `node ${inline(`${params.node.user}@${params.node.host}:${params.node.port}`)}, \`qm guest exec ${params.vmid}\`` : `ssh straight to the VM`}`,
+  );
+  add(`- 执行人 / by: ${inline(params.startedBy)}; started ${startedAt}, ended ${endedAt}`);
   add(`- 结果 / outcome: **${status.phase}**`, '');
 
   add('## 迁移前扫描 / Scan (read-only)');
   if (scan) {
-    add(`- qm status: ${scan.vmStatus}`);
+    add(`- qm status: ${inline(scan.vmStatus)}`);
     add(
-      `- present: ${scan.existing.map((p) => `\`${p}\``).join(', ') || '(none)'}; missing: ${scan.missing.map((p) => `\`${p}\``).join(', ') || '(none)'}`,
+      `- present: ${scan.existing.map(code).join(', ') || '(none)'}; missing: ${scan.missing.map(code).join(', ') || '(none)'}`,
     );
     add(
       `- source: ${scan.sourceSessions} session files, ${scan.sourceWorkspace} workspace files; ${scan.backupBytes} bytes to back up, ${scan.freeBytes} free`,
@@ -58,7 +80,7 @@ export function renderRecord(
 
   add('## 备份与校验 / Backup (gate)');
   if (backup) {
-    add(`- directory: \`${backup.dir}\`${backup.reused ? ' (an earlier verified backup, reused)' : ''}`);
+    add(`- directory: ${code(backup.dir)}${backup.reused ? ' (an earlier verified backup, reused)' : ''}`);
     add('- `sha256sum -c SHA256SUMS.txt`: all OK; `tar -tzf` of each tarball: OK');
     add('', fence(backup.sha256.join('\n')));
   } else add('- not made');
@@ -68,26 +90,26 @@ export function renderRecord(
   if (stopDocker)
     add('- C stop Docker (not deleted): `docker compose stop` in /opt/openclaw', '', fence(stopDocker.containers), '');
   if (install) {
-    add(`- D install: ${install.installedNow ? `\`${params.installCommand}\`` : 'already installed, nothing run'}`);
+    add(`- D install: ${install.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`);
     add(
-      `  - node ${install.nodeVersion} at \`${install.nodePath}\`; openclaw ${install.openclawVersion} at \`${install.openclawPath}\``,
+      `  - node ${inline(install.nodeVersion)} at ${code(install.nodePath)}; openclaw ${inline(install.openclawVersion)} at ${code(install.openclawPath)}`,
     );
   }
   if (migrateData) {
     add(
-      `- E data: \`/data/openclaw/\` → \`${migrateData.targetDir}/\` (${migrateData.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
+      `- E data: \`/data/openclaw/\` → ${code(`${migrateData.targetDir}/`)} (${migrateData.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
     );
     add(
-      `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup \`${migrateData.configBackup}\``,
+      `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup ${code(migrateData.configBackup)}`,
     );
   }
   if (deployPanel)
     add(
-      `- F panel: ${params.panelRelease.repo} ${params.panelRelease.tag} in /opt/openclaw-panel (${deployPanel.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,
+      `- F panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${deployPanel.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,
     );
   if (systemdUnits)
     add(
-      `- G systemd: openclaw-gateway ${systemdUnits.gatewayActive}, openclaw-panel ${systemdUnits.panelActive} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
+      `- G systemd: openclaw-gateway ${inline(systemdUnits.gatewayActive)}, openclaw-panel ${inline(systemdUnits.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
     );
   if (removeDocker)
     add(
@@ -97,35 +119,37 @@ export function renderRecord(
     );
   if (sharedResources)
     add(
-      `- 共享资源 / shared resources (under the node's lock): ledger ${params.ledgerPath} row \`${sharedResources.row.replace(/\t/g, ' | ')}\`; ` +
+      `- 共享资源 / shared resources (under the node's lock): ledger ${code(params.ledgerPath)} row ${code(sharedResources.row.replace(/\t/g, ' | '))}; ` +
         `NAT ${sharedResources.natMappings.map((m) => `${m.external} -> ${params.vmIp}:${m.guestPort}`).join(', ') || '(no mapping found)'}`,
     );
   add('');
 
   add('## 验收证据 / Acceptance evidence');
   if (acceptance) {
-    add(`- result: ${acceptance.passed ? 'passed' : `FAILED: ${acceptance.failures.join('; ')}`}`);
-    for (const [key, value] of Object.entries(acceptance.checks)) add(`- ${key}: \`${value}\``);
+    add(`- result: ${acceptance.passed ? 'passed' : `FAILED: ${inline(acceptance.failures.join('; '))}`}`);
+    for (const [key, value] of Object.entries(acceptance.checks)) add(`- ${inline(key)}: ${code(value)}`);
   } else add('- not reached');
   if (status.approval)
     add(
-      `- 用户验收 / human decision: **${status.approval.decision}** by ${status.approval.by} at ${status.approval.at}: ${status.approval.reason}`,
+      `- 用户验收 / human decision: **${status.approval.decision}** by ${inline(status.approval.by)}` +
+        `${status.approval.identity ? ` (client identity ${code(status.approval.identity)}, as the client stated it)` : ''}` +
+        ` at ${status.approval.at}: ${inline(status.approval.reason)}`,
     );
   add('');
 
   add('## 风险与回滚 / Risks and rollback');
-  if (backup) add(`- data rollback point: \`${backup.dir}/*.tgz\` (kept)`);
-  if (migrateData) add(`- config rollback point: \`${migrateData.configBackup}\``);
+  if (backup) add(`- data rollback point: ${code(`${backup.dir}/*.tgz`)} (kept)`);
+  if (migrateData) add(`- config rollback point: ${code(migrateData.configBackup)}`);
   if (!removeDocker && stopDocker)
     add(
       '- Docker containers are kept (stopped or restarted): `cd /opt/openclaw && docker compose start` brings them back',
     );
-  if (status.rollback.length > 0) add('- rollback done:', ...status.rollback.map((step) => `  - ${step}`));
+  if (status.rollback.length > 0) add('- rollback done:', ...status.rollback.map((step) => `  - ${inline(step)}`));
   add('');
 
   add('## 本机特殊问题 / Problems met');
   if (status.problems.length === 0) add('- none');
-  else add(...status.problems.map((problem) => `- ${problem.replace(/\n/g, ' ')}`));
+  else add(...status.problems.map((problem) => `- ${inline(problem)}`));
   add('', '## 阶段 / Phases', '| phase | status | started | ended |', '| --- | --- | --- | --- |');
   for (const phase of status.phases)
     add(`| ${phase.name} | ${phase.status} | ${phase.startedAt} | ${phase.endedAt ?? ''} |`);

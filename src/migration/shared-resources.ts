@@ -1,5 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { SshEndpoint } from '../inventory';
+import { z } from 'zod';
+import { SshEndpointSchema, type SshEndpoint } from '../inventory';
+import { duration, HOUR, ipAddress, ledgerPath, port, SECOND, strictObject, text, vmid } from '../schema';
 
 /**
  * The node's shared resources (SOP §2.3: NAT rules, the port pool, the bot ledger) are committed by one holder
@@ -7,36 +9,42 @@ import type { SshEndpoint } from '../inventory';
  * workflow, a crashed worker or a restarted server does not lose who holds it or who waits.
  */
 
-export interface LockRequest {
+const workflowIdText = text(1000);
+const runId = z.string().regex(/^[0-9a-f-]{36}$/, 'a run id');
+const token = z.string().regex(/^[0-9a-f-]{36}$/, "the lock's token");
+
+export const LockRequestSchema = strictObject({
   /** the workflow that waits for the lock: it is signalled `lockGranted` */
-  requesterId: string;
-  requesterRunId: string;
+  requesterId: workflowIdText,
+  requesterRunId: runId,
   /** what the holder does, for the lock's status */
-  purpose: string;
+  purpose: text(200),
   /** the lock is taken back after this long even without a release (a holder terminated by hand) */
-  leaseMs: number;
-}
+  leaseMs: duration(SECOND, HOUR),
+});
+export type LockRequest = z.output<typeof LockRequestSchema>;
 
-export interface LockGrant {
-  lockId: string;
-  token: string;
-}
+export const LockGrantSchema = strictObject({ lockId: workflowIdText, token });
+export type LockGrant = z.output<typeof LockGrantSchema>;
+export const LockReleaseSchema = strictObject({ token });
 
+/** The lock's state as its query shows it: never the holder's token, which is what releases the lock. */
 export interface LockStatus {
-  holder?: LockRequest & { token: string; since: string };
+  holder?: LockRequest & { since: string };
   waiting: LockRequest[];
   granted: number;
 }
 
 /** What a lock run hands to the next one when it continues as new. */
-export interface LockState {
-  waiting: LockRequest[];
-  granted: number;
-}
+export const LockStateSchema = strictObject({
+  waiting: z.array(LockRequestSchema).max(10_000),
+  granted: z.number().int().min(0),
+});
+export type LockState = z.output<typeof LockStateSchema>;
 
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
 export const lockGrantedSignal = defineSignal<[LockGrant]>('lockGranted');
-export const releaseLockSignal = defineSignal<[{ token: string }]>('releaseLock');
+export const releaseLockSignal = defineSignal<[z.output<typeof LockReleaseSchema>]>('releaseLock');
 export const lockStatusQuery = defineQuery<LockStatus>('lockStatus');
 
 /**
@@ -50,24 +58,26 @@ export function sharedResourceLockId(node: Pick<SshEndpoint, 'hostKeySha256'>): 
 /** The node's ledger of bots, one row per VM (tab-separated); the lab seeds one, operators keep theirs. */
 export const DEFAULT_LEDGER_PATH = '/root/openclaw-bot-ledger.tsv';
 
-/** One VM's row as a migration commits it. */
-export interface LedgerEntry {
-  vmid: number;
-  ip: string;
+/** One VM's row as a migration commits it: every field one TSV cell, no tab or newline to add a row. */
+export const LedgerEntrySchema = strictObject({
+  vmid,
+  ip: ipAddress,
   /** how the bot runs after this commit */
-  mode: 'direct' | 'docker';
+  mode: z.enum(['direct', 'docker']),
   /** what happened, e.g. `migrated, record /root/2026-…md` */
-  note: string;
+  note: text(500),
   /** the guest ports whose node NAT mappings are looked up (panel front, gateway front) */
-  panelFront: number;
-  gatewayFront: number;
-}
+  panelFront: port,
+  gatewayFront: port,
+});
+export type LedgerEntry = z.output<typeof LedgerEntrySchema>;
 
-export interface SharedResourcesInput {
-  node: SshEndpoint;
-  ledgerPath: string;
-  entry: LedgerEntry;
-}
+export const SharedResourcesInputSchema = strictObject({
+  node: SshEndpointSchema,
+  ledgerPath,
+  entry: LedgerEntrySchema,
+});
+export type SharedResourcesInput = z.output<typeof SharedResourcesInputSchema>;
 
 /** The VM's node-side view after the commit: its NAT mappings (external port → guest port) and its ledger row. */
 export interface LedgerCommit {

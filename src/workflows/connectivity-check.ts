@@ -1,5 +1,7 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { z } from 'zod';
 import type * as activities from '../activities';
+import { parseInput } from '../migration/input';
 
 const { describeWorker } = proxyActivities<typeof activities>({
   startToCloseTimeout: '30 seconds',
@@ -12,6 +14,7 @@ export interface ConnectivityReport {
 }
 
 /** The smallest round trip through server, worker and activity: the operator's `check` command runs it. */
-export async function connectivityCheck(): Promise<ConnectivityReport> {
+export async function connectivityCheck(...input: unknown[]): Promise<ConnectivityReport> {
+  parseInput(z.tuple([]), input, 'connectivityCheck input (it takes none)');
   return { workflowId: workflowInfo().workflowId, worker: await describeWorker() };
 }

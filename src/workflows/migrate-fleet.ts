@@ -13,11 +13,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { parseMigrateFleetInput, type MigrateFleetInput } from '../fleet/input';
+import { FleetCarrySchema, parseMigrateFleetInput, type FleetCarry, type MigrateFleetInput } from '../fleet/input';
 import {
+  canFollow,
   fleetStatusQuery,
+  GateChangeSchema,
   setFleetGateUpdate,
   vmProgressSignal,
+  VmProgressSchema,
   type FleetGate,
   type FleetReport,
   type FleetStatus,
@@ -25,18 +28,12 @@ import {
   type FleetVmState,
 } from '../fleet/messages';
 import { migrateVmInputFor } from '../migration/from-inventory';
-import { parseMigrateVmInput } from '../migration/input';
-import { fleetGateSignal, migrationId, planId } from '../migration/messages';
+import { parseInput, parseMigrateVmInput } from '../migration/input';
+import { fleetGateSignal, FleetGateSchema, migrationId, planId } from '../migration/messages';
+import { oneLine } from '../schema';
+import { parsePayload, takeValid } from './message-checks';
 import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { migrateVm } from './migrate-vm';
-
-/** What one fleet run hands to the next when it continues as new. */
-export interface FleetCarry {
-  vms: FleetVm[];
-  gate: FleetGate;
-  runs: number;
-  startedAt: string;
-}
 
 const succeeded: FleetVmState[] = ['completed', 'planned'];
 /** What counts against the failure budget; a skipped VM (migrated before, or migrating elsewhere) does not. */
@@ -65,7 +62,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     }),
   );
   const dryRun = params.vmOverrides.dryRun === true;
-  const state: FleetCarry = carried ?? {
+  const state: FleetCarry = (carried && parseInput(FleetCarrySchema, carried, 'migrateFleet carried state')) ?? {
     vms: params.inventory.vms.map((vm) => ({ vmid: vm.vmid, name: vm.name, state: 'queued' })),
     gate: { open: true, reason: 'no VM has failed' },
     runs: 0,
@@ -90,10 +87,10 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
 
   const sendGate = (workflowId: string) =>
     getExternalWorkflowHandle(workflowId)
-      .signal(fleetGateSignal, state.gate)
+      .signal(fleetGateSignal, { ...state.gate, fleetId })
       .catch((err: unknown) => log.warn('a child did not take the gate signal', { workflowId, error: String(err) }));
   const setGate = (gate: FleetGate) => {
-    state.gate = { ...gate, at: new Date().toISOString() };
+    state.gate = { ...gate, reason: oneLine(gate.reason, 1000), at: new Date().toISOString() };
     for (const vmid of running) void sendGate(vm(vmid)!.workflowId!);
   };
   // Each VM closes the gate once: an operator who opened it while that VM was still rolling back meant it.
@@ -104,13 +101,22 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     setGate({ open: false, reason: `vm ${entry.vmid} ${why}`, by: 'migrateFleet' });
   };
 
-  setHandler(vmProgressSignal, ({ vmid, phase, waitingFor, problem }) => {
-    const entry = vm(vmid);
-    if (!entry || entry.state !== 'running') return;
-    entry.phase = phase;
-    entry.waitingFor = waitingFor;
-    if (phase === 'rolling-back' || phase === 'failed') closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
-  });
+  // Progress is taken only for a VM in flight, in an order its run can go through.
+  setHandler(
+    vmProgressSignal,
+    takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem }) => {
+      const entry = vm(vmid);
+      if (!entry || entry.state !== 'running') return;
+      if (!canFollow(entry.phase ?? 'starting', phase)) {
+        log.warn('ignored a progress signal no run could send', { vmid, from: entry.phase, to: phase });
+        return;
+      }
+      entry.phase = phase;
+      entry.waitingFor = waitingFor;
+      if (phase === 'rolling-back' || phase === 'failed')
+        closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+    }),
+  );
   const operatorGate = ({ open, by, reason }: { open: boolean; by?: string; reason: string }) => {
     setGate({ open, reason, by: by ?? 'operator' });
     return {
@@ -120,8 +126,13 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
         .map((v) => v.vmid),
     };
   };
-  setHandler(fleetGateSignal, (gate) => void operatorGate(gate));
-  setHandler(setFleetGateUpdate, operatorGate);
+  setHandler(
+    fleetGateSignal,
+    takeValid(FleetGateSchema, 'fleetGate', (gate) => void operatorGate(gate)),
+  );
+  setHandler(setFleetGateUpdate, operatorGate, {
+    validator: (change) => void parsePayload(GateChangeSchema, 'setFleetGate', change),
+  });
   setHandler(fleetStatusQuery, () => status());
 
   function status(): FleetStatus {

@@ -4,6 +4,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -15,7 +16,9 @@ import { parseMigrateVmInput, type MigrateVmInput } from '../migration/input';
 import {
   approveSignal,
   approveUpdate,
+  DecisionSchema,
   fleetGateSignal,
+  FleetGateSchema,
   recordQuery,
   rejectSignal,
   rejectUpdate,
@@ -29,6 +32,8 @@ import {
 } from '../migration/messages';
 import { renderRecord } from '../migration/record';
 import { vmProgressSignal } from '../fleet/messages';
+import { oneLine } from '../schema';
+import { parsePayload, takeValid } from './message-checks';
 import { commitSharedResources } from './shared-resources';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 
@@ -93,7 +98,10 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   const long = proxyActivities<typeof activities>(activityOptions(params.timeouts.commandMs, 5));
   const installing = proxyActivities<typeof activities>(activityOptions(params.timeouts.installMs, 3));
 
-  const fleet = workflowInfo().parent && getExternalWorkflowHandle(workflowInfo().parent!.workflowId);
+  const fleetId = workflowInfo().parent?.workflowId;
+  const fleet = fleetId !== undefined && getExternalWorkflowHandle(fleetId);
+  // Runs started before this check took a gate from anyone; a fleet's child now takes it from its fleet only.
+  const gateFromItsFleetOnly = patched('fleet-gate-from-its-fleet-only');
   const enter = (phase: MigrationPhase, waitingFor?: string) => {
     status.phase = phase;
     status.waitingFor = waitingFor;
@@ -102,12 +110,13 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       { key: MigrationPhaseAttribute, value: phase },
     ]);
     // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
-    const problem = status.problems.at(-1);
-    void fleet
-      ?.signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) })
-      .catch((err: unknown) => log.warn('the fleet did not take a progress signal', { error: String(err) }));
+    const problem = status.problems.at(-1) && oneLine(status.problems.at(-1)!, 1000);
+    if (fleet)
+      void fleet
+        .signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) })
+        .catch((err: unknown) => log.warn('the fleet did not take a progress signal', { error: String(err) }));
   };
-  const decide = (approve: boolean, { by, reason }: Decision): DecisionAnswer => {
+  const decide = (approve: boolean, { by, reason, identity }: Decision): DecisionAnswer => {
     if (status.phase !== 'awaiting-approval') {
       return {
         accepted: false,
@@ -117,14 +126,48 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     }
     if (decision) return { accepted: false, reason: 'a decision was already taken', phase: status.phase };
     decision = { approve, by, reason };
-    status.approval = { by, reason, decision: approve ? 'approved' : 'rejected', at: new Date().toISOString() };
+    status.approval = {
+      by,
+      reason,
+      ...(identity !== undefined && { identity }),
+      decision: approve ? 'approved' : 'rejected',
+      at: new Date().toISOString(),
+    };
     return { accepted: true, phase: status.phase };
   };
-  setHandler(approveSignal, (d) => void decide(true, d));
-  setHandler(rejectSignal, (d) => void decide(false, d));
-  setHandler(approveUpdate, (d) => decide(true, d));
-  setHandler(rejectUpdate, (d) => decide(false, d));
-  setHandler(fleetGateSignal, (gate) => void (status.fleetGate = gate));
+  /** Why this person may not take this decision under the run's approver policy, or undefined when they may. */
+  const notAllowed = (approve: boolean, { by }: Decision): string | undefined => {
+    if (params.approvers && !params.approvers.includes(by))
+      return `${by} is not one of the approvers (${params.approvers.join(', ')})`;
+    if (approve && params.fourEyes && by === params.startedBy)
+      return `four eyes: ${by} started the run and may not approve it`;
+    return undefined;
+  };
+  const decisionSignal = (approve: boolean) =>
+    takeValid(DecisionSchema, approve ? 'approve' : 'reject', (d) => {
+      const refusal = notAllowed(approve, d);
+      if (refusal) log.warn('ignored a decision', { refusal });
+      else decide(approve, d);
+    });
+  const decisionValidator = (approve: boolean) => (payload: Decision) => {
+    const refusal = notAllowed(
+      approve,
+      parsePayload(DecisionSchema, approve ? 'approveMigration' : 'rejectMigration', payload),
+    );
+    if (refusal) throw new Error(refusal);
+  };
+  setHandler(approveSignal, decisionSignal(true));
+  setHandler(rejectSignal, decisionSignal(false));
+  setHandler(approveUpdate, (d) => decide(true, d), { validator: decisionValidator(true) });
+  setHandler(rejectUpdate, (d) => decide(false, d), { validator: decisionValidator(false) });
+  setHandler(
+    fleetGateSignal,
+    takeValid(FleetGateSchema, 'fleetGate', (gate) => {
+      if (fleetId !== undefined && gateFromItsFleetOnly && gate.fleetId !== fleetId)
+        log.warn('ignored a gate change: this run follows its fleet only', { fleetId, sentFor: gate.fleetId });
+      else status.fleetGate = gate;
+    }),
+  );
   setHandler(statusQuery, () => status);
   setHandler(recordQuery, () => record);
 
@@ -304,8 +347,10 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   }
 }
 
+/** A failure's message and its cause's, cut: it goes into the status, the result and the record. */
 function failureMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  const cause = err instanceof Error ? (err as { cause?: unknown }).cause : undefined;
+  const message =
+    err instanceof Error ? (cause instanceof Error ? `${err.message}: ${cause.message}` : err.message) : String(err);
+  return message.length <= 4000 ? message : `${message.slice(0, 3986)}… [cut here]`;
 }

@@ -11,18 +11,25 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
+import { parseInput } from '../migration/input';
 import {
   acquireLockSignal,
+  LockGrantSchema,
   lockGrantedSignal,
+  LockReleaseSchema,
+  LockRequestSchema,
+  LockStateSchema,
   lockStatusQuery,
   releaseLockSignal,
   sharedResourceLockId,
+  SharedResourcesInputSchema,
   type LedgerCommit,
   type LockGrant,
+  type LockRequest,
   type LockState,
-  type LockStatus,
   type SharedResourcesInput,
 } from '../migration/shared-resources';
+import { takeValid } from './message-checks';
 
 /** A lock run ends after this long without requests; the next request starts a new one. */
 const IDLE_MS = 10 * 60_000;
@@ -33,17 +40,25 @@ const LEASE_MS = 15 * 60_000;
 
 /** The node's shared-resource lock: grants in request order, one holder at a time (the samples' mutex). */
 export async function sharedResourceLock(state: LockState): Promise<void> {
-  const waiting = [...state.waiting];
-  let granted = state.granted;
-  let holder: LockStatus['holder'];
+  const params = parseInput(LockStateSchema, state, 'sharedResourceLock input');
+  const waiting = [...params.waiting];
+  let granted = params.granted;
+  let holder: (LockRequest & { token: string; since: string }) | undefined;
   let released = false;
-  setHandler(acquireLockSignal, (request) => {
-    // a retried request (the requester's activity ran twice) queues once
-    const queued = [holder, ...waiting].some((r) => r?.requesterRunId === request.requesterRunId);
-    if (!queued) waiting.push(request);
-  });
-  setHandler(releaseLockSignal, ({ token }) => void (released ||= holder?.token === token));
-  setHandler(lockStatusQuery, () => ({ holder, waiting, granted }));
+  setHandler(
+    acquireLockSignal,
+    takeValid(LockRequestSchema, 'acquireLock', (request) => {
+      // a retried request (the requester's activity ran twice) queues once
+      const queued = [holder, ...waiting].some((r) => r?.requesterRunId === request.requesterRunId);
+      if (!queued) waiting.push(request);
+    }),
+  );
+  // the token is only in the grant the holder's run received: the query never shows it
+  setHandler(
+    releaseLockSignal,
+    takeValid(LockReleaseSchema, 'releaseLock', ({ token }) => void (released ||= holder?.token === token)),
+  );
+  setHandler(lockStatusQuery, () => ({ holder: holder && withoutToken(holder), waiting, granted }));
 
   for (let grantsThisRun = 0; ; grantsThisRun++) {
     if (!(await condition(() => waiting.length > 0, IDLE_MS))) return;
@@ -69,6 +84,10 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
   }
 }
 
+function withoutToken({ requesterId, requesterRunId, purpose, leaseMs, since }: LockRequest & { since: string }) {
+  return { requesterId, requesterRunId, purpose, leaseMs, since };
+}
+
 const { requestSharedResourceLock, commitLedgerEntry } = proxyActivities<typeof activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
@@ -83,9 +102,14 @@ const REQUEST_AGAIN_MS = 5 * 60_000;
  * workflow of its own (a child of migrateVm), so its wait for the lock shows in the UI on its own.
  */
 export async function commitSharedResources(input: SharedResourcesInput): Promise<LedgerCommit> {
+  input = parseInput(SharedResourcesInputSchema, input, 'commitSharedResources input');
   const lockId = sharedResourceLockId(input.node);
   let grant: LockGrant | undefined;
-  setHandler(lockGrantedSignal, (g) => void (grant = g));
+  // only the lock this commit asked for grants it
+  setHandler(
+    lockGrantedSignal,
+    takeValid(LockGrantSchema, 'lockGranted', (g) => void (g.lockId === lockId && (grant = g))),
+  );
   const { workflowId, runId } = workflowInfo();
   const request = {
     requesterId: workflowId,
