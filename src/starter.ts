@@ -34,6 +34,7 @@ import {
   type MigrationPhase,
   type MigrationStatus,
 } from './migration/messages';
+import { migrationSummary } from './migration/ui-metadata';
 import { InputRefused, nearestKey, printable } from './schema';
 import { MigrationPhaseAttribute, VmIdAttribute } from './search-attributes';
 import { connectivityCheck, migrateVm } from './workflows';
@@ -53,16 +54,21 @@ async function follow(handle: WorkflowHandle<typeof migrateVm>, json: boolean): 
 }
 
 /** One VM's input from the inventory, checked whole before the CLI contacts the server. */
-async function vmInput(options: CliOptions, vmid: number, overrides: VmOverrides = {}): Promise<MigrateVmInput> {
-  const input = migrateVmInputFor(await readInventory(options), vmid, overrides);
+async function vmInput(
+  options: CliOptions,
+  vmid: number,
+  overrides: VmOverrides = {},
+): Promise<{ input: MigrateVmInput; name?: string }> {
+  const inventory = await readInventory(options);
+  const input = migrateVmInputFor(inventory, vmid, overrides);
   asRefusal(() => parseMigrateVmInput(input));
-  return input;
+  return { input, name: inventory.vms.find((vm) => vm.vmid === vmid)?.name };
 }
 
 async function startMigration(
   config: TemporalConfig,
   client: Client,
-  input: MigrateVmInput,
+  { input, name }: { input: MigrateVmInput; name?: string },
 ): Promise<WorkflowHandle<typeof migrateVm>> {
   const params = parseMigrateVmInput(input);
   const workflowId = params.dryRun ? planId(params.vmid) : migrationId(params.vmid);
@@ -87,6 +93,7 @@ async function startMigration(
     taskQueue: config.taskQueue,
     workflowId,
     args: [input],
+    staticSummary: migrationSummary({ vmid: params.vmid, name, dryRun: params.dryRun }),
     typedSearchAttributes: [
       { key: VmIdAttribute, value: String(params.vmid) },
       { key: MigrationPhaseAttribute, value: 'starting' },

@@ -36,7 +36,7 @@ describe('migrateFleet rules', () => {
   /** A fleet of `count` VMs from `first` on, approved as each arrives unless `approve` is false. */
   async function fleet(count: number, first: number, options: Partial<MigrateFleetInput> = {}, approve = true) {
     const inventory = standInInventory(count);
-    inventory.vms.forEach((vm, i) => (vm.vmid = first + i));
+    inventory.vms.forEach((vm, i) => Object.assign(vm, { vmid: first + i, name: `customer-${i}` }));
     const handle = await env.client.workflow.start(migrateFleet, {
       taskQueue,
       workflowId: `fleet-rules-${randomUUID()}`,
@@ -111,6 +111,19 @@ describe('migrateFleet rules', () => {
       expect.stringMatching(/^nothing: it will not start/),
       expect.stringMatching(/^nothing: it will not start/),
     ]);
+    // what the Temporal UI shows: each child's summary, and the current details of the child and the fleet
+    const child = env.client.workflow.getHandle(migrationId(1202));
+    expect(await (await child.describe()).staticSummary()).toBe(
+      `Migration of VM 1202 (customer-2) from Docker to the direct install, fleet ${handle.workflowId}`,
+    );
+    const details = async (h: { query: (name: string) => Promise<unknown> }) =>
+      ((await h.query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails;
+    expect(await details(child)).toMatch(
+      /^\*\*Phase:\*\* awaiting-fleet-gate\n\n\*\*Waiting for:\*\* the fleet gate to open \(vm 1201 is rolling-back: .*\*\*Acceptance:\*\* passed \(\d+ checks\)\n\n\*\*Fleet gate:\*\* closed .*\*\*Decision:\*\* approved by test$/s,
+    );
+    expect(await details(handle)).toMatch(
+      /^\*\*VMs:\*\* 1 completed, 1 rolled-back, 1 running, 2 queued\n\n\*\*Gate:\*\* closed \(vm 1201 is rolling-back: .*\*\*Starts no more VMs:\*\* the failure budget \(1\) is spent/s,
+    );
     await handle.executeUpdate(setFleetGateUpdate, { args: [{ open: true, by: 'test', reason: 'understood' }] });
     const report = await handle.result();
     expect(outcomes(report)).toEqual([

@@ -21,6 +21,7 @@ import {
 } from '../fleet/messages';
 import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
 import { parseInput } from '../migration/input';
+import { fleetSummary } from '../migration/ui-metadata';
 import { printable } from '../schema';
 import { FleetIdAttribute } from '../search-attributes';
 import type { migrateFleet, migrateVm } from '../workflows';
@@ -84,10 +85,17 @@ async function startFleet(
       config,
       workflowId,
     );
+    const params = parseMigrateFleetInput(input);
     return await client.workflow.start<typeof migrateFleet>('migrateFleet', {
       taskQueue: config.taskQueue,
       workflowId,
       args: [input],
+      staticSummary: fleetSummary({
+        fleetId: workflowId,
+        vms: params.inventory.vms.length,
+        concurrency: params.concurrency,
+        dryRun: params.vmOverrides.dryRun === true,
+      }),
     });
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   log,
   ParentClosePolicy,
+  setCurrentDetails,
   setHandler,
   startChild,
   WorkflowIdReusePolicy,
@@ -30,6 +31,7 @@ import {
 import { migrateVmInputFor } from '../migration/from-inventory';
 import { parseInput, parseMigrateVmInput } from '../migration/input';
 import { fleetGateSignal, FleetGateSchema, migrationId, planId } from '../migration/messages';
+import { fleetDetails, migrationSummary } from '../migration/ui-metadata';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
 import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
@@ -85,6 +87,8 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   };
   const slots = () => (canaryDone() ? params.concurrency : 1);
 
+  /** The Temporal UI's current details of the fleet (user metadata, answered by a query: never in the history). */
+  const showDetails = () => setCurrentDetails(fleetDetails(status()));
   const sendGate = (workflowId: string) =>
     getExternalWorkflowHandle(workflowId)
       .signal(fleetGateSignal, { ...state.gate, fleetId })
@@ -92,6 +96,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   const setGate = (gate: FleetGate) => {
     state.gate = { ...gate, reason: oneLine(gate.reason, 1000), at: new Date().toISOString() };
     for (const vmid of running) void sendGate(vm(vmid)!.workflowId!);
+    showDetails();
   };
   // Each VM closes the gate once: an operator who opened it while that VM was still rolling back meant it.
   const closedTheGate = new Set<number>();
@@ -115,6 +120,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       entry.waitingFor = waitingFor;
       if (phase === 'rolling-back' || phase === 'failed')
         closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+      showDetails();
     }),
   );
   const operatorGate = ({ open, by, reason }: { open: boolean; by?: string; reason: string }) => {
@@ -170,11 +176,13 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     const workflowId = dryRun ? planId(entry.vmid) : migrationId(entry.vmid);
     Object.assign(entry, { state: 'running', workflowId, startedAt: new Date().toISOString(), phase: 'starting' });
     running.add(entry.vmid);
+    showDetails();
     const gateAtStart = state.gate;
     try {
       const child = await startChild(migrateVm, {
         workflowId,
         args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: gateAtStart }],
+        staticSummary: migrationSummary({ vmid: entry.vmid, name: entry.name, fleetId, dryRun }),
         // A VM migrated (or rejected) before is not migrated again by a fleet; a failed one may be retried.
         workflowIdReusePolicy: dryRun
           ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
@@ -223,6 +231,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       waitingFor: undefined,
     });
     running.delete(entry.vmid);
+    showDetails();
   }
 
   let startedThisRun = 0;

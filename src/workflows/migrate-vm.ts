@@ -6,6 +6,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -31,6 +32,7 @@ import {
   type PhaseRecord,
 } from '../migration/messages';
 import { renderRecord } from '../migration/record';
+import { migrationDetails } from '../migration/ui-metadata';
 import { vmProgressSignal } from '../fleet/messages';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
@@ -102,6 +104,8 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   const fleet = fleetId !== undefined && getExternalWorkflowHandle(fleetId);
   // Runs started before this check took a gate from anyone; a fleet's child now takes it from its fleet only.
   const gateFromItsFleetOnly = patched('fleet-gate-from-its-fleet-only');
+  /** The Temporal UI's current details of this run (user metadata, answered by a query: never in the history). */
+  const showDetails = () => setCurrentDetails(migrationDetails(status));
   const enter = (phase: MigrationPhase, waitingFor?: string) => {
     status.phase = phase;
     status.waitingFor = waitingFor;
@@ -109,6 +113,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       { key: VmIdAttribute, value: String(params.vmid) },
       { key: MigrationPhaseAttribute, value: phase },
     ]);
+    showDetails();
     // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
     const problem = status.problems.at(-1) && oneLine(status.problems.at(-1)!, 1000);
     if (fleet)
@@ -133,6 +138,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       decision: approve ? 'approved' : 'rejected',
       at: new Date().toISOString(),
     };
+    showDetails();
     return { accepted: true, phase: status.phase };
   };
   /** Why this person may not take this decision under the run's approver policy, or undefined when they may. */
@@ -165,7 +171,10 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     takeValid(FleetGateSchema, 'fleetGate', (gate) => {
       if (fleetId !== undefined && gateFromItsFleetOnly && gate.fleetId !== fleetId)
         log.warn('ignored a gate change: this run follows its fleet only', { fleetId, sentFor: gate.fleetId });
-      else status.fleetGate = gate;
+      else {
+        status.fleetGate = gate;
+        showDetails();
+      }
     }),
   );
   setHandler(statusQuery, () => status);
