@@ -5,7 +5,8 @@
  * when the worker shuts down.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { SshEndpoint } from '../inventory';
@@ -120,13 +121,36 @@ function removeConnection(conn: Connection): void {
   if (list.length === 0) pools.delete(conn.key);
 }
 
-function authConfig(endpoint: SshEndpoint): Pick<ConnectConfig, 'privateKey' | 'agent'> {
+const MAX_PRIVATE_KEY_BYTES = 64 << 10;
+
+/**
+ * A private key file's contents: a regular file of a key's size. Opened without blocking and checked on the open
+ * file, so a FIFO or a device named by mistake is refused at once, never waited on or read without end.
+ */
+export async function readPrivateKey(path: string): Promise<Buffer> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw new Error(`cannot read ${path} (${err.code ?? err.message})`);
+    },
+  );
+  try {
+    const info = await file.stat();
+    if (!info.isFile()) throw new Error(`${path} is not a regular file`);
+    if (info.size === 0 || info.size > MAX_PRIVATE_KEY_BYTES)
+      throw new Error(`${path} has ${info.size} bytes, not a private key (1 to ${MAX_PRIVATE_KEY_BYTES})`);
+    return await file.readFile();
+  } finally {
+    await file.close();
+  }
+}
+
+async function authConfig(endpoint: SshEndpoint): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {
   if (endpoint.privateKeyPath) {
     try {
-      return { privateKey: readFileSync(endpoint.privateKeyPath) };
+      return { privateKey: await readPrivateKey(endpoint.privateKeyPath) };
     } catch (err) {
       throw new RemoteAuthFailed(
-        `cannot read the private key ${endpoint.privateKeyPath} for ${describeEndpoint(endpoint)}: ${(err as Error).message}`,
+        `cannot use the private key ${endpoint.privateKeyPath} for ${describeEndpoint(endpoint)}: ${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -139,7 +163,6 @@ function authConfig(endpoint: SshEndpoint): Pick<ConnectConfig, 'privateKey' | '
 
 function openConnection(endpoint: SshEndpoint, key: string): Connection {
   const target = describeEndpoint(endpoint);
-  const auth = authConfig(endpoint); // throws before anything is pooled
   const client = new Client();
   let seenKey: string | undefined;
   let seenType: string | undefined;
@@ -162,54 +185,63 @@ function openConnection(endpoint: SshEndpoint, key: string): Connection {
     wakeAll(key);
   };
 
-  conn.ready = new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      reject(err);
-    };
-    client.once('ready', () => {
-      settled = true;
-      resolve();
-    });
-    client.on('error', (err: Error & { level?: string }) => {
-      if (hostKeyRejected) fail(new HostKeyMismatch(target, seenKey ?? '(none)', endpoint.hostKeySha256, seenType));
-      else if (err.level === 'client-authentication')
-        fail(new RemoteAuthFailed(`${target} refused the key offered: ${err.message}`, { cause: err }));
-      else if (err.level === 'client-timeout')
-        fail(new RemoteUnavailable(`no SSH handshake with ${target} within ${formatMs(settings.readyTimeoutMs)}`));
-      else fail(new RemoteUnavailable(`cannot reach ${target}: ${err.message}`, { cause: err }));
-      markClosed();
-    });
-    client.on('close', () => {
-      fail(new RemoteUnavailable(`${target} closed the connection before it was ready`));
+  // The key is read before the handshake; a key that cannot be used fails this connection's waiters at once.
+  conn.ready = authConfig(endpoint).then(
+    (auth) =>
+      new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const fail = (err: Error) => {
+          if (settled) return;
+          settled = true;
+          reject(err);
+        };
+        client.once('ready', () => {
+          settled = true;
+          resolve();
+        });
+        client.on('error', (err: Error & { level?: string }) => {
+          if (hostKeyRejected) fail(new HostKeyMismatch(target, seenKey ?? '(none)', endpoint.hostKeySha256, seenType));
+          else if (err.level === 'client-authentication')
+            fail(new RemoteAuthFailed(`${target} refused the key offered: ${err.message}`, { cause: err }));
+          else if (err.level === 'client-timeout')
+            fail(new RemoteUnavailable(`no SSH handshake with ${target} within ${formatMs(settings.readyTimeoutMs)}`));
+          else fail(new RemoteUnavailable(`cannot reach ${target}: ${err.message}`, { cause: err }));
+          markClosed();
+        });
+        client.on('close', () => {
+          fail(new RemoteUnavailable(`${target} closed the connection before it was ready`));
+          markClosed();
+          resolveClosed();
+        });
+        try {
+          client.connect({
+            host: endpoint.host,
+            port: endpoint.port,
+            username: endpoint.user,
+            ...auth,
+            readyTimeout: settings.readyTimeoutMs,
+            keepaliveInterval: settings.keepaliveIntervalMs,
+            keepaliveCountMax: settings.keepaliveCountMax,
+            hostVerifier: (keyBlob: Buffer) => {
+              seenKey = hostKeyFingerprint(keyBlob);
+              seenType = keyType(keyBlob);
+              hostKeyRejected = seenKey !== endpoint.hostKeySha256;
+              return !hostKeyRejected;
+            },
+          });
+        } catch (err) {
+          // ssh2 throws at once for a key it cannot parse (unknown format, or encrypted: no passphrases here)
+          fail(new RemoteAuthFailed(`cannot use the key for ${target}: ${(err as Error).message}`, { cause: err }));
+          markClosed();
+          resolveClosed();
+        }
+      }),
+    (err: unknown) => {
       markClosed();
       resolveClosed();
-    });
-    try {
-      client.connect({
-        host: endpoint.host,
-        port: endpoint.port,
-        username: endpoint.user,
-        ...auth,
-        readyTimeout: settings.readyTimeoutMs,
-        keepaliveInterval: settings.keepaliveIntervalMs,
-        keepaliveCountMax: settings.keepaliveCountMax,
-        hostVerifier: (keyBlob: Buffer) => {
-          seenKey = hostKeyFingerprint(keyBlob);
-          seenType = keyType(keyBlob);
-          hostKeyRejected = seenKey !== endpoint.hostKeySha256;
-          return !hostKeyRejected;
-        },
-      });
-    } catch (err) {
-      // ssh2 throws at once for a key it cannot parse (unknown format, or encrypted: no passphrases here)
-      fail(new RemoteAuthFailed(`cannot use the key for ${target}: ${(err as Error).message}`, { cause: err }));
-      markClosed();
-      resolveClosed();
-    }
-  });
+      throw err;
+    },
+  );
   conn.ready.catch(() => undefined); // the waiters see the error; an unread one is not a crash
 
   if (!conn.closed) {

@@ -99,7 +99,17 @@ describe('ssh to the node', () => {
 
     const missing = await exec({ ...node, privateKeyPath: '/nonexistent/key' }, 'true').catch((e) => e);
     expect(missing).toBeInstanceOf(RemoteAuthFailed);
-    expect(missing.message).toMatch(/cannot read the private key \/nonexistent\/key/);
+    expect(missing.message).toMatch(
+      /cannot use the private key \/nonexistent\/key .*: cannot read \/nonexistent\/key \(ENOENT\)/,
+    );
+    // a device or a FIFO named by mistake is refused at once, never read without end or waited on
+    const fifo = join(lab.labDir, 'not-a-key.fifo');
+    spawnSync('mkfifo', [fifo]);
+    for (const path of ['/dev/zero', fifo]) {
+      const notAFile = await exec({ ...node, privateKeyPath: path }, 'true').catch((e) => e);
+      expect(notAFile).toBeInstanceOf(RemoteAuthFailed);
+      expect(notAFile.message).toContain(`${path} is not a regular file`);
+    }
     const garbage = await exec({ ...node, privateKeyPath: `${lab.knownHostsPath}` }, 'true').catch((e) => e);
     expect(garbage).toBeInstanceOf(RemoteAuthFailed);
     expect(poolStats()).toEqual({});
