@@ -12,6 +12,8 @@ const usage = `usage: npm run lab -- <up|status|down> [options]
           --big-file-mib N        size of the workspace's large file (24)
           --sessions N            session files (6)
           --disk-size SIZE        each guest's disk (2g)
+          --real                  guests run the real systemd, Docker and qemu-ga (systemd-nspawn containers of
+                                  a Debian 12 image built once per machine; only the agent-down fault so far)
   status  what runs, and where the inventory is
   down    stop everything the lab started and remove its files
 
@@ -30,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
       'big-file-mib': { type: 'string' },
       sessions: { type: 'string' },
       'disk-size': { type: 'string' },
+      real: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -45,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
         bigFileMiB: number(values['big-file-mib']),
         sessions: number(values.sessions),
         diskSize: values['disk-size'],
+        real: values.real,
       };
       const parsed = LabOptionsSchema.safeParse(input);
       if (!parsed.success) {
