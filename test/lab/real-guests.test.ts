@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { clearFault, guestExec, injectFault, labStatus } from '../../lab/lab';
 import { waitFor } from '../../lab/shared/wait';
-import { nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
+import { directSsh, nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
 
 /** `lab up --real`: the guests run Debian 12's own systemd, Docker and qemu-ga, met through the node's qm. */
 describe('the lab on real guest software', () => {
@@ -89,25 +88,7 @@ describe('the lab on real guest software', () => {
   });
 
   it("lets the operator's key into a direct-SSH guest's real sshd, pinned by its own host key", () => {
-    const guest = lab.guests.find((g) => g.vmid === 106)!;
-    const ssh = spawnSync(
-      'ssh',
-      [
-        '-i',
-        lab.privateKeyPath,
-        '-p',
-        String(guest.directSsh!.port),
-        '-o',
-        `UserKnownHostsFile=${lab.knownHostsPath}`,
-        '-o',
-        'StrictHostKeyChecking=yes',
-        '-o',
-        'BatchMode=yes',
-        'root@127.0.0.1',
-        'ps -p 1 -o comm=',
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const ssh = directSsh(lab, 106, 'ps -p 1 -o comm=');
     expect(ssh.stderr).toBe('');
     expect(ssh.stdout).toBe('systemd\n');
   });
