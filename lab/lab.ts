@@ -274,6 +274,23 @@ async function startRealGuest(
   ]);
   if (dockerEraUp.status !== 0)
     throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
+  // A VM that runs OpenClaw has long finished starting it. The gateway takes seconds to get ready, writes its
+  // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before, so the lab returns once it said
+  // `ready` and both containers answer, as on the customer's VM before a migration.
+  await waitUntil(
+    `guest ${guest.vmid}'s Docker-era gateway and panel`,
+    () =>
+      enterMachine(container.initPid, [
+        '/bin/bash',
+        '-c',
+        `docker logs openclaw-gateway 2>&1 | grep -q '\\[gateway\\] ready' &&
+          curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2"`,
+        'lab-up',
+        'http://127.0.0.1:28789/health',
+        'http://127.0.0.1:28080/api/health',
+      ]).status === 0,
+    180_000,
+  );
   if (options.faults.some((fault) => fault.vmid === guest.vmid && fault.kind === 'agent-down'))
     enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
   return { container, releaseBridgePid };
