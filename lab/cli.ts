@@ -13,7 +13,8 @@ const usage = `usage: npm run lab -- <up|status|down> [options]
           --sessions N            session files (6)
           --disk-size SIZE        each guest's disk (2g)
           --real                  guests run the real systemd, Docker and qemu-ga (systemd-nspawn containers of
-                                  a Debian 12 image built once per machine; only the agent-down fault so far)
+                                  a Debian 12 image built once per machine; faults so far: agent-down,
+                                  install-hang, ssh-drop, and theirs alone: restart-always)
   status  what runs, and where the inventory is
   down    stop everything the lab started and remove its files
 

@@ -9,7 +9,9 @@
  *     docker-era-images.tar        `docker save` of the Docker-era OpenClaw: the gateway image (Node 24 and the real
  *                                  openclaw package from the OpenClaw cache) and the panel image (the lab's panel),
  *                                  tagged as the record's images; made by `docker import` in a booted build guest,
- *                                  because no registry serves images here
+ *                                  because no registry serves images here. The gateway holds the cache's 2026.9.6,
+ *                                  not the record's 2026.2.19: that one depends on a git repository on GitHub
+ *                                  (libsignal-node, through @whiskeysockets/baileys), out of reach here
  *     marker.json                  written last: inputs, size, build time; without it the image is rebuilt
  *
  *     tsx lab/guest-image.ts       builds the image if this machine has none, prints it as JSON

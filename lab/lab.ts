@@ -34,8 +34,35 @@ export const faultKinds = [
   'port-taken', // something already listens on 127.0.0.1:28789
   'unit-fails', // the gateway unit's ExecStart fails
   'gateway-500', // the direct-install gateway answers 500
+  'restart-always', // real guests, at up: the compose file says restart: always
+  'dockerd-restart', // real guests, at run time: dockerd restarts (systemctl restart docker)
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
+
+/** What the real guests play so far; the other faults are still the simulated guests' stand-ins' to play. */
+const REAL_GUEST_FAULTS: readonly FaultKind[] = [
+  'agent-down',
+  'install-hang',
+  'ssh-drop',
+  'restart-always',
+  'dockerd-restart',
+];
+/** Conditions of a real Docker (its restart policy, its daemon) that the stand-in cannot play. */
+const REAL_ONLY_FAULTS: readonly FaultKind[] = ['restart-always', 'dockerd-restart'];
+
+const FAULT_ONLY_AT: Partial<Record<FaultKind, 'up' | 'run time'>> = {
+  'restart-always': 'up', // it is how the guest was set up
+  'dockerd-restart': 'run time', // it strikes between two phases
+};
+
+function checkPlayable(real: boolean, fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
+  if (real && !REAL_GUEST_FAULTS.includes(fault.kind))
+    throw new Error(`lab: fault ${fault.kind} is not yet played on the real guests`);
+  if (!real && REAL_ONLY_FAULTS.includes(fault.kind))
+    throw new Error(`lab: fault ${fault.kind} needs the real guests (lab up --real)`);
+  const only = FAULT_ONLY_AT[fault.kind];
+  if (only && only !== when) throw new Error(`lab: fault ${fault.kind} is given at ${only} only`);
+}
 
 export const FaultSchema = z
   .string()
@@ -312,10 +339,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     if (!vmids.includes(fault.vmid))
       throw new Error(`lab: fault ${fault.vmid}:${fault.kind} names no guest of this lab`);
   }
-  if (options.real) {
-    const unsupported = options.faults.find((fault) => fault.kind !== 'agent-down');
-    if (unsupported) throw new Error(`lab: fault ${unsupported.kind} is not yet played on the real guests`);
-  }
+  for (const fault of options.faults) checkPlayable(options.real, fault, 'up');
   mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
   await prepareTools(dir);
   const image = options.real ? await prepareGuestImage() : undefined;
@@ -453,7 +477,8 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
       );
     }
     if (image) {
-      seedRealGuest(seed, guest, 'unless-stopped');
+      const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
+      seedRealGuest(seed, guest, restartAlways ? 'always' : 'unless-stopped');
       continue; // booted below, all at once
     }
     seedStandIns(seed);
@@ -673,10 +698,13 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
 
 /** Injects a fault into a running guest; it acts as if it had been given at `lab up`. */
 export function injectFault(state: LabState, fault: Fault): void {
+  checkPlayable(state.options.real, fault, 'run time');
   writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
-  if (state.options.real) {
-    if (fault.kind !== 'agent-down') throw new Error(`lab: fault ${fault.kind} is not yet played on the real guests`);
-    guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
+  if (fault.kind === 'dockerd-restart') {
+    const restart = guestExec(state, fault.vmid, ['systemctl', 'restart', 'docker']);
+    if (restart.status !== 0) throw new Error(`lab: systemctl restart docker failed: ${restart.stderr}`);
+  } else if (state.options.real) {
+    if (fault.kind === 'agent-down') guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
   } else if (fault.kind === 'agent-down') {
     guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
   } else if (fault.kind !== 'install-hang' && fault.kind !== 'ssh-drop') {
