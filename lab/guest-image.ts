@@ -4,7 +4,8 @@
  *
  *     rootfs/                      Debian 12 minbase from this machine's apt sources (mmdebstrap) with systemd,
  *                                  dbus, qemu-guest-agent, docker.io, openssh-server, nginx, rsync, curl, python3,
- *                                  ca-certificates, iproute2, procps; plus the compose v2 plugin, built from Go
+ *                                  ca-certificates, iproute2, procps (and inotify-tools and socat for the lab's
+ *                                  fault watcher); plus the compose v2 plugin, built from Go
  *                                  modules (Debian 12's docker.io has no `docker compose`)
  *     docker-era-images.tar        `docker save` of the Docker-era OpenClaw: the gateway image (Node 24 and the real
  *                                  openclaw package from the OpenClaw cache) and the panel image (the lab's panel),
@@ -41,6 +42,9 @@ export const GUEST_PACKAGES = [
   'ca-certificates',
   'iproute2',
   'procps',
+  // not a customer's: the tools of the lab's fault watcher (lab/fault-watcher.sh), which runs in the guest
+  'inotify-tools',
+  'socat',
 ] as const;
 export const COMPOSE_MODULE = 'github.com/docker/compose/v2';
 export const COMPOSE_VERSION = 'v2.40.3';

@@ -39,14 +39,6 @@ export const faultKinds = [
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
-/** What the real guests play so far; the other faults are still the simulated guests' stand-ins' to play. */
-const REAL_GUEST_FAULTS: readonly FaultKind[] = [
-  'agent-down',
-  'install-hang',
-  'ssh-drop',
-  'restart-always',
-  'dockerd-restart',
-];
 /** Conditions of a real Docker (its restart policy, its daemon) that the stand-in cannot play. */
 const REAL_ONLY_FAULTS: readonly FaultKind[] = ['restart-always', 'dockerd-restart'];
 
@@ -56,8 +48,6 @@ const FAULT_ONLY_AT: Partial<Record<FaultKind, 'up' | 'run time'>> = {
 };
 
 function checkPlayable(real: boolean, fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
-  if (real && !REAL_GUEST_FAULTS.includes(fault.kind))
-    throw new Error(`lab: fault ${fault.kind} is not yet played on the real guests`);
   if (!real && REAL_ONLY_FAULTS.includes(fault.kind))
     throw new Error(`lab: fault ${fault.kind} needs the real guests (lab up --real)`);
   const only = FAULT_ONLY_AT[fault.kind];
@@ -318,8 +308,9 @@ async function startRealGuest(
       ]).status === 0,
     180_000,
   );
-  if (options.faults.some((fault) => fault.vmid === guest.vmid && fault.kind === 'agent-down'))
-    enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
+  const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
+  if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
+  if (faults.length > 0) startFaultWatcher(container.initPid); // as a simulated guest's boot does
   return { container, releaseBridgePid };
 }
 
@@ -660,9 +651,13 @@ export async function labDown(dir = labDir()): Promise<void> {
 
 /** Runs a command inside a guest, as root in all its namespaces: the tests' and faults' view of the VM. */
 export function guestExec(state: LabState, vmid: number, argv: string[], input?: string): SpawnSyncReturns<string> {
+  return enterMachine(guestInit(state, vmid), argv, input);
+}
+
+function guestInit(state: LabState, vmid: number): number {
   const guest = state.guests.find((g) => g.vmid === vmid);
   if (!guest) throw new Error(`lab: no guest ${vmid}`);
-  return enterMachine(guest.initPid, argv, input);
+  return guest.initPid;
 }
 
 export interface LabStatus {
@@ -703,17 +698,21 @@ export function injectFault(state: LabState, fault: Fault): void {
   if (fault.kind === 'dockerd-restart') {
     const restart = guestExec(state, fault.vmid, ['systemctl', 'restart', 'docker']);
     if (restart.status !== 0) throw new Error(`lab: systemctl restart docker failed: ${restart.stderr}`);
-  } else if (state.options.real) {
-    if (fault.kind === 'agent-down') guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
   } else if (fault.kind === 'agent-down') {
-    guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
+    if (state.options.real) guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
+    else guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
   } else if (fault.kind !== 'install-hang' && fault.kind !== 'ssh-drop') {
-    guestExec(state, fault.vmid, [
-      '/bin/bash',
-      '-c',
-      'setsid /bin/bash /run/openclaw-lab/fault-watcher.sh </dev/null >/dev/null 2>&1 &',
-    ]);
+    startFaultWatcher(guestInit(state, fault.vmid));
   }
+}
+
+/** The guest's watcher of the faults that strike in the middle of the SOP's work (lab/fault-watcher.sh). */
+function startFaultWatcher(initPid: number): void {
+  enterMachine(initPid, [
+    '/bin/bash',
+    '-c',
+    'setsid /bin/bash /run/openclaw-lab/fault-watcher.sh </dev/null >/dev/null 2>&1 &',
+  ]);
 }
 
 /** Takes a fault back: the agent comes up again, the watchers stop at their next look. */
