@@ -1,4 +1,7 @@
-import { guestExec, injectFault } from '../../lab/lab';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { guestExec, injectFault, labUp } from '../../lab/lab';
 import { waitFor } from '../../lab/shared/wait';
 import * as sop from './sop-commands';
 import { sopStep, startLab, stopLab, type Lab } from '../support/lab';
@@ -30,6 +33,24 @@ describe("the SOP's Docker commands on a real Docker", () => {
     expect(result.exitcode).toBe(0);
     return result['out-data'] ?? '';
   };
+
+  it('plays restart-always only on real guests and at up, dockerd-restart only at run time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
+    try {
+      await expect(labUp({ faults: [{ vmid: 105, kind: 'restart-always' }] }, dir)).rejects.toThrow(
+        'lab: fault restart-always needs the real guests (lab up --real)',
+      );
+      await expect(labUp({ real: true, faults: [{ vmid: 105, kind: 'dockerd-restart' }] }, dir)).rejects.toThrow(
+        'lab: fault dockerd-restart is given at run time only',
+      );
+      expect(readdirSync(dir)).toEqual([]); // refused before anything started
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => injectFault(lab, { vmid: 105, kind: 'restart-always' })).toThrow(
+      'lab: fault restart-always is given at up only',
+    );
+  });
 
   it('C stops both; a dockerd restart after it brings back restart: always, not unless-stopped', async () => {
     for (const vmid of [105, 106]) {
