@@ -92,4 +92,14 @@ describe('the lab on real guest software', () => {
     expect(ssh.stderr).toBe('');
     expect(ssh.stdout).toBe('systemd\n');
   });
+
+  it('has qm status follow the guest: stopped once its systemd powered it off', async () => {
+    guestExec(lab, 106, ['systemctl', 'poweroff']);
+    await waitFor(() => nodeSsh(lab, ['qm', 'status', '106']).stdout === 'status: stopped\n', {
+      timeoutMs: 120_000,
+      pollMs: 1000,
+      timeoutMessage: 'qm status 106 did not say stopped after the guest powered off',
+    });
+    expect(nodeSsh(lab, ['qm', 'status', '105']).stdout).toBe('status: running\n');
+  });
 });
