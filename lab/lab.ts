@@ -1,11 +1,10 @@
-import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
   linkSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -19,8 +18,10 @@ import { build } from 'esbuild';
 import { z } from 'zod';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { DEFAULT_LEDGER_PATH } from '../src/migration/shared-resources';
+import { prepareGuestImage, type GuestImage } from './guest-image';
+import { bootContainer, enterMachine, forkedChild, startDetached, type Container } from './machine';
 import { prepareOpenClawCache } from './openclaw-cache';
-import { seedGuestData, toolWrapper } from './seed';
+import { REAL_GUEST_QGA_DIR, seedGuestData, seedRealGuest, seedStandIns, toolWrapper } from './seed';
 import { connects, freePort } from './shared/net';
 import { waitFor } from './shared/wait';
 
@@ -33,8 +34,25 @@ export const faultKinds = [
   'port-taken', // something already listens on 127.0.0.1:28789
   'unit-fails', // the gateway unit's ExecStart fails
   'gateway-500', // the direct-install gateway answers 500
+  'restart-always', // real guests, at up: the compose file says restart: always
+  'dockerd-restart', // real guests, at run time: dockerd restarts (systemctl restart docker)
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
+
+/** Conditions of a real Docker (its restart policy, its daemon) that the stand-in cannot play. */
+const REAL_ONLY_FAULTS: readonly FaultKind[] = ['restart-always', 'dockerd-restart'];
+
+const FAULT_ONLY_AT: Partial<Record<FaultKind, 'up' | 'run time'>> = {
+  'restart-always': 'up', // it is how the guest was set up
+  'dockerd-restart': 'run time', // it strikes between two phases
+};
+
+function checkPlayable(real: boolean, fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
+  if (!real && REAL_ONLY_FAULTS.includes(fault.kind))
+    throw new Error(`lab: fault ${fault.kind} needs the real guests (lab up --real)`);
+  const only = FAULT_ONLY_AT[fault.kind];
+  if (only && only !== when) throw new Error(`lab: fault ${fault.kind} is given at ${only} only`);
+}
 
 export const FaultSchema = z
   .string()
@@ -59,6 +77,8 @@ export const LabOptionsSchema = z.object({
     .string()
     .regex(/^\d+[kmg]$/, 'a size like 2g or 512m')
     .default('2g'),
+  /** guests that run the real systemd, Docker and qemu-ga (systemd-nspawn containers of the guest image) */
+  real: z.boolean().default(false),
 });
 export type LabOptions = z.input<typeof LabOptionsSchema>;
 
@@ -70,8 +90,10 @@ interface GuestState {
   vmid: number;
   name: string;
   ip: string;
-  /** host pid of the guest's PID 1 (tini) */
+  /** host pid of the guest's PID 1 (tini; systemd in a real guest) */
   initPid: number;
+  /** a real guest: its container, and the bridge that serves it the release endpoint */
+  real?: { container: Container; releaseBridgePid: number };
   /** seed 004's machines: a host loopback port forwarded to the guest's own sshd, with the guest's host key */
   directSsh?: { port: number; forwarderPid: number; hostKeySha256: string };
 }
@@ -210,24 +232,6 @@ async function prepareTools(dir: string): Promise<void> {
   linkOrCopy(openclaw.prefixTgz, join(tools, 'openclaw-prefix.tgz'));
 }
 
-function startDetached(command: string, args: string[], env: NodeJS.ProcessEnv, logPath: string): number {
-  const log = openSync(logPath, 'a');
-  const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
-  child.unref();
-  if (!child.pid) throw new Error(`lab: could not start ${command}`);
-  return child.pid;
-}
-
-/** The host pid of PID 1 in the namespaces that `unshare --fork` (pid) made. */
-function forkedChild(unsharePid: number): number | undefined {
-  try {
-    const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
-    return children ? Number(children.split(' ')[0]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function machineEnv(dir: string, machineDir: string, extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -236,6 +240,78 @@ function machineEnv(dir: string, machineDir: string, extra: Record<string, strin
     LAB_RUN_DIR: join(dir, 'run'),
     ...extra,
   };
+}
+
+/** /var/lib/docker of a real guest: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
+const REAL_GUEST_DOCKER_SIZE = '3g';
+/** Where a real guest finds the image's `docker save` of the Docker-era OpenClaw. */
+const DOCKER_ERA_IMAGES_IN_GUEST = '/run/openclaw-lab-image/docker-era-images.tar';
+
+/**
+ * Boots a real guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: the images
+ * loaded into its Docker, the compose project up. The release endpoint is bridged into its network namespace.
+ */
+async function startRealGuest(
+  dir: string,
+  guest: GuestState,
+  image: GuestImage,
+  options: z.output<typeof LabOptionsSchema>,
+): Promise<NonNullable<GuestState['real']>> {
+  const guestDir = join(dir, 'guests', String(guest.vmid));
+  const container = await bootContainer({
+    imageRoot: image.rootfs,
+    machineDir: guestDir,
+    hostname: guest.name,
+    diskSize: options.diskSize,
+    dockerSize: REAL_GUEST_DOCKER_SIZE,
+    binds: [
+      { host: join(dir, 'tools'), guest: '/run/openclaw-lab', readOnly: true },
+      { host: faultDir(dir, guest.vmid), guest: '/run/openclaw-lab-faults', readOnly: true },
+      { host: join(dir, 'run/qemu-server'), guest: REAL_GUEST_QGA_DIR },
+      { host: image.dockerImagesTar, guest: DOCKER_ERA_IMAGES_IN_GUEST, readOnly: true },
+    ],
+  });
+  const releaseBridgePid = startDetached(
+    'nsenter',
+    [
+      `--net=/proc/${container.initPid}/ns/net`,
+      'socat',
+      `TCP-LISTEN:${RELEASE_PORT_IN_GUEST},bind=127.0.0.1,fork,reuseaddr`,
+      `UNIX-CONNECT:${join(dir, 'run/release.sock')}`,
+    ],
+    {},
+    join(guestDir, 'release-bridge.log'),
+  );
+  const dockerEraUp = enterMachine(container.initPid, [
+    '/bin/bash',
+    '-c',
+    'set -euo pipefail; docker load -q -i "$1" >/dev/null; cd /opt/openclaw; docker compose up -d --quiet-pull',
+    'lab-up',
+    DOCKER_ERA_IMAGES_IN_GUEST,
+  ]);
+  if (dockerEraUp.status !== 0)
+    throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
+  // A VM that runs OpenClaw has long finished starting it. The gateway takes seconds to get ready, writes its
+  // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before, so the lab returns once it said
+  // `ready` and both containers answer, as on the customer's VM before a migration.
+  await waitUntil(
+    `guest ${guest.vmid}'s Docker-era gateway and panel`,
+    () =>
+      enterMachine(container.initPid, [
+        '/bin/bash',
+        '-c',
+        `docker logs openclaw-gateway 2>&1 | grep -q '\\[gateway\\] ready' &&
+          curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2"`,
+        'lab-up',
+        'http://127.0.0.1:28789/health',
+        'http://127.0.0.1:28080/api/health',
+      ]).status === 0,
+    180_000,
+  );
+  const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
+  if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
+  if (faults.length > 0) startFaultWatcher(container.initPid); // as a simulated guest's boot does
+  return { container, releaseBridgePid };
 }
 
 /** Brings the lab up: the node, its guests, the release endpoint; writes the inventory. Safe to call twice. */
@@ -254,8 +330,10 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     if (!vmids.includes(fault.vmid))
       throw new Error(`lab: fault ${fault.vmid}:${fault.kind} names no guest of this lab`);
   }
+  for (const fault of options.faults) checkPlayable(options.real, fault, 'up');
   mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
   await prepareTools(dir);
+  const image = options.real ? await prepareGuestImage() : undefined;
 
   const keys = join(dir, 'keys');
   mkdirSync(keys, { recursive: true });
@@ -378,8 +456,10 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
     if (directSsh) {
       sshKeygen(guestHostKey, `lab-guest-${guest.vmid}`);
-      put(seed, 'etc/openclaw-lab/sshd_config', sshdConfig(22, '127.0.0.1'));
-      put(seed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(guestHostKey, 'utf8'), 0o600);
+      // A real guest runs the image's sshd with its own config; a simulated one starts sshd with the lab's.
+      const hostKeyPath = image ? 'etc/ssh/ssh_host_ed25519_key' : 'etc/openclaw-lab/ssh_host_ed25519_key';
+      if (!image) put(seed, 'etc/openclaw-lab/sshd_config', sshdConfig(22, '127.0.0.1'));
+      put(seed, hostKeyPath, readFileSync(guestHostKey, 'utf8'), 0o600);
       put(
         seed,
         'root/.ssh/authorized_keys',
@@ -387,6 +467,12 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
         0o600,
       );
     }
+    if (image) {
+      const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
+      seedRealGuest(seed, guest, restartAlways ? 'always' : 'unless-stopped');
+      continue; // booted below, all at once
+    }
+    seedStandIns(seed);
     const unsharePid = startDetached(
       'unshare',
       [
@@ -415,8 +501,19 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     );
     await waitUntil(`guest ${guest.vmid}'s namespaces`, () => forkedChild(unsharePid) !== undefined, 5000);
     guest.initPid = forkedChild(unsharePid)!;
+  }
+  if (image) {
+    await Promise.all(
+      guests.map(async (guest) => {
+        guest.real = await startRealGuest(dir, guest, image, options);
+        guest.initPid = guest.real.container.initPid;
+      }),
+    );
+  }
+  for (const guest of guests) {
+    const guestDir = join(dir, 'guests', String(guest.vmid));
     writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${guest.initPid}\n`);
-    if (directSsh) {
+    if (options.directSsh.includes(guest.vmid)) {
       // Like the node's NAT rule `10200 -> VM:22` in the record: a loopback port on the host reaches the guest.
       const port = await freePort();
       const forwarderPid = startDetached(
@@ -428,7 +525,8 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
         {},
         join(guestDir, 'ssh-forward.log'),
       );
-      guest.directSsh = { port, forwarderPid, hostKeySha256: fingerprint(`${guestHostKey}.pub`) };
+      const hostKey = join(keys, `guest-${guest.vmid}_host.pub`);
+      guest.directSsh = { port, forwarderPid, hostKeySha256: fingerprint(hostKey) };
     }
   }
 
@@ -533,7 +631,10 @@ export async function labDown(dir = labDir()): Promise<void> {
   if (state) {
     const roots = [state.node.pid, ...state.guests.map((guest) => guest.initPid)].filter(alive);
     const namespaces = new Set(roots.map(mountNamespace).filter((ns): ns is string => ns !== undefined));
-    const forwarders = state.guests.flatMap((guest) => (guest.directSsh ? [guest.directSsh.forwarderPid] : []));
+    const forwarders = state.guests.flatMap((guest) => [
+      ...(guest.directSsh ? [guest.directSsh.forwarderPid] : []),
+      ...(guest.real ? [guest.real.container.nspawnPid, guest.real.releaseBridgePid] : []),
+    ]);
     for (const pid of [...processesIn(namespaces), state.releaseServerPid, ...forwarders]) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -550,12 +651,13 @@ export async function labDown(dir = labDir()): Promise<void> {
 
 /** Runs a command inside a guest, as root in all its namespaces: the tests' and faults' view of the VM. */
 export function guestExec(state: LabState, vmid: number, argv: string[], input?: string): SpawnSyncReturns<string> {
+  return enterMachine(guestInit(state, vmid), argv, input);
+}
+
+function guestInit(state: LabState, vmid: number): number {
   const guest = state.guests.find((g) => g.vmid === vmid);
   if (!guest) throw new Error(`lab: no guest ${vmid}`);
-  return spawnSync('nsenter', ['-t', String(guest.initPid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...argv], {
-    encoding: 'utf8',
-    input,
-  });
+  return guest.initPid;
 }
 
 export interface LabStatus {
@@ -591,21 +693,33 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
 
 /** Injects a fault into a running guest; it acts as if it had been given at `lab up`. */
 export function injectFault(state: LabState, fault: Fault): void {
+  checkPlayable(state.options.real, fault, 'run time');
   writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
-  if (fault.kind === 'agent-down') {
-    guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
+  if (fault.kind === 'dockerd-restart') {
+    const restart = guestExec(state, fault.vmid, ['systemctl', 'restart', 'docker']);
+    if (restart.status !== 0) throw new Error(`lab: systemctl restart docker failed: ${restart.stderr}`);
+  } else if (fault.kind === 'agent-down') {
+    if (state.options.real) guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
+    else guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
   } else if (fault.kind !== 'install-hang' && fault.kind !== 'ssh-drop') {
-    guestExec(state, fault.vmid, [
-      '/bin/bash',
-      '-c',
-      'setsid /bin/bash /run/openclaw-lab/fault-watcher.sh </dev/null >/dev/null 2>&1 &',
-    ]);
+    startFaultWatcher(guestInit(state, fault.vmid));
   }
+}
+
+/** The guest's watcher of the faults that strike in the middle of the SOP's work (lab/fault-watcher.sh). */
+function startFaultWatcher(initPid: number): void {
+  enterMachine(initPid, [
+    '/bin/bash',
+    '-c',
+    'setsid /bin/bash /run/openclaw-lab/fault-watcher.sh </dev/null >/dev/null 2>&1 &',
+  ]);
 }
 
 /** Takes a fault back: the agent comes up again, the watchers stop at their next look. */
 export function clearFault(state: LabState, fault: Fault): void {
   rmSync(join(faultDir(state.labDir, fault.vmid), fault.kind), { force: true });
-  if (fault.kind === 'agent-down')
+  if (fault.kind === 'agent-down' && state.options.real)
+    guestExec(state, fault.vmid, ['systemctl', 'start', 'qemu-guest-agent']);
+  else if (fault.kind === 'agent-down')
     guestExec(state, fault.vmid, ['/bin/bash', '/run/openclaw-lab/start-agent.sh', String(fault.vmid)]);
 }

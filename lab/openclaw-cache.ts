@@ -71,10 +71,10 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'openclaw-migrate', `openclaw-${OPENCLAW_VERSION}`);
 }
 
-type Log = (line: string) => void;
+export type Log = (line: string) => void;
 const defaultLog: Log = (line) => process.stderr.write(`openclaw-cache: ${line}\n`);
 
-function run(
+export function run(
   cmd: string,
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string; log?: Log; prefix?: string } = {},

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
+import { DOCKER_ERA_IMAGES } from './guest-image';
 import { seedDockerLab } from './guest/docker';
 
 /** How much user data a guest starts with; the record's vmid 105 had 6 sessions and 584 workspace files. */
@@ -111,7 +113,6 @@ export function seedGuestData(root: string, seed: GuestSeed, shape: GuestDataSha
     }),
     0o600,
   );
-  seedDockerLab({ root });
   write(
     root,
     'root/.ssh/authorized_keys',
@@ -124,8 +125,78 @@ export function seedGuestData(root: string, seed: GuestSeed, shape: GuestDataSha
   write(root, 'etc/nginx/conf.d/openclaw.conf', nginxFronts);
   const sha1 = createHash('sha1').update(seed.webLoginPassword).digest('base64');
   write(root, 'etc/nginx/openclaw.htpasswd', `admin:{SHA}${sha1}\n`, 0o640);
+  chownSync(join(root, 'etc/nginx/openclaw.htpasswd'), 0, WWW_DATA_GID); // nginx's workers read it
+}
 
+/** Debian's fixed gid of www-data (base-passwd), which nginx's workers run as. */
+const WWW_DATA_GID = 33;
+
+/** The simulated guest's stand-ins on PATH, and the stand-in Docker's state of the compose project. */
+export function seedStandIns(root: string): void {
+  seedDockerLab({ root });
   write(root, 'usr/bin/docker', toolWrapper('docker'), 0o755);
   write(root, 'usr/bin/systemctl', toolWrapper('systemd', 'systemctl'), 0o755);
   write(root, 'usr/bin/journalctl', toolWrapper('systemd', 'journalctl'), 0o755);
+}
+
+export type RestartPolicy = 'unless-stopped' | 'always';
+
+/** Where a real guest's qemu-ga listens: the node's /var/run/qemu-server, bind-mounted into the guest. */
+export const REAL_GUEST_QGA_DIR = '/run/openclaw-lab-qga';
+
+/**
+ * A real guest's own configuration: the compose project Docker runs (vmid 105's, with the guest's restart policy)
+ * and qemu-ga as a service on a unix socket the node reaches, as virtio-serial would carry it on a VM.
+ */
+export function seedRealGuest(root: string, vm: { vmid: number; name: string }, restart: RestartPolicy): void {
+  write(root, 'etc/hostname', `${vm.name}\n`); // the image's is the build machine's, and systemd prefers it
+  const compose = {
+    services: {
+      'openclaw-gateway': {
+        image: DOCKER_ERA_IMAGES.gateway,
+        container_name: 'openclaw-gateway',
+        restart,
+        environment: ['HOME=/home/node', 'TZ=Asia/Shanghai'],
+        volumes: ['/data/openclaw:/home/node/.openclaw'],
+        ports: ['127.0.0.1:28789:18789'],
+        command: ['node', 'openclaw.mjs', 'gateway', '--bind', 'lan', '--port', '18789', '--allow-unconfigured'],
+      },
+      'openclaw-panel': {
+        image: DOCKER_ERA_IMAGES.panel,
+        container_name: 'openclaw-panel',
+        restart,
+        depends_on: ['openclaw-gateway'],
+        environment: ['PANEL_CONFIG_PATH=/data/panel/panel.config.json'],
+        volumes: [
+          '/data/panel:/data/panel',
+          '/data/openclaw:/root/.openclaw',
+          '/var/run/docker.sock:/var/run/docker.sock',
+        ],
+        ports: ['127.0.0.1:28080:18080'],
+      },
+    },
+  };
+  write(root, 'opt/openclaw/docker-compose.yml', stringify(compose));
+  // A whole unit, not a drop-in: Debian's binds the agent to its virtio port device, which a container never has,
+  // and a drop-in cannot take a dependency away.
+  write(
+    root,
+    'etc/systemd/system/qemu-guest-agent.service',
+    [
+      '[Unit]',
+      'Description=QEMU Guest Agent (on the lab node socket)',
+      '',
+      '[Service]',
+      `ExecStart=/usr/sbin/qemu-ga --method=unix-listen --path=${REAL_GUEST_QGA_DIR}/${vm.vmid}.qga`,
+      'Restart=always',
+      'RestartSec=0',
+      '',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      '',
+    ].join('\n'),
+  );
+  const wants = join(root, 'etc/systemd/system/multi-user.target.wants');
+  mkdirSync(wants, { recursive: true });
+  symlinkSync('/etc/systemd/system/qemu-guest-agent.service', join(wants, 'qemu-guest-agent.service'));
 }

@@ -8,7 +8,8 @@ import { GATEWAY_UNIT, PANEL_UNIT } from './systemd-units';
  * for the gateway to answer at all (it takes ~15 s after a start). $1 = panel port, $2 = gateway port,
  * $3 = panel front, $4 = gateway front, $5 = wait, $6 = run-as user.
  * Sessions: OpenClaw ≥ 2026.9 moves legacy session files into session-sqlite-import-archive/ at its first
- * start, so the target's sessions are counted in both directories.
+ * start, so sessions are counted in both directories, on the source too: a Docker-era gateway of that age has
+ * already moved them there.
  */
 export const acceptanceScript = `
 set -u
@@ -28,7 +29,7 @@ echo "update_panel=$(curl -sS -m 20 "http://127.0.0.1:$1/api/update/check?target
 for port in "$1" "$2" "$3" "$4"; do
   echo "listening=$port:$(ss -lntp | grep -c ":$port ")"
 done
-echo "source_sessions=$(find /data/openclaw/agents/main/sessions -type f 2>/dev/null | wc -l)"
+echo "source_sessions=$(find /data/openclaw/agents/main/sessions /data/openclaw/agents/main/session-sqlite-import-archive -type f 2>/dev/null | wc -l)"
 echo "target_sessions=$(find "$RUN_HOME/.openclaw/agents/main/sessions" "$RUN_HOME/.openclaw/agents/main/session-sqlite-import-archive" -type f 2>/dev/null | wc -l)"
 echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
 echo "target_workspace=$(find "$RUN_HOME/.openclaw/workspace" -type f 2>/dev/null | wc -l)"

@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { InventorySchema } from '../../src/inventory';
-import { startLab, stopLab, type Lab } from '../support/lab';
+import { directSsh, startLab, stopLab, type Lab } from '../support/lab';
 
 /** Seed 004's machines: no Proxmox node in between, the operator reaches the VM's own sshd. */
 describe('a guest reached straight over ssh', () => {
@@ -15,27 +14,11 @@ describe('a guest reached straight over ssh', () => {
     const inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
     expect(inventory.vms[0].ssh).toBeUndefined();
     const ssh = inventory.vms[1].ssh!;
-    expect(ssh).toMatchObject({ host: '127.0.0.1', user: 'root' });
+    expect(ssh).toMatchObject({ host: '127.0.0.1', port: lab.guests[1].directSsh!.port, user: 'root' });
+    expect(ssh.privateKeyPath).toBe(lab.privateKeyPath);
     expect(ssh.hostKeySha256).not.toBe(inventory.node.hostKeySha256);
 
-    const run = spawnSync(
-      'ssh',
-      [
-        '-i',
-        ssh.privateKeyPath!,
-        '-p',
-        String(ssh.port),
-        '-o',
-        `UserKnownHostsFile=${lab.knownHostsPath}`,
-        '-o',
-        'StrictHostKeyChecking=yes',
-        '-o',
-        'BatchMode=yes',
-        'root@127.0.0.1',
-        'hostname; docker ps --format "{{.Names}}" | sort',
-      ],
-      { encoding: 'utf8' },
-    );
+    const run = directSsh(lab, 106, 'hostname; docker ps --format "{{.Names}}" | sort');
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('vm-lab-0002\nopenclaw-gateway\nopenclaw-panel\n');
   });

@@ -244,3 +244,12 @@ echo target_sessions:$(find /root/.openclaw/agents/main/sessions -type f 2>/dev/
 echo source_workspace:$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)
 echo target_workspace:$(find /root/.openclaw/workspace -type f 2>/dev/null | wc -l)
 `;
+
+/** §6 remove Docker, once the acceptance passed. */
+export const removeDocker = `
+set -e
+cd /opt/openclaw
+docker compose down --remove-orphans
+docker image prune -f
+docker ps -a --format "table {{.Names}}\\t{{.Status}}"
+`;

@@ -7,10 +7,14 @@ import { shellCommand } from '../../src/remote/shell-quote';
 
 export type Lab = NonNullable<ReturnType<typeof readLabState>>;
 
-/** A lab of its own for one test file, in a fresh directory; small data unless the test asks for more. */
+/**
+ * A lab of its own for one test file, in a fresh directory; small data unless the test asks for more.
+ * OPENCLAW_LAB_REAL=1 gives every test file real guests (`lab up --real`) unless it says otherwise.
+ */
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
-  return labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, ...options }, dir);
+  const real = process.env.OPENCLAW_LAB_REAL === '1';
+  return labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, real, ...options }, dir);
 }
 
 export async function stopLab(lab: Lab | undefined): Promise<void> {
@@ -19,15 +23,15 @@ export async function stopLab(lab: Lab | undefined): Promise<void> {
   rmSync(lab.labDir, { recursive: true, force: true });
 }
 
-/** Runs a command line on the node with the plain OpenSSH client, pinning the node's host key. */
-export function nodeSsh(lab: Lab, argv: string[], input?: string): SpawnSyncReturns<string> {
+/** Runs a remote command line with the plain OpenSSH client on a loopback port, pinning the lab's host keys. */
+function ssh(lab: Lab, port: number, remoteCommand: string, input?: string): SpawnSyncReturns<string> {
   return spawnSync(
     'ssh',
     [
       '-i',
       lab.privateKeyPath,
       '-p',
-      String(lab.node.sshPort),
+      String(port),
       '-o',
       `UserKnownHostsFile=${lab.knownHostsPath}`,
       '-o',
@@ -37,10 +41,22 @@ export function nodeSsh(lab: Lab, argv: string[], input?: string): SpawnSyncRetu
       '-o',
       'LogLevel=ERROR',
       'root@127.0.0.1',
-      shellCommand(argv),
+      remoteCommand,
     ],
     { encoding: 'utf8', input, timeout: 300_000 },
   );
+}
+
+/** Runs a command line on the node, its words quoted for the remote shell. */
+export function nodeSsh(lab: Lab, argv: string[], input?: string): SpawnSyncReturns<string> {
+  return ssh(lab, lab.node.sshPort, shellCommand(argv), input);
+}
+
+/** Runs a shell command line straight on a direct-SSH guest (seed 004's machines), no node in between. */
+export function directSsh(lab: Lab, vmid: number, remoteCommand: string): SpawnSyncReturns<string> {
+  const guest = lab.guests.find((g) => g.vmid === vmid);
+  if (!guest?.directSsh) throw new Error(`lab: guest ${vmid} is not reached over ssh directly`);
+  return ssh(lab, guest.directSsh.port, remoteCommand);
 }
 
 export interface QgaResult {

@@ -1,0 +1,293 @@
+/**
+ * The real guests' image, built once per machine into `~/.cache/openclaw-migrate/guest-image-<hash>/`, the hash
+ * taken over everything that goes into it (so a change to any input builds a new one beside the old):
+ *
+ *     rootfs/                      Debian 12 minbase from this machine's apt sources (mmdebstrap) with systemd,
+ *                                  dbus, qemu-guest-agent, docker.io, openssh-server, nginx, rsync, curl, python3,
+ *                                  ca-certificates, iproute2, procps (and inotify-tools and socat for the lab's
+ *                                  fault watcher); plus the compose v2 plugin, built from Go
+ *                                  modules (Debian 12's docker.io has no `docker compose`)
+ *     docker-era-images.tar        `docker save` of the Docker-era OpenClaw: the gateway image (Node 24 and the real
+ *                                  openclaw package from the OpenClaw cache) and the panel image (the lab's panel),
+ *                                  tagged as the record's images; made by `docker import` in a booted build guest,
+ *                                  because no registry serves images here. The gateway holds the cache's 2026.9.6,
+ *                                  not the record's 2026.2.19: that one depends on a git repository on GitHub
+ *                                  (libsignal-node, through @whiskeysockets/baileys), out of reach here
+ *     marker.json                  written last: inputs, size, build time; without it the image is rebuilt
+ *
+ *     tsx lab/guest-image.ts       builds the image if this machine has none, prints it as JSON
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { bootContainer, enterMachine, killContainer } from './machine';
+import { defaultCacheDir, prepareOpenClawCache, run, type Log } from './openclaw-cache';
+import { withPidLock } from './shared/pid-lock';
+
+/** Bump when the image's layout changes in a way its inputs do not show. */
+const IMAGE_FORMAT = 1;
+export const GUEST_SUITE = 'bookworm';
+export const GUEST_PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'qemu-guest-agent',
+  'docker.io',
+  'openssh-server',
+  'nginx',
+  'rsync',
+  'curl',
+  'python3',
+  'ca-certificates',
+  'iproute2',
+  'procps',
+  // not a customer's: the tools of the lab's fault watcher (lab/fault-watcher.sh), which runs in the guest
+  'inotify-tools',
+  'socat',
+] as const;
+export const COMPOSE_MODULE = 'github.com/docker/compose/v2';
+export const COMPOSE_VERSION = 'v2.40.3';
+/** The record's Docker-era images (vmid 105's compose file). */
+export const DOCKER_ERA_IMAGES = {
+  gateway: 'ghcr.io/openclaw/openclaw:2026.2.19',
+  panel: 'ghcr.io/bianshumeng/openclaw-panel:v2026.02.10',
+} as const;
+const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
+const panelAppDir = resolve(__dirname, 'panel-app');
+
+export interface GuestImage {
+  dir: string;
+  rootfs: string;
+  dockerImagesTar: string;
+  sizeBytes: number;
+  /** True when this call built the image. */
+  built: boolean;
+  /** How long the (last) build took. */
+  buildMs: number;
+}
+
+interface Marker {
+  inputs: Record<string, unknown>;
+  sizeBytes: number;
+  builtAt: string;
+  buildMs: number;
+}
+
+const defaultLog: Log = (line) => process.stderr.write(`guest-image: ${line}\n`);
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** Everything the image is made of; its hash names the image's directory. */
+async function imageInputs(log: Log): Promise<Record<string, unknown>> {
+  const openclaw = await prepareOpenClawCache(undefined, { log: (line) => log(`openclaw-cache: ${line}`) });
+  return {
+    format: IMAGE_FORMAT,
+    suite: GUEST_SUITE,
+    packages: GUEST_PACKAGES,
+    aptSources: readFileSync(APT_SOURCES, 'utf8'),
+    compose: `${COMPOSE_MODULE}@${COMPOSE_VERSION}`,
+    openclaw: openclaw.versionOutput,
+    openclawPrefixBytes: openclaw.sizeBytes,
+    images: DOCKER_ERA_IMAGES,
+    panelApp: createHash('sha256')
+      .update(
+        filesUnder(panelAppDir)
+          .map((file) => `${file}\n${readFileSync(file, 'utf8')}`)
+          .join('\n'),
+      )
+      .digest('hex'),
+    scripts: createHash('sha256')
+      .update(readFileSync(join(__dirname, 'nspawn-boot.sh')))
+      .digest('hex'),
+  };
+}
+
+/** Builds `docker compose` from its Go module as the main module (its go.mod's excludes rule out `go install`). */
+async function buildCompose(work: string, target: string, log: Log): Promise<void> {
+  const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' };
+  const download = JSON.parse(
+    await run('go', ['mod', 'download', '-json', `${COMPOSE_MODULE}@${COMPOSE_VERSION}`], { env }),
+  ) as { Dir: string };
+  const source = join(work, 'compose-src');
+  cpSync(download.Dir, source, { recursive: true });
+  execFileSync('chmod', ['-R', 'u+w', source]);
+  mkdirSync(dirname(target), { recursive: true });
+  log(`go build ${COMPOSE_MODULE}/cmd@${COMPOSE_VERSION} (a few minutes)`);
+  await run(
+    'go',
+    [
+      'build',
+      '-trimpath',
+      '-ldflags',
+      `-s -w -X ${COMPOSE_MODULE}/internal.Version=${COMPOSE_VERSION}`,
+      '-o',
+      target,
+      './cmd',
+    ],
+    { env: { ...env, CGO_ENABLED: '0' }, cwd: source },
+  );
+  rmSync(source, { recursive: true, force: true });
+}
+
+/** The shared libraries a host program needs (ldd), to make a root file system that runs it. */
+function sharedLibraries(program: string): string[] {
+  return execFileSync('ldd', [program], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /(\/\S+) \(0x/.exec(line)?.[1])
+    .filter((path): path is string => path !== undefined);
+}
+
+/**
+ * A small root file system for a Docker-era OpenClaw image: Node at /usr/local/bin/node with the libraries it
+ * links, /bin/sh, an app at /app.
+ */
+function imageRoot(root: string, nodeBinary: string, appDir: string): void {
+  for (const program of [nodeBinary, '/bin/sh']) {
+    for (const library of sharedLibraries(program)) {
+      mkdirSync(join(root, dirname(library)), { recursive: true });
+      cpSync(library, join(root, library), { dereference: true });
+    }
+  }
+  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+  cpSync(nodeBinary, join(root, 'usr/local/bin/node'));
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  cpSync('/bin/sh', join(root, 'bin/sh'), { dereference: true });
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
+  for (const dir of ['tmp', 'root', 'home/node']) mkdirSync(join(root, dir), { recursive: true });
+  chmodSync(join(root, 'tmp'), 0o1777);
+  cpSync(appDir, join(root, 'app'), { recursive: true, verbatimSymlinks: true });
+}
+
+/** Imports both image roots into the Docker of a booted build guest and saves them to one tarball. */
+async function makeDockerImages(work: string, rootfs: string, log: Log): Promise<void> {
+  const machineDir = join(work, 'build-guest');
+  mkdirSync(machineDir, { recursive: true });
+  log('booting a build guest (systemd-nspawn) to make the Docker-era images with its Docker');
+  const guest = await bootContainer({
+    imageRoot: rootfs,
+    machineDir,
+    hostname: 'guest-image-build',
+    diskSize: '1g',
+    dockerSize: '8g',
+    binds: [{ host: work, guest: '/run/guest-image' }],
+  });
+  try {
+    const script = `set -euo pipefail
+systemctl is-active --quiet docker || systemctl start docker
+import_root() { tar -C "$1" -c . | docker import "\${@:3}" - "$2" >/dev/null; }
+import_root /run/guest-image/gateway-root "$1" --change 'WORKDIR /app' --change 'ENV HOME=/home/node' \\
+  --change 'CMD ["node", "openclaw.mjs", "gateway", "--bind", "lan", "--port", "18789", "--allow-unconfigured"]'
+import_root /run/guest-image/panel-root "$2" --change 'WORKDIR /app' --change 'CMD ["node", "src/server.js"]'
+docker save -o /run/guest-image/docker-era-images.tar "$1" "$2"
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'`;
+    const made = enterMachine(guest.initPid, [
+      '/bin/bash',
+      '-c',
+      script,
+      'make-images',
+      DOCKER_ERA_IMAGES.gateway,
+      DOCKER_ERA_IMAGES.panel,
+    ]);
+    if (made.status !== 0) throw new Error(`guest-image: making the Docker images failed:\n${made.stderr}`);
+    for (const line of made.stdout.trim().split('\n')) log(`image ${line}`);
+  } finally {
+    await killContainer(guest);
+  }
+  rmSync(join(work, 'gateway-root'), { recursive: true, force: true });
+  rmSync(join(work, 'panel-root'), { recursive: true, force: true });
+}
+
+async function build(dir: string, inputs: Record<string, unknown>, log: Log): Promise<Marker> {
+  const started = Date.now();
+  const work = `${dir}.work`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const rootfs = join(work, 'rootfs');
+  log(`mmdebstrap ${GUEST_SUITE} with ${GUEST_PACKAGES.join(',')} (about a minute or two)`);
+  await run(
+    'mmdebstrap',
+    ['--variant=minbase', `--include=${GUEST_PACKAGES.join(',')}`, GUEST_SUITE, rootfs, APT_SOURCES],
+    { log, prefix: 'mmdebstrap: ' },
+  );
+  log(`guest root file system ready after ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  await buildCompose(work, join(rootfs, 'usr/libexec/docker/cli-plugins/docker-compose'), log);
+  log(`compose plugin built after ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+  const openclaw = await prepareOpenClawCache(undefined, { log });
+  const prefix = join(work, 'openclaw-prefix');
+  mkdirSync(prefix);
+  execFileSync('tar', ['-xzf', openclaw.prefixTgz, '-C', prefix]);
+  imageRoot(join(work, 'gateway-root'), join(prefix, 'bin/node'), join(prefix, 'lib/node_modules/openclaw'));
+  imageRoot(join(work, 'panel-root'), join(prefix, 'bin/node'), panelAppDir);
+  rmSync(prefix, { recursive: true, force: true });
+  await makeDockerImages(work, rootfs, log);
+
+  const sizeBytes = Number(execFileSync('du', ['-sb', work], { encoding: 'utf8' }).split('\t')[0]);
+  const marker: Marker = { inputs, sizeBytes, builtAt: new Date().toISOString(), buildMs: Date.now() - started };
+  rmSync(join(work, 'build-guest'), { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
+  writeFileSync(join(dir, 'marker.json'), JSON.stringify(marker, null, 2) + '\n');
+  log(`built in ${(marker.buildMs / 1000).toFixed(0)} s (${(sizeBytes / 2 ** 20).toFixed(0)} MiB): ${dir}`);
+  return marker;
+}
+
+function readMarker(dir: string): Marker | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'marker.json'), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns this machine's guest image, building it first when there is none for today's inputs. */
+export async function prepareGuestImage(opts: { log?: Log; cacheRoot?: string } = {}): Promise<GuestImage> {
+  const log = opts.log ?? defaultLog;
+  const inputs = await imageInputs(log);
+  const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
+  const cacheRoot = opts.cacheRoot ?? dirname(defaultCacheDir());
+  const dir = join(cacheRoot, `guest-image-${hash}`);
+  const result = (marker: Marker, built: boolean): GuestImage => ({
+    dir,
+    rootfs: join(dir, 'rootfs'),
+    dockerImagesTar: join(dir, 'docker-era-images.tar'),
+    sizeBytes: marker.sizeBytes,
+    built,
+    buildMs: marker.buildMs,
+  });
+  const ready = readMarker(dir);
+  if (ready) return result(ready, false);
+  mkdirSync(cacheRoot, { recursive: true });
+  let announced = false;
+  const waiting = (holder: number) => {
+    if (!announced) log(`waiting for pid ${holder}, which is building the guest image`);
+    announced = true;
+  };
+  return withPidLock(`${dir}.lock`, { pollMs: 1000, waiting }, async () => {
+    const again = readMarker(dir); // another process may have built it while we waited
+    if (again) return result(again, false);
+    log(`no guest image for these inputs on this machine: building ${dir}`);
+    return result(await build(dir, inputs, log), true);
+  });
+}
+
+export async function main(): Promise<void> {
+  try {
+    process.stdout.write(JSON.stringify(await prepareGuestImage(), null, 2) + '\n');
+  } catch (err) {
+    process.stderr.write(`guest-image: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  void main();
+}
