@@ -280,10 +280,14 @@ describe('migrateVm with its worker killed in every phase', () => {
       logPath: join(logDir, 'graceful.log'),
     });
     await gracefulWorkers.start();
+    const input = migrateVmInputFor(inventory, GRACEFUL_VMID);
+    expect(input.installCommand).toMatch(/install-openclaw\.sh/);
     const handle = await env.client.workflow.start<typeof migrateVm>('migrateVm', {
       taskQueue: queue,
       workflowId: `migrate-vm-graceful-${GRACEFUL_VMID}`,
-      args: [migrateVmInputFor(inventory, GRACEFUL_VMID)],
+      // The lab's install takes ~5 s, the worker's grace time: unslowed, it could end on its own while the worker
+      // drains, and the case would test nothing. Slowed, it must outlive the stop.
+      args: [{ ...input, installCommand: `sleep 20; ${input.installCommand}` }],
     });
     try {
       const installing = () => guestExec(lab, GRACEFUL_VMID, ['pgrep', '-f', PHASES.install.command]).stdout.trim();
