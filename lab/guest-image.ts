@@ -19,8 +19,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { bootContainer, enterMachine, killContainer } from './machine';
 import { defaultCacheDir, prepareOpenClawCache, run, type Log } from './openclaw-cache';
 import { withPidLock } from './shared/pid-lock';
@@ -98,7 +108,8 @@ async function imageInputs(log: Log): Promise<Record<string, unknown>> {
     panelApp: createHash('sha256')
       .update(
         filesUnder(panelAppDir)
-          .map((file) => `${file}\n${readFileSync(file, 'utf8')}`)
+          // relative names: the same lab in another checkout is the same image
+          .map((file) => `${relative(panelAppDir, file)}\n${readFileSync(file, 'utf8')}`)
           .join('\n'),
       )
       .digest('hex'),
@@ -151,13 +162,14 @@ function imageRoot(root: string, nodeBinary: string, appDir: string): void {
   for (const program of [nodeBinary, '/bin/sh']) {
     for (const library of sharedLibraries(program)) {
       mkdirSync(join(root, dirname(library)), { recursive: true });
-      cpSync(library, join(root, library), { dereference: true });
+      // copyFileSync follows the link and keeps the mode (Node 24's cpSync takes a linked file for a directory)
+      copyFileSync(library, join(root, library));
     }
   }
   mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
   cpSync(nodeBinary, join(root, 'usr/local/bin/node'));
   mkdirSync(join(root, 'bin'), { recursive: true });
-  cpSync('/bin/sh', join(root, 'bin/sh'), { dereference: true });
+  copyFileSync('/bin/sh', join(root, 'bin/sh'));
   mkdirSync(join(root, 'etc'), { recursive: true });
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\n');
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
