@@ -106,7 +106,9 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   const gateFromItsFleetOnly = patched('fleet-gate-from-its-fleet-only');
   /** The Temporal UI's current details of this run (user metadata, answered by a query: never in the history). */
   const showDetails = () => setCurrentDetails(migrationDetails(status));
-  const enter = (phase: MigrationPhase, waitingFor?: string) => {
+  const enter = (phase: MigrationPhase, wait?: string) => {
+    // cut to what the fleet takes in a progress signal: a gate's reason alone may fill that
+    const waitingFor = wait === undefined ? undefined : oneLine(wait, 1000);
     status.phase = phase;
     status.waitingFor = waitingFor;
     upsertSearchAttributes([

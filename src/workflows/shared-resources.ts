@@ -74,7 +74,7 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
         token: holder.token,
       });
       if (!(await condition(() => released, request.leaseMs))) {
-        log.warn('shared-resource lock taken back: its lease ran out', { holder });
+        log.warn('shared-resource lock taken back: its lease ran out', { holder: withoutToken(holder) });
       }
       granted++;
     } catch (err) {
