@@ -92,7 +92,10 @@ describe('migrateFleet rules', () => {
       'the gate closed and 1202 awaiting approval',
       async () => {
         const status = await handle.query(fleetStatusQuery);
-        return !status.gate.open && status.vms[2].phase === 'awaiting-approval';
+        // the child too must have the closed gate: a close still in flight when the approval lands does not stop it
+        if (status.gate.open || status.vms[2].phase !== 'awaiting-approval') return false;
+        const child = await env.client.workflow.getHandle(migrationId(1202)).query(statusQuery);
+        return !child.fleetGate.open;
       },
       60_000,
     );
