@@ -1,19 +1,10 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { runChecked } from './guest-command';
+import { guestScript } from './guest-scripts';
 
 /** Phase C (SOP §5.3): stop the compose project, never delete it; then no openclaw container may be running. */
-export const stopDockerScript = `
-set -euo pipefail
-umask 077
-cd /opt/openclaw
-docker compose stop
-docker ps -a --format "table {{.Names}}\\t{{.Status}}"
-if docker ps --format "{{.Names}}" | grep -q .; then
-  echo "containers still running after docker compose stop" >&2
-  exit 1
-fi
-`;
+export const stopDockerScript = guestScript('stop-docker.sh');
 
 export function stopDockerCommand(params: MigrateVmParams): GuestCommand {
   return { label: 'stop-docker', script: stopDockerScript, timeoutMs: params.timeouts.commandMs };
