@@ -564,7 +564,7 @@ describe('secrets at rest on the guest', () => {
     ['start docker', startDockerScript],
     ['ledger commit', commitLedgerScript],
   ])('the %s script runs with umask 077 before it writes anything', (_, script) => {
-    expect(script).toMatch(/^\nset -e?uo pipefail\numask 077\b/);
+    expect(script).toMatch(/^\n?(#[^\n]*\n)*set -e?uo pipefail\numask 077\b/);
   });
 
   it('makes the backup directory 700, its tarballs and the config and its .bak 600', () => {
