@@ -1,14 +1,10 @@
 import { recordFileName } from '../migration/record';
 import type { MigrateVmParams } from '../migration/input';
 import { keyValues, one, runChecked } from './guest-command';
+import { guestScript } from './guest-scripts';
 
-/** Writes the record (stdin) into the directory that holds the backups. $1 = file name. */
-export const writeRecordScript = `
-set -euo pipefail
-umask 077
-cat > "/root/$1"
-echo "record_path=/root/$1"
-`;
+/** Writes the record (stdin) into the directory that holds the backups. */
+export const writeRecordScript = guestScript('write-record.sh');
 
 export async function writeRecord(params: MigrateVmParams, markdown: string, startedAt: string): Promise<string> {
   const result = await runChecked(params, {

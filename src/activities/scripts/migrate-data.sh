@@ -1,0 +1,56 @@
+# Phase E (SOP §5.5, §5.6): /data/openclaw to the run-as user's ~/.openclaw with rsync -aHAX --delete (cp -a
+# without rsync), ownership fixed, then openclaw.json patched for the direct install.
+# $1 = run-as user, $2 = gateway port, $3 = gateway front port.
+# Safe to repeat: the copy is redone from the source (Docker is stopped, the source no longer changes), the one
+# openclaw.json.bak.<ts> of the first attempt is kept and no second one is made, the patch gives the same result.
+set -euo pipefail
+umask 077
+RUN_USER=$1
+RUN_GROUP=$(id -gn "$RUN_USER")
+RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
+TARGET_DIR="$RUN_HOME/.openclaw"
+mkdir -p "$TARGET_DIR" /var/lib/openclaw-migrate
+if command -v rsync >/dev/null 2>&1; then
+  rsync -aHAX --delete --exclude '/openclaw.json.bak.*' /data/openclaw/ "$TARGET_DIR/"
+  echo "copied_with=rsync"
+else
+  find "$TARGET_DIR" -mindepth 1 -maxdepth 1 ! -name 'openclaw.json.bak.*' -exec rm -rf {} +
+  cp -a /data/openclaw/. "$TARGET_DIR/"
+  echo "copied_with=cp"
+fi
+chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
+date -Iseconds > /var/lib/openclaw-migrate/data-migrated
+
+CONFIG="$TARGET_DIR/openclaw.json" GATEWAY_PORT=$2 FRONT_PORT=$3 python3 - <<"PY"
+import glob, json, os, time
+p = os.environ["CONFIG"]
+port = int(os.environ["GATEWAY_PORT"])
+front = int(os.environ["FRONT_PORT"])
+baks = sorted(glob.glob(p + ".bak.*"))
+cfg = json.load(open(p, encoding="utf-8"))
+if baks:
+    bak = baks[0]
+else:
+    bak = "%s.bak.%s" % (p, time.strftime("%Y%m%d%H%M%S"))
+    open(bak, "w", encoding="utf-8").write(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n")
+gw = cfg.setdefault("gateway", {})
+gw["port"] = port
+gw["bind"] = gw.get("bind") or "loopback"
+gw["mode"] = gw.get("mode") or "remote"
+gw.setdefault("remote", {})["url"] = "ws://127.0.0.1:%d" % port
+ctrl = gw.setdefault("controlUi", {})
+origins = ctrl.get("allowedOrigins") or []
+for u in ["http://127.0.0.1:%d" % front, "http://localhost:%d" % front]:
+    if u not in origins:
+        origins.append(u)
+ctrl["allowedOrigins"] = origins
+open(p, "w", encoding="utf-8").write(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n")
+print("config_backup=" + bak)
+print("config_backup_new=%d" % (0 if baks else 1))
+PY
+# the config and its .bak hold the gateway token
+chmod 600 "$TARGET_DIR"/openclaw.json*
+chown "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"/openclaw.json*
+echo "target_dir=$TARGET_DIR"
+echo "target_sessions=$(find "$TARGET_DIR/agents/main/sessions" -type f 2>/dev/null | wc -l)"
+echo "target_workspace=$(find "$TARGET_DIR/workspace" -type f 2>/dev/null | wc -l)"
