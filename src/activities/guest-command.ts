@@ -1,27 +1,15 @@
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { CancelledFailure, Context } from '@temporalio/activity';
 import type { GuestCommand, GuestResult } from '../remote/guest';
 import { guestFor, nodeFor } from '../remote';
 import { RemoteError } from '../remote/errors';
+import { failure, type NonRetryableType } from '../failures';
 import type { SshEndpoint } from '../inventory';
 import type { MigrateVmParams } from '../migration/input';
 import { oneLine } from '../schema';
 
-/** Errors no retry can fix: the activity fails for good with this type, which the operator sees in the UI. */
-export const nonRetryableTypes = [
-  'PreflightRefused',
-  'BackupFailed',
-  'BackupVerificationFailed',
-  'AcceptanceFailed',
-  'InvalidInput',
-] as const;
-
-export function refuse(type: (typeof nonRetryableTypes)[number], message: string, details?: unknown): never {
-  throw ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: true,
-    details: details === undefined ? [] : [details],
-  });
+/** Fails the activity for good with this type, which the operator sees in the UI: no retry can fix it. */
+export function refuse(type: NonRetryableType, message: string, details?: unknown): never {
+  throw failure(type, message, details === undefined ? [] : [details]);
 }
 
 interface Heartbeat {
@@ -74,20 +62,17 @@ export async function runInGuest(params: MigrateVmParams, command: GuestCommand)
   }
 }
 
-/** Like runInGuest, and a non-zero exit fails the activity (retryable unless `failure` says otherwise). */
+/** Like runInGuest, and a non-zero exit fails the activity (retryable, unless `refusal` names a type that is not). */
 export async function runChecked(
   params: MigrateVmParams,
   command: GuestCommand,
-  failure?: { type: (typeof nonRetryableTypes)[number]; message: string },
+  refusal?: { type: NonRetryableType; message: string },
 ): Promise<GuestResult> {
   const result = await runInGuest(params, command);
   if (result.exitCode !== 0) {
     const output = lastLines(`${result.stdout}\n${result.stderr}`);
-    if (failure) refuse(failure.type, `${failure.message}: exit ${result.exitCode}\n${output}`);
-    throw ApplicationFailure.create({
-      type: 'GuestCommandFailed',
-      message: `${command.label} exited ${result.exitCode} on vm ${params.vmid}:\n${output}`,
-    });
+    if (refusal) refuse(refusal.type, `${refusal.message}: exit ${result.exitCode}\n${output}`);
+    throw failure('GuestCommandFailed', `${command.label} exited ${result.exitCode} on vm ${params.vmid}:\n${output}`);
   }
   return result;
 }
@@ -115,12 +100,7 @@ export async function onNode(node: SshEndpoint, command: Omit<GuestCommand, 'tim
  * messages quote what qm or the guest's agent answered: cut, as guest output is, before they reach the history.
  */
 function asFailure(err: unknown): unknown {
-  if (!(err instanceof RemoteError)) return err;
-  return ApplicationFailure.create({
-    type: err.name,
-    message: oneLine(err.message, 2000),
-    nonRetryable: !err.retryable,
-  });
+  return err instanceof RemoteError ? failure(err.name, oneLine(err.message, 2000)) : err;
 }
 
 /** Lines of guest output that may hold a secret: tokens, passwords, auth headers, keys, long random strings. */

@@ -1,4 +1,5 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
+import { failure } from '../failures';
 import {
   acquireLockSignal,
   type LedgerCommit,
@@ -29,10 +30,10 @@ export async function commitLedgerEntry({ node, ledgerPath, entry }: SharedResou
     ],
   });
   if (result.exitCode !== 0) {
-    throw ApplicationFailure.create({
-      type: 'LedgerCommitFailed',
-      message: `committing vm ${entry.vmid} to the ledger ${ledgerPath} exited ${result.exitCode}:\n${lastLines(result.stdout + result.stderr)}`,
-    });
+    throw failure(
+      'LedgerCommitFailed',
+      `committing vm ${entry.vmid} to the ledger ${ledgerPath} exited ${result.exitCode}:\n${lastLines(result.stdout + result.stderr)}`,
+    );
   }
   const values = keyValues(result.stdout);
   const natMappings = (values.get('nat') ?? []).map((mapping) => {

@@ -1,19 +1,25 @@
+import { failureTypes, type RemoteFailureType } from '../failures';
+
 /**
- * The remote layer's errors. Each class sets `name` to its own name, which Temporal takes as the failure's type
- * (so a retry policy can list the ones never worth retrying), and `retryable` says whether another attempt may
- * help.
+ * The remote layer's errors. Each class sets `name` to its own name, which Temporal takes as the failure's type;
+ * whether another attempt may help (`retryable`) is the registry's word (src/failures.ts), which migrateVm's retry
+ * policies read too.
  */
 
 /** Sets the class's `name` on its prototype, so the stack trace's first line names it too. */
-function nameErrorClass(cls: { prototype: Error }, name: string): void {
+function nameErrorClass(cls: { prototype: Error }, name: RemoteFailureType): void {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
 }
 
 /** Every error of the remote layer. */
 export abstract class RemoteError extends Error {
-  abstract readonly retryable: boolean;
+  declare readonly name: RemoteFailureType;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+
+  get retryable(): boolean {
+    return failureTypes[this.name].retryable;
   }
 }
 
@@ -22,7 +28,6 @@ export class HostKeyMismatch extends RemoteError {
   static {
     nameErrorClass(this, 'HostKeyMismatch');
   }
-  readonly retryable = false;
   constructor(
     /** user@host:port */
     readonly target: string,
@@ -53,7 +58,6 @@ export class RemoteAuthFailed extends RemoteError {
   static {
     nameErrorClass(this, 'RemoteAuthFailed');
   }
-  readonly retryable = false;
 }
 
 /**
@@ -64,7 +68,6 @@ export class RemoteUnavailable extends RemoteError {
   static {
     nameErrorClass(this, 'RemoteUnavailable');
   }
-  readonly retryable = true;
 }
 
 /** The VM or its guest agent does not answer (VM stopped, agent not running, no agent configured, unknown VM). */
@@ -72,7 +75,6 @@ export class GuestUnreachable extends RemoteError {
   static {
     nameErrorClass(this, 'GuestUnreachable');
   }
-  readonly retryable = true;
 }
 
 /**
@@ -83,7 +85,6 @@ export class GuestResultLost extends RemoteError {
   static {
     nameErrorClass(this, 'GuestResultLost');
   }
-  readonly retryable = true;
 }
 
 /**
@@ -95,7 +96,6 @@ export class GuestExecFailed extends RemoteError {
   static {
     nameErrorClass(this, 'GuestExecFailed');
   }
-  readonly retryable = false;
 }
 
 /** A command the remote layer refuses before sending it (bad label, NUL bytes, stdin or command line too long). */
@@ -103,7 +103,6 @@ export class InvalidGuestCommand extends RemoteError {
   static {
     nameErrorClass(this, 'InvalidGuestCommand');
   }
-  readonly retryable = false;
 }
 
 /** The command ran past its timeout and was killed in the guest; carries what it had printed by then. */
@@ -111,8 +110,6 @@ export class GuestCommandTimeout extends RemoteError {
   static {
     nameErrorClass(this, 'GuestCommandTimeout');
   }
-  /** the same command would most likely run into the same wall (a hung installer, a full disk) */
-  readonly retryable = false;
   constructor(
     readonly label: string,
     readonly pid: number,

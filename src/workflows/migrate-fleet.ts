@@ -35,6 +35,7 @@ import { fleetDetails, migrationSummary } from '../migration/ui-metadata';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
 import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
+import { failure } from '../failures';
 import { migrateVm } from './migrate-vm';
 
 const succeeded: FleetVmState[] = ['completed', 'planned'];
@@ -58,7 +59,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
         parseMigrateVmInput(vmInput);
       } catch (err) {
         const message = `vm ${vm.vmid}: ${err instanceof Error ? err.message : err}`;
-        throw ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
+        throw failure('InvalidInput', message);
       }
       return [vm.vmid, vmInput];
     }),

@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   condition,
   executeChild,
   getExternalWorkflowHandle,
@@ -38,6 +37,7 @@ import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
 import { commitSharedResources } from './shared-resources';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
+import { failure, nonRetryableActivityTypes } from '../failures';
 
 export interface MigrateVmResult {
   vmid: number;
@@ -46,16 +46,6 @@ export interface MigrateVmResult {
   recordPath?: string;
   status: MigrationStatus;
 }
-
-const nonRetryableErrorTypes = [
-  'HostKeyMismatch',
-  'GuestCommandTimeout',
-  'PreflightRefused',
-  'BackupFailed',
-  'BackupVerificationFailed',
-  'AcceptanceFailed',
-  'InvalidInput',
-];
 
 function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
   return {
@@ -70,7 +60,7 @@ function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: attempts,
-      nonRetryableErrorTypes,
+      nonRetryableErrorTypes: nonRetryableActivityTypes,
     },
   };
 }
@@ -261,12 +251,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     status.problems.push(failureMessage(err));
     await rollBackAndRecord(compensations);
     const where = compensations.length ? 'is back on Docker' : 'was left as it was, Docker untouched,';
-    throw ApplicationFailure.create({
-      type: 'MigrationRolledBack',
-      message: `vm ${params.vmid} ${where} after: ${failureMessage(err)}`,
-      details: [status],
-      nonRetryable: true,
-    });
+    throw failure('MigrationRolledBack', `vm ${params.vmid} ${where} after: ${failureMessage(err)}`, [status]);
   }
   if (!decision!.approve) {
     // the reason the fleet gives when its gate closes for this rollback, and the record's problem
@@ -352,7 +337,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
             .join(', ')}. ` +
           `The backup in ${status.results.backup?.dir ?? '(none)'} and the migrated copy are untouched.`;
         status.problems.push(message);
-        throw ApplicationFailure.create({ type: 'RollbackIncomplete', message, details: [status], nonRetryable: true });
+        throw failure('RollbackIncomplete', message, [status]);
       }
     }
   }

@@ -1,4 +1,5 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
+import { failure } from '../../src/failures';
 import * as activities from '../../src/activities';
 import type { MigrateVmParams } from '../../src/migration/input';
 
@@ -62,11 +63,7 @@ export function standInActivities({ phaseMs, failAcceptance = [] }: StandInOptio
     acceptanceGate: async (params: MigrateVmParams) => {
       await wait();
       if (failAcceptance.includes(params.vmid))
-        throw ApplicationFailure.create({
-          type: 'AcceptanceFailed',
-          message: `acceptance of vm ${params.vmid} failed: gateway_direct 500`,
-          nonRetryable: true,
-        });
+        throw failure('AcceptanceFailed', `acceptance of vm ${params.vmid} failed: gateway_direct 500`);
       return { passed: true, failures: [], checks: {} };
     },
     removeDocker: async () => (await wait(), { output: '' }),
