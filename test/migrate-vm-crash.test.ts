@@ -7,13 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec } from '../lab/lab';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
-import {
-  approveUpdate,
-  phaseNames,
-  statusQuery,
-  type MigrationStatus,
-  type PhaseName,
-} from '../src/migration/messages';
+import { approveUpdate, statusQuery, type MigrationStatus } from '../src/migration/messages';
+import { phaseNamed, phases, runOrder, type Phase } from '../src/migration/phases';
 import type { migrateVm } from '../src/workflows';
 import { nodeSsh, startLab, stopLab, type Lab } from './support/lab';
 import { startDevServer } from './support/temporal';
@@ -23,28 +18,29 @@ const VMID = 105;
 /** the guest of the graceful-shutdown case */
 const GRACEFUL_VMID = 106;
 
+/** The phases that run commands in the guest (shared-resources runs on the node, after Docker is gone). */
+type GuestPhase = Extract<Phase, { runsOn: 'guest' }>;
+const GUEST_PHASES = phases.filter((phase): phase is GuestPhase => phase.runsOn === 'guest').map((phase) => phase.name);
+const activityOf = (name: GuestPhase['name']) => phaseNamed(name).activity;
 /**
- * Each phase's activity, and a pattern that matches its guest command's command line (`/bin/bash -c <script> …`)
- * and nothing else. The first character in brackets keeps pgrep from matching the shell that runs it, whose
- * command line holds the pattern too.
+ * A pattern for each guest phase that matches its guest command's command line (`/bin/bash -c <script> …`) and
+ * nothing else. The first character in brackets keeps pgrep from matching the shell that runs it, whose command
+ * line holds the pattern too.
  */
-type GuestPhase = Exclude<PhaseName, 'shared-resources'>;
-/** The phases that run commands in the guest; shared-resources runs on the node, after Docker is gone. */
-const GUEST_PHASES = phaseNames.filter((phase): phase is GuestPhase => phase !== 'shared-resources');
-const PHASES: Record<GuestPhase, { activity: string; command: string }> = {
-  scan: { activity: 'scan', command: '[t]arget_foreign=1' },
-  backup: { activity: 'backup', command: '[w]rite_backup\\(\\)|[v]erification of' },
-  'stop-docker': { activity: 'stopDocker', command: '[c]ontainers still running after' },
-  install: { activity: 'install', command: '[i]nstalled_now=' },
-  'migrate-data': { activity: 'migrateData', command: '[c]onfig_backup_new' },
-  'deploy-panel': { activity: 'deployPanel', command: '[p]anel_release_repo' },
-  'systemd-units': { activity: 'installUnits', command: '[u]nits_changed=' },
-  acceptance: { activity: 'acceptanceGate', command: '[g]ateway_direct=' },
-  'remove-docker': { activity: 'removeDocker', command: '[d]ocker image prune' },
+const COMMAND_PATTERNS: Record<GuestPhase['name'], string> = {
+  scan: '[t]arget_foreign=1',
+  backup: '[w]rite_backup\\(\\)|[v]erification of',
+  'stop-docker': '[c]ontainers still running after',
+  install: '[i]nstalled_now=',
+  'migrate-data': '[c]onfig_backup_new',
+  'deploy-panel': '[p]anel_release_repo',
+  'systemd-units': '[u]nits_changed=',
+  acceptance: '[g]ateway_direct=',
+  'remove-docker': '[d]ocker image prune',
 };
 
 interface Crash {
-  phase: GuestPhase;
+  phase: GuestPhase['name'];
   /** the phase's guest command was seen running in the guest right before the kill */
   commandRunning: boolean;
   /** the status query had shown the phase running by then */
@@ -57,16 +53,7 @@ interface Crash {
 }
 
 /** Where a run can be, in order: the phases, with the waits before remove-docker. */
-const ORDER = [
-  'starting',
-  ...GUEST_PHASES.filter((phase) => phase !== 'remove-docker'),
-  'awaiting-approval',
-  'awaiting-fleet-gate',
-  'remove-docker',
-  'shared-resources',
-  'completed',
-];
-const order = (phase: string) => ORDER.indexOf(phase);
+const order = (phase: string) => (runOrder as readonly string[]).indexOf(phase);
 
 /** The run's status, queried again and again in the background; `latest` is the last answer. */
 class StatusWatcher {
@@ -182,7 +169,7 @@ describe('migrateVm with its worker killed in every phase', () => {
             crash.missed = true;
             break;
           }
-          if (guestExec(lab, VMID, ['pgrep', '-f', PHASES[phase].command]).status === 0) {
+          if (guestExec(lab, VMID, ['pgrep', '-f', COMMAND_PATTERNS[phase]]).status === 0) {
             crash.commandRunning = true;
             break;
           }
@@ -213,7 +200,7 @@ describe('migrateVm with its worker killed in every phase', () => {
     const attempts = await activityAttempts(handle);
     const report = GUEST_PHASES.map((phase) => {
       const crash = crashes.find((c) => c.phase === phase);
-      const activity = attempts.get(PHASES[phase].activity);
+      const activity = attempts.get(activityOf(phase));
       const retryAfter =
         crash && activity && activity.attempt > 1
           ? `${((activity.startedAt - crash.killedAt) / 1000).toFixed(1)} s`
@@ -236,9 +223,7 @@ describe('migrateVm with its worker killed in every phase', () => {
     console.log(summary);
 
     // A phase whose command was seen running when its worker died must have been retried (resumed).
-    const notRetried = crashes.filter(
-      (c) => c.commandRunning && !(attempts.get(PHASES[c.phase].activity)!.attempt > 1),
-    );
+    const notRetried = crashes.filter((c) => c.commandRunning && !(attempts.get(activityOf(c.phase))!.attempt > 1));
     expect(notRetried.map((c) => c.phase)).toEqual([]);
 
     // No finished side effect repeated, as the guest shows it.
@@ -290,7 +275,7 @@ describe('migrateVm with its worker killed in every phase', () => {
       args: [{ ...input, installCommand: `sleep 20; ${input.installCommand}` }],
     });
     try {
-      const installing = () => guestExec(lab, GRACEFUL_VMID, ['pgrep', '-f', PHASES.install.command]).stdout.trim();
+      const installing = () => guestExec(lab, GRACEFUL_VMID, ['pgrep', '-f', COMMAND_PATTERNS.install]).stdout.trim();
       let pid = '';
       for (const deadline = Date.now() + 120_000; !pid && Date.now() < deadline;) {
         pid = installing();

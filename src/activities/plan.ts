@@ -1,5 +1,6 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { PlannedCommand } from '../migration/messages';
+import { phases, type Phase } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { shellCommand } from '../remote/shell-quote';
 import { acceptanceCommand } from './acceptance';
@@ -12,25 +13,35 @@ import { scanCommand } from './scan';
 import { stopDockerCommand } from './stop-docker';
 import { unitsCommand } from './systemd-units';
 
-/**
- * The dry run's plan: every command each phase would run on this VM, as the operator would type it on the
- * node (qga) or on the VM (ssh), with what it reads on stdin. The units name the binaries where the scan of a
- * real run finds them; the plan shows where the install is expected to put them.
- */
-export async function planCommands(params: MigrateVmParams, runHome: string): Promise<PlannedCommand[]> {
-  const expectedBinaries = { nodePath: '/usr/bin/node', openclawPath: '/usr/bin/openclaw' };
-  const commands: GuestCommand[] = [
-    scanCommand(params),
+type GuestPhase = Extract<Phase, { runsOn: 'guest' }>;
+
+/** Where the plan expects the install to put the binaries (a real run's units name where it did). */
+const expectedBinaries = { nodePath: '/usr/bin/node', openclawPath: '/usr/bin/openclaw' };
+
+/** The commands each phase in the guest runs, in their order. */
+const phaseCommands: Record<GuestPhase['name'], (params: MigrateVmParams, runHome: string) => GuestCommand[]> = {
+  scan: (params) => [scanCommand(params)],
+  backup: (params) => [
     backupCommand(params, '<run id>'),
     verifyBackupCommand(params, `/root/migrate-backup-${params.vmid}-<TS>`),
-    stopDockerCommand(params),
-    installCommand(params),
-    migrateDataCommand(params),
-    deployPanelCommand(params),
-    unitsCommand(params, expectedBinaries, runHome),
-    acceptanceCommand(params),
-    removeDockerCommand(params),
-  ];
+  ],
+  'stop-docker': (params) => [stopDockerCommand(params)],
+  install: (params) => [installCommand(params)],
+  'migrate-data': (params) => [migrateDataCommand(params)],
+  'deploy-panel': (params) => [deployPanelCommand(params)],
+  'systemd-units': (params, runHome) => [unitsCommand(params, expectedBinaries, runHome)],
+  acceptance: (params) => [acceptanceCommand(params)],
+  'remove-docker': (params) => [removeDockerCommand(params)],
+};
+
+/**
+ * The dry run's plan: every command each phase in the guest would run on this VM, in the table's order, as the
+ * operator would type it on the node (qga) or on the VM (ssh), with what it reads on stdin.
+ */
+export async function planCommands(params: MigrateVmParams, runHome: string): Promise<PlannedCommand[]> {
+  const commands = phases
+    .filter((phase): phase is GuestPhase => phase.runsOn === 'guest')
+    .flatMap((phase) => phaseCommands[phase.name](params, runHome));
   return commands.map(({ label, script, args = [], stdin }) => {
     const bash = ['/bin/bash', '-c', script, label, ...args];
     const qga = [

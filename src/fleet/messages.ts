@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import { phaseNames, type FleetGate, type MigrationPhase } from '../migration/messages';
+import type { FleetGate } from '../migration/messages';
+import { migrationPhases, runOrder, type MigrationPhase } from '../migration/phases';
 import { personName, strictObject, text, vmid } from '../schema';
 
 export type { FleetGate };
@@ -13,17 +14,7 @@ export type { FleetGate };
 /** A child's progress, signalled to its fleet on every phase change. */
 export const VmProgressSchema = strictObject({
   vmid,
-  phase: z.enum([
-    'starting',
-    ...phaseNames,
-    'awaiting-approval',
-    'awaiting-fleet-gate',
-    'rolling-back',
-    'completed',
-    'rolled-back',
-    'failed',
-    'planned',
-  ] satisfies MigrationPhase[]),
+  phase: z.enum(migrationPhases),
   waitingFor: z.string().max(1000).optional(),
   // bounded by the payload limit only: the fleet keeps it cut to one line (a child's problem quotes its failure)
   problem: z
@@ -39,15 +30,7 @@ export type VmProgress = z.output<typeof VmProgressSchema>;
  * its end. A progress signal that no run could send is ignored.
  */
 export function canFollow(from: MigrationPhase, to: MigrationPhase): boolean {
-  const forward: MigrationPhase[] = [
-    'starting',
-    ...phaseNames.slice(0, phaseNames.indexOf('acceptance') + 1),
-    'awaiting-approval',
-    'awaiting-fleet-gate',
-    'remove-docker',
-    'shared-resources',
-    'completed',
-  ];
+  const forward: readonly MigrationPhase[] = runOrder;
   const at = forward.indexOf(from);
   if (to === 'planned') return from === 'starting' || from === 'scan';
   if (to === 'rolling-back') return from === 'rolling-back' || (at >= 0 && at <= forward.indexOf('awaiting-approval'));

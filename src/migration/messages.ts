@@ -10,6 +10,7 @@ import type { ScanResult } from '../activities/scan';
 import type { StopDockerResult } from '../activities/stop-docker';
 import type { SystemdUnitsResult } from '../activities/systemd-units';
 import { oneLine, personName, strictObject, text } from '../schema';
+import type { MigrationPhase, PhaseName } from './phases';
 import type { LedgerCommit } from './shared-resources';
 
 /**
@@ -64,30 +65,8 @@ export const planId = (vmid: number) => `plan-vm-${vmid}`;
 export const statusQuery = defineQuery<MigrationStatus>('status');
 export const recordQuery = defineQuery<string | null>('record');
 
-/** The SOP's phases, in order, then the states between and after them: MigrationPhase's values. */
-export const phaseNames = [
-  'scan',
-  'backup',
-  'stop-docker',
-  'install',
-  'migrate-data',
-  'deploy-panel',
-  'systemd-units',
-  'acceptance',
-  'remove-docker',
-  'shared-resources',
-] as const;
-export type PhaseName = (typeof phaseNames)[number];
-export type MigrationPhase =
-  | 'starting'
-  | PhaseName
-  | 'awaiting-approval'
-  | 'awaiting-fleet-gate'
-  | 'rolling-back'
-  | 'completed'
-  | 'rolled-back'
-  | 'failed'
-  | 'planned';
+/** The phases and a run's other states are defined once, in the table of the phases. */
+export type { MigrationPhase, PhaseName } from './phases';
 
 export interface PhaseRecord {
   name: PhaseName | `rollback:${string}`;

@@ -30,6 +30,7 @@ import {
   type PhaseName,
   type PhaseRecord,
 } from '../migration/messages';
+import { phaseNamed, type Phase, type PhaseTimeout } from '../migration/phases';
 import { renderRecord } from '../migration/record';
 import { migrationDetails } from '../migration/ui-metadata';
 import { vmProgressSignal } from '../fleet/messages';
@@ -38,6 +39,13 @@ import { parsePayload, takeValid } from './message-checks';
 import { commitSharedResources } from './shared-resources';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
+
+/** The phases an activity runs, what each takes besides the run's params, and what it answers. */
+type ActivityPhase = Extract<Phase, { activity: string }>;
+type ActivityOf<N extends ActivityPhase['name']> = (typeof activities)[Extract<ActivityPhase, { name: N }>['activity']];
+type PhaseArgs<N extends ActivityPhase['name']> =
+  Parameters<ActivityOf<N>> extends [unknown, ...infer Rest] ? Rest : never;
+type PhaseResult<N extends ActivityPhase['name']> = Awaited<ReturnType<ActivityOf<N>>>;
 
 export interface MigrateVmResult {
   vmid: number;
@@ -87,8 +95,13 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   let record: string | null = null;
 
   const quick = proxyActivities<typeof activities>(activityOptions(60_000, 5));
-  const long = proxyActivities<typeof activities>(activityOptions(params.timeouts.commandMs, 5));
-  const installing = proxyActivities<typeof activities>(activityOptions(params.timeouts.installMs, 3));
+  const proxies: Record<PhaseTimeout, typeof quick> = {
+    quick,
+    command: proxyActivities<typeof activities>(activityOptions(params.timeouts.commandMs, 5)),
+    install: proxyActivities<typeof activities>(activityOptions(params.timeouts.installMs, 3)),
+  };
+  /** What undoes the phases run so far, newest first (unshifted as each registers). */
+  const compensations: { name: string; undo: () => Promise<string> }[] = [];
 
   const fleetId = workflowInfo().parent?.workflowId;
   const fleet = fleetId !== undefined && getExternalWorkflowHandle(fleetId);
@@ -191,6 +204,25 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   }
 
   /**
+   * Runs a phase by the table (src/migration/phases.ts): registers its compensation first, runs its activity with
+   * its options, and keeps its result in the status.
+   */
+  async function runPhase<N extends ActivityPhase['name']>(name: N, ...args: PhaseArgs<N>): Promise<PhaseResult<N>> {
+    const definition: ActivityPhase = phaseNamed(name);
+    if ('compensation' in definition) {
+      const { name: step, activity, timeout } = definition.compensation;
+      compensations.unshift({ name: step, undo: () => proxies[timeout][activity](params) });
+    }
+    // the table ties each name to its activity; runPhase's signature holds the types that this call cannot
+    const activity = proxies[definition.timeout][definition.activity] as unknown as (
+      ...input: unknown[]
+    ) => Promise<PhaseResult<N>>;
+    const result = await phase(name, () => activity(params, ...args));
+    (status.results as Record<string, unknown>)[definition.resultKey] = result;
+    return result;
+  }
+
+  /**
    * Renders the record and writes it on the VM. A record that cannot be written is a problem named in the
    * result's record, never a failure: the run's outcome is what happened to the VM.
    */
@@ -221,31 +253,21 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   }
 
   enter('scan');
-  status.results.scan = await phase('scan', () => quick.scan(params));
+  const scanned = await runPhase('scan');
   if (params.dryRun) {
-    status.plan = await quick.planCommands(params, status.results.scan.runHome);
+    status.plan = await quick.planCommands(params, scanned.runHome);
     enter('planned');
     record = renderRecord(params, status, startedAt, new Date().toISOString());
     return { vmid: params.vmid, outcome: 'planned', record, status };
   }
-  const compensations: { name: string; undo: () => Promise<string> }[] = [];
   try {
-    status.results.backup = await phase('backup', () => long.backup(params, workflowInfo().runId));
-    compensations.unshift({ name: 'docker compose start', undo: () => long.startDocker(params) });
-    status.results.stopDocker = await phase('stop-docker', () => long.stopDocker(params));
-    const installed = await phase('install', () => installing.install(params));
-    status.results.install = installed;
-    compensations.unshift({ name: 'openclaw.json from its .bak', undo: () => quick.restoreGatewayConfig(params) });
-    status.results.migrateData = await phase('migrate-data', () => long.migrateData(params));
-    status.results.deployPanel = await phase('deploy-panel', () => long.deployPanel(params));
-    compensations.unshift({
-      name: 'stop and disable the direct services',
-      undo: () => quick.stopDirectServices(params),
-    });
-    status.results.systemdUnits = await phase('systemd-units', () =>
-      long.installUnits(params, installed, status.results.scan!.runHome),
-    );
-    status.results.acceptance = await phase('acceptance', () => long.acceptanceGate(params));
+    await runPhase('backup', workflowInfo().runId);
+    await runPhase('stop-docker');
+    const installed = await runPhase('install');
+    await runPhase('migrate-data');
+    await runPhase('deploy-panel');
+    await runPhase('systemd-units', installed, scanned.runHome);
+    await runPhase('acceptance');
     await awaitDecision();
   } catch (err) {
     status.problems.push(failureMessage(err));
@@ -264,7 +286,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     enter('awaiting-fleet-gate', `the fleet gate to open (${status.fleetGate.reason})`);
     await condition(() => status.fleetGate.open);
   }
-  status.results.removeDocker = await phase('remove-docker', () => long.removeDocker(params));
+  await runPhase('remove-docker');
   // Docker is gone by now, so nothing is rolled back for the ledger: a commit that fails for good is a problem to
   // fix by hand, named in the record and the fleet's report, not a failed migration.
   status.results.sharedResources = await phase('shared-resources', () =>

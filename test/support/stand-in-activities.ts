@@ -2,74 +2,86 @@ import { Context } from '@temporalio/activity';
 import { failure } from '../../src/failures';
 import * as activities from '../../src/activities';
 import type { MigrateVmParams } from '../../src/migration/input';
+import type { PhaseResults } from '../../src/migration/messages';
+import { phases, type PhaseName } from '../../src/migration/phases';
 
 export interface StandInOptions {
   /** how long each phase takes */
   phaseMs: number;
   /** these VMs fail their acceptance checks, as the lab's gateway-500 guest does */
   failAcceptance?: readonly number[];
+  /** a phase's failure for a VM and attempt, if it fails (the stand-in answers when none is given) */
+  fail?: Partial<Record<PhaseName, (params: MigrateVmParams, attempt: number) => Error | undefined>>;
 }
 
+/** What each phase answers, as kept in the status's results. */
+const STAND_IN_RESULTS: Required<Omit<PhaseResults, 'sharedResources'>> = {
+  scan: {
+    vmStatus: 'running',
+    hostname: 'stand-in',
+    os: 'Debian GNU/Linux 12',
+    runHome: '/root',
+    existing: ['/data/openclaw', '/data/panel', '/opt/openclaw'],
+    missing: ['/root/.openclaw'],
+    sourceSessions: 3,
+    sourceWorkspace: 300,
+    backupBytes: 1 << 20,
+    freeBytes: 1 << 30,
+    evidence: '',
+  },
+  backup: { dir: '/root/migrate-backup', reused: false, sha256: [], sizes: [] },
+  stopDocker: { containers: '' },
+  install: {
+    installedNow: true,
+    nodePath: '/usr/bin/node',
+    nodeVersion: 'v24',
+    openclawPath: '/usr/bin/openclaw',
+    openclawVersion: '2026.9.6',
+  },
+  migrateData: {
+    targetDir: '/root/.openclaw',
+    copiedWith: 'rsync',
+    configBackup: '/root/.openclaw/openclaw.json.bak',
+    configBackupCreated: true,
+    targetSessions: 3,
+    targetWorkspace: 300,
+  },
+  deployPanel: { fetched: true, release: '{}' },
+  systemdUnits: { unitsChanged: true, gatewayActive: 'active', panelActive: 'active' },
+  acceptance: { passed: true, failures: [], checks: {} },
+  removeDocker: { output: '' },
+};
+
 /**
- * Every phase's activity replaced by one that waits `phaseMs` and answers like the phase, for what the lab cannot
- * host: fleets of hundreds (the benchmark) and the fleet's own logic, fast. The workflows, the lock, the server and
- * the worker stay real; the lock's request (signal-with-start) is the real activity.
+ * Every phase's activity of the table (src/migration/phases.ts) and its compensation replaced by one that waits
+ * `phaseMs` and answers like the phase, for what the lab cannot host: fleets of hundreds (the benchmark) and the
+ * fleet's own logic, fast. The workflows, the lock, the server and the worker stay real; the lock's request
+ * (signal-with-start) is the real activity. `fail` makes a phase fail for the VMs it names.
  */
-export function standInActivities({ phaseMs, failAcceptance = [] }: StandInOptions): typeof activities {
+export function standInActivities({ phaseMs, failAcceptance = [], fail = {} }: StandInOptions): typeof activities {
   const wait = () => Context.current().sleep(phaseMs);
+  const failures: StandInOptions['fail'] = {
+    acceptance: (params) =>
+      failAcceptance.includes(params.vmid)
+        ? failure('AcceptanceFailed', `acceptance of vm ${params.vmid} failed: gateway_direct 500`)
+        : undefined,
+    ...fail,
+  };
+  const standIns: Record<string, (...args: never[]) => Promise<unknown>> = {};
+  for (const phase of phases) {
+    if (!('activity' in phase)) continue;
+    standIns[phase.activity] = async (params: MigrateVmParams) => {
+      await wait();
+      const planted = failures[phase.name]?.(params, Context.current().info.attempt);
+      if (planted) throw planted;
+      return STAND_IN_RESULTS[phase.resultKey];
+    };
+    if ('compensation' in phase)
+      standIns[phase.compensation.activity] = async () => (await wait(), `stand-in of ${phase.compensation.name}`);
+  }
   return {
     ...activities,
-    scan: async () => (
-      await wait(),
-      {
-        vmStatus: 'running',
-        hostname: 'stand-in',
-        os: 'Debian GNU/Linux 12',
-        runHome: '/root',
-        existing: ['/data/openclaw', '/data/panel', '/opt/openclaw'],
-        missing: ['/root/.openclaw'],
-        sourceSessions: 3,
-        sourceWorkspace: 300,
-        backupBytes: 1 << 20,
-        freeBytes: 1 << 30,
-        evidence: '',
-      }
-    ),
-    backup: async () => (await wait(), { dir: '/root/migrate-backup', reused: false, sha256: [], sizes: [] }),
-    stopDocker: async () => (await wait(), { containers: '' }),
-    install: async () => (
-      await wait(),
-      {
-        installedNow: true,
-        nodePath: '/usr/bin/node',
-        nodeVersion: 'v24',
-        openclawPath: '/usr/bin/openclaw',
-        openclawVersion: '2026.9.6',
-      }
-    ),
-    migrateData: async () => (
-      await wait(),
-      {
-        targetDir: '/root/.openclaw',
-        copiedWith: 'rsync',
-        configBackup: '/root/.openclaw/openclaw.json.bak',
-        configBackupCreated: true,
-        targetSessions: 3,
-        targetWorkspace: 300,
-      }
-    ),
-    deployPanel: async () => (await wait(), { fetched: true, release: '{}' }),
-    installUnits: async () => (await wait(), { unitsChanged: true, gatewayActive: 'active', panelActive: 'active' }),
-    acceptanceGate: async (params: MigrateVmParams) => {
-      await wait();
-      if (failAcceptance.includes(params.vmid))
-        throw failure('AcceptanceFailed', `acceptance of vm ${params.vmid} failed: gateway_direct 500`);
-      return { passed: true, failures: [], checks: {} };
-    },
-    removeDocker: async () => (await wait(), { output: '' }),
-    stopDirectServices: async () => (await wait(), 'stopped'),
-    restoreGatewayConfig: async () => (await wait(), 'restored'),
-    startDocker: async () => (await wait(), 'started'),
+    ...standIns,
     commitLedgerEntry: async ({ entry }) => (await wait(), { natMappings: [], row: String(entry.vmid) }),
     writeRecord: async () => (await wait(), '/root/record.md'),
   };

@@ -1,0 +1,157 @@
+import type * as activities from '../activities';
+import type { PhaseResults } from './messages';
+
+type ActivityName = keyof typeof activities;
+/** Which of migrateVm's activity options a phase runs with: a minute, the command timeout, the install timeout. */
+export type PhaseTimeout = 'quick' | 'command' | 'install';
+
+export interface PhaseDefinition {
+  name: string;
+  /** the SOP's stage letter (§4), when it has one, and its section (../shared/seeds/001_*.txt) */
+  stage?: string;
+  sop: string;
+  /** the activity that runs it; none for the one a child workflow runs */
+  activity?: ActivityName;
+  timeout: PhaseTimeout;
+  /** where it is kept in the status's results */
+  resultKey: keyof PhaseResults;
+  /** where its commands run */
+  runsOn: 'guest' | 'node';
+  /** it runs only after a human approved the migration (SOP §4: I after the user's acceptance) */
+  afterApproval: boolean;
+  /** what undoes it, registered before it runs: a rollback runs the registered ones newest first */
+  compensation?: { name: string; activity: ActivityName; timeout: PhaseTimeout };
+}
+
+/**
+ * The phases of a migration, in the SOP's order (§4): what runs each, where its result is kept, what undoes it.
+ * migrateVm runs them by this table, and the plan, the record, the fleet's progress rules and the tests read it.
+ */
+export const phases = [
+  {
+    name: 'scan',
+    stage: 'A',
+    sop: '§5.1',
+    activity: 'scan',
+    timeout: 'quick',
+    resultKey: 'scan',
+    runsOn: 'guest',
+    afterApproval: false,
+  },
+  {
+    name: 'backup',
+    stage: 'B',
+    sop: '§5.2',
+    activity: 'backup',
+    timeout: 'command',
+    resultKey: 'backup',
+    runsOn: 'guest',
+    afterApproval: false,
+  },
+  {
+    name: 'stop-docker',
+    stage: 'C',
+    sop: '§5.3',
+    activity: 'stopDocker',
+    timeout: 'command',
+    resultKey: 'stopDocker',
+    runsOn: 'guest',
+    afterApproval: false,
+    compensation: { name: 'docker compose start', activity: 'startDocker', timeout: 'command' },
+  },
+  {
+    name: 'install',
+    stage: 'D',
+    sop: '§5.4',
+    activity: 'install',
+    timeout: 'install',
+    resultKey: 'install',
+    runsOn: 'guest',
+    afterApproval: false,
+  },
+  {
+    name: 'migrate-data',
+    stage: 'E',
+    sop: '§5.5, §5.6',
+    activity: 'migrateData',
+    timeout: 'command',
+    resultKey: 'migrateData',
+    runsOn: 'guest',
+    afterApproval: false,
+    compensation: { name: 'openclaw.json from its .bak', activity: 'restoreGatewayConfig', timeout: 'quick' },
+  },
+  {
+    name: 'deploy-panel',
+    stage: 'F',
+    sop: '§5.7, §5.8',
+    activity: 'deployPanel',
+    timeout: 'command',
+    resultKey: 'deployPanel',
+    runsOn: 'guest',
+    afterApproval: false,
+  },
+  {
+    name: 'systemd-units',
+    stage: 'G',
+    sop: '§5.9',
+    activity: 'installUnits',
+    timeout: 'command',
+    resultKey: 'systemdUnits',
+    runsOn: 'guest',
+    afterApproval: false,
+    compensation: { name: 'stop and disable the direct services', activity: 'stopDirectServices', timeout: 'quick' },
+  },
+  {
+    name: 'acceptance',
+    stage: 'H',
+    sop: '§5.10',
+    activity: 'acceptanceGate',
+    timeout: 'command',
+    resultKey: 'acceptance',
+    runsOn: 'guest',
+    afterApproval: false,
+  },
+  {
+    name: 'remove-docker',
+    stage: 'I',
+    sop: '§6',
+    activity: 'removeDocker',
+    timeout: 'command',
+    resultKey: 'removeDocker',
+    runsOn: 'guest',
+    afterApproval: true,
+  },
+  {
+    name: 'shared-resources',
+    sop: '§2.3',
+    timeout: 'quick',
+    resultKey: 'sharedResources',
+    runsOn: 'node',
+    afterApproval: true,
+  },
+] as const satisfies readonly PhaseDefinition[];
+
+export type Phase = (typeof phases)[number];
+export type PhaseName = Phase['name'];
+export const phaseNames = phases.map((phase) => phase.name);
+
+export function phaseNamed<N extends PhaseName>(name: N): Extract<Phase, { name: N }> {
+  return phases.find((phase) => phase.name === name) as Extract<Phase, { name: N }>;
+}
+
+/** What a run is in besides a phase: waiting, rolling back, or at its end. */
+const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
+const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
+
+/** Where a run goes when nothing fails: the phases, with the human's decision and the fleet's gate before I. */
+export const runOrder = [
+  'starting',
+  ...phases.filter((phase) => !phase.afterApproval).map((phase) => phase.name),
+  ...waits,
+  ...phases.filter((phase) => phase.afterApproval).map((phase) => phase.name),
+  'completed',
+] as const;
+
+/** Every value of a run's phase (the status, the search attribute, the fleet's progress signal). */
+export const migrationPhases = ['starting', ...phaseNames, ...waits, ...ends] as const;
+export type MigrationPhase = 'starting' | PhaseName | (typeof waits)[number] | (typeof ends)[number];
