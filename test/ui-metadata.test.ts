@@ -31,4 +31,13 @@ describe('what the Temporal UI shows', () => {
       ].join('\n\n'),
     );
   });
+
+  it("names a phase's place in the SOP, stage letter and section, as the table of the phases has them", () => {
+    expect(
+      migrationDetails({ ...status, phase: 'stop-docker', phases: [], fleetGate: { open: true, reason: '' } }),
+    ).toBe('**Phase:** stop-docker (SOP §5.3, stage C)');
+    expect(
+      migrationDetails({ ...status, phase: 'shared-resources', phases: [], fleetGate: { open: true, reason: '' } }),
+    ).toBe('**Phase:** shared-resources (SOP §2.3)');
+  });
 });

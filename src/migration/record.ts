@@ -1,6 +1,10 @@
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
-import type { MigrationStatus } from './messages';
+import type { MigrationStatus, PhaseResults } from './messages';
+import { phases } from './phases';
+
+/** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
+type PhaseActions = { [K in keyof PhaseResults]?: (result: NonNullable<PhaseResults[K]>) => string[] };
 
 /** The record's file name as the SOP (§8) names it: `YYYY-MM-DD_<VMID>_去Docker直装迁移记录.md`. */
 export function recordFileName(vmid: number, date: string): string {
@@ -39,18 +43,7 @@ export function renderRecord(
   startedAt: string,
   endedAt: string,
 ): string {
-  const {
-    scan,
-    backup,
-    stopDocker,
-    install,
-    migrateData,
-    deployPanel,
-    systemdUnits,
-    acceptance,
-    removeDocker,
-    sharedResources,
-  } = status.results;
+  const { scan, backup, stopDocker, migrateData, acceptance, removeDocker } = status.results;
   const lines: string[] = [];
   const add = (...more: string[]) => lines.push(...more);
 
@@ -87,41 +80,45 @@ export function renderRecord(
   add('');
 
   add('## 执行动作 / Actions and key outputs');
-  if (stopDocker)
-    add('- C stop Docker (not deleted): `docker compose stop` in /opt/openclaw', '', fence(stopDocker.containers), '');
-  if (install) {
-    add(`- D install: ${install.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`);
-    add(
-      `  - node ${inline(install.nodeVersion)} at ${code(install.nodePath)}; openclaw ${inline(install.openclawVersion)} at ${code(install.openclawPath)}`,
-    );
-  }
-  if (migrateData) {
-    add(
-      `- E data: \`/data/openclaw/\` → ${code(`${migrateData.targetDir}/`)} (${migrateData.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
-    );
-    add(
-      `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup ${code(migrateData.configBackup)}`,
-    );
-  }
-  if (deployPanel)
-    add(
-      `- F panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${deployPanel.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,
-    );
-  if (systemdUnits)
-    add(
-      `- G systemd: openclaw-gateway ${inline(systemdUnits.gatewayActive)}, openclaw-panel ${inline(systemdUnits.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
-    );
-  if (removeDocker)
-    add(
-      '- I Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
+  /** What each phase that changes the machine did, after its SOP stage letter, in the table's order. */
+  const actions: PhaseActions = {
+    stopDocker: (result) => [
+      'stop Docker (not deleted): `docker compose stop` in /opt/openclaw',
       '',
-      fence(removeDocker.output),
-    );
-  if (sharedResources)
-    add(
-      `- 共享资源 / shared resources (under the node's lock): ledger ${code(params.ledgerPath)} row ${code(sharedResources.row.replace(/\t/g, ' | '))}; ` +
-        `NAT ${sharedResources.natMappings.map((m) => `${m.external} -> ${params.vmIp}:${m.guestPort}`).join(', ') || '(no mapping found)'}`,
-    );
+      fence(result.containers),
+      '',
+    ],
+    install: (result) => [
+      `install: ${result.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`,
+      `  - node ${inline(result.nodeVersion)} at ${code(result.nodePath)}; openclaw ${inline(result.openclawVersion)} at ${code(result.openclawPath)}`,
+    ],
+    migrateData: (result) => [
+      `data: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (${result.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
+      `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup ${code(result.configBackup)}`,
+    ],
+    deployPanel: (result) => [
+      `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,
+    ],
+    systemdUnits: (result) => [
+      `systemd: openclaw-gateway ${inline(result.gatewayActive)}, openclaw-panel ${inline(result.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
+    ],
+    removeDocker: (result) => [
+      'Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
+      '',
+      fence(result.output),
+    ],
+    sharedResources: (result) => [
+      `共享资源 / shared resources (under the node's lock): ledger ${code(params.ledgerPath)} row ${code(result.row.replace(/\t/g, ' | '))}; ` +
+        `NAT ${result.natMappings.map((m) => `${m.external} -> ${params.vmIp}:${m.guestPort}`).join(', ') || '(no mapping found)'}`,
+    ],
+  };
+  for (const phase of phases) {
+    const result = status.results[phase.resultKey];
+    const render = actions[phase.resultKey] as ((result: unknown) => string[]) | undefined;
+    if (result === undefined || !render) continue;
+    const [first, ...rest] = render(result);
+    add(`- ${'stage' in phase ? `${phase.stage} ` : ''}${first}`, ...rest);
+  }
   add('');
 
   add('## 验收证据 / Acceptance evidence');

@@ -7,6 +7,7 @@
 import { oneLine } from '../schema';
 import type { FleetStatus, FleetVmState } from '../fleet/messages';
 import type { MigrationStatus } from './messages';
+import { phases } from './phases';
 
 export function migrationSummary(vm: { vmid: number; name?: string; fleetId?: string; dryRun?: boolean }): string {
   const what = vm.dryRun ? 'Dry run of VM' : 'Migration of VM';
@@ -15,7 +16,10 @@ export function migrationSummary(vm: { vmid: number; name?: string; fleetId?: st
 }
 
 export function migrationDetails(status: MigrationStatus): string {
-  const lines = [`**Phase:** ${status.phase}`];
+  // a phase of the table is named with its place in the SOP, which the operator follows alongside
+  const phase = phases.find((p) => p.name === status.phase);
+  const where = phase && ` (SOP ${phase.sop}${'stage' in phase ? `, stage ${phase.stage}` : ''})`;
+  const lines = [`**Phase:** ${status.phase}${where ?? ''}`];
   if (status.waitingFor) lines.push(`**Waiting for:** ${oneLine(status.waitingFor, 300)}`);
   const acceptance = status.results.acceptance;
   if (acceptance) lines.push(`**Acceptance:** passed (${Object.keys(acceptance.checks).length} checks)`);
