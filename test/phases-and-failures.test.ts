@@ -1,0 +1,142 @@
+import { ApplicationFailure, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { failure, failureTypes, nonRetryableActivityTypes } from '../src/failures';
+import * as remoteErrors from '../src/remote/errors';
+import { migrateVmInputFor } from '../src/migration/from-inventory';
+import { approveUpdate, migrationId, statusQuery, type MigrationStatus } from '../src/migration/messages';
+import { phaseNames, phases } from '../src/migration/phases';
+import type { migrateVm } from '../src/workflows';
+import { standInInventory } from './support/fleet';
+import { standInActivities } from './support/stand-in-activities';
+import { runWorker, startDevServer } from './support/temporal';
+import { waitFor } from './support/wait';
+
+/** VM 1000 + n of the stand-in inventory fails its install with the nth non-retryable type, raised as retryable. */
+const NON_RETRYABLE_FIRST = 1000;
+/** fails its install twice with a retryable type, then installs */
+const RETRIED = 1050;
+/** runs every phase */
+const WHOLE_RUN = 1051;
+/** fails its acceptance: every compensation registered by then runs */
+const ROLLED_BACK = 1052;
+
+/**
+ * The table of the phases (src/migration/phases.ts) and the registry of failure types (src/failures.ts) are what
+ * migrateVm runs by: the real dev server, workflow and worker, with stand-in phases that fail where told.
+ */
+describe('migrateVm runs by the table of the phases and the registry of failure types', () => {
+  jest.setTimeout(180_000);
+  let env: TestWorkflowEnvironment;
+  let stopWorker: (() => Promise<void>) | undefined;
+  let taskQueue: string;
+  const inventory = standInInventory(60);
+
+  beforeAll(async () => {
+    env = await startDevServer();
+    ({ taskQueue, stop: stopWorker } = await runWorker(
+      env,
+      standInActivities({
+        phaseMs: 20,
+        failAcceptance: [ROLLED_BACK],
+        fail: {
+          install: ({ vmid }, attempt) => {
+            const type = nonRetryableActivityTypes[vmid - NON_RETRYABLE_FIRST];
+            // retryable at the source, as an older worker's failure may be: only the retry policy stops it
+            if (type) return ApplicationFailure.retryable(`planted ${type}`, type);
+            if (vmid === RETRIED && attempt < 3) return failure('GuestCommandFailed', `planted, attempt ${attempt}`);
+            return undefined;
+          },
+        },
+      }),
+    ));
+  }, 180_000);
+  afterAll(async () => {
+    await stopWorker?.();
+    await env?.teardown();
+  });
+
+  const start = (vmid: number) =>
+    env.client.workflow.start<typeof migrateVm>('migrateVm', {
+      taskQueue,
+      workflowId: migrationId(vmid),
+      args: [migrateVmInputFor(inventory, vmid)],
+    });
+  /** Each activity the run scheduled, in order, with its retry policy and the attempt that ended it. */
+  async function activitiesOf(handle: WorkflowHandle<typeof migrateVm>) {
+    const scheduled = new Map<string, { type: string; nonRetryable: string[]; attempt?: number }>();
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      const attributes = event.activityTaskScheduledEventAttributes;
+      if (attributes)
+        scheduled.set(String(event.eventId), {
+          type: attributes.activityType?.name ?? '?',
+          nonRetryable: attributes.retryPolicy?.nonRetryableErrorTypes ?? [],
+        });
+      const started = event.activityTaskStartedEventAttributes;
+      if (started) scheduled.get(String(started.scheduledEventId))!.attempt = started.attempt ?? undefined;
+    }
+    return [...scheduled.values()];
+  }
+
+  it("gives every remote error class the registry's type and its word on retrying", () => {
+    const classes = Object.values(remoteErrors).filter(
+      (value): value is typeof remoteErrors.RemoteError =>
+        typeof value === 'function' && value.prototype instanceof remoteErrors.RemoteError,
+    );
+    const remoteTypes = Object.entries(failureTypes).filter(([, { raisedBy }]) => raisedBy === 'remote');
+    expect(classes.map((cls) => [cls.prototype.name, Object.create(cls.prototype as object).retryable]).sort()).toEqual(
+      remoteTypes.map(([type, { retryable }]) => [type, retryable]).sort(),
+    );
+  });
+
+  it("fails a phase for good on each of the registry's non-retryable types, whatever the failure itself says", async () => {
+    const runs = await Promise.all(nonRetryableActivityTypes.map((_, n) => start(NON_RETRYABLE_FIRST + n)));
+    for (const [n, handle] of runs.entries()) {
+      const type = nonRetryableActivityTypes[n];
+      await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'MigrationRolledBack' } });
+      const install = (await activitiesOf(handle)).find((activity) => activity.type === 'install')!;
+      expect({ type, attempt: install.attempt }).toEqual({ type, attempt: 1 });
+      expect(install.nonRetryable).toEqual(nonRetryableActivityTypes);
+    }
+  });
+
+  it('retries a phase that fails with a retryable type of the registry', async () => {
+    const handle = await start(RETRIED);
+    await waitFor(
+      'awaiting-approval',
+      async () => (await handle.query(statusQuery)).phase === 'awaiting-approval',
+      60_000,
+    );
+    const install = (await activitiesOf(handle)).find((activity) => activity.type === 'install')!;
+    expect(install.attempt).toBe(3);
+    await handle.terminate('the retried phase is what this case is about');
+  });
+
+  it("runs the table's phases in its order, by their activities, and keeps each result under its key", async () => {
+    const handle = await start(WHOLE_RUN);
+    await waitFor(
+      'awaiting-approval',
+      async () => (await handle.query(statusQuery)).phase === 'awaiting-approval',
+      60_000,
+    );
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'the table test' }] });
+    const { outcome, status } = await handle.result();
+    expect(outcome).toBe('completed');
+    expect(status.phases.map((phase) => phase.name)).toEqual(phaseNames);
+    expect(Object.keys(status.results).sort()).toEqual(phases.map((phase) => phase.resultKey).sort());
+    const phaseActivities = phases.flatMap((phase) => ('activity' in phase ? [phase.activity] : []));
+    const ran = (await activitiesOf(handle)).map((activity) => activity.type);
+    expect(ran.filter((type) => (phaseActivities as string[]).includes(type))).toEqual(phaseActivities);
+  });
+
+  it("rolls back by the table's compensations, newest first", async () => {
+    const handle = await start(ROLLED_BACK);
+    await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'MigrationRolledBack' } });
+    const status: MigrationStatus = await handle.query(statusQuery);
+    const registered = phases
+      .slice(0, phaseNames.indexOf('acceptance') + 1)
+      .flatMap((phase) => ('compensation' in phase ? [phase.compensation.name] : []));
+    expect(registered).toHaveLength(3);
+    expect(status.rollback.map((step) => step.split(':')[0])).toEqual(registered.reverse());
+    expect(status.phase).toBe('rolled-back');
+  });
+});
