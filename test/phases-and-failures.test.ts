@@ -61,6 +61,8 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
       workflowId: migrationId(vmid),
       args: [migrateVmInputFor(inventory, vmid)],
     });
+  const awaitingApproval = (handle: WorkflowHandle<typeof migrateVm>) =>
+    waitFor('awaiting-approval', async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000);
   /** Each activity the run scheduled, in order, with its retry policy and the attempt that ended it. */
   async function activitiesOf(handle: WorkflowHandle<typeof migrateVm>) {
     const scheduled = new Map<string, { type: string; nonRetryable: string[]; attempt?: number }>();
@@ -101,11 +103,7 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
 
   it('retries a phase that fails with a retryable type of the registry', async () => {
     const handle = await start(RETRIED);
-    await waitFor(
-      'awaiting-approval',
-      async () => (await handle.query(statusQuery)).phase === 'awaiting-approval',
-      60_000,
-    );
+    await awaitingApproval(handle);
     const install = (await activitiesOf(handle)).find((activity) => activity.type === 'install')!;
     expect(install.attempt).toBe(3);
     await handle.terminate('the retried phase is what this case is about');
@@ -113,11 +111,7 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
 
   it("runs the table's phases in its order, by their activities, and keeps each result under its key", async () => {
     const handle = await start(WHOLE_RUN);
-    await waitFor(
-      'awaiting-approval',
-      async () => (await handle.query(statusQuery)).phase === 'awaiting-approval',
-      60_000,
-    );
+    await awaitingApproval(handle);
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'the table test' }] });
     const { outcome, status } = await handle.result();
     expect(outcome).toBe('completed');
