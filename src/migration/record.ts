@@ -87,8 +87,13 @@ export function renderRecord(
   add('');
 
   add('## 执行动作 / Actions and key outputs');
-  if (stopDocker)
-    add('- C stop Docker (not deleted): `docker compose stop` in /opt/openclaw', '', fence(stopDocker.containers), '');
+  if (stopDocker) {
+    add('- C stop Docker (not deleted): `docker update --restart=no`, then `docker compose stop` in /opt/openclaw');
+    add(
+      `  - restart policies before (rollback restores them): ${stopDocker.restartPolicies.map((p) => code(`${p.container} ${p.policy}${p.maximumRetryCount ? `:${p.maximumRetryCount}` : ''}`)).join(', ') || '(no container)'}`,
+    );
+    add('', fence(stopDocker.containers), '');
+  }
   if (install) {
     add(`- D install: ${install.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`);
     add(
@@ -113,7 +118,9 @@ export function renderRecord(
     );
   if (removeDocker)
     add(
-      '- I Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
+      `- I Docker removed: \`docker compose down --remove-orphans\`${params.removeImages ? ", the project's images" : ''}, \`docker image prune -f\` (reclaimed ${inline(removeDocker.pruneReclaimed)})`,
+      `  - images removed: ${removeDocker.imagesRemoved.map(code).join(', ') || '(none)'}; left: ${removeDocker.imagesLeft.map(code).join(', ') || '(none)'}; volumes left: ${removeDocker.volumesLeft.map(code).join(', ') || '(none)'}`,
+      `  - \`docker system df\` (type, total, active, size, reclaimable) before: ${removeDocker.diskUsageBefore.map(code).join(', ')}; after: ${removeDocker.diskUsage.map(code).join(', ')}`,
       '',
       fence(removeDocker.output),
     );
