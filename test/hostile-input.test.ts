@@ -501,7 +501,7 @@ describe('the record', () => {
     ['a problem with a fence', (t: string) => ({ problems: [t] }), 'x\n```\n# forged\n```'],
     [
       'guest text in a fenced block',
-      (t: string) => ({ results: { stopDocker: { containers: t, restartPolicies: [] } } }),
+      (t: string) => ({ results: { stopDocker: { containers: t } } }),
       'c1\n```\n## forged\n```\n- x',
     ],
     [
@@ -521,7 +521,7 @@ describe('the record', () => {
   it('keeps a fenced block closed whatever backticks the guest printed', () => {
     const record = renderRecord(
       params,
-      status({ results: { stopDocker: { containers: 'a ```` b', restartPolicies: [] } } }),
+      status({ results: { stopDocker: { containers: 'a ```` b' } } }),
       '2026-12-01T00:00:00Z',
       'now',
     );

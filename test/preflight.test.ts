@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec } from '../lab/lab';
-import { InventorySchema, type Inventory } from '../src/inventory';
+import type { Inventory } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { migrateVm } from '../src/workflows';
-import { startLab, stopLab, type Lab } from './support/lab';
-import { runWorker, startDevServer } from './support/temporal';
+import type { Lab } from './support/lab';
+import { startLabAndWorker } from './support/lab-and-worker';
 
 /** The scan's preflight for tools, on a real guest (Debian 12's userland) with binaries taken away. */
 describe('the preflight for tools', () => {
@@ -15,18 +14,12 @@ describe('the preflight for tools', () => {
   let lab: Lab;
   let inventory: Inventory;
   let taskQueue: string;
-  let stopWorker: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 1, real: true })]);
-    inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
-    ({ taskQueue, stop: stopWorker } = await runWorker(env));
+    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({ guests: 1, real: true }));
   }, 1_800_000);
-  afterAll(async () => {
-    await stopWorker?.();
-    await env?.teardown();
-    await stopLab(lab);
-  }, 300_000);
+  afterAll(() => stop?.(), 300_000);
 
   const inGuest = (script: string) => guestExec(lab, 105, ['/bin/bash', '-c', script]).stdout.trim();
   /** What a migration changes first: the backup, the markers, the containers and their restart policies. */

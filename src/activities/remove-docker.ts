@@ -19,10 +19,15 @@ export function removeDockerCommand(params: MigrateVmParams): GuestCommand {
   };
 }
 
-/** What phase I did and left, in docker's own words (no figure of ours). */
 export interface RemoveDockerResult {
   /** docker ps -a after the removal */
   output: string;
+  /** absent in the results of workers before phase I reported (histories replay those) */
+  report?: RemovalReport;
+}
+
+/** What phase I did and left, in docker's own words (no figure of ours). */
+export interface RemovalReport {
   /** the project's images this run removed (removeImages) */
   imagesRemoved: string[];
   /** `docker image prune -f`'s "Total reclaimed space: …" */
@@ -41,11 +46,13 @@ export async function removeDocker(params: MigrateVmParams): Promise<RemoveDocke
   const values = keyValues(result.stdout);
   return {
     output: withoutKeyValues(result.stdout),
-    imagesRemoved: values.get('image_removed') ?? [],
-    pruneReclaimed: one(values, 'prune').replace(/^Total reclaimed space: /, ''),
-    imagesLeft: values.get('image_left') ?? [],
-    volumesLeft: values.get('volume_left') ?? [],
-    diskUsageBefore: values.get('disk_usage_before') ?? [],
-    diskUsage: values.get('disk_usage') ?? [],
+    report: {
+      imagesRemoved: values.get('image_removed') ?? [],
+      pruneReclaimed: one(values, 'prune').replace(/^Total reclaimed space: /, ''),
+      imagesLeft: values.get('image_left') ?? [],
+      volumesLeft: values.get('volume_left') ?? [],
+      diskUsageBefore: values.get('disk_usage_before') ?? [],
+      diskUsage: values.get('disk_usage') ?? [],
+    },
   };
 }

@@ -20,8 +20,9 @@ export interface ScanResult {
   runHome: string;
   existing: string[];
   missing: string[];
-  /** what the phases run and the VM lacks (bash, tar, …, `rsync or cp`, `docker compose`) */
-  toolsMissing: string[];
+  /** what the phases run and the VM lacks (bash, tar, …, `rsync or cp`, `docker compose`); absent in the
+   * results of workers before the preflight (histories replay those) */
+  toolsMissing?: string[];
   sourceSessions: number;
   sourceWorkspace: number;
   backupBytes: number;
@@ -44,6 +45,7 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
   }
   const result = await runChecked(params, scanCommand(params));
   const values = keyValues(result.stdout);
+  const toolsMissing = values.get('tool_missing') ?? [];
   const scanned: ScanResult = {
     vmStatus,
     hostname: one(values, 'hostname'),
@@ -52,7 +54,7 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     // the run-as user's home is /root for root: one path, looked at twice
     existing: [...new Set(values.get('exists'))],
     missing: [...new Set(values.get('missing'))],
-    toolsMissing: values.get('tool_missing') ?? [],
+    toolsMissing,
     sourceSessions: Number(one(values, 'source_sessions')),
     sourceWorkspace: Number(one(values, 'source_workspace')),
     backupBytes: Number(one(values, 'backup_bytes')),
@@ -60,10 +62,10 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     evidence: result.stdout.slice(result.stdout.indexOf('--- docker ps')),
   };
   if (!scanned.runHome) refuse('PreflightRefused', `user '${params.runAs.user}' does not exist on vm ${params.vmid}`);
-  if (scanned.toolsMissing.length > 0) {
+  if (toolsMissing.length > 0) {
     refuse(
       'PreflightRefused',
-      `vm ${params.vmid} lacks what the migration runs: ${scanned.toolsMissing.join(', ')}. Install it and start again`,
+      `vm ${params.vmid} lacks what the migration runs: ${toolsMissing.join(', ')}. Install it and start again`,
     );
   }
   if (!scanned.existing.includes('/data/openclaw')) {

@@ -25,7 +25,8 @@ export interface RestartPolicy {
 export interface StopDockerResult {
   /** docker ps -a after the stop */
   containers: string;
-  restartPolicies: RestartPolicy[];
+  /** absent in the results of workers before restart policies were recorded (histories replay those) */
+  restartPolicies?: RestartPolicy[];
 }
 
 export async function stopDocker(params: MigrateVmParams): Promise<StopDockerResult> {

@@ -87,13 +87,17 @@ export function renderRecord(
   add('');
 
   add('## 执行动作 / Actions and key outputs');
-  if (stopDocker) {
+  const { restartPolicies } = stopDocker ?? {};
+  if (stopDocker && restartPolicies) {
     add('- C stop Docker (not deleted): `docker update --restart=no`, then `docker compose stop` in /opt/openclaw');
     add(
-      `  - restart policies before (rollback restores them): ${stopDocker.restartPolicies.map((p) => code(`${p.container} ${p.policy}${p.maximumRetryCount ? `:${p.maximumRetryCount}` : ''}`)).join(', ') || '(no container)'}`,
+      `  - restart policies before (rollback restores them): ${restartPolicies.map((p) => code(`${p.container} ${p.policy}${p.maximumRetryCount ? `:${p.maximumRetryCount}` : ''}`)).join(', ') || '(no container)'}`,
+      '',
+      fence(stopDocker.containers),
+      '',
     );
-    add('', fence(stopDocker.containers), '');
-  }
+  } else if (stopDocker)
+    add('- C stop Docker (not deleted): `docker compose stop` in /opt/openclaw', '', fence(stopDocker.containers), '');
   if (install) {
     add(`- D install: ${install.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`);
     add(
@@ -116,11 +120,18 @@ export function renderRecord(
     add(
       `- G systemd: openclaw-gateway ${inline(systemdUnits.gatewayActive)}, openclaw-panel ${inline(systemdUnits.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
     );
-  if (removeDocker)
+  const { report } = removeDocker ?? {};
+  if (removeDocker && report)
     add(
-      `- I Docker removed: \`docker compose down --remove-orphans\`${params.removeImages ? ", the project's images" : ''}, \`docker image prune -f\` (reclaimed ${inline(removeDocker.pruneReclaimed)})`,
-      `  - images removed: ${removeDocker.imagesRemoved.map(code).join(', ') || '(none)'}; left: ${removeDocker.imagesLeft.map(code).join(', ') || '(none)'}; volumes left: ${removeDocker.volumesLeft.map(code).join(', ') || '(none)'}`,
-      `  - \`docker system df\` (type, total, active, size, reclaimable) before: ${removeDocker.diskUsageBefore.map(code).join(', ')}; after: ${removeDocker.diskUsage.map(code).join(', ')}`,
+      `- I Docker removed: \`docker compose down --remove-orphans\`${params.removeImages ? ", the project's images" : ''}, \`docker image prune -f\` (reclaimed ${inline(report.pruneReclaimed)})`,
+      `  - images removed: ${report.imagesRemoved.map(code).join(', ') || '(none)'}; left: ${report.imagesLeft.map(code).join(', ') || '(none)'}; volumes left: ${report.volumesLeft.map(code).join(', ') || '(none)'}`,
+      `  - \`docker system df\` (type, total, active, size, reclaimable) before: ${report.diskUsageBefore.map(code).join(', ')}; after: ${report.diskUsage.map(code).join(', ')}`,
+      '',
+      fence(removeDocker.output),
+    );
+  else if (removeDocker)
+    add(
+      '- I Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
       '',
       fence(removeDocker.output),
     );

@@ -27,7 +27,6 @@ export function standInActivities({ phaseMs, failAcceptance = [] }: StandInOptio
         runHome: '/root',
         existing: ['/data/openclaw', '/data/panel', '/opt/openclaw'],
         missing: ['/root/.openclaw'],
-        toolsMissing: [],
         sourceSessions: 3,
         sourceWorkspace: 300,
         backupBytes: 1 << 20,
@@ -36,7 +35,7 @@ export function standInActivities({ phaseMs, failAcceptance = [] }: StandInOptio
       }
     ),
     backup: async () => (await wait(), { dir: '/root/migrate-backup', reused: false, sha256: [], sizes: [] }),
-    stopDocker: async () => (await wait(), { containers: '', restartPolicies: [] }),
+    stopDocker: async () => (await wait(), { containers: '' }),
     install: async () => (
       await wait(),
       {
@@ -70,18 +69,7 @@ export function standInActivities({ phaseMs, failAcceptance = [] }: StandInOptio
         });
       return { passed: true, failures: [], checks: {} };
     },
-    removeDocker: async () => (
-      await wait(),
-      {
-        output: '',
-        imagesRemoved: [],
-        pruneReclaimed: '0B',
-        imagesLeft: [],
-        volumesLeft: [],
-        diskUsageBefore: [],
-        diskUsage: [],
-      }
-    ),
+    removeDocker: async () => (await wait(), { output: '' }),
     stopDirectServices: async () => (await wait(), 'stopped'),
     restoreGatewayConfig: async () => (await wait(), 'restored'),
     startDocker: async () => (await wait(), 'started'),
