@@ -64,6 +64,8 @@ export const InventorySchema = strictObject({
   installCommand: shellCommandLine.optional(),
   /** the node's bot ledger (default /root/openclaw-bot-ledger.tsv) */
   ledgerPath: ledgerPath.optional(),
+  /** phase I removes each VM's OpenClaw images too (after acceptance and approval); default: they stay */
+  removeImages: z.boolean().optional(),
   ...ApproverPolicyShape,
   vms: z
     .array(InventoryVmSchema)

@@ -196,7 +196,7 @@ commands.migrate = {
     if (args[0] === 'fleet') return migrateFleetCommand(context);
     if (args[0] !== 'vm') throw new Error(`migrate vm <vmid> | migrate fleet (got '${args[0] ?? ''}')`);
     const [vmid] = vmidArguments(args.slice(1));
-    const input = await vmInput(options, vmid);
+    const input = await vmInput(options, vmid, options.removeImages ? { removeImages: true } : {});
     await withClient(config, async (client) => {
       const handle = await startMigration(config, client, input);
       if (!options.wait) return;
@@ -287,6 +287,7 @@ export function usage(): string {
     '  --failure-budget N        start no VM after N failures, rollbacks or rejections (default 1)',
     '  --yes                     approve each VM of the fleet once it passes its acceptance checks',
     '  --detach                  start the fleet and return',
+    '  --remove-images           migrate: phase I (after approval) removes the OpenClaw images too',
     '  --by NAME                 who approves, rejects or sets the gate (default: your user name)',
     '  --reason TEXT             why',
     '  --wait                    migrate vm: follow the run until it awaits approval or ends',
@@ -318,6 +319,7 @@ const flags = {
   'failure-budget': { type: 'string' },
   yes: { type: 'boolean' },
   detach: { type: 'boolean' },
+  'remove-images': { type: 'boolean' },
   by: { type: 'string' },
   reason: { type: 'string' },
   wait: { type: 'boolean' },
@@ -364,6 +366,7 @@ export async function runCli(argv: string[]): Promise<number> {
       failureBudget: count('failure-budget', values['failure-budget'], 1),
       yes: values.yes,
       detach: values.detach,
+      removeImages: values['remove-images'],
       by: values.by,
       reason: values.reason,
       wait: values.wait,

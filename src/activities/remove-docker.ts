@@ -1,32 +1,58 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { runChecked } from './guest-command';
+import { keyValues, one, runChecked } from './guest-command';
+import { guestScript } from './guest-scripts';
+import { withoutKeyValues } from './stop-docker';
 
 /**
- * Phase I (SOP §6), only after a human accepted: remove the containers and their images. Safe to repeat. First it
- * marks the VM: from now on the direct install is the live one, and a scan refuses to migrate the VM again (a new
- * run would copy the old Docker-era data over it).
+ * Phase I (SOP §6), only after a human accepted: `docker compose down --remove-orphans`, the project's images
+ * too when the input says `removeImages`, `docker image prune -f`, and what Docker still holds. Safe to repeat.
  */
-export const removeDockerScript = `
-set -euo pipefail
-umask 077
-mkdir -p /var/lib/openclaw-migrate
-[ -e /var/lib/openclaw-migrate/docker-removed ] || date -Iseconds > /var/lib/openclaw-migrate/docker-removed
-cd /opt/openclaw
-docker compose down --remove-orphans
-docker image prune -f
-docker ps -a --format "table {{.Names}}\\t{{.Status}}"
-`;
+export const removeDockerScript = guestScript('remove-docker.sh');
 
 export function removeDockerCommand(params: MigrateVmParams): GuestCommand {
-  return { label: 'remove-docker', script: removeDockerScript, timeoutMs: params.timeouts.commandMs };
+  return {
+    label: 'remove-docker',
+    script: removeDockerScript,
+    args: [params.removeImages ? '1' : '0'],
+    timeoutMs: params.timeouts.commandMs,
+  };
 }
 
 export interface RemoveDockerResult {
+  /** docker ps -a after the removal */
   output: string;
+  /** absent in the results of workers before phase I reported (histories replay those) */
+  report?: RemovalReport;
+}
+
+/** What phase I did and left, in docker's own words (no figure of ours). */
+export interface RemovalReport {
+  /** the project's images this run removed (removeImages) */
+  imagesRemoved: string[];
+  /** `docker image prune -f`'s "Total reclaimed space: …" */
+  pruneReclaimed: string;
+  /** `docker images`: repository:tag, id, size */
+  imagesLeft: string[];
+  /** `docker volume ls` */
+  volumesLeft: string[];
+  /** `docker system df` before the removal and after it: type, total, active, size, reclaimable */
+  diskUsageBefore: string[];
+  diskUsage: string[];
 }
 
 export async function removeDocker(params: MigrateVmParams): Promise<RemoveDockerResult> {
   const result = await runChecked(params, removeDockerCommand(params));
-  return { output: result.stdout.trim() };
+  const values = keyValues(result.stdout);
+  return {
+    output: withoutKeyValues(result.stdout),
+    report: {
+      imagesRemoved: values.get('image_removed') ?? [],
+      pruneReclaimed: one(values, 'prune').replace(/^Total reclaimed space: /, ''),
+      imagesLeft: values.get('image_left') ?? [],
+      volumesLeft: values.get('volume_left') ?? [],
+      diskUsageBefore: values.get('disk_usage_before') ?? [],
+      diskUsage: values.get('disk_usage') ?? [],
+    },
+  };
 }

@@ -1,39 +1,13 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, qm, refuse, runChecked } from './guest-command';
+import { guestScript } from './guest-scripts';
 
 /**
- * Phase A (SOP §5.1), read-only: what the VM runs and holds, and whether it can be migrated at all.
- * $1 = run-as user. Prints key=value lines; the SOP's own tables follow as evidence.
+ * Phase A (SOP §5.1), read-only: what the VM runs and holds, whether it can be migrated at all, and whether it has
+ * the tools the phases run. $1 = run-as user.
  */
-export const scanScript = `
-set -u
-RUN_HOME=$(getent passwd "$1" | cut -d: -f6)
-echo "hostname=$(hostname)"
-echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-echo "run_home=$RUN_HOME"
-for p in /data/openclaw /data/panel /opt/openclaw /root/.openclaw "$RUN_HOME/.openclaw"; do
-  if [ -e "$p" ]; then echo "exists=$p"; else echo "missing=$p"; fi
-done
-# The target holds data of its own unless it is empty or our earlier attempt filled it.
-if [ -d "$RUN_HOME/.openclaw" ] && [ -n "$(ls -A "$RUN_HOME/.openclaw")" ] && [ ! -e /var/lib/openclaw-migrate/data-migrated ]; then
-  echo "target_foreign=1"
-fi
-if [ -e /var/lib/openclaw-migrate/docker-removed ]; then
-  echo "docker_removed=$(cat /var/lib/openclaw-migrate/docker-removed)"
-fi
-echo "source_sessions=$(find /data/openclaw/agents/main/sessions -type f 2>/dev/null | wc -l)"
-echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
-echo "backup_bytes=$(du -scb /data/openclaw /data/panel /opt/openclaw /root/.ssh 2>/dev/null | tail -n 1 | cut -f1)"
-echo "free_bytes=$(df --output=avail -B1 /root | tail -n 1 | tr -d ' ')"
-echo "docker_present=$(command -v docker >/dev/null && echo 1 || echo 0)"
-echo "--- docker ps"
-docker ps --format "table {{.Names}}\\t{{.Status}}\\t{{.Ports}}" 2>&1 || true
-echo "--- docker ps -a"
-docker ps -a --format "table {{.Names}}\\t{{.Status}}" 2>&1 || true
-echo "--- listening"
-ss -lntp 2>/dev/null | grep -E ":18080|:18789|:28080|:28789|:22 " || true
-`;
+export const scanScript = guestScript('scan.sh');
 
 export function scanCommand(params: MigrateVmParams): GuestCommand {
   return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 60_000 };
@@ -46,6 +20,9 @@ export interface ScanResult {
   runHome: string;
   existing: string[];
   missing: string[];
+  /** what the phases run and the VM lacks (bash, tar, …, `rsync or cp`, `docker compose`); absent in the
+   * results of workers before the preflight (histories replay those) */
+  toolsMissing?: string[];
   sourceSessions: number;
   sourceWorkspace: number;
   backupBytes: number;
@@ -68,6 +45,7 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
   }
   const result = await runChecked(params, scanCommand(params));
   const values = keyValues(result.stdout);
+  const toolsMissing = values.get('tool_missing') ?? [];
   const scanned: ScanResult = {
     vmStatus,
     hostname: one(values, 'hostname'),
@@ -76,6 +54,7 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     // the run-as user's home is /root for root: one path, looked at twice
     existing: [...new Set(values.get('exists'))],
     missing: [...new Set(values.get('missing'))],
+    toolsMissing,
     sourceSessions: Number(one(values, 'source_sessions')),
     sourceWorkspace: Number(one(values, 'source_workspace')),
     backupBytes: Number(one(values, 'backup_bytes')),
@@ -83,6 +62,12 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     evidence: result.stdout.slice(result.stdout.indexOf('--- docker ps')),
   };
   if (!scanned.runHome) refuse('PreflightRefused', `user '${params.runAs.user}' does not exist on vm ${params.vmid}`);
+  if (toolsMissing.length > 0) {
+    refuse(
+      'PreflightRefused',
+      `vm ${params.vmid} lacks what the migration runs: ${toolsMissing.join(', ')}. Install it and start again`,
+    );
+  }
   if (!scanned.existing.includes('/data/openclaw')) {
     refuse('PreflightRefused', `vm ${params.vmid} has no /data/openclaw: nothing to migrate`);
   }

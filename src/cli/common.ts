@@ -21,6 +21,8 @@ export interface CliOptions {
   yes?: boolean;
   watch?: boolean;
   detach?: boolean;
+  /** phase I removes the project's images too */
+  removeImages?: boolean;
 }
 
 export interface CommandContext {

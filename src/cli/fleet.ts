@@ -50,7 +50,11 @@ async function fleetInput({ options }: CommandContext, dryRun = false): Promise<
     ...(options.allowConcurrencyAboveSop && { allowConcurrencyAboveSop: true }),
     // a dry run changes nothing: no canary, and one VM that cannot be scanned does not stop the others' plans
     ...(dryRun && { canary: 0, failureBudget: 1_000_000 }),
-    vmOverrides: { startedBy: options.by ?? userInfo().username, ...(dryRun && { dryRun: true }) },
+    vmOverrides: {
+      startedBy: options.by ?? userInfo().username,
+      ...(dryRun && { dryRun: true }),
+      ...(options.removeImages && { removeImages: true }),
+    },
   };
   asRefusal(() => parseMigrateFleetInput(input));
   return input;

@@ -4,7 +4,7 @@ import type { MigrateVmInput } from './input';
 /** What a fleet or the CLI may set on top of the inventory for each VM (VmOverridesSchema checks a fleet's). */
 export type VmOverrides = Pick<
   MigrateVmInput,
-  'ports' | 'runAs' | 'timeouts' | 'dryRun' | 'startedBy' | 'approvers' | 'fourEyes'
+  'ports' | 'runAs' | 'timeouts' | 'dryRun' | 'removeImages' | 'startedBy' | 'approvers' | 'fourEyes'
 >;
 
 /** One VM's migrateVm input from a fleet inventory; `overrides` wins (timeouts, run-as user, dry run, …). */
@@ -21,6 +21,7 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
     panelRelease: inventory.panelRelease,
     ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
     ...(inventory.ledgerPath ? { ledgerPath: inventory.ledgerPath } : {}),
+    ...(inventory.removeImages !== undefined ? { removeImages: inventory.removeImages } : {}),
     ...(inventory.approvers ? { approvers: inventory.approvers } : {}),
     ...(inventory.fourEyes !== undefined ? { fourEyes: inventory.fourEyes } : {}),
     ...overrides,

@@ -51,6 +51,7 @@ export const VmOverridesSchema = strictObject({
   runAs: RunAsSchema.optional(),
   timeouts: TimeoutsSchema.optional(),
   dryRun: z.boolean().optional(),
+  removeImages: z.boolean().optional(),
   startedBy: personName.optional(),
   ...ApproverPolicyShape,
 });
@@ -69,6 +70,8 @@ export const MigrateVmInputSchema = strictObject({
   installCommand: shellCommandLine.default(OFFICIAL_INSTALL_COMMAND),
   timeouts: TimeoutsSchema.prefault({}),
   dryRun: z.boolean().default(false),
+  /** phase I (after acceptance and approval) removes the project's images too; without it they stay on disk */
+  removeImages: z.boolean().default(false),
   /** the fleet's Docker-removal gate when the fleet starts this run; a lone run has none */
   fleetGate: FleetGateSchema.optional(),
   /** the node's bot ledger, committed under the node's lock once the VM is migrated */

@@ -82,12 +82,16 @@ export function renderRecord(
   add('## 执行动作 / Actions and key outputs');
   /** What each phase that changes the machine did, after its SOP stage letter, in the table's order. */
   const actions: PhaseActions = {
-    stopDocker: (result) => [
-      'stop Docker (not deleted): `docker compose stop` in /opt/openclaw',
-      '',
-      fence(result.containers),
-      '',
-    ],
+    stopDocker: (result) =>
+      result.restartPolicies
+        ? [
+            'stop Docker (not deleted): `docker update --restart=no`, then `docker compose stop` in /opt/openclaw',
+            `  - restart policies before (rollback restores them): ${result.restartPolicies.map((p) => code(`${p.container} ${p.policy}${p.maximumRetryCount ? `:${p.maximumRetryCount}` : ''}`)).join(', ') || '(no container)'}`,
+            '',
+            fence(result.containers),
+            '',
+          ]
+        : ['stop Docker (not deleted): `docker compose stop` in /opt/openclaw', '', fence(result.containers), ''],
     install: (result) => [
       `install: ${result.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`,
       `  - node ${inline(result.nodeVersion)} at ${code(result.nodePath)}; openclaw ${inline(result.openclawVersion)} at ${code(result.openclawPath)}`,
@@ -102,11 +106,16 @@ export function renderRecord(
     systemdUnits: (result) => [
       `systemd: openclaw-gateway ${inline(result.gatewayActive)}, openclaw-panel ${inline(result.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
     ],
-    removeDocker: (result) => [
-      'Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`',
-      '',
-      fence(result.output),
-    ],
+    removeDocker: ({ report, output }) =>
+      report
+        ? [
+            `Docker removed: \`docker compose down --remove-orphans\`${params.removeImages ? ", the project's images" : ''}, \`docker image prune -f\` (reclaimed ${inline(report.pruneReclaimed)})`,
+            `  - images removed: ${report.imagesRemoved.map(code).join(', ') || '(none)'}; left: ${report.imagesLeft.map(code).join(', ') || '(none)'}; volumes left: ${report.volumesLeft.map(code).join(', ') || '(none)'}`,
+            `  - \`docker system df\` (type, total, active, size, reclaimable) before: ${report.diskUsageBefore.map(code).join(', ')}; after: ${report.diskUsage.map(code).join(', ')}`,
+            '',
+            fence(output),
+          ]
+        : ['Docker removed: `docker compose down --remove-orphans`, `docker image prune -f`', '', fence(output)],
     sharedResources: (result) => [
       `共享资源 / shared resources (under the node's lock): ledger ${code(params.ledgerPath)} row ${code(result.row.replace(/\t/g, ' | '))}; ` +
         `NAT ${result.natMappings.map((m) => `${m.external} -> ${params.vmIp}:${m.guestPort}`).join(', ') || '(no mapping found)'}`,

@@ -1,0 +1,54 @@
+# Phase H (SOP §5.10): ports, HTTP codes, the update checks' tags, data counts, process users, and the fronts with
+# the customer's own login. $1 = panel port, $2 = gateway port, $3 = panel front, $4 = gateway front, $5 = seconds
+# to wait for the gateway and the panel to answer at all (a real gateway takes ~15 s after a start), $6 = run-as
+# user, $7 = seconds each update check may take (a real panel's bot check runs `openclaw update status`, up to
+# ~30 s without internet), $8 $9 = the gateway's and the panel's units.
+# The login in /root/OPENCLAW_WEB_LOGIN.txt is read and used here only: it reaches curl on its stdin (`-K -`),
+# never an argument, and nothing of it is printed.
+# Sessions: OpenClaw ≥ 2026.9 moves legacy session files into session-sqlite-import-archive/ at its first start,
+# so sessions are counted in both directories, on the source too: a Docker-era gateway of that age has already
+# moved them there.
+set -u
+code() { curl -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true; }
+echo "wait_budget=$5 s for the gateway and the panel to answer, $7 s for each update check"
+# Until both answer at all (000 = nothing listens yet); what they answer is judged below.
+for _ in $(seq 1 "$5"); do
+  [ "$(code "http://127.0.0.1:$2/")" != 000 ] && [ "$(code "http://127.0.0.1:$1/")" != 000 ] && break
+  sleep 1
+done
+RUN_HOME=$(getent passwd "$6" | cut -d: -f6)
+echo "panel_direct=$(code "http://127.0.0.1:$1/")"
+echo "gateway_direct=$(code "http://127.0.0.1:$2/")"
+echo "panel_front=$(code "http://127.0.0.1:$3/")"
+echo "gateway_front=$(code "http://127.0.0.1:$4/")"
+LOGIN=/root/OPENCLAW_WEB_LOGIN.txt
+login_user=$(sed -n 's/^username:[[:space:]]*//p' "$LOGIN" 2>/dev/null | head -n 1)
+login_password=$(sed -n 's/^password:[[:space:]]*//p' "$LOGIN" 2>/dev/null | head -n 1)
+if [ -n "$login_user" ] && [ -n "$login_password" ]; then
+  # curl's config syntax: inside double quotes a backslash escapes
+  quote() { local s=${1//\\/\\\\}; printf '%s' "${s//\"/\\\"}"; }
+  with_login() {
+    printf 'user = "%s:%s"\n' "$(quote "$login_user")" "$(quote "$login_password")" |
+      curl -K - -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true
+  }
+  echo "panel_front_login=$(with_login "http://127.0.0.1:$3/")"
+  echo "gateway_front_login=$(with_login "http://127.0.0.1:$4/")"
+else
+  echo "panel_front_login=no login in $LOGIN"
+  echo "gateway_front_login=no login in $LOGIN"
+fi
+unset login_password
+echo "update_bot=$(curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=bot" | head -c 300 | tr -d '\n')"
+echo "update_panel=$(curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=panel" | head -c 300 | tr -d '\n')"
+echo "openclaw_version=$(openclaw --version 2>&1 | head -n 1)"
+for port in "$1" "$2" "$3" "$4"; do
+  echo "listening=$port:$(ss -lntp | grep -c ":$port ")"
+done
+echo "source_sessions=$(find /data/openclaw/agents/main/sessions /data/openclaw/agents/main/session-sqlite-import-archive -type f 2>/dev/null | wc -l)"
+echo "target_sessions=$(find "$RUN_HOME/.openclaw/agents/main/sessions" "$RUN_HOME/.openclaw/agents/main/session-sqlite-import-archive" -type f 2>/dev/null | wc -l)"
+echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
+echo "target_workspace=$(find "$RUN_HOME/.openclaw/workspace" -type f 2>/dev/null | wc -l)"
+for unit in "$8" "$9"; do
+  pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
+  echo "proc_user=$unit:$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
+done

@@ -1,0 +1,36 @@
+# Phase A (SOP §5.1), read-only: what the VM runs and holds, whether it can be migrated at all, and whether it has
+# the tools the phases run. $1 = run-as user. Prints key=value lines; the SOP's own tables follow as evidence.
+set -u
+RUN_HOME=$(getent passwd "$1" | cut -d: -f6)
+echo "hostname=$(hostname)"
+# shellcheck source=/dev/null
+echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+echo "run_home=$RUN_HOME"
+for p in /data/openclaw /data/panel /opt/openclaw /root/.openclaw "$RUN_HOME/.openclaw"; do
+  if [ -e "$p" ]; then echo "exists=$p"; else echo "missing=$p"; fi
+done
+# What the phases run: B tar and sha256sum, E rsync (else cp -a) and python3 (the config patch), F curl, tar and
+# python3 (the panel config), G systemctl, H curl and ss, C and I docker compose.
+for tool in bash tar sha256sum python3 curl ss systemctl; do
+  command -v "$tool" > /dev/null || echo "tool_missing=$tool"
+done
+command -v rsync > /dev/null || command -v cp > /dev/null || echo "tool_missing=rsync or cp"
+docker compose version > /dev/null 2>&1 || echo "tool_missing=docker compose"
+# The target holds data of its own unless it is empty or our earlier attempt filled it.
+if [ -d "$RUN_HOME/.openclaw" ] && [ -n "$(ls -A "$RUN_HOME/.openclaw")" ] && [ ! -e /var/lib/openclaw-migrate/data-migrated ]; then
+  echo "target_foreign=1"
+fi
+if [ -e /var/lib/openclaw-migrate/docker-removed ]; then
+  echo "docker_removed=$(cat /var/lib/openclaw-migrate/docker-removed)"
+fi
+echo "source_sessions=$(find /data/openclaw/agents/main/sessions -type f 2>/dev/null | wc -l)"
+echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
+echo "backup_bytes=$(du -scb /data/openclaw /data/panel /opt/openclaw /root/.ssh 2>/dev/null | tail -n 1 | cut -f1)"
+echo "free_bytes=$(df --output=avail -B1 /root | tail -n 1 | tr -d ' ')"
+echo "docker_present=$(command -v docker > /dev/null && echo 1 || echo 0)"
+echo "--- docker ps"
+docker ps --format "table {{.Names}}\t{{.Status}}\t{{.Ports}}" 2>&1 || true
+echo "--- docker ps -a"
+docker ps -a --format "table {{.Names}}\t{{.Status}}" 2>&1 || true
+echo "--- listening"
+ss -lntp 2>/dev/null | grep -E ":18080|:18789|:28080|:28789|:22 " || true

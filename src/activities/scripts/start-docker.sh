@@ -1,0 +1,26 @@
+# Undoes phase C: the restart policies phase C recorded back on the containers, then `docker compose start`, then
+# waits until the Docker gateway and panel answer again. $1 = panel port, $2 = gateway port (the containers
+# publish the same loopback ports as the direct install). The record of the policies goes once they are back.
+set -uo pipefail
+umask 077
+POLICIES=/var/lib/openclaw-migrate/restart-policies
+cd /opt/openclaw || exit 1
+if [ -e "$POLICIES" ]; then
+  while read -r container policy retries; do
+    if [ "$policy" = on-failure ] && [ "$retries" -gt 0 ]; then policy="on-failure:$retries"; fi
+    docker update --restart="${policy:-no}" "$container" > /dev/null || exit 1
+    echo "restart_policy=$container ${policy:-no}"
+  done < "$POLICIES"
+fi
+docker compose start || exit 1
+for _ in $(seq 1 60); do
+  panel=$(curl -s -o /dev/null -m 5 -w "%{http_code}" "http://127.0.0.1:$1/" || true)
+  gateway=$(curl -s -o /dev/null -m 5 -w "%{http_code}" "http://127.0.0.1:$2/" || true)
+  [ "$panel" = 200 ] && [ "$gateway" = 200 ] && break
+  sleep 1
+done
+echo "panel=$panel"
+echo "gateway=$gateway"
+docker ps --format "table {{.Names}}\t{{.Status}}"
+[ "$panel" = 200 ] && [ "$gateway" = 200 ] || exit 1
+rm -f "$POLICIES"
