@@ -22,6 +22,14 @@ export async function benchCommand(rounds: number, pve: '8' | '9'): Promise<void
     console.log(
       `guest commands on vm ${vmid} (real guest) through the lab's qm (PVE ${pve} wording), ${rounds} rounds:`,
     );
+    const pings: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const begun = performance.now();
+      await node.qm(['guest', 'cmd', String(vmid), 'ping']);
+      pings.push(performance.now() - begun);
+    }
+    // the unit the overheads are made of: a start and a last status are a qm call each
+    console.log(`one qm call over SSH (qm guest cmd ${vmid} ping): median ${seconds(median(pings))} s`);
     console.log('command                         own (guest)   product   overhead   qm --timeout 0   overhead');
     for (const { name, body, stdin } of COMMANDS) {
       const own: number[] = [];

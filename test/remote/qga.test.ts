@@ -218,13 +218,50 @@ describe('a guest through qm guest exec', () => {
       );
       expect(result.stdout).toBe('runs: 1\n');
     });
+
+    it('leaves the result of a command it stopped waiting for to the next attempt (the node’s wait does not eat it)', async () => {
+      const counter = `/tmp/${marker('counter')}`;
+      const controller = new AbortController();
+      let pid = 0;
+      const left = guest.run(
+        { label: 'once', script, args: [counter, '1'], timeoutMs: 20_000 },
+        {
+          signal: controller.signal,
+          leaveRunning: () => true,
+          onProgress: (p) => {
+            if (pid) return;
+            pid = p.pid;
+            // while the first wait on the node runs
+            setTimeout(() => controller.abort(new Error('worker shutting down')), 300);
+          },
+        },
+      );
+      await expect(left).rejects.toThrow('worker shutting down');
+      // the command ends within the 2 s the abandoned wait on the node would still have polled for
+      await waitUntil('the command', () => counterIn(counter) === '1\n');
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const result = await guest.run(
+        { label: 'once', script, args: [counter, '1'], timeoutMs: 20_000 },
+        { resumePid: pid },
+      );
+      expect(result).toEqual({ exitCode: 0, stdout: 'runs: 1\n', stderr: '' });
+      expect(counterIn(counter)).toBe('1\n');
+    });
   });
 
-  it('keeps polling across a connection that dies while it waits', async () => {
+  it('keeps waiting across a connection that dies while it waits', async () => {
     let killed = 0;
+    let scheduled = false;
     const result = await guest.run(
-      { label: 'survives', script: 'sleep 2; echo survived', timeoutMs: 20_000 },
-      { onProgress: (p) => p.elapsedMs > 500 && killed === 0 && (killed = killNodeSessions(lab)) },
+      { label: 'survives', script: 'sleep 4; echo survived', timeoutMs: 30_000 },
+      {
+        onProgress: () => {
+          if (scheduled) return;
+          scheduled = true;
+          // in the middle of the first wait on the node
+          setTimeout(() => (killed = killNodeSessions(lab)), 700);
+        },
+      },
     );
     expect(killed).toBeGreaterThan(0);
     expect(result.stdout).toBe('survived\n');
