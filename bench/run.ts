@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { labDown, labUp } from '../lab/lab';
+import { benchCommand } from './command';
 import { benchLabFleet, benchLargeFleet } from './fleet';
 
 /** Prints figures, asserts nothing: `npm run bench [-- lab-up|fleet-lab|fleet-large [--vms N] [--phase-ms N]]`. */
@@ -33,12 +34,18 @@ async function benchLabUp(guests: number, rounds: number): Promise<void> {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { vms: { type: 'string', default: '500' }, 'phase-ms': { type: 'string', default: '50' } },
+  options: {
+    vms: { type: 'string', default: '500' },
+    'phase-ms': { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '3' },
+    pve: { type: 'string', default: '9' },
+  },
 });
 const benches: Record<string, () => Promise<void>> = {
   'lab-up': () => benchLabUp(3, 3),
   'fleet-lab': () => benchLabFleet(3, 2),
   'fleet-large': () => benchLargeFleet(Number(values.vms), 3, Number(values['phase-ms'])),
+  command: () => benchCommand(Number(values.rounds), values.pve === '8' ? '8' : '9'),
 };
 (async () => {
   // the SDK's INFO lines would bury the figures

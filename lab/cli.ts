@@ -15,6 +15,7 @@ const usage = `usage: npm run lab -- <up|status|down> [options]
           --disk-size SIZE        each guest's disk (2g)
           --real                  guests run the real systemd, Docker and qemu-ga (systemd-nspawn containers of
                                   a Debian 12 image built once per machine, the first time in a few minutes)
+          --pve 8|9               the Proxmox VE whose wording the node's qm speaks (9: 9.1 and later)
   status  what runs, and where the inventory is
   down    stop everything the lab started and remove its files
 
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       sessions: { type: 'string' },
       'disk-size': { type: 'string' },
       real: { type: 'boolean' },
+      pve: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -50,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
         sessions: number(values.sessions),
         diskSize: values['disk-size'],
         real: values.real,
+        pve: values.pve as LabOptions['pve'],
       };
       const parsed = LabOptionsSchema.safeParse(input);
       if (!parsed.success) {

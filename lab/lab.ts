@@ -22,6 +22,7 @@ import { prepareGuestImage, type GuestImage } from './guest-image';
 import { bootContainer, enterMachine, forkedChild, startDetached, type Container } from './machine';
 import { prepareOpenClawCache } from './openclaw-cache';
 import { REAL_GUEST_QGA_DIR, seedGuestData, seedRealGuest, seedStandIns, toolWrapper } from './seed';
+import { QM_PVE_FILE } from './node/qm';
 import { connects, freePort } from './shared/net';
 import { waitFor } from './shared/wait';
 
@@ -79,6 +80,8 @@ export const LabOptionsSchema = z.object({
     .default('2g'),
   /** guests that run the real systemd, Docker and qemu-ga (systemd-nspawn containers of the guest image) */
   real: z.boolean().default(false),
+  /** the Proxmox VE whose wording the node's qm speaks: 8, or 9 (9.1, qemu-server 9.0.26 and later) */
+  pve: z.enum(['8', '9']).default('9'),
 });
 export type LabOptions = z.input<typeof LabOptionsSchema>;
 
@@ -370,6 +373,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
   put(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
   put(nodeSeed, 'root/.ssh/authorized_keys', operatorPublicKey, 0o600);
   put(nodeSeed, 'usr/sbin/qm', toolWrapper('qm'), 0o755);
+  put(nodeSeed, QM_PVE_FILE, `${options.pve}\n`);
   put(nodeSeed, 'etc/hostname', 'pve-lab\n');
 
   const guests: GuestState[] = vmids.map((vmid, i) => ({

@@ -3,9 +3,9 @@
  * PVE/QemuServer/Agent.pm, PVE/QMPClient.pm, with pve-common's CLIHandler/JSONSchema for the command
  * line) that the migration uses, with their texts, output formats and exit codes:
  *
- *     qm list [--full]
- *     qm status <vmid> [--verbose]
- *     qm config <vmid> [--current] [--snapshot <name>]
+ *     qm list
+ *     qm status <vmid>
+ *     qm config <vmid>
  *     qm guest cmd <vmid> <command>
  *     qm guest exec <vmid> [<extra-args>] [--synchronous 0|1] [--timeout N] [--pass-stdin 1]
  *     qm guest exec-status <vmid> <pid>
@@ -13,8 +13,12 @@
  * Files (all below $LAB_ROOT, default /): /etc/pve/qemu-server/<vmid>.conf, /var/run/qemu-server/<vmid>.pid
  * (the VM runs iff that pid is alive), /var/run/qemu-server/<vmid>.qga (the guest agent's socket).
  *
- * One lab knob beyond qm: QM_EXEC_POLL_MS, how often a synchronous `guest exec` polls exec-status
- * (qm sleeps 1 s between polls; default 1000).
+ * Two lab knobs beyond qm: QM_EXEC_POLL_MS, how often a synchronous `guest exec` polls exec-status
+ * (qm sleeps 1 s between polls; default 1000), and $LAB_ROOT/etc/openclaw-lab/pve, the Proxmox VE whose wording
+ * qm speaks (`8`, or `9` for 9.1 and later, the default; `lab up --pve`): QMPClient wraps an agent's transport
+ * failure as `VM <vmid> qmp command '…' failed - …` in 8 and `VM <vmid> qga command '…' failed - …` since
+ * qemu-server 9.0.26, and 9.1's Monitor.pm looks for the agent's socket before connecting ("unable to open
+ * monitor socket") where 8's looked for QEMU's QMP socket, so a missing agent socket reached QMPClient's connect.
  */
 import { existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -119,10 +123,14 @@ const QGA_COMMANDS = [
   'suspend-ram',
 ];
 
+/** Where the lab says which Proxmox VE's wording qm speaks, below $LAB_ROOT. */
+export const QM_PVE_FILE = 'etc/openclaw-lab/pve';
+
 class Node {
   readonly root: string;
   readonly name: string;
   readonly pollMs: number;
+  readonly pve: '8' | '9';
 
   constructor(env: NodeJS.ProcessEnv) {
     this.root = env.LAB_ROOT || '/';
@@ -130,6 +138,14 @@ class Node {
     this.name = hostname().replace(/\..*$/, '');
     const poll = Number(env.QM_EXEC_POLL_MS);
     this.pollMs = Number.isFinite(poll) && poll > 0 ? poll : 1000;
+    let pve = '9';
+    try {
+      pve = readFileSync(join(this.root, QM_PVE_FILE), 'utf8').trim();
+    } catch {
+      // no file: the current wording
+    }
+    if (pve !== '8' && pve !== '9') throw new Die(`lab: ${QM_PVE_FILE} says '${pve}', not 8 or 9\n`);
+    this.pve = pve;
   }
 
   confDir(): string {
@@ -146,14 +162,14 @@ class Node {
   }
 
   /** PVE::QemuConfig->load_config; dies (errno ENOENT → exit 2) when the file is missing. */
-  loadConfig(vmid: string, opts: { current?: boolean; snapshot?: string } = {}): VmConfig {
+  loadConfig(vmid: string): VmConfig {
     let raw: string;
     try {
       raw = readFileSync(this.confPath(vmid), 'utf8');
     } catch {
       throw new Die(`Configuration file 'nodes/${this.name}/qemu-server/${vmid}.conf' does not exist\n`, 2);
     }
-    return parseVmConfig(raw, opts);
+    return parseVmConfig(raw);
   }
 
   /** PVE::QemuServer::Helpers::vm_running_locally: the pid file names a live process. */
@@ -182,80 +198,16 @@ export function pidAlive(pid: number): boolean {
 
 export type VmConfig = Record<string, string>;
 
-/** PVE::Tools::decode_text: uri_unescape, then UTF-8 decode. */
-function decodeText(text: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === '%' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(text[i], 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-/** PVE::Tools::encode_text: percent-encode control and high-bit bytes and ':' (URI::Escape, upper case). */
-function encodeText(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    const safe = (byte >= 0x20 && byte <= 0x39) || (byte >= 0x3b && byte <= 0x7e);
-    out += safe ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
 /**
- * PVE::QemuServer::parse_vm_config, the parts `qm config` shows: `key: value` lines of the main section,
- * `#` lines (the description), pending changes applied unless `current`, or a snapshot's section.
+ * PVE::QemuServer::parse_vm_config, the part the SOP's `qm config` shows: the `key: value` lines of the main
+ * section (snapshots and pending changes follow in `[sections]`; the lab's VMs have none, nor a description).
  */
-export function parseVmConfig(raw: string, opts: { current?: boolean; snapshot?: string } = {}): VmConfig {
-  const sections: Record<string, VmConfig> = { '': {} };
-  let section = '';
-  let descr: string | undefined;
-  const finishDescription = () => {
-    if (descr !== undefined) sections[section].description = descr.replace(/\s+$/, '');
-    descr = undefined;
-  };
+export function parseVmConfig(raw: string): VmConfig {
+  const conf: VmConfig = {};
   for (const line of raw.split('\n')) {
-    if (/^\s*$/.test(line)) continue;
-    const head = /^\[([^\]]+)\]\s*$/.exec(line);
-    if (head) {
-      finishDescription();
-      section = /^pending$/i.test(head[1]) ? 'PENDING' : head[1];
-      sections[section] = sections[section] ?? {};
-      continue;
-    }
-    const comment = /^#(.*)$/.exec(line);
-    if (comment) {
-      descr = (descr ?? '') + decodeText(comment[1]) + '\n';
-      continue;
-    }
-    const kv = /^(\S+?):\s*(.*\S)\s*$/.exec(line);
-    if (!kv) continue;
-    if (kv[1] === 'description') descr = (descr ?? '') + decodeText(kv[2]) + '\n';
-    else sections[section][kv[1]] = kv[2];
-  }
-  finishDescription();
-
-  if (opts.snapshot !== undefined) {
-    const snap = sections[opts.snapshot];
-    if (!snap || opts.snapshot === 'PENDING' || opts.snapshot === '') {
-      throw new Die(`snapshot '${opts.snapshot}' does not exist\n`);
-    }
-    return { ...snap };
-  }
-  const conf = { ...sections[''] };
-  const pending = sections.PENDING;
-  if (pending && !opts.current) {
-    for (const [k, v] of Object.entries(pending)) {
-      if (k === 'delete') {
-        for (const d of v.split(/[,;\s]+/)) if (d) delete conf[d.replace(/^!/, '')];
-      } else {
-        conf[k] = v;
-      }
-    }
+    if (/^\[/.test(line)) break;
+    const kv = /^([a-z][a-z0-9_-]*):\s*(.*\S)\s*$/.exec(line);
+    if (kv) conf[kv[1]] = kv[2];
   }
   return conf;
 }
@@ -280,13 +232,15 @@ class Agent {
   async monCmd(vmid: string, execute: string, args?: Record<string, unknown>, timeout?: number): Promise<AgentResult> {
     if (this.node.runningPid(vmid) === undefined) throw new Die(`VM ${vmid} not running\n`);
     const sname = this.node.qgaPath(vmid);
-    if (!existsSync(sname)) throw new Die('unable to open monitor socket\n');
+    // 9.1 tests the agent's socket; 8 tested QEMU's QMP socket, there while the VM runs
+    if (this.node.pve === '9' && !existsSync(sname)) throw new Die('unable to open monitor socket\n');
     let res: QgaResponse;
     try {
       res = await qgaRequest(sname, execute, args, { timeoutMs: (timeout ?? qgaTimeout(execute)) * 1000, vmid });
     } catch (err) {
       const why = err instanceof QgaTransportError ? err.message : String(err);
-      throw new Die(`VM ${vmid} qmp command '${execute}' failed - ${why.endsWith('\n') ? why : `${why}\n`}`);
+      const peer = this.node.pve === '9' ? 'qga' : 'qmp';
+      throw new Die(`VM ${vmid} ${peer} command '${execute}' failed - ${why.endsWith('\n') ? why : `${why}\n`}`);
     }
     return isQgaError(res) ? { error: res.error } : res.return;
   }
@@ -461,51 +415,27 @@ const METHODS: Record<string, MethodDef> = {
   },
 
   status: {
-    props: { vmid: vmidProp, verbose: { type: 'boolean', optional: true } },
+    props: { vmid: vmidProp },
     argParam: ['vmid'],
     async run(p, ctx) {
       const vmid = String(p.vmid);
-      const conf = ctx.node.loadConfig(vmid);
-      const pid = ctx.node.runningPid(vmid);
-      const status = pid ? 'running' : 'stopped';
-      if (!p.verbose) {
-        ctx.out(`status: ${status}\n`);
-        return;
-      }
-      const cores = Number(conf.cores ?? 1) * Number(conf.sockets ?? 1);
-      const stat: Record<string, string | number> = {
-        cpus: conf.vcpus ? Number(conf.vcpus) : cores,
-        maxdisk: bootdiskSize(conf),
-        maxmem: Number(/^(\d+)/.exec(conf.memory ?? '')?.[1] ?? 512) * 1024 * 1024,
-        name: conf.name || `VM ${vmid}`,
-        qmpstatus: status,
-        status,
-        vmid: Number(vmid),
-      };
-      if (pid) stat.pid = pid;
-      if (conf.agent !== undefined) stat.agent = 1;
-      for (const k of Object.keys(stat).sort()) ctx.out(`${k}: ${stat[k]}\n`);
+      ctx.node.loadConfig(vmid);
+      ctx.out(`status: ${ctx.node.runningPid(vmid) ? 'running' : 'stopped'}\n`);
     },
   },
 
   config: {
-    props: {
-      vmid: vmidProp,
-      current: { type: 'boolean', optional: true },
-      snapshot: { type: 'string', optional: true },
-    },
+    props: { vmid: vmidProp },
     argParam: ['vmid'],
     async run(p, ctx) {
-      const conf = ctx.node.loadConfig(String(p.vmid), {
-        current: Boolean(p.current),
-        snapshot: p.snapshot as string | undefined,
-      });
-      let out = '';
-      for (const k of Object.keys(conf).sort()) {
-        if (k === 'digest') continue;
-        out += `${k}: ${k === 'description' ? encodeText(conf[k]) : conf[k]}\n`;
-      }
-      ctx.out(out);
+      const conf = ctx.node.loadConfig(String(p.vmid));
+      ctx.out(
+        Object.keys(conf)
+          .filter((k) => k !== 'digest')
+          .sort()
+          .map((k) => `${k}: ${conf[k]}\n`)
+          .join(''),
+      );
     },
   },
 
@@ -598,16 +528,14 @@ function dropSshSessionOnFault(vmid: string): void {
   }
 }
 
-/** the command tree ($cmddef), with qm's `agent` alias */
+/** the command tree ($cmddef), the commands the SOP and the product call */
 type CmdTree = { [name: string]: string | CmdTree };
 const CMDDEF: CmdTree = {
   list: 'list',
   status: 'status',
   config: 'config',
   guest: { cmd: 'guest cmd', exec: 'guest exec', 'exec-status': 'guest exec-status' },
-  help: 'help',
 };
-const ALIASES: Record<string, string[]> = { agent: ['guest', 'cmd'] };
 
 function usageOf(method: string, prefix: string): string {
   const def = METHODS[method];
@@ -621,8 +549,7 @@ function usageList(tree: CmdTree, prefix: string): string {
   for (const name of Object.keys(tree).sort()) {
     const entry = tree[name];
     if (typeof entry === 'string') {
-      out +=
-        '       ' + (entry === 'help' ? 'qm help [<extra-args>] [OPTIONS]\n' : usageOf(entry, `${prefix} ${name}`));
+      out += '       ' + usageOf(entry, `${prefix} ${name}`);
     } else {
       out += usageList(entry, `${prefix} ${name}`);
     }
@@ -630,8 +557,8 @@ function usageList(tree: CmdTree, prefix: string): string {
   return out;
 }
 
-function printUsageShort(reason: string | undefined, tree: CmdTree, prefix: string): string {
-  let out = reason ? `ERROR: ${reason}\n` : '';
+function printUsageShort(reason: string, tree: CmdTree, prefix: string): string {
+  let out = `ERROR: ${reason}\n`;
   out += 'USAGE: qm <COMMAND> [ARGS] [OPTIONS]\n\n';
   out += usageList(tree, prefix);
   return out;
@@ -760,13 +687,6 @@ function validate(def: MethodDef, params: Params): void {
 
 // ---------------------------------------------------------------------------------------------------
 
-/** PVE::CLIHandler's $expand_command_name: exact, else a unique prefix among the real commands. */
-function expand(tree: CmdTree, word: string): string | undefined {
-  if (word in tree) return word;
-  const found = Object.keys(tree).filter((k) => k.startsWith(word));
-  return found.length === 1 ? found[0] : undefined;
-}
-
 /** Runs qm with `argv` (without the program name); resolves with the exit code. */
 export async function runQm(argv: string[], io: QmIo): Promise<number> {
   const writeOut = (text: string) => io.stdout.write(Buffer.from(text, 'utf8'));
@@ -774,8 +694,7 @@ export async function runQm(argv: string[], io: QmIo): Promise<number> {
   const node = new Node(io.env);
   const ctx: Ctx = { io, node, agent: new Agent(node), out: writeOut, warn: writeErr };
 
-  let args = [...argv];
-  if (args.length > 0 && ALIASES[args[0]]) args = [...ALIASES[args[0]], ...args.slice(1)];
+  const args = [...argv];
   if (args.length === 0) {
     writeErr(printUsageShort('no command specified', CMDDEF, 'qm'));
     return 255;
@@ -787,7 +706,7 @@ export async function runQm(argv: string[], io: QmIo): Promise<number> {
   let method: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
-    const name = expand(tree, args[i]) ?? args[i];
+    const name = args[i];
     cmdStr += ` ${name}`;
     const entry = tree[name];
     if (entry === undefined) {
@@ -804,10 +723,6 @@ export async function runQm(argv: string[], io: QmIo): Promise<number> {
   if (!method) {
     writeErr(printUsageShort(`incomplete command '${cmdStr}'`, tree, cmdStr));
     return 255;
-  }
-  if (method === 'help') {
-    writeOut(printUsageShort(undefined, CMDDEF, 'qm'));
-    return 0;
   }
 
   const def = METHODS[method];

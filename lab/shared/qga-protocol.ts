@@ -239,12 +239,17 @@ export function qgaRequest(
           return;
         }
         if (stage === 'sync') {
+          // QMPClient's mux_input: an older id is an earlier client's stale answer (skipped), a newer one is fatal
           const echoed = (obj as { return?: unknown }).return;
-          if (echoed === undefined) {
-            finish(new QgaTransportError('received response without command id'));
+          if (!echoed) {
+            finish(new QgaTransportError('received response without command id\n'));
             return;
           }
-          if (Number(echoed) !== syncId) continue; // stale answer from an earlier client
+          if (Number(echoed) < syncId) continue;
+          if (Number(echoed) !== syncId) {
+            finish(new QgaTransportError(`got wrong command id '${String(echoed)}' (expected ${syncId})\n`));
+            return;
+          }
           stage = 'answer';
           continue;
         }

@@ -1,7 +1,8 @@
 /**
  * The run loop both guests share: start the command detached in the guest, poll for its end (500 ms, backing
- * off to 2 s), report progress at every poll, and on timeout or cancellation kill it in the guest (the whole
- * tree) before failing; a cancellation that `leaveRunning` accepts (a worker shutting down) leaves it running.
+ * off to 2 s; or, where the backend can wait on the far side, one wait of up to 2 s after another), report
+ * progress after every poll or wait, and on timeout or cancellation kill it in the guest (the whole tree) before
+ * failing; a cancellation that `leaveRunning` accepts (a worker shutting down) leaves it running.
  * A retried activity passes the earlier pid back as `resumePid`: a command still running is waited for, a
  * finished one's unread result returned, an unknown one started afresh.
  */
@@ -34,10 +35,23 @@ export interface CommandBackend {
   collect(pid: number, command: GuestCommand): Promise<{ stdout: string; stderr: string }>;
   /** After a result was read: removes what the command left behind (best effort). */
   cleanup?(pid: number, command: GuestCommand): Promise<void>;
+  /**
+   * Waits up to `sliceMs` for the command's end where it runs (polling there, not over the network), then says
+   * how it stands; the run loop calls it back to back instead of sleeping between status calls. Aborting
+   * `signal` stops the wait without consuming a result.
+   */
+  waitForExit?(pid: number, command: GuestCommand, wait: ExitWait): Promise<CommandStatus>;
+}
+
+export interface ExitWait {
+  sliceMs: number;
+  /** how long the command has run: the far side's pauses grow with it */
+  ranMs: number;
+  signal?: AbortSignal;
 }
 
 export interface RunOptions {
-  /** first poll interval and the one it backs off to (×1.5 each poll) */
+  /** first poll interval and the one it backs off to (×1.5 each poll); the longest a waitForExit takes */
   pollFirstMs?: number;
   pollMaxMs?: number;
   /** between TERM and KILL */
@@ -160,14 +174,23 @@ export async function runDetached(
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      await sleep(Math.min(interval, remaining), signal).catch((reason) => {
-        throw new Aborted(reason);
+      const { waitForExit } = backend;
+      const ask = waitForExit
+        ? () =>
+            waitForExit.call(backend, pid!, command, {
+              sliceMs: Math.min(opts.pollMaxMs, remaining),
+              ranMs: Date.now() - begun,
+              signal,
+            })
+        : () => backend.status(pid!, command);
+      if (!waitForExit) {
+        await sleep(Math.min(interval, remaining), signal).catch((reason) => {
+          throw new Aborted(reason);
+        });
+      }
+      const now = await retryUnavailable(ask, opts.statusRetries, signal).catch((err) => {
+        throw signal?.aborted ? new Aborted(abortReason(signal)) : err;
       });
-      const now = await retryUnavailable(() => backend.status(pid!, command), opts.statusRetries, signal).catch(
-        (err) => {
-          throw signal?.aborted ? new Aborted(abortReason(signal)) : err;
-        },
-      );
       // a result that came in is the truth even when the run was cancelled meanwhile: nothing is left to kill
       if (now.state === 'exited') return await finished(pid, now.result);
       if (signal?.aborted) throw new Aborted(abortReason(signal));

@@ -1,16 +1,23 @@
 /**
  * Guests reached through the Proxmox node's `qm guest exec` (the SOP's way), over the node's pooled SSH
- * connection. Commands start with `--synchronous 0` and are polled with `qm guest exec-status`: nothing waits
- * on qm's own 30 s synchronous limit, and a command outlives the SSH connection that started it.
+ * connection. Commands start with `--synchronous 0` (the pid comes back at once: heartbeats, resumePid, the kill),
+ * and a fixed script on the node (scripts/exec-status-wait.sh) polls `qm guest exec-status` there, 50 ms apart at
+ * first and 500 ms at most, for up to 2 s per SSH call: the end is seen within a pause, the network crossed once
+ * per slice. Nothing waits on qm's own 30 s synchronous limit, and a command outlives the SSH connection that
+ * started it.
  *
  * A dropped connection (the lab's ssh-drop fault kills the node's sshd session in the middle of
  * `qm guest exec`): the start is not retried here, since the command may already run in the guest, so run()
  * throws RemoteUnavailable and the activity's retry starts it again (at least once: phases must be idempotent).
- * A dropped poll is retried on a new connection (statusRetries, 1 s, 2 s, 4 s apart) and the run goes on; if
- * those retries fail too, RemoteUnavailable, and the retried activity resumes the heartbeated pid.
+ * A dropped poll, or an agent answer lost on the way (QMPClient's "got timeout", "got wrong command id"), is
+ * retried on a new connection (statusRetries, 1 s, 2 s, 4 s apart) and the run goes on; if those retries fail
+ * too, RemoteUnavailable, and the retried activity resumes the heartbeated pid.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
 import type { SshEndpoint } from '../inventory';
-import { GuestExecFailed, GuestUnreachable } from './errors';
+import { GuestExecFailed, GuestUnreachable, RemoteUnavailable } from './errors';
 import type { Guest, GuestCommand, GuestResult, ProxmoxNode, RunHooks } from './guest';
 import {
   KILL_SCRIPT,
@@ -21,6 +28,7 @@ import {
   sleep,
   type CommandBackend,
   type CommandStatus,
+  type ExitWait,
   type RunOptions,
 } from './async-run';
 import { shellCommand } from './shell-quote';
@@ -49,10 +57,29 @@ export class QmNode implements ProxmoxNode {
     return exec(this.endpoint, shellCommand(['qm', ...args]), stdin, { timeoutMs: this.qmTimeoutMs });
   }
 
-  shell({ script, label, args = [], stdin }: Omit<GuestCommand, 'timeoutMs'>): Promise<GuestResult> {
+  /** `wait`: a script that takes its time on purpose (the node's exec-status wait) gets that much longer. */
+  shell(
+    { script, label, args = [], stdin }: Omit<GuestCommand, 'timeoutMs'>,
+    wait: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<GuestResult> {
     return exec(this.endpoint, shellCommand(['/bin/bash', '-c', script, label, ...args]), stdin, {
-      timeoutMs: this.qmTimeoutMs,
+      timeoutMs: this.qmTimeoutMs + (wait.timeoutMs ?? 0),
+      signal: wait.signal,
     });
+  }
+}
+
+/** What qm said of a failure, on one line. */
+function qmWords(result: ExecResult): string {
+  return (result.stderr.trim() || result.stdout.trim() || `exit ${result.exitCode}`).replace(/\n+/g, '; ');
+}
+
+function parseQmJson<T>(schema: z.ZodType<T>, text: string): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -68,49 +95,76 @@ export function decodeQmData(text: string | undefined): string {
 }
 
 /**
- * What a failed qm call means, from its words. Checked against qemu-server's QMPClient.pm and Agent.pm (Proxmox VE
- * 8 and 9.1) and qemu-ga 7.2 and later:
- * - the node could not talk to the agent: QMPClient wraps every transport failure (timeout, closed connection, a
- *   stale answer on the shared socket: "got wrong command id", no socket) as `VM <vmid> qmp command '…' failed - …`
- *   before 9.1 and `VM <vmid> qga command '…' failed - …` since; Agent.pm adds "not running", "No QEMU guest
- *   agent configured";
+ * What a failed qm call means, from its words. Checked against qemu-server's QMPClient.pm, Monitor.pm and Agent.pm
+ * (Proxmox VE 8, and 9.1: qemu-server 9.0.26 and later) and qemu-ga 7.2 and later:
+ * - the agent cannot be reached: Agent.pm pings it before every command, so most outages read "QEMU guest agent
+ *   is not running"; also "VM <vmid> is not running", "No QEMU guest agent configured", and from Monitor.pm and
+ *   QMPClient "VM <vmid> not running", "unable to open monitor socket" (9.1: no qga socket), "unable to connect
+ *   to VM <vmid> qga socket - …";
+ * - the agent was reached but its answer was lost: QMPClient wraps every transport failure as
+ *   `VM <vmid> qmp command '…' failed - …` before 9.1 and `VM <vmid> qga command '…' failed - …` since: "got
+ *   timeout", "client closed connection", a stale answer on the shared agent socket ("got wrong command id
+ *   '…' (expected …)", "received response without command id", "response is not complete");
  * - the agent forgot the pid: "Agent error: Invalid parameter 'pid'" (qemu-ga 7.2, Debian 12) or
  *   "Agent error: PID <n> does not exist" (since 8.1);
  * - the agent is frozen by a snapshot backup's fsfreeze: it disables guest-exec and guest-exec-status with
- *   "…has been disabled: the agent is in frozen state" until the thaw;
+ *   "…has been disabled: the agent is in frozen state" (qemu-ga before 6.0: "…has been disabled for this
+ *   instance") until the thaw;
  * - anything else the agent answered ("Agent error: …") or qm refused: the command cannot run as asked.
  */
-export type QmFailure = 'unreachable' | 'pid-unknown' | 'agent-frozen' | 'failed';
+export type QmFailure = 'unreachable' | 'answer-lost' | 'pid-unknown' | 'agent-frozen' | 'failed';
 
 const QM_FAILURES: readonly [QmFailure, RegExp][] = [
   ['pid-unknown', /Invalid parameter 'pid'|PID \d+ does not exist/],
-  ['agent-frozen', /the agent is in frozen state/],
+  ['agent-frozen', /the agent is in frozen state|has been disabled for this instance/],
   [
     'unreachable',
-    /\bq(?:mp|ga) command '[^']*' failed\b|unable to (?:open monitor socket|connect to VM \d+ q(?:mp|ga) socket)|not running|No QEMU guest agent configured/,
+    /unable to (?:open monitor socket|connect to VM \d+ q(?:mp|ga) socket)|not running|No QEMU guest agent configured/,
   ],
+  ['answer-lost', /\bq(?:mp|ga) command '[^']*' failed\b/],
 ];
 
 export function classifyQmFailure(text: string): QmFailure {
   return QM_FAILURES.find(([, words]) => words.test(text))?.[0] ?? 'failed';
 }
 
-interface ExecStatusJson {
-  exited?: number | boolean;
-  exitcode?: number;
-  signal?: number;
-  'out-data'?: string;
-  'err-data'?: string;
-  'out-truncated'?: number | boolean;
-  'err-truncated'?: number | boolean;
-}
+/** A string of qm's JSON: the agent keeps 16 MiB of each stream, which qm's double encoding may double. */
+const qmData = z.string().max(64 * 1024 * 1024);
+/** qm's booleans are 1/0 (Agent.pm converts the agent's); the agent leaves `*-truncated` out with no output. */
+const qmFlag = z.union([z.literal(0), z.literal(1), z.boolean()]);
 
-export interface QgaGuestOptions extends RunOptions, QmOptions {}
+/** `qm guest exec-status`: qemu-ga's GuestExecStatus as qm prints it. */
+const ExecStatusSchema = z.strictObject({
+  exited: qmFlag,
+  exitcode: z.number().int().optional(),
+  signal: z.number().int().optional(),
+  'out-data': qmData.optional(),
+  'err-data': qmData.optional(),
+  'out-truncated': qmFlag.optional(),
+  'err-truncated': qmFlag.optional(),
+});
+
+/** `qm guest exec --synchronous 0`: the pid. */
+const ExecStartSchema = z.strictObject({ pid: z.number().int().positive() });
+
+/** Waits on the node for a command's end: `exec-status-wait.sh <vmid> <pid> <slice ms> <pauses ms…> <ran ms>`. */
+const EXEC_STATUS_WAIT_SCRIPT = readFileSync(join(__dirname, 'scripts', 'exec-status-wait.sh'), 'utf8');
+
+const TRUNCATED = '\n[openclaw-migrate: the guest agent truncated this output at its limit]\n';
+
+export interface QgaGuestOptions extends RunOptions, QmOptions {
+  /** the node's pause between two `exec-status` polls: from the first, growing with the command's age to the longest */
+  waitPausesMs?: { first: number; longest: number };
+  /** how long a frozen agent (a snapshot backup's fsfreeze) is waited for at a command's start; default 2 min */
+  frozenWaitMs?: number;
+}
 
 export class QgaGuest implements Guest {
   readonly description: string;
   private readonly node: QmNode;
   private readonly backend: CommandBackend;
+  private readonly waitPausesMs: { first: number; longest: number };
+  private readonly frozenWaitMs: number;
 
   constructor(
     readonly vmid: number,
@@ -119,10 +173,13 @@ export class QgaGuest implements Guest {
   ) {
     this.node = new QmNode(nodeEndpoint, options);
     this.description = `vm ${vmid} via qm on ${describeEndpoint(nodeEndpoint)}`;
+    this.waitPausesMs = options.waitPausesMs ?? { first: 50, longest: 500 };
+    this.frozenWaitMs = options.frozenWaitMs ?? 120_000;
     this.backend = {
       where: this.description,
       start: (command) => this.start(command),
       status: (pid) => this.status(pid),
+      waitForExit: (pid, _command, wait) => this.waitForExit(pid, wait),
       kill: (pid, _command, graceMs) => this.kill(pid, graceMs),
       collect: (pid) => this.collect(pid),
     };
@@ -132,40 +189,50 @@ export class QgaGuest implements Guest {
     return runDetached(this.backend, command, hooks, this.options);
   }
 
-  private fail(what: string, result: ExecResult): Error {
-    const text = (result.stderr.trim() || result.stdout.trim() || `exit ${result.exitCode}`).replace(/\n+/g, '; ');
-    const failure = classifyQmFailure(text);
-    if (failure === 'agent-frozen') {
-      return new GuestUnreachable(
-        `vm ${this.vmid} (${this.node.endpoint.host}): ${what}: the guest agent is frozen (a snapshot backup's ` +
-          `fsfreeze?); the command did not start and is tried again after the thaw: ${text}`,
-      );
+  private fail(what: string, result: ExecResult, failure: QmFailure): Error {
+    const text = qmWords(result);
+    const where = `vm ${this.vmid} (${this.node.endpoint.host}): ${what}`;
+    switch (failure) {
+      case 'agent-frozen':
+        return new GuestUnreachable(
+          `${where}: the guest agent stayed frozen (a snapshot backup's fsfreeze?) for ` +
+            `${Math.round(this.frozenWaitMs / 1000)} s; the command did not start: ${text}`,
+        );
+      case 'answer-lost':
+        return new GuestUnreachable(`${where}: the agent's answer was lost (the command may have started): ${text}`);
+      case 'unreachable':
+        return new GuestUnreachable(`${where}: ${text}`);
+      default:
+        return new GuestExecFailed(
+          `vm ${this.vmid} (${this.description}): ${what} failed (qm exit ${result.exitCode}): ${text}`,
+        );
     }
-    if (failure !== 'failed')
-      return new GuestUnreachable(`vm ${this.vmid} (${this.node.endpoint.host}): ${what}: ${text}`);
-    return new GuestExecFailed(
-      `vm ${this.vmid} (${this.description}): ${what} failed (qm exit ${result.exitCode}): ${text}`,
-    );
   }
 
-  /** `qm guest exec <vmid> --synchronous 0 [--pass-stdin 1] -- <argv…>` → the pid */
+  /**
+   * `qm guest exec <vmid> --synchronous 0 [--pass-stdin 1] -- <argv…>` → the pid. A frozen agent refused the
+   * command without running it: asked again, with growing pauses, for up to frozenWaitMs.
+   */
   private async startArgv(argv: readonly string[], stdin: string | undefined, what: string): Promise<number> {
     const args = ['guest', 'exec', String(this.vmid), '--synchronous', '0'];
     if (stdin !== undefined) args.push('--pass-stdin', '1');
-    const result = await this.node.qm([...args, '--', ...argv], stdin);
-    if (result.exitCode !== 0) throw this.fail(`starting ${what}`, result);
-    let pid: unknown;
-    try {
-      pid = (JSON.parse(result.stdout) as { pid?: unknown }).pid;
-    } catch {
-      pid = undefined;
+    const frozenUntil = Date.now() + this.frozenWaitMs;
+    for (let pause = 1000; ; pause = Math.min(10_000, pause * 2)) {
+      const result = await this.node.qm([...args, '--', ...argv], stdin);
+      if (result.exitCode === 0) {
+        const started = parseQmJson(ExecStartSchema, result.stdout);
+        if (!started) {
+          throw new GuestExecFailed(
+            `vm ${this.vmid}: qm guest exec printed no pid for ${what}: ${JSON.stringify(result.stdout.slice(0, 500))}`,
+          );
+        }
+        return started.pid;
+      }
+      const failure = classifyQmFailure(qmWords(result));
+      if (failure !== 'agent-frozen' || Date.now() + pause > frozenUntil)
+        throw this.fail(`starting ${what}`, result, failure);
+      await sleep(pause);
     }
-    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) {
-      throw new GuestExecFailed(
-        `vm ${this.vmid}: qm guest exec printed no pid for ${what}: ${JSON.stringify(result.stdout)}`,
-      );
-    }
-    return pid;
   }
 
   private start(command: GuestCommand): Promise<number> {
@@ -178,29 +245,53 @@ export class QgaGuest implements Guest {
 
   /** `qm guest exec-status <vmid> <pid>`: reading a finished status consumes it (the agent forgets the pid). */
   private async status(pid: number): Promise<CommandStatus> {
-    const result = await this.node.qm(['guest', 'exec-status', String(this.vmid), String(pid)]);
+    return this.statusFrom(pid, await this.node.qm(['guest', 'exec-status', String(this.vmid), String(pid)]));
+  }
+
+  /**
+   * exec-status-wait.sh on the node: `qm guest exec-status` there until the command exits or the slice is over,
+   * so its end is seen within a pause (≤ 500 ms) and the network is crossed once per slice, not once per poll.
+   */
+  private async waitForExit(pid: number, { sliceMs, ranMs, signal }: ExitWait): Promise<CommandStatus> {
+    const { first, longest } = this.waitPausesMs;
+    const result = await this.node.shell(
+      {
+        script: EXEC_STATUS_WAIT_SCRIPT,
+        label: 'exec-status-wait',
+        args: [this.vmid, pid, sliceMs, first, longest, ranMs].map((n) => String(Math.max(0, Math.round(n)))),
+      },
+      { timeoutMs: sliceMs, signal },
+    );
+    // the script's '.' before each poll (its way to notice a caller gone), then qm's JSON on a line of its own
+    const status = await this.statusFrom(pid, { ...result, stdout: result.stdout.replace(/^\.*\n?/, '') });
+    // a frozen agent answers no status until the thaw: a pause before asking again, not a busy loop
+    if (status.state === 'running' && result.exitCode !== 0) await sleep(longest, signal);
+    return status;
+  }
+
+  /** What one exec-status answer says. Throws RemoteUnavailable for a lost answer (the poll is retried). */
+  private statusFrom(pid: number, result: ExecResult): CommandStatus {
     if (result.exitCode !== 0) {
-      const failure = classifyQmFailure(result.stderr);
+      const failure = classifyQmFailure(qmWords(result));
       if (failure === 'pid-unknown') return { state: 'unknown' };
       // A frozen agent answers no status until the thaw; the command itself runs on, so keep polling (the
       // command's own timeout still bounds the wait).
       if (failure === 'agent-frozen') return { state: 'running' };
-      throw this.fail(`exec-status of pid ${pid}`, result);
+      if (failure === 'answer-lost') {
+        throw new RemoteUnavailable(`vm ${this.vmid}: exec-status of pid ${pid}: ${qmWords(result)}`);
+      }
+      throw this.fail(`exec-status of pid ${pid}`, result, failure);
     }
-    let json: ExecStatusJson;
-    try {
-      json = JSON.parse(result.stdout) as ExecStatusJson;
-    } catch {
+    const json = parseQmJson(ExecStatusSchema, result.stdout);
+    if (!json) {
       throw new GuestExecFailed(
-        `vm ${this.vmid}: unreadable exec-status of pid ${pid}: ${JSON.stringify(result.stdout)}`,
+        `vm ${this.vmid}: unreadable exec-status of pid ${pid}: ${JSON.stringify(result.stdout.slice(0, 500))}`,
       );
     }
     if (!json.exited) return { state: 'running' };
     const exitCode = json.exitcode ?? (json.signal !== undefined ? 128 + json.signal : -1);
-    let stdout = decodeQmData(json['out-data']);
-    let stderr = decodeQmData(json['err-data']);
-    if (json['out-truncated']) stdout += '\n[openclaw-migrate: the guest agent truncated this output at its limit]\n';
-    if (json['err-truncated']) stderr += '\n[openclaw-migrate: the guest agent truncated this output at its limit]\n';
+    const stdout = decodeQmData(json['out-data']) + (json['out-truncated'] ? TRUNCATED : '');
+    const stderr = decodeQmData(json['err-data']) + (json['err-truncated'] ? TRUNCATED : '');
     return { state: 'exited', result: { exitCode, stdout, stderr } };
   }
 

@@ -5,13 +5,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { GUEST_EXEC_ENV, outputCapFromEnv } from '../../lab/guest/qga-agent';
 import { bundleTools } from '../../lab/lab';
-import { parseVmConfig, perlJsonPretty, pidAlive } from '../../lab/node/qm';
+import { QM_PVE_FILE, parseVmConfig, perlJsonPretty, pidAlive } from '../../lab/node/qm';
 import { connects } from '../../lab/shared/net';
 import { GUEST_EXEC_MAX_OUTPUT, JsonStreamSplitter, qemuJson } from '../../lab/shared/qga-protocol';
 import { waitFor } from '../support/wait';
@@ -153,7 +153,7 @@ beforeAll(async () => {
   const live = String(process.pid);
   // 100: running, agent up. 101: stopped. 102: running, agent configured but not started.
   // 103: running, no agent configured. 104: running, agent with a 1000-byte output cap.
-  writeConf(100, '#lab guest%3A one\nagent: 1\nname: guest100\nmemory: 1024\ncores: 2\n');
+  writeConf(100, 'agent: 1\nname: guest100\nmemory: 1024\ncores: 2\n');
   writeConf(101, 'agent: 1\nname: guest101\n');
   writeConf(102, 'agent: 1\nname: guest102\n');
   writeConf(103, 'name: guest103\n');
@@ -189,14 +189,9 @@ describe('formats and parsers', () => {
     ]);
   });
 
-  test('vm config: description from # lines, pending changes applied unless --current', () => {
-    const raw = '#first%3A line\n#second\nmemory: 1024\nname: a\n\n[PENDING]\nmemory: 2048\ndelete: name\n';
-    expect(parseVmConfig(raw)).toEqual({ description: 'first: line\nsecond', memory: '2048' });
-    expect(parseVmConfig(raw, { current: true })).toEqual({
-      description: 'first: line\nsecond',
-      memory: '1024',
-      name: 'a',
-    });
+  test('vm config: the main section’s keys; snapshots and pending changes (sections) are not the VM’s', () => {
+    const raw = 'memory: 1024\nname: a\n\n[PENDING]\nmemory: 2048\n\n[before]\nname: b\n';
+    expect(parseVmConfig(raw)).toEqual({ memory: '1024', name: 'a' });
   });
 
   test('agent defaults: 16 MiB cap, PATH-only environment', () => {
@@ -327,7 +322,7 @@ describe('qm', () => {
     expect(await qm(['status', '101'])).toMatchObject({ code: 0, stdout: 'status: stopped\n' });
     expect(await qm(['config', '100'])).toMatchObject({
       code: 0,
-      stdout: 'agent: 1\ncores: 2\ndescription: lab guest%3A one\nmemory: 1024\nname: guest100\n',
+      stdout: 'agent: 1\ncores: 2\nmemory: 1024\nname: guest100\n',
     });
     const list = await qm(['list']);
     expect(list.stdout.split('\n')[0]).toBe(
@@ -360,7 +355,7 @@ describe('qm', () => {
     expect(await qm(['status', '12'])).toMatchObject({
       code: 255,
       stderr:
-        '400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VM ID\n\nqm status <vmid> [OPTIONS]\n',
+        '400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VM ID\n\nqm status <vmid>\n',
     });
     expect(await qm(['guest', 'exec', '100', 'ls', '-l'])).toMatchObject({
       code: 255,
@@ -376,7 +371,6 @@ describe('qm', () => {
     expect(await qm(['guest', 'cmd', '100', 'ping'])).toEqual(
       expect.objectContaining({ code: 0, stdout: '', stderr: '' }),
     );
-    expect(await qm(['agent', '100', 'ping'])).toMatchObject({ code: 0, stdout: '' });
     expect(await qm(['guest', 'cmd', '102', 'ping'])).toMatchObject({
       code: 255,
       stderr: 'QEMU guest agent is not running\n',
@@ -579,4 +573,76 @@ describe('qm', () => {
     await startAgent(105);
     expect((await qm(['guest', 'cmd', '105', 'ping'])).code).toBe(0);
   });
+
+  /**
+   * An agent socket as virtio-serial carries it: answers left over from an earlier client reach the next one.
+   * Answers each connection's guest-sync-delimited with `echo(id)`, then the command with an empty return.
+   */
+  async function sharedAgentSocket(vmid: number, echo: (id: number, connection: number) => number[]) {
+    let connections = 0;
+    const server = createServer((conn) => {
+      const connection = connections++;
+      const splitter = new JsonStreamSplitter();
+      let syncId: number | undefined;
+      conn.on('data', (chunk: Buffer) => {
+        for (const text of splitter.push(chunk)) {
+          const request = JSON.parse(text) as { execute: string; arguments?: { id?: number } };
+          if (request.execute === 'guest-sync-delimited') {
+            syncId = request.arguments!.id!;
+            continue;
+          }
+          const answers = echo(syncId!, connection).map((id) => `${qemuJson({ return: id })}\n`);
+          conn.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(answers.join('') + '{"return": {}}\n')]));
+        }
+      });
+      conn.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(sock(vmid), resolve));
+    return server;
+  }
+
+  test.each(['8', '9'])(
+    'Proxmox VE %s: a stale answer on the agent socket is skipped; a newer id is fatal, in that version’s words',
+    async (pve) => {
+      writeConf(107, 'agent: 1\n');
+      writeFileSync(join(runDir(), '107.pid'), `${process.pid}\n`);
+      mkdirSync(join(root, 'etc/openclaw-lab'), { recursive: true });
+      writeFileSync(join(root, QM_PVE_FILE), `${pve}\n`);
+      try {
+        // an earlier client's answer (a smaller id) first, then this client's: QMPClient skips the stale one
+        const stale = await sharedAgentSocket(107, (id) => [id - 1, id]);
+        expect(await qm(['guest', 'cmd', '107', 'ping'])).toMatchObject({ code: 0, stderr: '' });
+        await new Promise((resolve) => stale.close(resolve));
+        // the ping's answer right, the command's sync answered with a newer id than it sent: "got wrong command id"
+        const wrong = await sharedAgentSocket(107, (id, connection) => [connection === 0 ? id : id + 1]);
+        const r = await qm(['guest', 'exec-status', '107', '1']);
+        await new Promise((resolve) => wrong.close(resolve));
+        expect(r.code).toBe(255);
+        const peer = pve === '8' ? 'qmp' : 'qga';
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^VM 107 ${peer} command 'guest-exec-status' failed - got wrong command id '\\d+' \\(expected \\d+\\)\\n$`,
+          ),
+        );
+      } finally {
+        rmSync(join(root, QM_PVE_FILE), { force: true });
+      }
+    },
+  );
+
+  test.each(['8', '9'])(
+    'Proxmox VE %s: no agent socket reads "QEMU guest agent is not running" (the ping first)',
+    async (pve) => {
+      mkdirSync(join(root, 'etc/openclaw-lab'), { recursive: true });
+      writeFileSync(join(root, QM_PVE_FILE), `${pve}\n`);
+      try {
+        expect(await qm(['guest', 'exec-status', '102', '1'])).toMatchObject({
+          code: 255,
+          stderr: 'QEMU guest agent is not running\n',
+        });
+      } finally {
+        rmSync(join(root, QM_PVE_FILE), { force: true });
+      }
+    },
+  );
 });
