@@ -3,13 +3,17 @@
  * @temporalio/workflow): count each migrateVm run by how it ended. The SDK's workflow meter emits nothing while a
  * history is replayed, so a run is counted once, by the worker that ends it.
  */
+import type { FailureType } from './failures';
 import { ApplicationFailure, metricMeter, workflowInfo, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
 
 /** migrateVm's own failure types, as the outcome a dashboard shows; anything else is `failed`. */
-const FAILURE_OUTCOMES: Record<string, string> = { MigrationRolledBack: 'rolled-back', RollbackIncomplete: 'failed' };
+const FAILURE_OUTCOMES: Partial<Record<FailureType, string>> = {
+  MigrationRolledBack: 'rolled-back',
+  RollbackIncomplete: 'failed',
+};
 
 function outcomeOfFailure(err: unknown): string {
-  return (err instanceof ApplicationFailure && err.type && FAILURE_OUTCOMES[err.type]) || 'failed';
+  return (err instanceof ApplicationFailure && FAILURE_OUTCOMES[err.type as FailureType]) || 'failed';
 }
 
 export const interceptors: WorkflowInterceptorsFactory = () => ({

@@ -1,5 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { failure } from '../failures';
 import { ApproverPolicyShape, PanelReleaseSchema, SshEndpointSchema } from '../inventory';
 import {
   DAY,
@@ -94,17 +94,13 @@ export function parseMigrateVmInput(input: unknown): MigrateVmParams {
 }
 
 /**
- * Parses with a schema or fails naming every bad field. The failure is a non-retryable ApplicationFailure of
+ * Parses with a schema or fails naming every bad field, as InvalidInput (non-retryable, src/failures.ts):
  * type InvalidInput: thrown in a workflow it fails the run at once instead of retrying its task forever.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw ApplicationFailure.create({
-      type: 'InvalidInput',
-      message: `invalid ${what}:\n  ${describeIssues(parsed.error, '(input)').join('\n  ')}`,
-      nonRetryable: true,
-    });
+    throw failure('InvalidInput', `invalid ${what}:\n  ${describeIssues(parsed.error, '(input)').join('\n  ')}`);
   }
   return parsed.data;
 }
