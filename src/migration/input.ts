@@ -95,7 +95,7 @@ export function parseMigrateVmInput(input: unknown): MigrateVmParams {
 
 /**
  * Parses with a schema or fails naming every bad field, as InvalidInput (non-retryable, src/failures.ts):
- * type InvalidInput: thrown in a workflow it fails the run at once instead of retrying its task forever.
+ * thrown in a workflow it fails the run at once instead of retrying its task forever.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(input);
