@@ -38,7 +38,7 @@ export interface CommandBackend {
   /**
    * Waits up to `sliceMs` for the command's end where it runs (polling there, not over the network), then says
    * how it stands; the run loop calls it back to back instead of sleeping between status calls. Aborting
-   * `signal` stops the wait without consuming a result.
+   * `signal` stops the wait; the far side stops after the poll in flight, like an abandoned status call.
    */
   waitForExit?(pid: number, command: GuestCommand, wait: ExitWait): Promise<CommandStatus>;
 }

@@ -3,7 +3,8 @@
 # the last status as qm printed it. One SSH round trip per slice instead of one per poll.
 # usage: exec-status-wait.sh <vmid> <pid> <slice ms> <first pause ms> <longest pause ms> <ms the command has run>
 # A '.' goes to stdout before each poll: once the caller has gone (it closed the channel), that write fails (or
-# SIGPIPE ends the script) before a poll could read, and so consume, the status of a command that has exited.
+# SIGPIPE ends the script), so a wait nobody reads goes on for one poll at most, as an abandoned poll over SSH would
+# (a poll in flight may still read, and so consume, the status of a command that has just exited).
 set -u
 vmid=$1 pid=$2 slice_ms=$3 first_pause_ms=$4 longest_pause_ms=$5 ran_ms=$6
 now_ms() {
@@ -14,6 +15,7 @@ begun=$(now_ms)
 deadline=$((begun + slice_ms))
 while :; do
   printf . || exit
+  asked=$(now_ms)
   status=$(qm guest exec-status "$vmid" "$pid") || exit # qm's words are on stderr, its exit code is ours
   now=$(now_ms)
   # A key's quotes are bare; inside qm's JSON strings every quote is escaped, so only the key can match.
@@ -25,7 +27,8 @@ while :; do
   pause=$(((ran_ms + now - begun) / 8))
   ((pause < first_pause_ms)) && pause=$first_pause_ms
   ((pause > longest_pause_ms)) && pause=$longest_pause_ms
-  if ((now + pause >= deadline)); then
+  # another poll, as long as the last one took, must fit the slice (a loaded node's qm takes seconds)
+  if ((now + pause + now - asked >= deadline)); then
     printf '\n%s\n' "$status"
     exit 0
   fi
