@@ -271,8 +271,9 @@ async function startGuest(
   if (dockerEraUp.status !== 0)
     throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
   // A VM that runs OpenClaw has long finished starting it. The gateway takes seconds to get ready, writes its
-  // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before, so the lab returns once it said
-  // `ready` and both containers answer, as on the customer's VM before a migration.
+  // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before; after `ready` its control-UI
+  // sidecar still fills cache/control-ui-assets. So the lab returns once it said `ready`, both containers answer
+  // and that cache has been still for 5 s, as on the customer's VM before a migration.
   await waitUntil(
     `guest ${guest.vmid}'s Docker-era gateway and panel`,
     () =>
@@ -280,12 +281,14 @@ async function startGuest(
         '/bin/bash',
         '-c',
         `docker logs openclaw-gateway 2>&1 | grep -q '\\[gateway\\] ready' &&
-          curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2"`,
+          curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2" &&
+          [ -d "$3" ] && [ -z "$(find "$3" -newermt '5 seconds ago' -print -quit)" ]`,
         'lab-up',
         'http://127.0.0.1:28789/health',
         'http://127.0.0.1:28080/api/health',
+        '/data/openclaw/cache/control-ui-assets',
       ]).status === 0,
-    180_000,
+    600_000, // a loaded machine's gateway takes minutes
   );
   const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
   if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);

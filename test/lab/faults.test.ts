@@ -22,7 +22,7 @@ describe('lab faults', () => {
         { vmid: 108, kind: 'gateway-500' },
       ],
     });
-  }, 600_000);
+  }, 900_000);
   afterAll(() => stopLab(lab));
 
   const inGuest = (vmid: number, script: string) => guestExec(lab, vmid, ['/bin/bash', '-c', script]);

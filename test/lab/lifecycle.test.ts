@@ -73,5 +73,5 @@ describe('lab up and down', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(hostMountsBefore);
     expect(readdirSync(lab.labDir)).toEqual([]); // labDown keeps only the (now empty) directory itself
     expect((await labStatus(lab.labDir)).up).toBe(false);
-  }, 300_000);
+  }, 900_000);
 });

@@ -6,7 +6,7 @@ describe('qm on the lab node, over ssh', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ guests: 2, faults: [{ vmid: 106, kind: 'agent-down' }] });
-  }, 300_000);
+  }, 900_000);
   afterAll(() => stopLab(lab));
 
   const qm = (...args: string[]) => nodeSsh(lab, ['qm', ...args]);

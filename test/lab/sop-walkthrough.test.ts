@@ -9,7 +9,7 @@ describe('the SOP walked by hand on a lab guest', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab();
-  }, 300_000);
+  }, 900_000);
   afterAll(() => stopLab(lab));
 
   const out = (script: string, ...params: string[]) => {
