@@ -14,7 +14,7 @@ import { QgaGuest, closeAllConnections, nodeFor, type GuestCommand } from '../sr
 export async function benchCommand(rounds: number, pve: '8' | '9'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-command-'));
   try {
-    const lab = await labUp({ guests: 1, real: true, workspaceFiles: 5, bigFileMiB: 0, pve }, dir);
+    const lab = await labUp({ guests: 1, workspaceFiles: 5, bigFileMiB: 0, pve }, dir);
     const inventory = readInventoryFile(lab.inventoryPath);
     const vmid = lab.guests[0].vmid;
     const guest = new QgaGuest(vmid, inventory.node);

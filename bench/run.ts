@@ -11,7 +11,7 @@ import { benchLabFleet, benchLargeFleet } from './fleet';
 async function benchLabUp(guests: number, rounds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
   try {
-    await labUp({ guests: 1 }, dir); // warms the OpenClaw cache and the tool bundles
+    await labUp({ guests: 1 }, dir); // warms the guest image, the OpenClaw cache and the tool bundles
     await labDown(dir);
     const times: number[] = [];
     for (let round = 0; round < rounds; round++) {

@@ -3,18 +3,18 @@ import { labDown, labStatus, labUp, LabOptionsSchema, type LabOptions } from './
 
 const usage = `usage: npm run lab -- <up|status|down> [options]
 
-  up      start the simulated Proxmox node and its Docker-era OpenClaw guests; writes an inventory
+  up      start the lab's Proxmox node and its Docker-era OpenClaw guests (systemd-nspawn containers of a
+          Debian 12 image with the real systemd, Docker and qemu-ga, built once per machine, the first time
+          in a few minutes); writes an inventory
           --guests N              how many guests (3)
           --fault VMID:KIND       inject a fault (repeatable): agent-down, install-hang, disk-full,
-                                  backup-corrupt, ssh-drop, port-taken, unit-fails, gateway-500;
-                                  with --real also restart-always (the compose file says restart: always)
+                                  backup-corrupt, ssh-drop, port-taken, unit-fails, gateway-500,
+                                  restart-always (the compose file says restart: always)
           --direct-ssh VMID       that guest also runs its own sshd (repeatable)
           --workspace-files N     files in each guest's workspace (300)
           --big-file-mib N        size of the workspace's large file (24)
           --sessions N            session files (6)
           --disk-size SIZE        each guest's disk (2g)
-          --real                  guests run the real systemd, Docker and qemu-ga (systemd-nspawn containers of
-                                  a Debian 12 image built once per machine, the first time in a few minutes)
           --pve 8|9               the Proxmox VE whose wording the node's qm speaks (9: 9.1 and later)
   status  what runs, and where the inventory is
   down    stop everything the lab started and remove its files
@@ -34,7 +34,6 @@ async function main(argv: string[]): Promise<number> {
       'big-file-mib': { type: 'string' },
       sessions: { type: 'string' },
       'disk-size': { type: 'string' },
-      real: { type: 'boolean' },
       pve: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -51,7 +50,6 @@ async function main(argv: string[]): Promise<number> {
         bigFileMiB: number(values['big-file-mib']),
         sessions: number(values.sessions),
         diskSize: values['disk-size'],
-        real: values.real,
         pve: values.pve as LabOptions['pve'],
       };
       const parsed = LabOptionsSchema.safeParse(input);

@@ -21,7 +21,7 @@ import { DEFAULT_LEDGER_PATH } from '../src/migration/shared-resources';
 import { prepareGuestImage, type GuestImage } from './guest-image';
 import { bootContainer, enterMachine, forkedChild, startDetached, type Container } from './machine';
 import { prepareOpenClawCache } from './openclaw-cache';
-import { REAL_GUEST_QGA_DIR, seedGuestData, seedRealGuest, seedStandIns, toolWrapper } from './seed';
+import { GUEST_QGA_DIR, seedGuestData, seedGuestSystem, toolWrapper } from './seed';
 import { QM_PVE_FILE } from './node/qm';
 import { connects, freePort } from './shared/net';
 import { waitFor } from './shared/wait';
@@ -35,22 +35,17 @@ export const faultKinds = [
   'port-taken', // something already listens on 127.0.0.1:28789
   'unit-fails', // the gateway unit's ExecStart fails
   'gateway-500', // the direct-install gateway answers 500
-  'restart-always', // real guests, at up: the compose file says restart: always
-  'dockerd-restart', // real guests, at run time: dockerd restarts (systemctl restart docker)
+  'restart-always', // at up: the compose file says restart: always
+  'dockerd-restart', // at run time: dockerd restarts (systemctl restart docker)
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
-
-/** Conditions of a real Docker (its restart policy, its daemon) that the stand-in cannot play. */
-const REAL_ONLY_FAULTS: readonly FaultKind[] = ['restart-always', 'dockerd-restart'];
 
 const FAULT_ONLY_AT: Partial<Record<FaultKind, 'up' | 'run time'>> = {
   'restart-always': 'up', // it is how the guest was set up
   'dockerd-restart': 'run time', // it strikes between two phases
 };
 
-function checkPlayable(real: boolean, fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
-  if (!real && REAL_ONLY_FAULTS.includes(fault.kind))
-    throw new Error(`lab: fault ${fault.kind} needs the real guests (lab up --real)`);
+function checkPlayable(fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
   const only = FAULT_ONLY_AT[fault.kind];
   if (only && only !== when) throw new Error(`lab: fault ${fault.kind} is given at ${only} only`);
 }
@@ -78,8 +73,6 @@ export const LabOptionsSchema = z.object({
     .string()
     .regex(/^\d+[kmg]$/, 'a size like 2g or 512m')
     .default('2g'),
-  /** guests that run the real systemd, Docker and qemu-ga (systemd-nspawn containers of the guest image) */
-  real: z.boolean().default(false),
   /** the Proxmox VE whose wording the node's qm speaks: 8, or 9 (9.1, qemu-server 9.0.26 and later) */
   pve: z.enum(['8', '9']).default('9'),
 });
@@ -93,10 +86,10 @@ interface GuestState {
   vmid: number;
   name: string;
   ip: string;
-  /** host pid of the guest's PID 1 (tini; systemd in a real guest) */
+  /** host pid of the guest's PID 1, its systemd */
   initPid: number;
-  /** a real guest: its container, and the bridge that serves it the release endpoint */
-  real?: { container: Container; releaseBridgePid: number };
+  /** the guest's systemd-nspawn container, and the bridge that serves it the release endpoint */
+  booted: { container: Container; releaseBridgePid: number };
   /** seed 004's machines: a host loopback port forwarded to the guest's own sshd, with the guest's host key */
   directSsh?: { port: number; forwarderPid: number; hostKeySha256: string };
 }
@@ -127,10 +120,11 @@ const repoRoot = resolve(__dirname, '..');
 const faultDir = (dir: string, vmid: number) => join(dir, 'run/faults', String(vmid));
 const stateFile = (dir: string) => join(dir, 'lab.json');
 
+/** A process that runs: a zombie (killed, its parent not yet told) counts as gone. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
   } catch {
     return false;
   }
@@ -169,10 +163,10 @@ function fingerprint(publicKeyPath: string): string {
   return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicKeyPath], { encoding: 'utf8' }).split(' ')[1];
 }
 
-function sshdConfig(port: number, listen: string): string {
+function nodeSshdConfig(port: number): string {
   return [
     `Port ${port}`,
-    `ListenAddress ${listen}`,
+    'ListenAddress 127.0.0.1',
     'HostKey /etc/openclaw-lab/ssh_host_ed25519_key',
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',
@@ -190,19 +184,14 @@ function sshdConfig(port: number, listen: string): string {
 /** The lab's programs: each one entry file, bundled into `<tool>.js`. */
 const TOOL_ENTRIES = {
   qm: 'lab/node/qm.ts',
-  'qga-agent': 'lab/guest/qga-agent.ts',
-  systemd: 'lab/guest/systemd.ts',
-  docker: 'lab/guest/docker.ts',
-  container: 'lab/guest/container.ts',
   'release-server': 'lab/release-server.ts',
+  // test/lab/qm.test.ts's agent on a temp socket; the guests run the real qemu-ga
+  'qga-agent': 'lab/guest/qga-agent.ts',
 } as const;
 export type LabTool = keyof typeof TOOL_ENTRIES;
 
-/** Bundles lab programs (all unless told which) with esbuild, each into one CJS file `<outdir>/<tool>.js`. */
-export async function bundleTools(
-  outdir: string,
-  tools: readonly LabTool[] = Object.keys(TOOL_ENTRIES) as LabTool[],
-): Promise<void> {
+/** Bundles lab programs with esbuild, each into one CJS file `<outdir>/<tool>.js`. */
+export async function bundleTools(outdir: string, tools: readonly LabTool[]): Promise<void> {
   await build({
     entryPoints: Object.fromEntries(tools.map((tool) => [tool, join(repoRoot, TOOL_ENTRIES[tool])])),
     outdir,
@@ -218,8 +207,8 @@ export async function bundleTools(
 async function prepareTools(dir: string): Promise<void> {
   const tools = join(dir, 'tools');
   mkdirSync(tools, { recursive: true });
-  await bundleTools(tools);
-  for (const script of ['guest-init.sh', 'fault-watcher.sh', 'start-agent.sh', 'guest/install-openclaw.sh']) {
+  await bundleTools(tools, ['qm', 'release-server']);
+  for (const script of ['fault-watcher.sh', 'guest/install-openclaw.sh']) {
     copyFileSync(join(repoRoot, 'lab', script), join(tools, script.replace('guest/', '')));
   }
   const linkOrCopy = (from: string, to: string) => {
@@ -235,42 +224,32 @@ async function prepareTools(dir: string): Promise<void> {
   linkOrCopy(openclaw.prefixTgz, join(tools, 'openclaw-prefix.tgz'));
 }
 
-function machineEnv(dir: string, machineDir: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-  return {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    LAB_MACHINE_DIR: machineDir,
-    LAB_TOOLS_DIR: join(dir, 'tools'),
-    LAB_RUN_DIR: join(dir, 'run'),
-    ...extra,
-  };
-}
-
-/** /var/lib/docker of a real guest: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
-const REAL_GUEST_DOCKER_SIZE = '3g';
-/** Where a real guest finds the image's `docker save` of the Docker-era OpenClaw. */
+/** A guest's /var/lib/docker: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
+const GUEST_DOCKER_SIZE = '3g';
+/** Where a guest finds the image's `docker save` of the Docker-era OpenClaw. */
 const DOCKER_ERA_IMAGES_IN_GUEST = '/run/openclaw-lab-image/docker-era-images.tar';
 
 /**
- * Boots a real guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: the images
+ * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: the images
  * loaded into its Docker, the compose project up. The release endpoint is bridged into its network namespace.
  */
-async function startRealGuest(
+async function startGuest(
   dir: string,
-  guest: GuestState,
+  guest: { vmid: number; name: string },
   image: GuestImage,
   options: z.output<typeof LabOptionsSchema>,
-): Promise<NonNullable<GuestState['real']>> {
+): Promise<GuestState['booted']> {
   const guestDir = join(dir, 'guests', String(guest.vmid));
   const container = await bootContainer({
     imageRoot: image.rootfs,
     machineDir: guestDir,
     hostname: guest.name,
     diskSize: options.diskSize,
-    dockerSize: REAL_GUEST_DOCKER_SIZE,
+    dockerSize: GUEST_DOCKER_SIZE,
     binds: [
       { host: join(dir, 'tools'), guest: '/run/openclaw-lab', readOnly: true },
       { host: faultDir(dir, guest.vmid), guest: '/run/openclaw-lab-faults', readOnly: true },
-      { host: join(dir, 'run/qemu-server'), guest: REAL_GUEST_QGA_DIR },
+      { host: join(dir, 'run/qemu-server'), guest: GUEST_QGA_DIR },
       { host: image.dockerImagesTar, guest: DOCKER_ERA_IMAGES_IN_GUEST, readOnly: true },
     ],
   });
@@ -295,8 +274,9 @@ async function startRealGuest(
   if (dockerEraUp.status !== 0)
     throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
   // A VM that runs OpenClaw has long finished starting it. The gateway takes seconds to get ready, writes its
-  // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before, so the lab returns once it said
-  // `ready` and both containers answer, as on the customer's VM before a migration.
+  // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before; after `ready` its control-UI
+  // sidecar still fills cache/control-ui-assets. So the lab returns once it said `ready`, both containers answer
+  // and that cache has been still for 5 s, as on the customer's VM before a migration.
   await waitUntil(
     `guest ${guest.vmid}'s Docker-era gateway and panel`,
     () =>
@@ -304,16 +284,18 @@ async function startRealGuest(
         '/bin/bash',
         '-c',
         `docker logs openclaw-gateway 2>&1 | grep -q '\\[gateway\\] ready' &&
-          curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2"`,
+          curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2" &&
+          [ -d "$3" ] && [ -z "$(find "$3" -newermt '5 seconds ago' -print -quit)" ]`,
         'lab-up',
         'http://127.0.0.1:28789/health',
         'http://127.0.0.1:28080/api/health',
+        '/data/openclaw/cache/control-ui-assets',
       ]).status === 0,
-    180_000,
+    600_000, // a loaded machine's gateway takes minutes
   );
   const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
   if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
-  if (faults.length > 0) startFaultWatcher(container.initPid); // as a simulated guest's boot does
+  if (faults.length > 0) startFaultWatcher(container.initPid);
   return { container, releaseBridgePid };
 }
 
@@ -333,10 +315,19 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     if (!vmids.includes(fault.vmid))
       throw new Error(`lab: fault ${fault.vmid}:${fault.kind} names no guest of this lab`);
   }
-  for (const fault of options.faults) checkPlayable(options.real, fault, 'up');
+  for (const fault of options.faults) checkPlayable(fault, 'up');
+  try {
+    return await bringUp(options, dir, vmids);
+  } catch (err) {
+    await labDown(dir); // a half-made lab holds gigabytes of guests: leave nothing of it behind
+    throw err;
+  }
+}
+
+async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, vmids: number[]): Promise<LabState> {
   mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
   await prepareTools(dir);
-  const image = options.real ? await prepareGuestImage() : undefined;
+  const image = await prepareGuestImage();
 
   const keys = join(dir, 'keys');
   mkdirSync(keys, { recursive: true });
@@ -369,18 +360,17 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     mkdirSync(join(full, '..'), { recursive: true });
     writeFileSync(full, content, { mode });
   };
-  put(nodeSeed, 'etc/openclaw-lab/sshd_config', sshdConfig(sshPort, '127.0.0.1'));
+  put(nodeSeed, 'etc/openclaw-lab/sshd_config', nodeSshdConfig(sshPort));
   put(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
   put(nodeSeed, 'root/.ssh/authorized_keys', operatorPublicKey, 0o600);
   put(nodeSeed, 'usr/sbin/qm', toolWrapper('qm'), 0o755);
   put(nodeSeed, QM_PVE_FILE, `${options.pve}\n`);
   put(nodeSeed, 'etc/hostname', 'pve-lab\n');
 
-  const guests: GuestState[] = vmids.map((vmid, i) => ({
+  const guests = vmids.map((vmid, i) => ({
     vmid,
     name: `vm-lab-${String(i + 1).padStart(4, '0')}`,
     ip: `10.10.10.${14 + i}`,
-    initPid: 0,
   }));
   put(nodeSeed, 'usr/sbin/iptables', readFileSync(join(repoRoot, 'lab/node/iptables.sh'), 'utf8'), 0o755);
   // The node's shared resources (SOP §2.3): a 50-port block per VM mapped by NAT, and the bot ledger.
@@ -460,10 +450,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
     if (directSsh) {
       sshKeygen(guestHostKey, `lab-guest-${guest.vmid}`);
-      // A real guest runs the image's sshd with its own config; a simulated one starts sshd with the lab's.
-      const hostKeyPath = image ? 'etc/ssh/ssh_host_ed25519_key' : 'etc/openclaw-lab/ssh_host_ed25519_key';
-      if (!image) put(seed, 'etc/openclaw-lab/sshd_config', sshdConfig(22, '127.0.0.1'));
-      put(seed, hostKeyPath, readFileSync(guestHostKey, 'utf8'), 0o600);
+      put(seed, 'etc/ssh/ssh_host_ed25519_key', readFileSync(guestHostKey, 'utf8'), 0o600);
       put(
         seed,
         'root/.ssh/authorized_keys',
@@ -471,50 +458,16 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
         0o600,
       );
     }
-    if (image) {
-      const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
-      seedRealGuest(seed, guest, restartAlways ? 'always' : 'unless-stopped');
-      continue; // booted below, all at once
-    }
-    seedStandIns(seed);
-    const unsharePid = startDetached(
-      'unshare',
-      [
-        '--mount',
-        '--net',
-        '--pid',
-        '--uts',
-        '--ipc',
-        '--fork',
-        '--propagation',
-        'private',
-        '--',
-        'bash',
-        join(repoRoot, 'lab/boot.sh'),
-      ],
-      machineEnv(dir, guestDir, {
-        LAB_ROLE: 'guest',
-        LAB_HOSTNAME: guest.name,
-        LAB_DISK_SIZE: options.diskSize,
-        LAB_FAULTS_DIR: faultsDir,
-        LAB_VMID: String(guest.vmid),
-        LAB_RELEASE_PORT: String(RELEASE_PORT_IN_GUEST),
-        LAB_GUEST_SSH: directSsh ? '1' : '0',
-      }),
-      join(guestDir, 'boot.log'),
-    );
-    await waitUntil(`guest ${guest.vmid}'s namespaces`, () => forkedChild(unsharePid) !== undefined, 5000);
-    guest.initPid = forkedChild(unsharePid)!;
+    const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
+    seedGuestSystem(seed, guest, restartAlways ? 'always' : 'unless-stopped');
   }
-  if (image) {
-    await Promise.all(
-      guests.map(async (guest) => {
-        guest.real = await startRealGuest(dir, guest, image, options);
-        guest.initPid = guest.real.container.initPid;
-      }),
-    );
-  }
-  for (const guest of guests) {
+  const bootedGuests: GuestState[] = await Promise.all(
+    guests.map(async (guest) => {
+      const booted = await startGuest(dir, guest, image, options);
+      return { ...guest, initPid: booted.container.initPid, booted };
+    }),
+  );
+  for (const guest of bootedGuests) {
     const guestDir = join(dir, 'guests', String(guest.vmid));
     writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${guest.initPid}\n`);
     if (options.directSsh.includes(guest.vmid)) {
@@ -536,8 +489,14 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
 
   const nodePid = startDetached(
     'unshare',
-    ['--mount', '--propagation', 'private', '--', 'bash', join(repoRoot, 'lab/boot.sh')],
-    machineEnv(dir, nodeDir, { LAB_ROLE: 'node', LAB_DISK_SIZE: '256m' }),
+    ['--mount', '--propagation', 'private', '--', 'bash', join(repoRoot, 'lab/node/boot.sh')],
+    {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      LAB_MACHINE_DIR: nodeDir,
+      LAB_TOOLS_DIR: join(dir, 'tools'),
+      LAB_RUN_DIR: join(dir, 'run'),
+      LAB_DISK_SIZE: '256m',
+    },
     join(nodeDir, 'boot.log'),
   );
 
@@ -545,7 +504,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     labDir: dir,
     node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
     releaseServerPid,
-    guests,
+    guests: bootedGuests,
     inventoryPath: join(dir, 'inventory.json'),
     privateKeyPath: join(keys, 'operator'),
     knownHostsPath: join(keys, 'known_hosts'),
@@ -561,7 +520,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
     state.knownHostsPath,
     [
       knownHost(sshPort, join(keys, 'node_host.pub')),
-      ...guests.flatMap((g) =>
+      ...bootedGuests.flatMap((g) =>
         g.directSsh ? [knownHost(g.directSsh.port, join(keys, `guest-${g.vmid}_host.pub`))] : [],
       ),
     ].join(''),
@@ -570,7 +529,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
 
   await waitUntil('the node sshd', () => connects(sshPort));
   await Promise.all(
-    guests
+    bootedGuests
       .filter((guest) => !options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'agent-down'))
       .map((guest) =>
         waitUntil(`guest ${guest.vmid}'s agent`, () => agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`))),
@@ -613,41 +572,78 @@ function labHealthy(state: LabState): boolean {
   return alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(guest.initPid));
 }
 
-function mountNamespace(pid: number): string | undefined {
+function namespaceOf(pid: number, kind: 'mnt' | 'pid'): string | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/ns/mnt`);
+    return readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {
-    return undefined;
+    return undefined; // exited
   }
 }
 
-/** Every process living in one of the given mount namespaces (sshd sessions, qm runs, guest services). */
+/**
+ * Every process living in one of the given namespaces: the node's sshd sessions and qm runs (its mount namespace),
+ * a guest's services and Docker's containers (the guest's pid namespace, which outlives its PID 1 while it empties).
+ */
 function processesIn(namespaces: Set<string>): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
-    .filter((pid) => pid !== process.pid && namespaces.has(mountNamespace(pid) ?? ''));
+    .filter(
+      (pid) =>
+        pid !== process.pid && (['mnt', 'pid'] as const).some((kind) => namespaces.has(namespaceOf(pid, kind) ?? '')),
+    );
+}
+
+function killNow(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Processes of a lab whose state file does not list them yet (a `lab up` that failed half-way): nspawn, the release
+ * server and its bridges name the lab's directory on their command lines; a container's systemd is nspawn's child.
+ */
+function processesNaming(dir: string): number[] {
+  const named = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return pid !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`);
+      } catch {
+        return false; // exited while we looked
+      }
+    });
+  return named.flatMap((pid) => [forkedChild(pid) ?? [], pid].flat());
 }
 
 /** Stops every process the lab started and removes its files; the mounts and namespaces die with them. */
 export async function labDown(dir = labDir()): Promise<void> {
   const state = readLabState(dir);
   if (state) {
-    const roots = [state.node.pid, ...state.guests.map((guest) => guest.initPid)].filter(alive);
-    const namespaces = new Set(roots.map(mountNamespace).filter((ns): ns is string => ns !== undefined));
+    // The node has a mount namespace of its own only (its pids are the host's); a guest has both. Never the
+    // host's own: a pid the state names may have died and been reused.
+    const hostNamespaces = [namespaceOf(process.pid, 'mnt'), namespaceOf(process.pid, 'pid')];
+    const namespaces = new Set(
+      [
+        namespaceOf(state.node.pid, 'mnt'),
+        ...state.guests.flatMap((guest) => [namespaceOf(guest.initPid, 'mnt'), namespaceOf(guest.initPid, 'pid')]),
+      ].filter((ns): ns is string => ns !== undefined && !hostNamespaces.includes(ns)),
+    );
     const forwarders = state.guests.flatMap((guest) => [
       ...(guest.directSsh ? [guest.directSsh.forwarderPid] : []),
-      ...(guest.real ? [guest.real.container.nspawnPid, guest.real.releaseBridgePid] : []),
+      guest.booted.container.nspawnPid,
+      guest.booted.releaseBridgePid,
     ]);
-    for (const pid of [...processesIn(namespaces), state.releaseServerPid, ...forwarders]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 10_000);
+    [...processesIn(namespaces), state.releaseServerPid, ...forwarders].forEach(killNow);
+    await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 60_000);
   }
+  const unlisted = processesNaming(dir);
+  unlisted.forEach(killNow);
+  await waitUntil('the lab processes to exit', () => !unlisted.some(alive), 60_000);
   for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
@@ -697,14 +693,13 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
 
 /** Injects a fault into a running guest; it acts as if it had been given at `lab up`. */
 export function injectFault(state: LabState, fault: Fault): void {
-  checkPlayable(state.options.real, fault, 'run time');
+  checkPlayable(fault, 'run time');
   writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
   if (fault.kind === 'dockerd-restart') {
     const restart = guestExec(state, fault.vmid, ['systemctl', 'restart', 'docker']);
     if (restart.status !== 0) throw new Error(`lab: systemctl restart docker failed: ${restart.stderr}`);
   } else if (fault.kind === 'agent-down') {
-    if (state.options.real) guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
-    else guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
+    guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
   } else if (fault.kind !== 'install-hang' && fault.kind !== 'ssh-drop') {
     startFaultWatcher(guestInit(state, fault.vmid));
   }
@@ -722,8 +717,5 @@ function startFaultWatcher(initPid: number): void {
 /** Takes a fault back: the agent comes up again, the watchers stop at their next look. */
 export function clearFault(state: LabState, fault: Fault): void {
   rmSync(join(faultDir(state.labDir, fault.vmid), fault.kind), { force: true });
-  if (fault.kind === 'agent-down' && state.options.real)
-    guestExec(state, fault.vmid, ['systemctl', 'start', 'qemu-guest-agent']);
-  else if (fault.kind === 'agent-down')
-    guestExec(state, fault.vmid, ['/bin/bash', '/run/openclaw-lab/start-agent.sh', String(fault.vmid)]);
+  if (fault.kind === 'agent-down') guestExec(state, fault.vmid, ['systemctl', 'start', 'qemu-guest-agent']);
 }

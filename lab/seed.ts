@@ -3,7 +3,6 @@ import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync }
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { DOCKER_ERA_IMAGES } from './guest-image';
-import { seedDockerLab } from './guest/docker';
 
 /** How much user data a guest starts with; the record's vmid 105 had 6 sessions and 584 workspace files. */
 export interface GuestDataShape {
@@ -30,10 +29,9 @@ function json(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';
 }
 
-/** A wrapper on the guest's PATH that runs one of the lab's bundled tools on the lab's own Node.js. */
-export function toolWrapper(tool: string, ...fixedArgs: string[]): string {
-  const args = fixedArgs.map((arg) => ` ${arg}`).join('');
-  return `#!/bin/sh\nexec /run/openclaw-lab/node /run/openclaw-lab/${tool}.js${args} "$@"\n`;
+/** A wrapper on the node's PATH that runs one of the lab's bundled tools on the lab's own Node.js. */
+export function toolWrapper(tool: string): string {
+  return `#!/bin/sh\nexec /run/openclaw-lab/node /run/openclaw-lab/${tool}.js "$@"\n`;
 }
 
 const nginxFronts = `# Fronts of the OpenClaw VM: outer 18080 -> panel 28080, 18789 -> gateway 28789, behind basic auth.
@@ -131,24 +129,16 @@ export function seedGuestData(root: string, seed: GuestSeed, shape: GuestDataSha
 /** Debian's fixed gid of www-data (base-passwd), which nginx's workers run as. */
 const WWW_DATA_GID = 33;
 
-/** The simulated guest's stand-ins on PATH, and the stand-in Docker's state of the compose project. */
-export function seedStandIns(root: string): void {
-  seedDockerLab({ root });
-  write(root, 'usr/bin/docker', toolWrapper('docker'), 0o755);
-  write(root, 'usr/bin/systemctl', toolWrapper('systemd', 'systemctl'), 0o755);
-  write(root, 'usr/bin/journalctl', toolWrapper('systemd', 'journalctl'), 0o755);
-}
-
 export type RestartPolicy = 'unless-stopped' | 'always';
 
-/** Where a real guest's qemu-ga listens: the node's /var/run/qemu-server, bind-mounted into the guest. */
-export const REAL_GUEST_QGA_DIR = '/run/openclaw-lab-qga';
+/** Where a guest's qemu-ga listens: the node's /var/run/qemu-server, bind-mounted into the guest. */
+export const GUEST_QGA_DIR = '/run/openclaw-lab-qga';
 
 /**
- * A real guest's own configuration: the compose project Docker runs (vmid 105's, with the guest's restart policy)
+ * A guest's own configuration: the compose project Docker runs (vmid 105's, with the guest's restart policy)
  * and qemu-ga as a service on a unix socket the node reaches, as virtio-serial would carry it on a VM.
  */
-export function seedRealGuest(root: string, vm: { vmid: number; name: string }, restart: RestartPolicy): void {
+export function seedGuestSystem(root: string, vm: { vmid: number; name: string }, restart: RestartPolicy): void {
   write(root, 'etc/hostname', `${vm.name}\n`); // the image's is the build machine's, and systemd prefers it
   const compose = {
     services: {
@@ -187,7 +177,7 @@ export function seedRealGuest(root: string, vm: { vmid: number; name: string }, 
       'Description=QEMU Guest Agent (on the lab node socket)',
       '',
       '[Service]',
-      `ExecStart=/usr/sbin/qemu-ga --method=unix-listen --path=${REAL_GUEST_QGA_DIR}/${vm.vmid}.qga`,
+      `ExecStart=/usr/sbin/qemu-ga --method=unix-listen --path=${GUEST_QGA_DIR}/${vm.vmid}.qga`,
       'Restart=always',
       'RestartSec=0',
       '',

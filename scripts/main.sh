@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: brings up the Temporal dev server and a worker in the background, checks the round trip, brings up
-# the lab (a simulated Proxmox node with 3 Docker-era OpenClaw guests) and migrates it as a fleet, showing progress,
-# until the fleet waits for a human's acceptance; then says how to give it.
+# the lab (a stand-in Proxmox node with 3 Docker-era OpenClaw guests on real systemd, Docker and qemu-ga) and
+# migrates it as a fleet, showing progress, until the fleet waits for a human's acceptance; then says how to give it.
 #   npm run main           bring everything up and migrate the lab's fleet up to the acceptance gate
 #   npm run main -- --yes  the same, approving each VM once it passes its acceptance checks, to the end
 #   npm run main -- down   stop the lab, the worker and the dev server (histories stay in the state directory)

@@ -21,7 +21,7 @@ describe('openclaw-migrate CLI', () => {
   beforeAll(async () => {
     [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
     ({ taskQueue, stop: stopWorker } = await runWorker(env));
-  }, 300_000);
+  }, 900_000);
   afterAll(async () => {
     await stopWorker?.();
     await env?.teardown();

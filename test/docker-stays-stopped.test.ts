@@ -64,7 +64,6 @@ describe('Docker between phase C and the human decision', () => {
   beforeAll(async () => {
     ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({
       guests: 2,
-      real: true,
       faults: [
         { vmid: 105, kind: 'restart-always' },
         { vmid: 106, kind: 'restart-always' },

@@ -42,7 +42,7 @@ describe('migrateFleet', () => {
       logPath: join(mkdtempSync(join(tmpdir(), 'migrate-fleet-')), 'worker.log'),
     });
     await workers.start();
-  }, 180_000);
+  }, 900_000);
   afterAll(async () => {
     await workers?.kill();
     await env?.teardown();

@@ -127,7 +127,7 @@ describe('migrateVm with its worker killed in every phase', () => {
       await sleep(100);
     }
     await workers.start();
-  }, 180_000);
+  }, 900_000);
 
   afterAll(async () => {
     await workers?.kill();

@@ -17,7 +17,7 @@ describe('the preflight for tools', () => {
   let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({ guests: 1, real: true }));
+    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({ guests: 1 }));
   }, 1_800_000);
   afterAll(() => stop?.(), 300_000);
 

@@ -1,6 +1,6 @@
 /**
- * Small network helpers of the lab's programs, shared by the lab itself (lab/lab.ts), its servers
- * (lab/guest/container.ts, lab/release-server.ts) and the tests.
+ * Small network helpers of the lab's programs, shared by the lab itself (lab/lab.ts), its release server
+ * (lab/release-server.ts) and the tests.
  */
 import { connect, createServer, type Server } from 'node:net';
 

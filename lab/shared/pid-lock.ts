@@ -1,7 +1,7 @@
 /**
  * A lock file that holds its owner's pid, created with O_EXCL. A lock whose owner is gone (or that holds no pid) is
- * taken over, so a process that died holding it does not block the next one. Used by the docker stand-in for its
- * state (lab/guest/docker.ts) and by the OpenClaw cache build (lab/openclaw-cache.ts).
+ * taken over, so a process that died holding it does not block the next one. Used by the OpenClaw cache build
+ * (lab/openclaw-cache.ts) and the guest image build (lab/guest-image.ts).
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';

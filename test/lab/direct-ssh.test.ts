@@ -7,7 +7,7 @@ describe('a guest reached straight over ssh', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ guests: 2, directSsh: [106] });
-  }, 300_000);
+  }, 900_000);
   afterAll(() => stopLab(lab));
 
   it('is in the inventory with its own endpoint and host key, and answers as the VM', () => {

@@ -13,7 +13,7 @@ import { sopStep, startLab, stopLab, type Lab } from '../support/lab';
 describe("the SOP's Docker commands on a real Docker", () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startLab({ guests: 2, real: true, faults: [{ vmid: 106, kind: 'restart-always' }] });
+    lab = await startLab({ guests: 2, faults: [{ vmid: 106, kind: 'restart-always' }] });
   }, 1_800_000);
   afterAll(() => stopLab(lab), 120_000);
 
@@ -34,13 +34,10 @@ describe("the SOP's Docker commands on a real Docker", () => {
     return result['out-data'] ?? '';
   };
 
-  it('plays restart-always only on real guests and at up, dockerd-restart only at run time', async () => {
+  it('plays restart-always only at up, dockerd-restart only at run time', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
     try {
-      await expect(labUp({ faults: [{ vmid: 105, kind: 'restart-always' }] }, dir)).rejects.toThrow(
-        'lab: fault restart-always needs the real guests (lab up --real)',
-      );
-      await expect(labUp({ real: true, faults: [{ vmid: 105, kind: 'dockerd-restart' }] }, dir)).rejects.toThrow(
+      await expect(labUp({ faults: [{ vmid: 105, kind: 'dockerd-restart' }] }, dir)).rejects.toThrow(
         'lab: fault dockerd-restart is given at run time only',
       );
       expect(readdirSync(dir)).toEqual([]); // refused before anything started

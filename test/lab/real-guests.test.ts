@@ -8,7 +8,7 @@ describe('the lab on real guest software', () => {
   let lab: Lab;
   // The first run on a machine builds the guest image (mmdebstrap, the compose plugin, the Docker images).
   beforeAll(async () => {
-    lab = await startLab({ guests: 2, real: true, directSsh: [106] });
+    lab = await startLab({ guests: 2, directSsh: [106] });
   }, 1_800_000);
   afterAll(() => stopLab(lab), 120_000);
 

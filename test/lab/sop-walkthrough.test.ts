@@ -9,7 +9,7 @@ describe('the SOP walked by hand on a lab guest', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab();
-  }, 300_000);
+  }, 900_000);
   afterAll(() => stopLab(lab));
 
   const out = (script: string, ...params: string[]) => {
@@ -70,18 +70,21 @@ journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
     expect(counts.target_workspace).toBe(counts.source_workspace);
     expect(Number(counts.source_workspace)).toBe(60);
     // OpenClaw 2026.9 imports legacy session files into SQLite at its first start and moves each file to
-    // agents/main/session-sqlite-import-archive/: the SOP's count of sessions/ alone then reads low, though
-    // nothing is lost. The files are all there, across the two directories.
-    const archived = guestExec(lab, VMID, [
-      'find',
-      '/root/.openclaw/agents/main/sessions',
-      '/root/.openclaw/agents/main/session-sqlite-import-archive',
-      '-type',
-      'f',
-    ])
-      .stdout.trim()
-      .split('\n');
-    expect(archived).toHaveLength(Number(counts.source_sessions));
+    // agents/main/session-sqlite-import-archive/: the Docker-era gateway has done so on the source already, so the
+    // SOP's count of sessions/ alone reads 0 there, though nothing is lost. The files are all there, across the
+    // two directories, on both sides.
+    const sessionFiles = (stateDir: string) =>
+      guestExec(lab, VMID, [
+        'find',
+        `${stateDir}/agents/main/sessions`,
+        `${stateDir}/agents/main/session-sqlite-import-archive`,
+        '-type',
+        'f',
+      ])
+        .stdout.trim()
+        .split('\n');
+    expect(sessionFiles('/data/openclaw').length).toBeGreaterThanOrEqual(lab.options.sessions);
+    expect(sessionFiles('/root/.openclaw')).toHaveLength(sessionFiles('/data/openclaw').length);
 
     // The services really are systemctl's: stopping the gateway closes its port.
     expect(guestExec(lab, VMID, ['systemctl', 'is-active', 'openclaw-gateway']).stdout).toBe('active\n');

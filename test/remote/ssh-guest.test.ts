@@ -32,7 +32,7 @@ import {
 let lab: Lab;
 beforeAll(async () => {
   lab = await startLab({ guests: 2, directSsh: [106] });
-}, 300_000);
+}, 900_000);
 afterAll(async () => {
   await closeAllConnections();
   await stopLab(lab);

@@ -20,7 +20,7 @@ describe('ssh to the node', () => {
   beforeAll(async () => {
     lab = await startLab({ guests: 1 });
     node = inventoryOf(lab).node;
-  }, 300_000);
+  }, 900_000);
   afterEach(() => closeAllConnections());
   afterAll(() => stopLab(lab));
 

@@ -7,14 +7,10 @@ import { shellCommand } from '../../src/remote/shell-quote';
 
 export type Lab = NonNullable<ReturnType<typeof readLabState>>;
 
-/**
- * A lab of its own for one test file, in a fresh directory; small data unless the test asks for more.
- * OPENCLAW_LAB_REAL=1 gives every test file real guests (`lab up --real`) unless it says otherwise.
- */
+/** A lab of its own for one test file, in a fresh directory; small data unless the test asks for more. */
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
-  const real = process.env.OPENCLAW_LAB_REAL === '1';
-  return labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, real, ...options }, dir);
+  return labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, ...options }, dir);
 }
 
 export async function stopLab(lab: Lab | undefined): Promise<void> {

@@ -22,7 +22,9 @@ mkdir -m 700 -p "$BK"
 echo "$2" > "$BK/.run"
 # Every step checked by hand: bash ignores set -e inside a function or subshell that an if tests.
 write_backup() {
-  tar -C / -czf "$BK/data-openclaw.tgz" data/openclaw || return 1
+  # The gateway still runs (Docker stops in phase C) and writes its caches after it is ready: a file changed while
+  # tar read it makes tar exit 1, not a failed backup (OpenClaw's own backup counts those paths as volatile).
+  tar -C / --warning=no-file-changed -czf "$BK/data-openclaw.tgz" data/openclaw || [ $? -eq 1 ] || return 1
   tar -C / -czf "$BK/data-panel.tgz" data/panel || return 1
   tar -C / -czf "$BK/opt-openclaw.tgz" opt/openclaw || return 1
   if [ -f /root/OPENCLAW_WEB_LOGIN.txt ]; then
