@@ -19,7 +19,16 @@ import { z } from 'zod';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { DEFAULT_LEDGER_PATH } from '../src/migration/shared-resources';
 import { prepareGuestImage, type GuestImage } from './guest-image';
-import { bootContainer, enterMachine, forkedChild, startDetached, type Container } from './machine';
+import {
+  bootContainer,
+  containerInit,
+  enterMachine,
+  forkedChild,
+  removeMachineCgroup,
+  startDetached,
+  waitForBoot,
+  type Container,
+} from './machine';
 import { prepareOpenClawCache } from './openclaw-cache';
 import { REAL_GUEST_QGA_DIR, seedGuestData, seedRealGuest, seedStandIns, toolWrapper } from './seed';
 import { connects, freePort } from './shared/net';
@@ -36,15 +45,19 @@ export const faultKinds = [
   'gateway-500', // the direct-install gateway answers 500
   'restart-always', // real guests, at up: the compose file says restart: always
   'dockerd-restart', // real guests, at run time: dockerd restarts (systemctl restart docker)
+  'guest-reboot', // real guests, at run time: the guest reboots (systemctl reboot); its disk stays
+  'agent-restart', // real guests, at run time: the agent's service restarts, killing its running exec children
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
-/** Conditions of a real Docker (its restart policy, its daemon) that the stand-in cannot play. */
-const REAL_ONLY_FAULTS: readonly FaultKind[] = ['restart-always', 'dockerd-restart'];
+/** Conditions of a real Docker, systemd and qemu-ga (restart policy, daemons, reboots) the stand-ins cannot play. */
+const REAL_ONLY_FAULTS: readonly FaultKind[] = ['restart-always', 'dockerd-restart', 'guest-reboot', 'agent-restart'];
 
 const FAULT_ONLY_AT: Partial<Record<FaultKind, 'up' | 'run time'>> = {
   'restart-always': 'up', // it is how the guest was set up
   'dockerd-restart': 'run time', // it strikes between two phases
+  'guest-reboot': 'run time',
+  'agent-restart': 'run time', // it strikes while a command runs
 };
 
 function checkPlayable(real: boolean, fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
@@ -90,7 +103,7 @@ interface GuestState {
   vmid: number;
   name: string;
   ip: string;
-  /** host pid of the guest's PID 1 (tini; systemd in a real guest) */
+  /** host pid of the guest's PID 1 (tini; in a real guest, its first boot's systemd: guestInit follows reboots) */
   initPid: number;
   /** a real guest: its container, and the bridge that serves it the release endpoint */
   real?: { container: Container; releaseBridgePid: number };
@@ -274,7 +287,8 @@ async function startRealGuest(
   const releaseBridgePid = startDetached(
     'nsenter',
     [
-      `--net=/proc/${container.initPid}/ns/net`,
+      // the machine's network namespace, which outlives the guest's reboots as a VM's NIC does
+      `--net=/proc/${container.machinePid}/ns/net`,
       'socat',
       `TCP-LISTEN:${RELEASE_PORT_IN_GUEST},bind=127.0.0.1,fork,reuseaddr`,
       `UNIX-CONNECT:${join(dir, 'run/release.sock')}`,
@@ -306,7 +320,8 @@ async function startRealGuest(
         'http://127.0.0.1:28789/health',
         'http://127.0.0.1:28080/api/health',
       ]).status === 0,
-    180_000,
+    // minutes when a dozen gateways share 2 cores: each restarts (restart policy) when its startup times out
+    600_000,
   );
   const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
   if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
@@ -512,7 +527,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
   }
   for (const guest of guests) {
     const guestDir = join(dir, 'guests', String(guest.vmid));
-    writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${guest.initPid}\n`);
+    writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${machinePid(guest)}\n`);
     if (options.directSsh.includes(guest.vmid)) {
       // Like the node's NAT rule `10200 -> VM:22` in the record: a loopback port on the host reaches the guest.
       const port = await freePort();
@@ -520,7 +535,7 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
         'socat',
         [
           `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
-          `EXEC:nsenter --net=/proc/${guest.initPid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
+          `EXEC:nsenter --net=/proc/${machinePid(guest)}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
         ],
         {},
         join(guestDir, 'ssh-forward.log'),
@@ -605,8 +620,19 @@ function labInventory(state: LabState): Inventory {
   });
 }
 
+/**
+ * The process whose life is the VM's, as QEMU's is on a Proxmox node (qm status reads it from the pid file): a real
+ * guest's boot script, which boots it again when it reboots; a simulated guest's PID 1. Its network namespace is
+ * the guest's.
+ */
+function machinePid(guest: GuestState): number {
+  return guest.real ? guest.real.container.machinePid : guest.initPid;
+}
+
 function labHealthy(state: LabState): boolean {
-  return alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(guest.initPid));
+  return (
+    alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(machinePid(guest)))
+  );
 }
 
 function mountNamespace(pid: number): string | undefined {
@@ -629,11 +655,15 @@ function processesIn(namespaces: Set<string>): number[] {
 export async function labDown(dir = labDir()): Promise<void> {
   const state = readLabState(dir);
   if (state) {
-    const roots = [state.node.pid, ...state.guests.map((guest) => guest.initPid)].filter(alive);
+    // A real guest's boot script and nspawn live in the machine's mount namespace, its services in its boot's.
+    const roots = [
+      state.node.pid,
+      ...state.guests.flatMap((guest) => [machinePid(guest), ...(guest.real ? currentInit(guest) : [])]),
+    ].filter(alive);
     const namespaces = new Set(roots.map(mountNamespace).filter((ns): ns is string => ns !== undefined));
     const forwarders = state.guests.flatMap((guest) => [
       ...(guest.directSsh ? [guest.directSsh.forwarderPid] : []),
-      ...(guest.real ? [guest.real.container.nspawnPid, guest.real.releaseBridgePid] : []),
+      ...(guest.real ? [guest.real.releaseBridgePid] : []),
     ]);
     for (const pid of [...processesIn(namespaces), state.releaseServerPid, ...forwarders]) {
       try {
@@ -643,6 +673,7 @@ export async function labDown(dir = labDir()): Promise<void> {
       }
     }
     await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 10_000);
+    for (const guest of state.guests) if (guest.real) removeMachineCgroup(guest.real.container.machineDir);
   }
   for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
     rmSync(join(dir, entry), { recursive: true, force: true });
@@ -654,10 +685,47 @@ export function guestExec(state: LabState, vmid: number, argv: string[], input?:
   return enterMachine(guestInit(state, vmid), argv, input);
 }
 
-function guestInit(state: LabState, vmid: number): number {
+function findGuest(state: LabState, vmid: number): GuestState {
   const guest = state.guests.find((g) => g.vmid === vmid);
   if (!guest) throw new Error(`lab: no guest ${vmid}`);
-  return guest.initPid;
+  return guest;
+}
+
+/** A real guest's PID 1 of the boot it is in, none while it reboots or once it is off. */
+function currentInit(guest: GuestState): number[] {
+  const init = guest.real && containerInit(guest.real.container.machinePid);
+  return init ? [init] : [];
+}
+
+/** Host pid of a guest's PID 1 now: a real guest's follows its reboots. */
+export function guestInit(state: LabState, vmid: number): number {
+  const guest = findGuest(state, vmid);
+  if (!guest.real) return guest.initPid;
+  const [init] = currentInit(guest);
+  if (init === undefined) throw new Error(`lab: guest ${vmid} has no PID 1 now (rebooting, or powered off)`);
+  return init;
+}
+
+/**
+ * Waits until a real guest that was told to reboot has booted again (systemd running or degraded) and returns its
+ * new PID 1. `rebooted` is the PID 1 before the reboot (guestInit's answer then).
+ */
+export async function waitForGuestBoot(
+  state: LabState,
+  vmid: number,
+  rebooted: number,
+  timeoutMs = 180_000,
+): Promise<number> {
+  const guest = findGuest(state, vmid);
+  if (!guest.real) throw new Error(`lab: guest ${vmid} is not a real guest: it does not reboot`);
+  const init = await waitForBoot(guest.real.container.machinePid, {
+    rebooted,
+    timeoutMs,
+    timeoutMessage: `lab: guest ${vmid} did not boot again within ${timeoutMs / 1000} s`,
+  });
+  // The fault watcher died with the old boot; a boot starts it when there are faults, as at `lab up`.
+  if (readdirSync(faultDir(state.labDir, vmid)).length > 0) startFaultWatcher(init);
+  return init;
 }
 
 export interface LabStatus {
@@ -674,7 +742,7 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
     state.guests.map(async (guest) => ({
       vmid: guest.vmid,
       name: guest.name,
-      running: alive(guest.initPid),
+      running: alive(machinePid(guest)),
       agent: await agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`)),
     })),
   );
@@ -691,13 +759,25 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
   };
 }
 
+/**
+ * The real guests' faults that are one command of their systemd. A reboot is the VM's own: systemd stops the
+ * services, nspawn exits 133 and the boot script boots the same disk again (see waitForGuestBoot). The agent's
+ * restart kills what its `guest-exec` started: the children live in its unit's cgroup.
+ */
+const PLAYED_BY_SYSTEMCTL: Partial<Record<FaultKind, string[]>> = {
+  'dockerd-restart': ['restart', 'docker'],
+  'guest-reboot': ['reboot'],
+  'agent-restart': ['restart', 'qemu-guest-agent'],
+};
+
 /** Injects a fault into a running guest; it acts as if it had been given at `lab up`. */
 export function injectFault(state: LabState, fault: Fault): void {
   checkPlayable(state.options.real, fault, 'run time');
   writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
-  if (fault.kind === 'dockerd-restart') {
-    const restart = guestExec(state, fault.vmid, ['systemctl', 'restart', 'docker']);
-    if (restart.status !== 0) throw new Error(`lab: systemctl restart docker failed: ${restart.stderr}`);
+  const systemctl = PLAYED_BY_SYSTEMCTL[fault.kind];
+  if (systemctl) {
+    const run = guestExec(state, fault.vmid, ['systemctl', ...systemctl]);
+    if (run.status !== 0) throw new Error(`lab: systemctl ${systemctl.join(' ')} failed: ${run.stderr}`);
   } else if (fault.kind === 'agent-down') {
     if (state.options.real) guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
     else guestExec(state, fault.vmid, ['pkill', '-f', '/run/openclaw-lab/qga-agent.js']);
