@@ -673,7 +673,7 @@ export async function labDown(dir = labDir()): Promise<void> {
       }
     }
     await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 10_000);
-    for (const guest of state.guests) if (guest.real) removeMachineCgroup(guest.real.container.machineDir);
+    for (const guest of state.guests) if (guest.real) await removeMachineCgroup(guest.real.container.machineDir);
   }
   for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
     rmSync(join(dir, entry), { recursive: true, force: true });

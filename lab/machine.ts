@@ -150,22 +150,30 @@ export async function killContainer(container: Container, timeoutMs = 30_000): P
     pollMs: 100,
     timeoutMessage: `lab: container (machine pid ${container.machinePid}) did not exit`,
   });
-  removeMachineCgroup(container.machineDir);
+  await removeMachineCgroup(container.machineDir);
 }
 
 /**
  * Removes the cgroup tree a machine's boot script made (named in `<machine dir>/cgroup`), once its processes are
- * gone: the container's systemd leaves its slices and units' cgroups behind, and a cgroup goes only when empty.
+ * gone: the container's systemd leaves its slices and units' cgroups behind, and a cgroup goes only when empty,
+ * which a killed process leaves only once it is reaped.
  */
-export function removeMachineCgroup(machineDir: string): void {
+export async function removeMachineCgroup(machineDir: string, timeoutMs = 30_000): Promise<void> {
   const record = join(machineDir, 'cgroup');
   if (!existsSync(record)) return;
   const root = readFileSync(record, 'utf8').trim();
-  const deepestFirst = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .flatMap((entry) => [...deepestFirst(join(dir, entry.name)), join(dir, entry.name)]);
-  if (existsSync(root)) for (const dir of [...deepestFirst(root), root]) rmdirSync(dir);
+  if (existsSync(root)) {
+    await waitFor(() => /^populated 0$/m.test(readFileSync(join(root, 'cgroup.events'), 'utf8')), {
+      timeoutMs,
+      pollMs: 100,
+      timeoutMessage: `lab: processes are still left in ${root}`,
+    });
+    const deepestFirst = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .flatMap((entry) => [...deepestFirst(join(dir, entry.name)), join(dir, entry.name)]);
+    for (const dir of [...deepestFirst(root), root]) rmdirSync(dir);
+  }
   rmSync(record);
 }
 
