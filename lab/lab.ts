@@ -19,7 +19,16 @@ import { z } from 'zod';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { DEFAULT_LEDGER_PATH } from '../src/migration/shared-resources';
 import { prepareGuestImage, type GuestImage } from './guest-image';
-import { bootContainer, enterMachine, forkedChild, startDetached, type Container } from './machine';
+import {
+  bootContainer,
+  containerInit,
+  enterMachine,
+  forkedChild,
+  removeMachineCgroup,
+  startDetached,
+  waitForBoot,
+  type Container,
+} from './machine';
 import { prepareOpenClawCache } from './openclaw-cache';
 import { GUEST_QGA_DIR, seedGuestData, seedGuestSystem, toolWrapper } from './seed';
 import { QM_PVE_FILE } from './node/qm';
@@ -37,12 +46,16 @@ export const faultKinds = [
   'gateway-500', // the direct-install gateway answers 500
   'restart-always', // at up: the compose file says restart: always
   'dockerd-restart', // at run time: dockerd restarts (systemctl restart docker)
+  'guest-reboot', // at run time: the guest reboots (systemctl reboot); its disk stays
+  'agent-restart', // at run time: the agent's service restarts, killing its running exec children
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 const FAULT_ONLY_AT: Partial<Record<FaultKind, 'up' | 'run time'>> = {
   'restart-always': 'up', // it is how the guest was set up
   'dockerd-restart': 'run time', // it strikes between two phases
+  'guest-reboot': 'run time',
+  'agent-restart': 'run time', // it strikes while a command runs
 };
 
 function checkPlayable(fault: { kind: FaultKind }, when: 'up' | 'run time'): void {
@@ -86,7 +99,7 @@ interface GuestState {
   vmid: number;
   name: string;
   ip: string;
-  /** host pid of the guest's PID 1, its systemd */
+  /** host pid of the guest's first boot's PID 1, its systemd (guestInit follows reboots) */
   initPid: number;
   /** the guest's systemd-nspawn container, and the bridge that serves it the release endpoint */
   booted: { container: Container; releaseBridgePid: number };
@@ -256,7 +269,8 @@ async function startGuest(
   const releaseBridgePid = startDetached(
     'nsenter',
     [
-      `--net=/proc/${container.initPid}/ns/net`,
+      // the machine's network namespace, which outlives the guest's reboots as a VM's NIC does
+      `--net=/proc/${container.machinePid}/ns/net`,
       'socat',
       `TCP-LISTEN:${RELEASE_PORT_IN_GUEST},bind=127.0.0.1,fork,reuseaddr`,
       `UNIX-CONNECT:${join(dir, 'run/release.sock')}`,
@@ -469,7 +483,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
   );
   for (const guest of bootedGuests) {
     const guestDir = join(dir, 'guests', String(guest.vmid));
-    writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${guest.initPid}\n`);
+    writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${machinePid(guest)}\n`);
     if (options.directSsh.includes(guest.vmid)) {
       // Like the node's NAT rule `10200 -> VM:22` in the record: a loopback port on the host reaches the guest.
       const port = await freePort();
@@ -477,7 +491,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
         'socat',
         [
           `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
-          `EXEC:nsenter --net=/proc/${guest.initPid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
+          `EXEC:nsenter --net=/proc/${machinePid(guest)}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
         ],
         {},
         join(guestDir, 'ssh-forward.log'),
@@ -568,8 +582,18 @@ function labInventory(state: LabState): Inventory {
   });
 }
 
+/**
+ * The process whose life is the VM's, as QEMU's is on a Proxmox node (qm status reads it from the pid file): the
+ * guest's boot script, which boots it again when it reboots. Its network namespace is the guest's.
+ */
+function machinePid(guest: GuestState): number {
+  return guest.booted.container.machinePid;
+}
+
 function labHealthy(state: LabState): boolean {
-  return alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(guest.initPid));
+  return (
+    alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(machinePid(guest)))
+  );
 }
 
 function namespaceOf(pid: number, kind: 'mnt' | 'pid'): string | undefined {
@@ -624,22 +648,27 @@ function processesNaming(dir: string): number[] {
 export async function labDown(dir = labDir()): Promise<void> {
   const state = readLabState(dir);
   if (state) {
-    // The node has a mount namespace of its own only (its pids are the host's); a guest has both. Never the
-    // host's own: a pid the state names may have died and been reused.
+    // The node has a mount namespace of its own only (its pids are the host's). A guest's boot script and nspawn
+    // live in the machine's mount namespace, its services in its boot's mount and pid namespaces. Never the host's
+    // own: a pid the state names may have died and been reused.
     const hostNamespaces = [namespaceOf(process.pid, 'mnt'), namespaceOf(process.pid, 'pid')];
     const namespaces = new Set(
       [
         namespaceOf(state.node.pid, 'mnt'),
-        ...state.guests.flatMap((guest) => [namespaceOf(guest.initPid, 'mnt'), namespaceOf(guest.initPid, 'pid')]),
+        ...state.guests.flatMap((guest) => [
+          namespaceOf(machinePid(guest), 'mnt'),
+          ...currentInit(guest).flatMap((init) => [namespaceOf(init, 'mnt'), namespaceOf(init, 'pid')]),
+        ]),
       ].filter((ns): ns is string => ns !== undefined && !hostNamespaces.includes(ns)),
     );
     const forwarders = state.guests.flatMap((guest) => [
       ...(guest.directSsh ? [guest.directSsh.forwarderPid] : []),
-      guest.booted.container.nspawnPid,
+      machinePid(guest),
       guest.booted.releaseBridgePid,
     ]);
     [...processesIn(namespaces), state.releaseServerPid, ...forwarders].forEach(killNow);
     await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 60_000);
+    for (const guest of state.guests) await removeMachineCgroup(guest.booted.container.machineDir);
   }
   const unlisted = processesNaming(dir);
   unlisted.forEach(killNow);
@@ -654,10 +683,45 @@ export function guestExec(state: LabState, vmid: number, argv: string[], input?:
   return enterMachine(guestInit(state, vmid), argv, input);
 }
 
-function guestInit(state: LabState, vmid: number): number {
+function findGuest(state: LabState, vmid: number): GuestState {
   const guest = state.guests.find((g) => g.vmid === vmid);
   if (!guest) throw new Error(`lab: no guest ${vmid}`);
-  return guest.initPid;
+  return guest;
+}
+
+/** A real guest's PID 1 of the boot it is in, none while it reboots or once it is off. */
+function currentInit(guest: GuestState): number[] {
+  const init = containerInit(machinePid(guest));
+  return init ? [init] : [];
+}
+
+/** Host pid of a guest's PID 1 now: a real guest's follows its reboots. */
+export function guestInit(state: LabState, vmid: number): number {
+  const guest = findGuest(state, vmid);
+  const [init] = currentInit(guest);
+  if (init === undefined) throw new Error(`lab: guest ${vmid} has no PID 1 now (rebooting, or powered off)`);
+  return init;
+}
+
+/**
+ * Waits until a real guest that was told to reboot has booted again (systemd running or degraded) and returns its
+ * new PID 1. `rebooted` is the PID 1 before the reboot (guestInit's answer then).
+ */
+export async function waitForGuestBoot(
+  state: LabState,
+  vmid: number,
+  rebooted: number,
+  timeoutMs = 180_000,
+): Promise<number> {
+  const guest = findGuest(state, vmid);
+  const init = await waitForBoot(machinePid(guest), {
+    rebooted,
+    timeoutMs,
+    timeoutMessage: `lab: guest ${vmid} did not boot again within ${timeoutMs / 1000} s`,
+  });
+  // The fault watcher died with the old boot; a boot starts it when there are faults, as at `lab up`.
+  if (readdirSync(faultDir(state.labDir, vmid)).length > 0) startFaultWatcher(init);
+  return init;
 }
 
 export interface LabStatus {
@@ -674,7 +738,7 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
     state.guests.map(async (guest) => ({
       vmid: guest.vmid,
       name: guest.name,
-      running: alive(guest.initPid),
+      running: alive(machinePid(guest)),
       agent: await agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`)),
     })),
   );
@@ -691,13 +755,25 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
   };
 }
 
+/**
+ * The real guests' faults that are one command of their systemd. A reboot is the VM's own: systemd stops the
+ * services, nspawn exits 133 and the boot script boots the same disk again (see waitForGuestBoot). The agent's
+ * restart kills what its `guest-exec` started: the children live in its unit's cgroup.
+ */
+const PLAYED_BY_SYSTEMCTL: Partial<Record<FaultKind, string[]>> = {
+  'dockerd-restart': ['restart', 'docker'],
+  'guest-reboot': ['reboot'],
+  'agent-restart': ['restart', 'qemu-guest-agent'],
+};
+
 /** Injects a fault into a running guest; it acts as if it had been given at `lab up`. */
 export function injectFault(state: LabState, fault: Fault): void {
   checkPlayable(fault, 'run time');
   writeFileSync(join(faultDir(state.labDir, fault.vmid), fault.kind), '');
-  if (fault.kind === 'dockerd-restart') {
-    const restart = guestExec(state, fault.vmid, ['systemctl', 'restart', 'docker']);
-    if (restart.status !== 0) throw new Error(`lab: systemctl restart docker failed: ${restart.stderr}`);
+  const systemctl = PLAYED_BY_SYSTEMCTL[fault.kind];
+  if (systemctl) {
+    const run = guestExec(state, fault.vmid, ['systemctl', ...systemctl]);
+    if (run.status !== 0) throw new Error(`lab: systemctl ${systemctl.join(' ')} failed: ${run.stderr}`);
   } else if (fault.kind === 'agent-down') {
     guestExec(state, fault.vmid, ['systemctl', 'stop', 'qemu-guest-agent']);
   } else if (fault.kind !== 'install-hang' && fault.kind !== 'ssh-drop') {

@@ -3,7 +3,7 @@
  * commands run in a machine's namespaces, and the real guests' systemd-nspawn containers (lab/nspawn-boot.sh).
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { waitFor } from './shared/wait';
 
@@ -57,18 +57,24 @@ export interface ContainerOptions {
 }
 
 export interface Container {
-  /** the systemd-nspawn process (its mount namespace holds the container's disks) */
-  nspawnPid: number;
-  /** the container's PID 1, the image's systemd */
+  /**
+   * the boot script (lab/nspawn-boot.sh): it lives as long as the machine, across the guest's reboots, as a VM's
+   * QEMU process does; its mount and network namespaces hold the guest's disks and its loopback
+   */
+  machinePid: number;
+  /** the PID 1 (the image's systemd) of the boot that `bootContainer` waited for; a reboot makes a new one */
   initPid: number;
+  /** the container's host directory (ContainerOptions.machineDir) */
+  machineDir: string;
 }
 
 /** Boots a systemd-nspawn container and returns once its systemd has finished booting (running or degraded). */
 export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000): Promise<Container> {
-  const nspawnPid = startDetached(
+  const machinePid = startDetached(
     'unshare',
     [
       '--mount',
+      '--net',
       '--propagation',
       'private',
       '--',
@@ -88,42 +94,87 @@ export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000)
     },
     join(opts.machineDir, 'boot.log'),
   );
-  const message = `lab: container ${opts.hostname} did not boot within ${timeoutMs / 1000} s (see ${opts.machineDir}/boot.log)`;
-  // Until nspawn runs, the boot script's own children (mount, cp) come and go: wait for the one that is systemd.
-  const initPid = await waitFor(
-    () => {
-      const child = forkedChild(nspawnPid);
-      return child !== undefined && commandName(child) === 'systemd' && child;
-    },
-    { timeoutMs, pollMs: 100, timeoutMessage: message },
-  );
-  await waitFor(
-    () => {
-      const state = enterMachine(initPid, ['systemctl', 'is-system-running']).stdout?.trim();
-      return state === 'running' || state === 'degraded';
-    },
-    { timeoutMs, pollMs: 500, timeoutMessage: message },
-  );
-  return { nspawnPid, initPid };
+  const initPid = await waitForBoot(machinePid, {
+    timeoutMs,
+    timeoutMessage: `lab: container ${opts.hostname} did not boot within ${timeoutMs / 1000} s (see ${opts.machineDir}/boot.log)`,
+  });
+  return { machinePid, initPid, machineDir: opts.machineDir };
+}
+
+/** The container's PID 1 now: the systemd that the machine's current systemd-nspawn runs, if it runs one. */
+export function containerInit(machinePid: number): number | undefined {
+  // Until nspawn runs, the boot script's own children (mount, cp) come and go: look for nspawn, then its systemd.
+  const nspawn = forkedChild(machinePid);
+  if (nspawn === undefined || commandName(nspawn) !== 'systemd-nspawn') return undefined;
+  const init = forkedChild(nspawn);
+  return init !== undefined && commandName(init) === 'systemd' ? init : undefined;
 }
 
 /**
- * Ends a container at once, as pulling a VM's plug would: its PID 1 is killed, which kills every process in its
- * pid namespace (Docker's containers too), and then nspawn exits. Killing nspawn alone would leave the guest running.
+ * Waits until the machine's systemd has finished booting (running or degraded) and returns its pid. After a
+ * reboot, `rebooted` names the PID 1 that rebooted: it answers until it is gone, and is not the boot waited for.
+ */
+export async function waitForBoot(
+  machinePid: number,
+  { rebooted, timeoutMs, timeoutMessage }: { rebooted?: number; timeoutMs: number; timeoutMessage: string },
+): Promise<number> {
+  return waitFor(
+    () => {
+      if (!pidExists(machinePid)) throw new Error(`${timeoutMessage}: the machine (pid ${machinePid}) is gone`);
+      const init = containerInit(machinePid);
+      if (init === undefined || init === rebooted) return false;
+      const state = enterMachine(init, ['systemctl', 'is-system-running']).stdout?.trim();
+      return (state === 'running' || state === 'degraded') && init;
+    },
+    { timeoutMs, pollMs: 500, timeoutMessage },
+  );
+}
+
+/**
+ * Ends a container at once, as pulling a VM's plug would: the boot script goes first (so nothing boots again),
+ * then PID 1, which kills every process in its pid namespace (Docker's containers too), and nspawn exits.
  */
 export async function killContainer(container: Container, timeoutMs = 30_000): Promise<void> {
-  for (const pid of [container.initPid, container.nspawnPid]) {
+  const init = containerInit(container.machinePid);
+  const nspawn = forkedChild(container.machinePid);
+  const pids = [container.machinePid, ...(init === undefined ? [] : [init]), ...(nspawn === undefined ? [] : [nspawn])];
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
-  await waitFor(() => !pidExists(container.nspawnPid) && !pidExists(container.initPid), {
+  await waitFor(() => !pids.some(pidExists), {
     timeoutMs,
     pollMs: 100,
-    timeoutMessage: `lab: container (nspawn pid ${container.nspawnPid}) did not exit`,
+    timeoutMessage: `lab: container (machine pid ${container.machinePid}) did not exit`,
   });
+  await removeMachineCgroup(container.machineDir);
+}
+
+/**
+ * Removes the cgroup tree a machine's boot script made (named in `<machine dir>/cgroup`), once its processes are
+ * gone: the container's systemd leaves its slices and units' cgroups behind, and a cgroup goes only when empty,
+ * which a killed process leaves only once it is reaped.
+ */
+export async function removeMachineCgroup(machineDir: string, timeoutMs = 30_000): Promise<void> {
+  const record = join(machineDir, 'cgroup');
+  if (!existsSync(record)) return;
+  const root = readFileSync(record, 'utf8').trim();
+  if (existsSync(root)) {
+    await waitFor(() => /^populated 0$/m.test(readFileSync(join(root, 'cgroup.events'), 'utf8')), {
+      timeoutMs,
+      pollMs: 100,
+      timeoutMessage: `lab: processes are still left in ${root}`,
+    });
+    const deepestFirst = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .flatMap((entry) => [...deepestFirst(join(dir, entry.name)), join(dir, entry.name)]);
+    for (const dir of [...deepestFirst(root), root]) rmdirSync(dir);
+  }
+  rmSync(record);
 }
 
 function pidExists(pid: number): boolean {

@@ -1,14 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { clearFault, guestExec, injectFault, labStatus } from '../../lab/lab';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clearFault, guestExec, guestInit, injectFault, labStatus, labUp, waitForGuestBoot } from '../../lab/lab';
 import { waitFor } from '../../lab/shared/wait';
 import { directSsh, nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
 
-/** `lab up --real`: the guests run Debian 12's own systemd, Docker and qemu-ga, met through the node's qm. */
+/**
+ * `lab up`: the guests run Debian 12's own systemd, Docker and qemu-ga, met through the node's qm. 105 has
+ * the record's `restart: unless-stopped`, 106 `restart: always` and its own sshd (seed 004's direct SSH).
+ */
 describe('the lab on real guest software', () => {
   let lab: Lab;
   // The first run on a machine builds the guest image (mmdebstrap, the compose plugin, the Docker images).
   beforeAll(async () => {
-    lab = await startLab({ guests: 2, directSsh: [106] });
+    lab = await startLab({ guests: 2, directSsh: [106], faults: [{ vmid: 106, kind: 'restart-always' }] });
   }, 1_800_000);
   afterAll(() => stopLab(lab), 120_000);
 
@@ -65,7 +70,7 @@ describe('the lab on real guest software', () => {
     expect(result).toEqual({
       exitcode: 0,
       exited: 1,
-      'out-data': readFileSync(`/proc/${lab.guests[0].initPid}/root/etc/os-release`, 'utf8'),
+      'out-data': readFileSync(`/proc/${guestInit(lab, 105)}/root/etc/os-release`, 'utf8'),
       'out-truncated': 0,
     });
     expect(result['out-data']).toMatch(/VERSION_CODENAME=bookworm/);
@@ -92,6 +97,127 @@ describe('the lab on real guest software', () => {
     expect(ssh.stderr).toBe('');
     expect(ssh.stdout).toBe('systemd\n');
   });
+
+  const containers = (vmid: number) =>
+    inGuest(vmid, 'docker', 'ps', '-a', '--format', '{{.Names}} {{.State}}').split('\n').sort().join(', ');
+  const agentAnswers = (vmid: number) =>
+    waitFor(() => nodeSsh(lab, ['qm', 'guest', 'cmd', String(vmid), 'ping']).status === 0, {
+      timeoutMs: 60_000,
+      pollMs: 500,
+      timeoutMessage: `${vmid}'s agent did not answer`,
+    });
+
+  it('plays guest-reboot and agent-restart at run time only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
+    try {
+      for (const kind of ['guest-reboot', 'agent-restart'] as const) {
+        await expect(labUp({ faults: [{ vmid: 105, kind }] }, dir)).rejects.toThrow(
+          `lab: fault ${kind} is given at run time only`,
+        );
+      }
+      expect(readdirSync(dir)).toEqual([]); // refused before anything started
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reboots as a VM: a new systemd on the same disk, enabled units and Docker's restart policy back", async () => {
+    const bootIds = new Map<number, string>();
+    const inits = new Map<number, number>();
+    for (const vmid of [105, 106]) {
+      inGuest(vmid, '/bin/bash', '-c', 'echo "written before the reboot" > /root/before-reboot.txt');
+      // an enabled unit of the guest's own, as the direct install's will be
+      inGuest(
+        vmid,
+        '/bin/bash',
+        '-c',
+        'printf "[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n" ' +
+          '> /etc/systemd/system/lab-probe.service && systemctl enable --now --quiet lab-probe',
+      );
+      // compose reports its progress on stderr
+      expect(guestExec(lab, vmid, ['docker', 'compose', '-f', '/opt/openclaw/docker-compose.yml', 'stop']).status).toBe(
+        0,
+      );
+      expect(containers(vmid)).toBe('openclaw-gateway exited, openclaw-panel exited');
+      bootIds.set(vmid, inGuest(vmid, 'cat', '/proc/sys/kernel/random/boot_id'));
+      inits.set(vmid, guestInit(lab, vmid));
+    }
+
+    for (const vmid of [105, 106]) injectFault(lab, { vmid, kind: 'guest-reboot' });
+    for (const vmid of [105, 106]) {
+      const init = await waitForGuestBoot(lab, vmid, inits.get(vmid)!);
+      expect(init).not.toBe(inits.get(vmid));
+      expect(guestInit(lab, vmid)).toBe(init);
+    }
+
+    for (const vmid of [105, 106]) {
+      expect(inGuest(vmid, 'ps', '-p', '1', '-o', 'comm=')).toBe('systemd');
+      expect(inGuest(vmid, 'cat', '/proc/sys/kernel/random/boot_id')).not.toBe(bootIds.get(vmid));
+      expect(inGuest(vmid, 'cat', '/root/before-reboot.txt')).toBe('written before the reboot');
+      expect(inGuest(vmid, 'systemctl', 'is-active', 'lab-probe', 'nginx', 'docker', 'qemu-guest-agent')).toBe(
+        'active\nactive\nactive\nactive',
+      );
+      // /var/lib/docker survived: the images are still there, without a `docker load`
+      expect(inGuest(vmid, 'docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}').split('\n').sort()).toEqual(
+        ['ghcr.io/bianshumeng/openclaw-panel:v2026.02.10', 'ghcr.io/openclaw/openclaw:2026.2.19'],
+      );
+    }
+    // dockerd starts `restart: always` containers at boot even after `compose stop`; `unless-stopped` ones stay down
+    await waitFor(() => containers(106) === 'openclaw-gateway running, openclaw-panel running', {
+      timeoutMs: 60_000,
+      pollMs: 1000,
+      timeoutMessage: `106's restart: always containers did not come back after the reboot: ${containers(106)}`,
+    });
+    expect(containers(105)).toBe('openclaw-gateway exited, openclaw-panel exited');
+
+    // The network came back: the agent on the node's socket, the release endpoint, the guest's own sshd.
+    for (const vmid of [105, 106]) {
+      await agentAnswers(vmid);
+      expect(nodeSsh(lab, ['qm', 'status', String(vmid)]).stdout).toBe('status: running\n');
+      const { baseUrl, repo, tag } = lab.panelRelease;
+      expect(
+        inGuest(
+          vmid,
+          'curl',
+          '-sSL',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          `${baseUrl}/repos/${repo}/tarball/${tag}`,
+        ),
+      ).toBe('200');
+    }
+    const ssh = directSsh(lab, 106, 'cat /proc/sys/kernel/random/boot_id; cat /root/before-reboot.txt');
+    expect(ssh.stderr).toBe('');
+    expect(ssh.stdout).toBe(`${inGuest(106, 'cat', '/proc/sys/kernel/random/boot_id')}\nwritten before the reboot\n`);
+  }, 600_000);
+
+  it("agent-restart kills a running guest exec's child; qm then answers as qemu-ga 7.2 does, and the next exec works", async () => {
+    await agentAnswers(105);
+    const started = nodeSsh(lab, ['qm', 'guest', 'exec', '105', '--synchronous', '0', '--', 'sleep', '600']);
+    expect(started.stderr).toBe('');
+    const { pid } = JSON.parse(started.stdout) as { pid: number };
+    const sleeping = () => guestExec(lab, 105, ['pgrep', '-x', '-f', 'sleep 600']).stdout.trim();
+    const child = await waitFor(() => sleeping() || undefined, {
+      timeoutMs: 30_000,
+      pollMs: 200,
+      timeoutMessage: "the guest exec's sleep did not show in the guest",
+    });
+    expect(child).toBe(String(pid)); // qemu-ga's pid is the guest's pid of its child
+    expect(inGuest(105, 'cat', `/proc/${child}/cgroup`)).toMatch(/qemu-guest-agent\.service$/);
+
+    injectFault(lab, { vmid: 105, kind: 'agent-restart' });
+    expect(sleeping()).toBe('');
+    await agentAnswers(105);
+    const status = nodeSsh(lab, ['qm', 'guest', 'exec-status', '105', String(pid)]);
+    expect(status.status).not.toBe(0);
+    expect(status.stderr).toMatch(/Invalid parameter 'pid'/);
+
+    const next = nodeSsh(lab, ['qm', 'guest', 'exec', '105', '--', 'echo', 'after the restart']);
+    expect(next.stderr).toBe('');
+    expect(JSON.parse(next.stdout)).toMatchObject({ exitcode: 0, exited: 1, 'out-data': 'after the restart\n' });
+  }, 300_000);
 
   it('has qm status follow the guest: stopped once its systemd powered it off', async () => {
     guestExec(lab, 106, ['systemctl', 'poweroff']);

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { guestExec, guestInit, injectFault, waitForGuestBoot } from '../../lab/lab';
+import { waitFor } from '../../lab/shared/wait';
+import { InventorySchema, type Inventory } from '../../src/inventory';
+import { migrateVmInputFor } from '../../src/migration/from-inventory';
+import { approveUpdate, statusQuery, type MigrationPhase } from '../../src/migration/messages';
+import { migrateVm } from '../../src/workflows';
+import { startLab, stopLab, type Lab } from '../support/lab';
+import { runWorker, startDevServer } from '../support/temporal';
+
+/**
+ * The product on a guest that reboots between two phases (issue 11, point 3): 105 reboots once its Docker is
+ * stopped (C done, as D starts), 106 once its units are in place (G done, as H starts).
+ */
+describe('migrateVm on a guest that reboots', () => {
+  let env: TestWorkflowEnvironment;
+  let lab: Lab;
+  let inventory: Inventory;
+  let taskQueue: string;
+  let stopWorker: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
+    inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
+    ({ taskQueue, stop: stopWorker } = await runWorker(env));
+  }, 1_800_000);
+  afterAll(async () => {
+    await stopWorker?.();
+    await env?.teardown();
+    await stopLab(lab);
+  }, 120_000);
+
+  const inGuest = (vmid: number, script: string) => guestExec(lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
+  const rebootWhenReached = async (handle: WorkflowHandle<typeof migrateVm>, vmid: number, phase: MigrationPhase) => {
+    await waitFor(async () => (await handle.query(statusQuery)).phase === phase, {
+      timeoutMs: 900_000,
+      pollMs: 200,
+      timeoutMessage: `${handle.workflowId} never reached ${phase}`,
+    });
+    const before = guestInit(lab, vmid);
+    injectFault(lab, { vmid, kind: 'guest-reboot' });
+    await waitForGuestBoot(lab, vmid, before);
+  };
+
+  it.each([
+    [105, 'install'],
+    [106, 'acceptance'],
+  ] as const)(
+    'guest %i rebooting as %s starts: the run completes, the direct install up, Docker gone',
+    async (vmid, phase) => {
+      const handle = await env.client.workflow.start(migrateVm, {
+        taskQueue,
+        workflowId: `migrate-vm-reboot-${vmid}`,
+        args: [migrateVmInputFor(inventory, vmid)],
+      });
+      await rebootWhenReached(handle, vmid, phase);
+      // where the run stops after the reboot: waiting for a human, or over
+      const stopped = await waitFor(
+        async () => {
+          const status = await handle.query(statusQuery);
+          return ['awaiting-approval', 'completed', 'rolled-back', 'failed'].includes(status.phase) && status;
+        },
+        { timeoutMs: 900_000, pollMs: 500, timeoutMessage: `${handle.workflowId} did not stop after the reboot` },
+      );
+      expect({ phase: stopped.phase, problems: stopped.problems }).toEqual({
+        phase: 'awaiting-approval',
+        problems: [],
+      });
+      // The old containers stayed down through the reboot (compose stop, unless-stopped).
+      expect(inGuest(vmid, 'docker ps --format "{{.Names}}"')).toBe('');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'after a reboot' }] });
+      const result = await handle.result();
+      expect(result.outcome).toBe('completed');
+      // The reboot struck the phase: an attempt met the agent gone (before its command started) or the command
+      // gone (after), and the retry ran on the new boot. A retried activity's history keeps its last attempt's
+      // start, with the failure before it.
+      const { events } = await handle.fetchHistory();
+      const retried = events!.find((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+      expect(retried?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(
+        /QEMU guest agent is not running|the guest no longer knows the command/,
+      );
+      expect(inGuest(vmid, 'systemctl is-enabled openclaw-gateway openclaw-panel')).toBe('enabled\nenabled');
+      expect(inGuest(vmid, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
+      expect(inGuest(vmid, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
+      expect(inGuest(vmid, 'docker ps -a --format "{{.Names}}"')).toBe('');
+    },
+    1_800_000,
+  );
+});
