@@ -12,7 +12,9 @@ import { runWorker, startDevServer } from '../support/temporal';
 
 /**
  * The product on a guest that reboots between two phases (issue 11, point 3): 105 reboots once its Docker is
- * stopped (C done, as D starts), 106 once its units are in place (G done, as H starts).
+ * stopped (C done, as D starts), 106 once its units are in place (G done, as H starts). 105's compose file says
+ * `restart: always`, which the SOP's `docker compose stop` leaves in force (test/lab/real-guests.test.ts shows
+ * those containers back after a reboot): phase C's `docker update --restart=no` is what keeps them down.
  */
 describe('migrateVm on a guest that reboots', () => {
   let env: TestWorkflowEnvironment;
@@ -21,7 +23,10 @@ describe('migrateVm on a guest that reboots', () => {
   let taskQueue: string;
   let stopWorker: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
+    [env, lab] = await Promise.all([
+      startDevServer(),
+      startLab({ guests: 2, faults: [{ vmid: 105, kind: 'restart-always' }] }),
+    ]);
     inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
     ({ taskQueue, stop: stopWorker } = await runWorker(env));
   }, 1_800_000);
@@ -67,7 +72,7 @@ describe('migrateVm on a guest that reboots', () => {
         phase: 'awaiting-approval',
         problems: [],
       });
-      // The old containers stayed down through the reboot (compose stop, unless-stopped).
+      // The old containers stayed down through the reboot: 105's `always` and 106's `unless-stopped` alike.
       expect(inGuest(vmid, 'docker ps --format "{{.Names}}"')).toBe('');
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'after a reboot' }] });
       const result = await handle.result();
