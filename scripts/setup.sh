@@ -4,10 +4,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the project runs: the lab's node and guests use the real sshd, nginx, rsync, tar and
-# python3 the SOP calls; tini is each guest's PID 1, socat bridges loopback services into guest namespaces;
+# python3 the SOP calls; socat bridges loopback services into guest namespaces;
 # mmdebstrap builds the real guests' Debian image and systemd-nspawn (systemd-container) boots them; postgresql
 # is the database of the tests' real Temporal cluster; shellcheck checks every script (npm run check).
-apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 tini socat openssl
+apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 socat openssl
   inotify-tools mmdebstrap systemd-container postgresql shellcheck)
 
 missing=()

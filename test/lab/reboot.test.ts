@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec, guestInit, injectFault, waitForGuestBoot } from '../../lab/lab';
 import { waitFor } from '../../lab/shared/wait';
-import { InventorySchema, type Inventory } from '../../src/inventory';
+import type { Inventory } from '../../src/inventory';
 import { migrateVmInputFor } from '../../src/migration/from-inventory';
 import { approveUpdate, statusQuery, type MigrationPhase } from '../../src/migration/messages';
 import { migrateVm } from '../../src/workflows';
-import { startLab, stopLab, type Lab } from '../support/lab';
-import { runWorker, startDevServer } from '../support/temporal';
+import type { Lab } from '../support/lab';
+import { startLabAndWorker } from '../support/lab-and-worker';
 
 /**
  * The product on a guest that reboots between two phases (issue 11, point 3): 105 reboots once its Docker is
@@ -21,20 +20,14 @@ describe('migrateVm on a guest that reboots', () => {
   let lab: Lab;
   let inventory: Inventory;
   let taskQueue: string;
-  let stopWorker: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    [env, lab] = await Promise.all([
-      startDevServer(),
-      startLab({ guests: 2, faults: [{ vmid: 105, kind: 'restart-always' }] }),
-    ]);
-    inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
-    ({ taskQueue, stop: stopWorker } = await runWorker(env));
+    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({
+      guests: 2,
+      faults: [{ vmid: 105, kind: 'restart-always' }],
+    }));
   }, 1_800_000);
-  afterAll(async () => {
-    await stopWorker?.();
-    await env?.teardown();
-    await stopLab(lab);
-  }, 120_000);
+  afterAll(() => stop?.(), 300_000);
 
   const inGuest = (vmid: number, script: string) => guestExec(lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
   const rebootWhenReached = async (handle: WorkflowHandle<typeof migrateVm>, vmid: number, phase: MigrationPhase) => {
