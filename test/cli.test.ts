@@ -6,8 +6,9 @@ import { stringify } from 'yaml';
 import { guestExec } from '../lab/lab';
 import { readInventoryFile } from '../src/inventory-file';
 import { execResult } from './support/exec';
-import { startLab, stopLab, type Lab } from './support/lab';
-import { runWorker, startDevServer } from './support/temporal';
+import { stopLab, type Lab } from './support/lab';
+import { startServerAndLab } from './support/lab-and-worker';
+import { runWorker } from './support/temporal';
 
 /** The operator's CLI against the dev server, a worker and two lab guests: one alone, one as a fleet. */
 describe('openclaw-migrate CLI', () => {
@@ -19,7 +20,7 @@ describe('openclaw-migrate CLI', () => {
   let stopWorker: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
+    ({ env, lab } = await startServerAndLab({ guests: 2 }));
     ({ taskQueue, stop: stopWorker } = await runWorker(env));
   }, 900_000);
   afterAll(async () => {

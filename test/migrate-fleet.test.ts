@@ -12,8 +12,8 @@ import { approveUpdate, migrationId, type MigrationPhase } from '../src/migratio
 import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/shared-resources';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { commitSharedResources, migrateFleet, migrateVm } from '../src/workflows';
-import { nodeSsh, startLab, stopLab, type Lab } from './support/lab';
-import { startDevServer } from './support/temporal';
+import { nodeSsh, stopLab, type Lab } from './support/lab';
+import { startServerAndLab } from './support/lab-and-worker';
 import { waitFor } from './support/wait';
 import { WorkerProcesses } from './support/worker-process';
 
@@ -31,10 +31,7 @@ describe('migrateFleet', () => {
   const taskQueue = `fleet-${randomUUID()}`;
 
   beforeAll(async () => {
-    [env, lab] = await Promise.all([
-      startDevServer(),
-      startLab({ guests: 3, faults: [{ vmid: 107, kind: 'gateway-500' }] }),
-    ]);
+    ({ env, lab } = await startServerAndLab({ guests: 3, faults: [{ vmid: 107, kind: 'gateway-500' }] }));
     inventory = readInventoryFile(lab.inventoryPath);
     workers = new WorkerProcesses({
       address: env.address,

@@ -10,8 +10,8 @@ import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { approveUpdate, statusQuery, type MigrationStatus } from '../src/migration/messages';
 import { phaseNamed, phases, runOrder, type Phase } from '../src/migration/phases';
 import type { migrateVm } from '../src/workflows';
-import { nodeSsh, startLab, stopLab, type Lab } from './support/lab';
-import { startDevServer } from './support/temporal';
+import { nodeSsh, stopLab, type Lab } from './support/lab';
+import { startServerAndLab } from './support/lab-and-worker';
 import { WorkerProcesses } from './support/worker-process';
 
 const VMID = 105;
@@ -108,7 +108,7 @@ describe('migrateVm with its worker killed in every phase', () => {
   };
 
   beforeAll(async () => {
-    [env, lab] = await Promise.all([startDevServer(), startLab({ guests: 2 })]);
+    ({ env, lab } = await startServerAndLab({ guests: 2 }));
     inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
     logDir = mkdtempSync(join(tmpdir(), 'migrate-vm-crash-'));
     workers = new WorkerProcesses({

@@ -70,13 +70,13 @@ describe('migrateVm on a guest that reboots', () => {
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'after a reboot' }] });
       const result = await handle.result();
       expect(result.outcome).toBe('completed');
-      // The reboot struck the phase: an attempt met the agent gone (before its command started) or the command
-      // gone (after), and the retry ran on the new boot. A retried activity's history keeps its last attempt's
+      // The reboot struck the phase: an attempt met the agent gone (before its command started: not running, or
+      // its socket not yet served) or the command gone (after), and the retry ran on the new boot. A retried activity's history keeps its last attempt's
       // start, with the failure before it.
       const { events } = await handle.fetchHistory();
       const retried = events!.find((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
       expect(retried?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(
-        /QEMU guest agent is not running|the guest no longer knows the command/,
+        /QEMU guest agent is not running|unable to connect to VM \d+ qga socket|the guest no longer knows the command/,
       );
       expect(inGuest(vmid, 'systemctl is-enabled openclaw-gateway openclaw-panel')).toBe('enabled\nenabled');
       expect(inGuest(vmid, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');

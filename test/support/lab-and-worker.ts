@@ -14,15 +14,27 @@ export interface LabAndWorker {
 }
 
 /**
- * A dev server, a lab and the project's worker, started side by side. When one of them fails to start, what did
- * start is stopped again: a lab left behind holds its guests' memory until someone kills them by hand.
+ * A dev server, then a lab. In that order: real guests booting (each loads its images and starts a gateway) starve
+ * a dev server starting beside them past its client's connect deadline. When the lab fails to start, the server
+ * is stopped again.
+ */
+export async function startServerAndLab(options: LabOptions): Promise<{ env: TestWorkflowEnvironment; lab: Lab }> {
+  const env = await startDevServer();
+  try {
+    return { env, lab: await startLab(options) };
+  } catch (err) {
+    await env.teardown();
+    throw err;
+  }
+}
+
+/**
+ * A dev server, a lab and the project's worker. When one of them fails to start, what did start is stopped again:
+ * a lab left behind holds its guests' memory until someone kills them by hand.
  */
 export async function startLabAndWorker(options: LabOptions): Promise<LabAndWorker> {
-  const [server, started] = await Promise.allSettled([startDevServer(), startLab(options)]);
-  const env = server.status === 'fulfilled' ? server.value : undefined;
-  const lab = started.status === 'fulfilled' ? started.value : undefined;
+  const { env, lab } = await startServerAndLab(options);
   try {
-    if (!env || !lab) throw server.status === 'rejected' ? server.reason : (started as PromiseRejectedResult).reason;
     const inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
     const worker = await runWorker(env);
     const stop = async () => {
@@ -32,7 +44,7 @@ export async function startLabAndWorker(options: LabOptions): Promise<LabAndWork
     };
     return { env, lab, inventory, taskQueue: worker.taskQueue, stop };
   } catch (err) {
-    await env?.teardown();
+    await env.teardown();
     await stopLab(lab);
     throw err;
   }
