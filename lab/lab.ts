@@ -614,7 +614,9 @@ function processesIn(namespaces: Set<string>): number[] {
     .map(Number)
     .filter(
       (pid) =>
-        pid !== process.pid && (['mnt', 'pid'] as const).some((kind) => namespaces.has(namespaceOf(pid, kind) ?? '')),
+        pid !== process.pid &&
+        (['mnt', 'pid'] as const).some((kind) => namespaces.has(namespaceOf(pid, kind) ?? '')) &&
+        alive(pid), // a zombie is gone: it waits only for a parent (often killed too) to reap it
     );
 }
 
@@ -667,12 +669,12 @@ export async function labDown(dir = labDir()): Promise<void> {
       guest.booted.releaseBridgePid,
     ]);
     [...processesIn(namespaces), state.releaseServerPid, ...forwarders].forEach(killNow);
-    await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 60_000);
+    await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 180_000);
     for (const guest of state.guests) await removeMachineCgroup(guest.booted.container.machineDir);
   }
   const unlisted = processesNaming(dir);
   unlisted.forEach(killNow);
-  await waitUntil('the lab processes to exit', () => !unlisted.some(alive), 60_000);
+  await waitUntil('the lab processes to exit', () => !unlisted.some(alive), 180_000);
   for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
