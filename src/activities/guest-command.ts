@@ -122,16 +122,27 @@ export function lastLines(text: string, count = 20, maxBytes = 2000): string {
   return Buffer.byteLength(kept) > maxBytes ? oneLine(kept, maxBytes / 4) : kept;
 }
 
+/** A `key=value` line that a phase script prints for its activity to read; the key is lower case. */
+const KEY_VALUE_LINE = /^([a-z_][a-z0-9_]*)=/;
+
 /** Parses `key=value` lines (a key may repeat) that the phase scripts print for the activities to read. */
 export function keyValues(stdout: string): Map<string, string[]> {
   const values = new Map<string, string[]>();
   for (const line of stdout.split('\n')) {
-    const at = line.indexOf('=');
-    if (at <= 0 || !/^[a-z_][a-z0-9_]*$/.test(line.slice(0, at))) continue;
-    const key = line.slice(0, at);
-    values.set(key, [...(values.get(key) ?? []), line.slice(at + 1)]);
+    const key = KEY_VALUE_LINE.exec(line)?.[1];
+    if (key === undefined) continue;
+    values.set(key, [...(values.get(key) ?? []), line.slice(key.length + 1)]);
   }
   return values;
+}
+
+/** A phase's output without the key=value lines its activity reads: the tools' own tables, for the record. */
+export function withoutKeyValues(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((line) => !KEY_VALUE_LINE.test(line))
+    .join('\n')
+    .trim();
 }
 
 export function one(values: Map<string, string[]>, key: string): string {

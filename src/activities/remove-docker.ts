@@ -1,8 +1,7 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, runChecked } from './guest-command';
+import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
-import { withoutKeyValues } from './stop-docker';
 
 /**
  * Phase I (SOP §6), only after a human accepted: `docker compose down --remove-orphans`, the project's images

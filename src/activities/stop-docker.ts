@@ -1,6 +1,6 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, runChecked } from './guest-command';
+import { keyValues, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -36,13 +36,4 @@ export async function stopDocker(params: MigrateVmParams): Promise<StopDockerRes
     return { container, policy, maximumRetryCount: Number(retries) || 0 };
   });
   return { containers: withoutKeyValues(result.stdout), restartPolicies };
-}
-
-/** A Docker phase's output without the key=value lines its activity reads: docker's own tables, for the record. */
-export function withoutKeyValues(stdout: string): string {
-  return stdout
-    .split('\n')
-    .filter((line) => !/^[a-z_][a-z0-9_]*=/.test(line))
-    .join('\n')
-    .trim();
 }
