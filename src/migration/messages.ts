@@ -53,9 +53,13 @@ export const FleetGateSchema = strictObject({
   by: personName.optional(),
   at: z.iso.datetime().optional(),
   fleetId: z.string().max(300).optional(),
+  /** set when the fleet answers a child that reached the gate: only an answer tells the child the gate as of then */
+  answer: z.literal(true).optional(),
 });
 export type FleetGate = z.output<typeof FleetGateSchema>;
 export const fleetGateSignal = defineSignal<[FleetGate]>('fleetGate');
+/** Runs (fleet and child) from before the fleet answered a child at its gate replay without the answer. */
+export const gateAnswerPatch = 'fleet-answers-a-child-at-its-gate';
 
 /** One VM's migration is this workflow id, fleet or not: a VM already migrating is never started twice. */
 export const migrationId = (vmid: number) => `migrate-vm-${vmid}`;

@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   log,
   ParentClosePolicy,
+  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -30,7 +31,7 @@ import {
 } from '../fleet/messages';
 import { migrateVmInputFor } from '../migration/from-inventory';
 import { parseInput, parseMigrateVmInput } from '../migration/input';
-import { fleetGateSignal, FleetGateSchema, migrationId, planId } from '../migration/messages';
+import { fleetGateSignal, FleetGateSchema, gateAnswerPatch, migrationId, planId } from '../migration/messages';
 import { fleetDetails, migrationSummary } from '../migration/ui-metadata';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
@@ -90,9 +91,9 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
 
   /** The Temporal UI's current details of the fleet (user metadata, answered by a query: never in the history). */
   const showDetails = () => setCurrentDetails(fleetDetails(status()));
-  const sendGate = (workflowId: string) =>
+  const sendGate = (workflowId: string, answer?: true) =>
     getExternalWorkflowHandle(workflowId)
-      .signal(fleetGateSignal, { ...state.gate, fleetId })
+      .signal(fleetGateSignal, { ...state.gate, fleetId, ...(answer && { answer }) })
       .catch((err: unknown) => log.warn('a child did not take the gate signal', { workflowId, error: String(err) }));
   const setGate = (gate: FleetGate) => {
     state.gate = { ...gate, reason: oneLine(gate.reason, 1000), at: new Date().toISOString() };
@@ -121,6 +122,8 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       entry.waitingFor = waitingFor;
       if (phase === 'rolling-back' || phase === 'failed')
         closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+      // A child at the gate asks for it: the answer is the gate as of every progress taken before this one.
+      if (phase === 'awaiting-fleet-gate' && patched(gateAnswerPatch)) void sendGate(entry.workflowId!, true);
       showDetails();
     }),
   );

@@ -19,6 +19,7 @@ import {
   DecisionSchema,
   fleetGateSignal,
   FleetGateSchema,
+  gateAnswerPatch,
   recordQuery,
   rejectSignal,
   rejectUpdate,
@@ -107,9 +108,12 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   const fleet = fleetId !== undefined && getExternalWorkflowHandle(fleetId);
   // Runs started before this check took a gate from anyone; a fleet's child now takes it from its fleet only.
   const gateFromItsFleetOnly = patched('fleet-gate-from-its-fleet-only');
+  /** how many times the fleet answered this run at its gate */
+  let gateAnswers = 0;
   /** The Temporal UI's current details of this run (user metadata, answered by a query: never in the history). */
   const showDetails = () => setCurrentDetails(migrationDetails(status));
-  const enter = (phase: MigrationPhase, wait?: string) => {
+  /** Shows the run in a phase and tells its fleet; answers whether the fleet took the progress. */
+  const enter = (phase: MigrationPhase, wait?: string): Promise<boolean> => {
     // cut to what the fleet takes in a progress signal: a gate's reason alone may fill that
     const waitingFor = wait === undefined ? undefined : oneLine(wait, 1000);
     status.phase = phase;
@@ -121,10 +125,14 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     showDetails();
     // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
     const problem = status.problems.at(-1) && oneLine(status.problems.at(-1)!, 1000);
-    if (fleet)
-      void fleet
-        .signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) })
-        .catch((err: unknown) => log.warn('the fleet did not take a progress signal', { error: String(err) }));
+    if (!fleet) return Promise.resolve(false);
+    return fleet.signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) }).then(
+      () => true,
+      (err: unknown) => {
+        log.warn('the fleet did not take a progress signal', { error: String(err) });
+        return false;
+      },
+    );
   };
   const decide = (approve: boolean, { by, reason, identity }: Decision): DecisionAnswer => {
     if (status.phase !== 'awaiting-approval') {
@@ -177,7 +185,9 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       if (fleetId !== undefined && gateFromItsFleetOnly && gate.fleetId !== fleetId)
         log.warn('ignored a gate change: this run follows its fleet only', { fleetId, sentFor: gate.fleetId });
       else {
-        status.fleetGate = gate;
+        const { answer, ...rest } = gate;
+        status.fleetGate = rest;
+        if (answer) gateAnswers++;
         showDetails();
       }
     }),
@@ -282,6 +292,13 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     return { vmid: params.vmid, outcome: 'rejected', record: record!, status };
   }
 
+  // A sibling's failed acceptance may have closed the gate a moment ago, its signal still on the way: the fleet is
+  // asked. A fleet that is gone answers nothing, and the gate last heard stands.
+  if (fleet && patched(gateAnswerPatch)) {
+    const asked = gateAnswers;
+    if (await enter('awaiting-fleet-gate', `its fleet ${fleetId} to answer with its gate`))
+      await condition(() => gateAnswers > asked);
+  }
   if (!status.fleetGate.open) {
     enter('awaiting-fleet-gate', `the fleet gate to open (${status.fleetGate.reason})`);
     await condition(() => status.fleetGate.open);
