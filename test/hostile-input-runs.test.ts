@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fleetStatusQuery, setFleetGateUpdate, vmProgressSignal } from '../src/fleet/messages';
 import type { Inventory } from '../src/inventory';
@@ -81,6 +82,11 @@ describe('hostile input against running workflows', () => {
   });
 
   const events = async (handle: WorkflowHandle) => (await handle.fetchHistory()).events ?? [];
+  /** the first value of an event's input (a signal's payload), decoded */
+  const firstValue = (input?: { payloads?: unknown[] | null } | null) =>
+    input?.payloads?.[0]
+      ? defaultPayloadConverter.fromPayload<Record<string, unknown>>(input.payloads[0] as Payload)
+      : undefined;
   /** Nothing scheduled (no activity, no child) and no workflow task that threw. */
   async function expectNothingScheduled(handle: WorkflowHandle) {
     const history = await events(handle);
@@ -336,6 +342,24 @@ describe('hostile input against running workflows', () => {
     await fleet.executeUpdate(setFleetGateUpdate, { args: [{ open: true, by: 'ops', reason: 'done' }] });
     const report = await fleet.result();
     expect(report.vms.map((v) => [v.vmid, v.state])).toEqual([[2200, 'completed']]);
+    // The child asked its fleet for the gate, removed Docker only after the fleet's answer (closed), and then only
+    // once the gate opened.
+    const childHistory = await events(child);
+    const asked = childHistory.find((e) =>
+      String(firstValue(e.signalExternalWorkflowExecutionInitiatedEventAttributes?.input)?.waitingFor).includes(
+        'to answer with its gate',
+      ),
+    );
+    const gatesTaken = childHistory
+      .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'fleetGate')
+      .map((e) => ({ id: Number(e.eventId), gate: firstValue(e.workflowExecutionSignaledEventAttributes!.input)! }));
+    const removal = childHistory.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'removeDocker',
+    );
+    const answered = gatesTaken.find(({ gate }) => gate.answer === true && gate.fleetId === fleet.workflowId);
+    expect(answered?.gate.open).toBe(false);
+    expect(Number(asked?.eventId)).toBeLessThan(answered!.id);
+    expect(answered!.id).toBeLessThan(Number(removal!.eventId));
   });
 
   it("never shows the lock's token, ignores malformed requests, and a foreign token releases nothing", async () => {

@@ -4,7 +4,9 @@ import { Worker } from '@temporalio/worker';
 import { workflowOptions } from '../src/worker';
 
 const DIR = join(__dirname, 'fixtures/histories');
-const files = readdirSync(DIR).filter((name) => name.endsWith('.json'));
+/** one directory per recording, named by its day: each is what the runs in flight looked like then */
+const recordings = readdirSync(DIR).sort();
+const filesOf = (recording: string) => readdirSync(join(DIR, recording)).filter((name) => name.endsWith('.json'));
 
 /**
  * Histories of real runs (test/fixtures/record-histories.ts) replayed against the current workflow code, as a worker
@@ -14,8 +16,8 @@ const files = readdirSync(DIR).filter((name) => name.endsWith('.json'));
 describe('replay of recorded histories', () => {
   jest.setTimeout(300_000);
 
-  it('has each kind of run a deploy may meet', () => {
-    expect(files).toEqual(
+  it.each(recordings)('has in %s each kind of run a deploy may meet', (recording) => {
+    expect(filesOf(recording)).toEqual(
       expect.arrayContaining([
         'connectivity-check.run1.json',
         'fleet-completed.run1.json',
@@ -33,10 +35,11 @@ describe('replay of recorded histories', () => {
     );
   });
 
-  it('replays every one with the current workflow code', async () => {
+  it.each(recordings)('replays every one of %s with the current workflow code', async (recording) => {
+    const files = filesOf(recording);
     const histories = files.map((name) => ({
       workflowId: decodeURIComponent(name.replace(/\.run\d+\.json$/, '')),
-      history: JSON.parse(readFileSync(join(DIR, name), 'utf8')) as unknown,
+      history: JSON.parse(readFileSync(join(DIR, recording, name), 'utf8')) as unknown,
     }));
     const failures: string[] = [];
     let replayed = 0;
