@@ -22,6 +22,8 @@ export interface MigrateDataResult {
   configBackupCreated: boolean;
   targetSessions: number;
   targetWorkspace: number;
+  /** leases the stopped Docker gateway left in the copy's state database (absent in runs from before) */
+  staleLeasesCleared?: number;
 }
 
 export async function migrateData(params: MigrateVmParams): Promise<MigrateDataResult> {
@@ -34,5 +36,6 @@ export async function migrateData(params: MigrateVmParams): Promise<MigrateDataR
     configBackupCreated: one(values, 'config_backup_new') === '1',
     targetSessions: Number(one(values, 'target_sessions')),
     targetWorkspace: Number(one(values, 'target_workspace')),
+    staleLeasesCleared: Number(one(values, 'stale_leases_cleared')),
   };
 }

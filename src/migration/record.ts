@@ -99,6 +99,11 @@ export function renderRecord(
     migrateData: (result) => [
       `data: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (${result.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
       `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup ${code(result.configBackup)}`,
+      ...(result.staleLeasesCleared
+        ? [
+            `  - ${result.staleLeasesCleared} lease(s) of the stopped Docker gateway cleared from the copy's state database`,
+          ]
+        : []),
     ],
     deployPanel: (result) => [
       `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,

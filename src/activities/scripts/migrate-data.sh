@@ -18,6 +18,24 @@ else
   cp -a /data/openclaw/. "$TARGET_DIR/"
   echo "copied_with=cp"
 fi
+# Docker's gateway is stopped (phase C), so every lease and lock in the copy is a dead process's. Stopped without
+# its clean exit (killed at compose stop's timeout while still starting, a reboot), it leaves its owner lease in the
+# state database, naming the container as its host: the direct gateway cannot prove that owner dead, and refuses to
+# start ("Another Gateway owner lease is still active") until the lease expires, up to 5 min later. seed 004's
+# ExecStartPre removes the lock files for the same reason.
+STATE_DB="$TARGET_DIR/state/openclaw.sqlite" python3 - <<"PY"
+import os, sqlite3
+path = os.environ["STATE_DB"]
+cleared = 0
+if os.path.exists(path):
+    db = sqlite3.connect(path)
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_leases'").fetchone():
+        cleared = db.execute("DELETE FROM state_leases").rowcount
+        db.commit()
+    db.close()
+print("stale_leases_cleared=%d" % cleared)
+PY
+rm -f "$TARGET_DIR"/gateway.*.lock "$TARGET_DIR"/tmp/openclaw-*/gateway.*.lock
 chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
 date -Iseconds > /var/lib/openclaw-migrate/data-migrated
 
