@@ -9,6 +9,7 @@ import { migrateVmInputFor, type VmOverrides } from '../src/migration/from-inven
 import { parseMigrateVmInput, type MigrateVmParams } from '../src/migration/input';
 import { approveUpdate, statusQuery, type MigrationPhase } from '../src/migration/messages';
 import { migrateVm } from '../src/workflows';
+import { historyText } from './support/history';
 import type { Lab } from './support/lab';
 import { startLabAndWorker } from './support/lab-and-worker';
 
@@ -54,20 +55,6 @@ describe('Docker between phase C and the human decision', () => {
   /** Phase H's activity as the worker runs it, outside a workflow. */
   const acceptanceOn = (params: MigrateVmParams) =>
     new MockActivityEnvironment().run(acceptance, params) as Promise<AcceptanceResult>;
-  /**
-   * The run's whole history with every payload decoded (fetchHistory gives them base64): what the UI shows. Each
-   * payload also follows on its own, unescaped, so a test can look for a result's JSON as the activity returned it.
-   */
-  async function historyText(handle: WorkflowHandle<typeof migrateVm>): Promise<string> {
-    const payloads: string[] = [];
-    const raw = JSON.stringify(await handle.fetchHistory(), (key, value: unknown) => {
-      if (key !== 'data' || typeof value !== 'string') return value;
-      payloads.push(Buffer.from(value, 'base64').toString('utf8'));
-      return payloads[payloads.length - 1];
-    });
-    return [raw, ...payloads].join('\n');
-  }
-
   beforeAll(async () => {
     ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({
       guests: 2,
