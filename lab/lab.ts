@@ -198,8 +198,6 @@ function nodeSshdConfig(port: number): string {
 const TOOL_ENTRIES = {
   qm: 'lab/node/qm.ts',
   'release-server': 'lab/release-server.ts',
-  // test/lab/qm.test.ts's agent on a temp socket; the guests run the real qemu-ga
-  'qga-agent': 'lab/guest/qga-agent.ts',
 } as const;
 export type LabTool = keyof typeof TOOL_ENTRIES;
 

@@ -6,9 +6,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages the project runs: the lab's node and guests use the real sshd, nginx, rsync, tar and
 # python3 the SOP calls; socat bridges loopback services into guest namespaces;
 # mmdebstrap builds the real guests' Debian image and systemd-nspawn (systemd-container) boots them; postgresql
-# is the database of the tests' real Temporal cluster; shellcheck checks every script (npm run check).
+# is the database of the tests' real Temporal cluster; shellcheck checks every script (npm run check);
+# qemu-guest-agent is the real qemu-ga that test/lab/qm.test.ts runs on a temp socket for qm's protocol tests.
 apt_packages=(curl iproute2 procps util-linux openssh-server openssh-client nginx rsync tar python3 socat openssl
-  inotify-tools mmdebstrap systemd-container postgresql shellcheck)
+  inotify-tools mmdebstrap systemd-container postgresql shellcheck qemu-guest-agent)
 
 missing=()
 for package in "${apt_packages[@]}"; do

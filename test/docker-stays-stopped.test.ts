@@ -1,16 +1,15 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { guestExec, injectFault, type FaultKind } from '../lab/lab';
 import { waitFor } from '../lab/shared/wait';
 import { acceptance, type AcceptanceResult } from '../src/activities/acceptance';
 import { stopDocker, type StopDockerResult } from '../src/activities/stop-docker';
-import type { Inventory } from '../src/inventory';
 import { migrateVmInputFor, type VmOverrides } from '../src/migration/from-inventory';
 import { parseMigrateVmInput, type MigrateVmParams } from '../src/migration/input';
 import { approveUpdate, statusQuery, type MigrationPhase } from '../src/migration/messages';
 import { migrateVm } from '../src/workflows';
-import type { Lab } from './support/lab';
-import { startLabAndWorker } from './support/lab-and-worker';
+import { historyText } from './support/history';
+import { startLabAndWorker, type LabAndWorker } from './support/lab-and-worker';
 
 /** What may strike a VM between phases C and I: the old containers must stay down through each, in this order. */
 const BETWEEN_C_AND_I: FaultKind[] = ['dockerd-restart'];
@@ -22,16 +21,12 @@ const BETWEEN_C_AND_I: FaultKind[] = ['dockerd-restart'];
 describe('Docker between phase C and the human decision', () => {
   // two real guests migrating at once on a shared 2-core machine: generous, not a speed check
   jest.setTimeout(1_200_000);
-  let env: TestWorkflowEnvironment;
-  let lab: Lab;
-  let inventory: Inventory;
-  let taskQueue: string;
-  let stop: (() => Promise<void>) | undefined;
+  let run: LabAndWorker;
   const handles = new Map<number, WorkflowHandle<typeof migrateVm>>();
   let password106 = '';
   const wrongPassword = `not-${Date.now().toString(36)}-the-password`;
 
-  const inGuest = (vmid: number, script: string) => guestExec(lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
+  const inGuest = (vmid: number, script: string) => guestExec(run.lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
   const running = (vmid: number) => inGuest(vmid, 'docker ps --format "{{.Names}}" | sort');
   const policies = (vmid: number) =>
     inGuest(
@@ -39,10 +34,10 @@ describe('Docker between phase C and the human decision', () => {
       'docker inspect --format "{{.Name}} {{.HostConfig.RestartPolicy.Name}}" openclaw-gateway openclaw-panel',
     );
   const start = (vmid: number, workflowId: string, overrides: VmOverrides = {}) =>
-    env.client.workflow.start(migrateVm, {
-      taskQueue,
+    run.env.client.workflow.start(migrateVm, {
+      taskQueue: run.taskQueue,
       workflowId,
-      args: [migrateVmInputFor(inventory, vmid, overrides)],
+      args: [migrateVmInputFor(run.inventory, vmid, overrides)],
     });
   async function reach(handle: WorkflowHandle<typeof migrateVm>, phase: MigrationPhase): Promise<void> {
     await waitFor(async () => (await handle.query(statusQuery)).phase === phase, {
@@ -54,35 +49,21 @@ describe('Docker between phase C and the human decision', () => {
   /** Phase H's activity as the worker runs it, outside a workflow. */
   const acceptanceOn = (params: MigrateVmParams) =>
     new MockActivityEnvironment().run(acceptance, params) as Promise<AcceptanceResult>;
-  /**
-   * The run's whole history with every payload decoded (fetchHistory gives them base64): what the UI shows. Each
-   * payload also follows on its own, unescaped, so a test can look for a result's JSON as the activity returned it.
-   */
-  async function historyText(handle: WorkflowHandle<typeof migrateVm>): Promise<string> {
-    const payloads: string[] = [];
-    const raw = JSON.stringify(await handle.fetchHistory(), (key, value: unknown) => {
-      if (key !== 'data' || typeof value !== 'string') return value;
-      payloads.push(Buffer.from(value, 'base64').toString('utf8'));
-      return payloads[payloads.length - 1];
-    });
-    return [raw, ...payloads].join('\n');
-  }
-
   beforeAll(async () => {
-    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({
+    run = await startLabAndWorker({
       guests: 2,
       faults: [
         { vmid: 105, kind: 'restart-always' },
         { vmid: 106, kind: 'restart-always' },
       ],
-    }));
+    });
     // 106's login file no longer matches its fronts' password: the customer could not log in after the migration
     password106 = inGuest(106, "sed -n 's/^password: //p' /root/OPENCLAW_WEB_LOGIN.txt");
     inGuest(106, `sed -i 's/^password: .*/password: ${wrongPassword}/' /root/OPENCLAW_WEB_LOGIN.txt`);
     handles.set(105, await start(105, 'migrate-vm-105'));
     handles.set(106, await start(106, 'migrate-vm-106'));
   }, 1_800_000);
-  afterAll(() => stop?.(), 300_000);
+  afterAll(() => run?.stop(), 300_000);
 
   it('C records restart: always, sets no and stops; the policies are in its result and the record', async () => {
     const handle = handles.get(105)!;
@@ -100,7 +81,7 @@ describe('Docker between phase C and the human decision', () => {
   });
 
   it('a retried C (as after a worker crash) keeps the policies it recorded first, not its own no', async () => {
-    const params = parseMigrateVmInput(migrateVmInputFor(inventory, 105));
+    const params = parseMigrateVmInput(migrateVmInputFor(run.inventory, 105));
     const again = (await new MockActivityEnvironment().run(stopDocker, params)) as StopDockerResult;
     expect(again.restartPolicies).toEqual([
       { container: 'openclaw-gateway', policy: 'always', maximumRetryCount: 0 },
@@ -110,7 +91,7 @@ describe('Docker between phase C and the human decision', () => {
   });
 
   it.each(BETWEEN_C_AND_I)('%s between C and I brings no old container back while the direct install runs', (kind) => {
-    injectFault(lab, { vmid: 105, kind });
+    injectFault(run.lab, { vmid: 105, kind });
     expect(inGuest(105, 'systemctl is-active docker')).toBe('active');
     // dockerd starts the containers it restarts before it reports ready; look a while longer all the same
     for (let look = 0; look < 15; look++) {
@@ -123,7 +104,7 @@ describe('Docker between phase C and the human decision', () => {
   });
 
   it("acceptance fails when the panel's tag is not the deployed release's", async () => {
-    const params = parseMigrateVmInput(migrateVmInputFor(inventory, 105));
+    const params = parseMigrateVmInput(migrateVmInputFor(run.inventory, 105));
     const marker = '/opt/openclaw-panel/.panel-release.json';
     const passed = await acceptanceOn(params);
     expect(passed.failures).toEqual([]);
@@ -180,7 +161,7 @@ describe('Docker between phase C and the human decision', () => {
     expect(status.rollback).toContain('docker compose start: done (restart_policy=openclaw-gateway always)');
     expect(inGuest(106, 'ls /var/lib/openclaw-migrate')).toBe('data-migrated');
     // as before the migration: a dockerd restart brings them back by their own policy
-    injectFault(lab, { vmid: 106, kind: 'dockerd-restart' });
+    injectFault(run.lab, { vmid: 106, kind: 'dockerd-restart' });
     await waitFor(() => running(106) === 'openclaw-gateway\nopenclaw-panel', {
       timeoutMs: 120_000,
       pollMs: 1000,

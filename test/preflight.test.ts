@@ -1,27 +1,20 @@
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec } from '../lab/lab';
-import type { Inventory } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { migrateVm } from '../src/workflows';
-import type { Lab } from './support/lab';
-import { startLabAndWorker } from './support/lab-and-worker';
+import { startLabAndWorker, type LabAndWorker } from './support/lab-and-worker';
 
 /** The scan's preflight for tools, on a real guest (Debian 12's userland) with binaries taken away. */
 describe('the preflight for tools', () => {
   jest.setTimeout(600_000);
-  let env: TestWorkflowEnvironment;
-  let lab: Lab;
-  let inventory: Inventory;
-  let taskQueue: string;
-  let stop: (() => Promise<void>) | undefined;
+  let run: LabAndWorker;
 
   beforeAll(async () => {
-    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({ guests: 1 }));
+    run = await startLabAndWorker({ guests: 1 });
   }, 1_800_000);
-  afterAll(() => stop?.(), 300_000);
+  afterAll(() => run?.stop(), 300_000);
 
-  const inGuest = (script: string) => guestExec(lab, 105, ['/bin/bash', '-c', script]).stdout.trim();
+  const inGuest = (script: string) => guestExec(run.lab, 105, ['/bin/bash', '-c', script]).stdout.trim();
   /** What a migration changes first: the backup, the markers, the containers and their restart policies. */
   const machineState = () =>
     inGuest(
@@ -30,10 +23,10 @@ describe('the preflight for tools', () => {
         'docker inspect --format "{{.Name}} {{.HostConfig.RestartPolicy.Name}}" openclaw-gateway openclaw-panel',
     );
   const migrate = (workflowId: string, dryRun = false) =>
-    env.client.workflow.execute(migrateVm, {
-      taskQueue,
+    run.env.client.workflow.execute(migrateVm, {
+      taskQueue: run.taskQueue,
       workflowId,
-      args: [migrateVmInputFor(inventory, 105, { dryRun })],
+      args: [migrateVmInputFor(run.inventory, 105, { dryRun })],
     });
 
   it('passes a guest that has every tool (its dry run plans the phases)', async () => {

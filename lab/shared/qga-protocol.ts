@@ -1,17 +1,15 @@
 /**
- * The QEMU guest agent wire protocol (QMP dialect spoken by qemu-ga), shared by the lab's agent
- * (lab/guest/qga-agent.ts) and its `qm` (lab/node/qm.ts).
+ * The client side of the QEMU guest agent's wire protocol (the QMP dialect qemu-ga speaks), as the lab's `qm`
+ * (lab/node/qm.ts) speaks it to the real qemu-ga, and its tests' fake agents read it.
  *
  * Framing as qemu-ga does it: the stream is a sequence of JSON objects (qemu-ga's parser is a streaming
  * one, so newlines are not required between requests; every response is one line ending in "\n").
- * A 0xFF byte from the client resets the parser; `guest-sync-delimited` makes the agent put a 0xFF
- * byte in front of its response, which is how Proxmox's PVE::QMPClient finds the start of an answer.
+ * A 0xFF byte from a client resets qemu-ga's parser (it answers a parse error); `guest-sync-delimited` makes
+ * the agent put a 0xFF byte in front of its response, which is how Proxmox's PVE::QMPClient finds the start of an
+ * answer.
  */
 import { connect } from 'node:net';
 import { z } from 'zod';
-
-/** qemu-ga's GUEST_EXEC_MAX_OUTPUT: how much of a guest-exec's stdout (and of its stderr) is kept. */
-export const GUEST_EXEC_MAX_OUTPUT = 16 * 1024 * 1024;
 
 /** The sentinel byte of guest-sync-delimited (and the client's parser reset). */
 export const QGA_SENTINEL = 0xff;
@@ -29,29 +27,6 @@ export interface QgaRequest {
 
 export type QgaResponse = { return: unknown; id?: unknown } | { error: QgaError; id?: unknown };
 
-/** guest-exec's arguments (qga/qapi-schema.json GuestExec / guest-exec). */
-export interface GuestExecArgs {
-  path: string;
-  arg?: string[];
-  env?: string[];
-  'input-data'?: string;
-  'capture-output'?: boolean | 'none' | 'stdout' | 'stderr' | 'separated' | 'merged';
-}
-
-export const guestExecReturnSchema = z.object({ pid: z.number().int() });
-
-/** GuestExecStatus, members in qapi-schema order (which is also the order qemu-ga prints them in). */
-export const guestExecStatusSchema = z.object({
-  exited: z.boolean(),
-  exitcode: z.number().int().optional(),
-  signal: z.number().int().optional(),
-  'out-data': z.string().optional(),
-  'err-data': z.string().optional(),
-  'out-truncated': z.boolean().optional(),
-  'err-truncated': z.boolean().optional(),
-});
-export type GuestExecStatus = z.infer<typeof guestExecStatusSchema>;
-
 const errorSchema = z.object({ class: z.string(), desc: z.string() });
 export const qgaResponseSchema = z.union([
   z.object({ return: z.unknown(), id: z.unknown().optional() }).refine((r) => 'return' in r),
@@ -60,22 +35,6 @@ export const qgaResponseSchema = z.union([
 
 export function isQgaError(r: QgaResponse): r is { error: QgaError } {
   return 'error' in r;
-}
-
-/**
- * QEMU's compact JSON (qobject_to_json): `{"a": 1, "b": [1, 2]}` — ", " and ": " separators, members in
- * insertion order.
- */
-export function qemuJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return `[${value.map(qemuJson).join(', ')}]`;
-  if (typeof value === 'object') {
-    const members = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${JSON.stringify(k)}: ${qemuJson(v)}`);
-    return `{${members.join(', ')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The lab's `qm` and guest agent, run for real: the agent is a child process on a unix socket under a temp
- * LAB_ROOT, qm is the esbuild bundle run by node, the way the node runs it.
+ * The lab's `qm` against the real QEMU guest agent: Debian's qemu-ga, a child process on a unix socket under a temp
+ * LAB_ROOT, and qm the esbuild bundle run by node, the way the node runs it. Where a case needs an agent that
+ * misbehaves, a fake on the socket answers that one case.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,17 +10,22 @@ import { connect, createServer, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { GUEST_EXEC_ENV, outputCapFromEnv } from '../../lab/guest/qga-agent';
 import { bundleTools } from '../../lab/lab';
 import { QM_PVE_FILE, parseVmConfig, perlJsonPretty, pidAlive } from '../../lab/node/qm';
 import { connects } from '../../lab/shared/net';
-import { GUEST_EXEC_MAX_OUTPUT, JsonStreamSplitter, qemuJson } from '../../lab/shared/qga-protocol';
+import { JsonStreamSplitter } from '../../lab/shared/qga-protocol';
 import { waitFor } from '../support/wait';
+
+/** Debian's qemu-guest-agent (scripts/setup.sh installs it on the host). */
+const QEMU_GA = '/usr/sbin/qemu-ga';
+/** qga/commands.c GUEST_EXEC_MAX_OUTPUT: how much of a command's stdout (and of its stderr) qemu-ga keeps. */
+const QEMU_GA_MAX_OUTPUT = 16 * 1024 * 1024;
+/** The environment of a systemd system service, which qemu-ga's guest-exec children inherit. */
+const SERVICE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
 let dir: string;
 let root: string;
 let qmJs: string;
-let agentJs: string;
 const agents: ChildProcess[] = [];
 
 const runDir = () => join(root, 'var/run/qemu-server');
@@ -35,10 +41,17 @@ function deadPid(): number {
   return Number(r.stdout.toString().trim());
 }
 
-async function startAgent(vmid: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [agentJs, '--socket', sock(vmid)], {
-    env: { TMPDIR: join(dir, 'tmp'), ...env }, // its pipes are made there
-    stdio: ['ignore', 'ignore', 'pipe'],
+/**
+ * The real qemu-ga on vmid's socket, run as its systemd service runs it: from /, in the foreground (so it writes no
+ * pid file), with its state file in a directory of its own.
+ */
+async function startAgent(vmid: number): Promise<ChildProcess> {
+  const statedir = join(dir, `qga-state-${vmid}`);
+  mkdirSync(statedir, { recursive: true });
+  const child = spawn(QEMU_GA, ['--method=unix-listen', `--path=${sock(vmid)}`, `--statedir=${statedir}`], {
+    cwd: '/',
+    env: SERVICE_ENV,
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   agents.push(child);
   await waitFor(`the agent for ${vmid} to come up`, async () => existsSync(sock(vmid)) && (await connects(sock(vmid))));
@@ -146,23 +159,19 @@ beforeAll(async () => {
   root = join(dir, 'root');
   mkdirSync(join(root, 'etc/pve/qemu-server'), { recursive: true });
   mkdirSync(runDir(), { recursive: true });
-  mkdirSync(join(dir, 'tmp'));
   qmJs = join(dir, 'qm.js');
-  agentJs = join(dir, 'qga-agent.js');
-  await bundleTools(dir, ['qm', 'qga-agent']);
+  await bundleTools(dir, ['qm']);
   const live = String(process.pid);
   // 100: running, agent up. 101: stopped. 102: running, agent configured but not started.
-  // 103: running, no agent configured. 104: running, agent with a 1000-byte output cap.
-  writeConf(100, 'agent: 1\nname: guest100\nmemory: 1024\ncores: 2\n');
+  // 103: running, no agent configured.
+  writeConf(100, 'agent: enabled=1\nname: guest100\nmemory: 1024\ncores: 2\n');
   writeConf(101, 'agent: 1\nname: guest101\n');
   writeConf(102, 'agent: 1\nname: guest102\n');
   writeConf(103, 'name: guest103\n');
-  writeConf(104, 'agent: enabled=1\nname: guest104\n');
   writeFileSync(join(runDir(), '100.pid'), `${live}\n`);
   writeFileSync(join(runDir(), '101.pid'), `${deadPid()}\n`);
   writeFileSync(join(runDir(), '102.pid'), `${live}\n`);
   writeFileSync(join(runDir(), '103.pid'), `${live}\n`);
-  writeFileSync(join(runDir(), '104.pid'), `${live}\n`);
 });
 
 afterAll(() => {
@@ -178,8 +187,7 @@ describe('formats and parsers', () => {
     );
   });
 
-  test("QEMU's compact JSON and the stream splitter (0xFF resets a half-read request)", () => {
-    expect(qemuJson({ return: { pid: 1, a: [1, 2] } })).toBe('{"return": {"pid": 1, "a": [1, 2]}}');
+  test('the stream splitter (0xFF resets a half-read text)', () => {
     const s = new JsonStreamSplitter();
     expect(s.push(Buffer.from('{"execute":"guest-pi'))).toEqual([]);
     expect(s.push(Buffer.from([0xff]))).toEqual([]);
@@ -194,10 +202,7 @@ describe('formats and parsers', () => {
     expect(parseVmConfig(raw)).toEqual({ memory: '1024', name: 'a' });
   });
 
-  test('agent defaults: 16 MiB cap, PATH-only environment', () => {
-    expect(outputCapFromEnv({})).toBe(GUEST_EXEC_MAX_OUTPUT);
-    expect(outputCapFromEnv({ QGA_OUTPUT_CAP_BYTES: '1000' })).toBe(1000);
-    expect(Object.keys(GUEST_EXEC_ENV)).toEqual(['PATH']);
+  test('a VM runs while the pid in its pid file is alive', () => {
     expect(pidAlive(process.pid)).toBe(true);
     expect(pidAlive(deadPid())).toBe(false);
   });
@@ -214,6 +219,11 @@ describe('the guest agent protocol', () => {
       raw.send(
         Buffer.concat([Buffer.from([0xff]), Buffer.from('{"execute":"guest-sync-delimited","arguments":{"id":4711}}')]),
       );
+      // the client's 0xFF resets the agent's parser as invalid UTF-8 and earns a parse error, which a client
+      // discards with everything else before the agent's own 0xFF
+      expect(JSON.parse((await raw.line()).toString('utf8'))).toMatchObject({
+        error: { class: 'GenericError', desc: expect.stringMatching(/^JSON parse error/) },
+      });
       expect((await raw.line()).equals(Buffer.concat([Buffer.from([0xff]), Buffer.from('{"return": 4711}\n')]))).toBe(
         true,
       );
@@ -257,6 +267,9 @@ describe('the guest agent protocol', () => {
         exitcode: 4,
         'out-data': Buffer.from('got ping\n').toString('base64'),
         'err-data': Buffer.from('oops\n').toString('base64'),
+        // qemu-ga 7.2.20 and later tell for each stream with output whether it was cut
+        'out-truncated': false,
+        'err-truncated': false,
       });
       expect(await raw.call({ execute: 'guest-exec-status', arguments: { pid } })).toEqual({
         error: { class: 'GenericError', desc: "Invalid parameter 'pid'" },
@@ -285,6 +298,7 @@ describe('the guest agent protocol', () => {
         exited: true,
         exitcode: 0,
         'out-data': Buffer.from('parent-done\n').toString('base64'),
+        'out-truncated': false,
       });
     });
   });
@@ -312,7 +326,7 @@ describe('the guest agent protocol', () => {
     await waitFor('the marker', () => existsSync(marker));
     expect(readFileSync(marker, 'utf8')).toBe('yes\n');
     const done = await execStatusUntilExited(100, pid);
-    expect(done).toEqual({ exitcode: 0, exited: 1, 'out-data': 'later\n' });
+    expect(done).toEqual({ exitcode: 0, exited: 1, 'out-data': 'later\n', 'out-truncated': 0 });
   });
 });
 
@@ -322,7 +336,7 @@ describe('qm', () => {
     expect(await qm(['status', '101'])).toMatchObject({ code: 0, stdout: 'status: stopped\n' });
     expect(await qm(['config', '100'])).toMatchObject({
       code: 0,
-      stdout: 'agent: 1\ncores: 2\nmemory: 1024\nname: guest100\n',
+      stdout: 'agent: enabled=1\ncores: 2\nmemory: 1024\nname: guest100\n',
     });
     const list = await qm(['list']);
     expect(list.stdout.split('\n')[0]).toBe(
@@ -399,9 +413,9 @@ describe('qm', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(
-      '{\n   "err-data" : "err\\n",\n   "exitcode" : 3,\n   "exited" : 1,\n   "out-data" : "out\\nhome=unset path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\\n"\n}\n',
+      '{\n   "err-data" : "err\\n",\n   "err-truncated" : 0,\n   "exitcode" : 3,\n   "exited" : 1,\n   "out-data" : "out\\nhome=unset path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\\n",\n   "out-truncated" : 0\n}\n',
     );
-    // no output at all: no out-data/err-data keys, as qemu-ga leaves them out
+    // no output at all: no out-data/err-data (nor their -truncated) keys, as qemu-ga leaves them out
     expect(JSON.parse((await qm(['guest', 'exec', '100', '--', 'true'])).stdout)).toEqual({ exitcode: 0, exited: 1 });
     // killed by a signal: "signal" instead of "exitcode"
     expect(JSON.parse((await qm(['guest', 'exec', '100', '--', 'sh', '-c', 'kill -9 $$'])).stdout)).toEqual({
@@ -440,7 +454,7 @@ describe('qm', () => {
       stdout: '{\n   "exited" : 0\n}\n',
     });
     const done = await execStatusUntilExited(100, pid);
-    expect(done).toEqual({ exitcode: 0, exited: 1, 'out-data': 'late\n' });
+    expect(done).toEqual({ exitcode: 0, exited: 1, 'out-data': 'late\n', 'out-truncated': 0 });
     expect(existsSync(marker)).toBe(true);
     // reported once: afterwards the agent no longer knows the pid
     expect(await qm(['guest', 'exec-status', '100', String(pid)])).toMatchObject({
@@ -453,7 +467,12 @@ describe('qm', () => {
     const r = await qm(['guest', 'exec', '100', '--synchronous', '0', '--', 'sh', '-c', 'sleep 0.3; echo bg']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const pid = JSON.parse(r.stdout).pid as number;
-    expect(await execStatusUntilExited(100, pid)).toEqual({ exitcode: 0, exited: 1, 'out-data': 'bg\n' });
+    expect(await execStatusUntilExited(100, pid)).toEqual({
+      exitcode: 0,
+      exited: 1,
+      'out-data': 'bg\n',
+      'out-truncated': 0,
+    });
 
     expect(await qm(['guest', 'exec', '100', '--synchronous', '0', '--timeout', '5', '--', 'true'])).toMatchObject({
       code: 255,
@@ -467,13 +486,13 @@ describe('qm', () => {
     const r = await qm(['guest', 'exec', '100', '--pass-stdin', '1', '--', 'sh', '-c', 'wc -c; true'], {
       input: Buffer.alloc(1024 * 1024, 'a'),
     });
-    expect(JSON.parse(r.stdout)).toEqual({ exitcode: 0, exited: 1, 'out-data': '1048576\n' });
+    expect(JSON.parse(r.stdout)).toEqual({ exitcode: 0, exited: 1, 'out-data': '1048576\n', 'out-truncated': 0 });
     expect(
       JSON.parse(
         (await qm(['guest', 'exec', '100', '--pass-stdin', '1', '--', 'tr', 'a-z', 'A-Z'], { input: 'hello\n' }))
           .stdout,
       ),
-    ).toEqual({ exitcode: 0, exited: 1, 'out-data': 'HELLO\n' });
+    ).toEqual({ exitcode: 0, exited: 1, 'out-data': 'HELLO\n', 'out-truncated': 0 });
     // real pipes, as qemu-ga's g_spawn gives: a bash whose stdin is a socket would source ~/.bashrc
     const pipes = await qm(
       [
@@ -489,7 +508,7 @@ describe('qm', () => {
       ],
       { input: 'x' },
     );
-    expect(JSON.parse(pipes.stdout)).toEqual({ exitcode: 0, exited: 1, 'out-data': 'pipes\n' });
+    expect(JSON.parse(pipes.stdout)).toEqual({ exitcode: 0, exited: 1, 'out-data': 'pipes\n', 'out-truncated': 0 });
 
     const marker = join(dir, 'must-not-exist');
     const big = await qm(['guest', 'exec', '100', '--pass-stdin', '1', '--', 'sh', '-c', `touch ${marker}; cat`], {
@@ -516,29 +535,29 @@ describe('qm', () => {
     });
   });
 
-  test('output past QGA_OUTPUT_CAP_BYTES is cut and flagged', async () => {
-    await startAgent(104, { QGA_OUTPUT_CAP_BYTES: '1000' });
+  test('output past 16 MiB is cut and flagged', async () => {
     const r = await qm([
       'guest',
       'exec',
-      '104',
+      '100',
       '--',
       'sh',
       '-c',
-      'head -c 5000 /dev/zero | tr "\\0" x; echo small >&2',
+      `head -c ${QEMU_GA_MAX_OUTPUT + 5000} /dev/zero | tr "\\0" x; echo small >&2`,
     ]);
     const res = JSON.parse(r.stdout);
     expect(res).toEqual({
       exitcode: 0,
       exited: 1,
-      'out-data': 'x'.repeat(1000),
+      'out-data': 'x'.repeat(QEMU_GA_MAX_OUTPUT),
       'out-truncated': 1,
       'err-data': 'small\n',
+      'err-truncated': 0,
     });
     expect(r.stdout).toContain('"out-truncated" : 1');
   });
 
-  test('agent killed: QEMU guest agent is not running; SIGTERM: socket gone, started commands go on', async () => {
+  test('agent killed: QEMU guest agent is not running; stopped: started commands go on', async () => {
     writeConf(105, 'agent: 1\n');
     writeConf(106, 'agent: 1\n');
     writeFileSync(join(runDir(), '105.pid'), `${process.pid}\n`);
@@ -559,9 +578,8 @@ describe('qm', () => {
     const r = await qm(['guest', 'exec', '106', '--synchronous', '0', '--', 'sh', '-c', `sleep 0.4; touch ${marker}`]);
     const pid = JSON.parse(r.stdout).pid as number;
     stopped.kill('SIGTERM');
-    const [code] = await once(stopped, 'exit');
-    expect(code).toBe(0);
-    expect(existsSync(sock(106))).toBe(false);
+    await once(stopped, 'exit');
+    expect(existsSync(sock(106))).toBe(true); // qemu-ga leaves its socket behind
     expect(pidAlive(pid)).toBe(true);
     await waitFor('the command to finish without its agent', () => existsSync(marker));
     expect(await qm(['guest', 'exec', '106', '--', 'true'])).toMatchObject({
@@ -575,15 +593,25 @@ describe('qm', () => {
   });
 
   /**
-   * An agent socket as virtio-serial carries it: answers left over from an earlier client reach the next one.
-   * Answers each connection's guest-sync-delimited with `echo(id)`, then the command with an empty return.
+   * What a fake agent sends for one command: `sync`, the ids it echoes to qm's guest-sync-delimited (after the 0xFF
+   * sentinel; by default the one qm sent), then `answer`, the command's answer as raw text (by default an empty
+   * return). Nothing at all (undefined) is an agent that never answers.
    */
-  async function sharedAgentSocket(vmid: number, echo: (id: number, connection: number) => number[]) {
+  type FakeAnswer = { sync?: number[]; answer?: string } | undefined;
+
+  /**
+   * A fake agent on vmid's socket for one misbehaviour the real qemu-ga cannot be made to show here: `reply` is
+   * asked for each command qm sends, on each connection (qm pings on one, then sends the command on the next).
+   */
+  async function fakeAgent(vmid: number, reply: (execute: string, syncId: number, connection: number) => FakeAnswer) {
+    writeConf(vmid, 'agent: 1\n');
+    writeFileSync(join(runDir(), `${vmid}.pid`), `${process.pid}\n`);
+    rmSync(sock(vmid), { force: true });
     let connections = 0;
     const server = createServer((conn) => {
       const connection = connections++;
       const splitter = new JsonStreamSplitter();
-      let syncId: number | undefined;
+      let syncId = 0;
       conn.on('data', (chunk: Buffer) => {
         for (const text of splitter.push(chunk)) {
           const request = JSON.parse(text) as { execute: string; arguments?: { id?: number } };
@@ -591,8 +619,15 @@ describe('qm', () => {
             syncId = request.arguments!.id!;
             continue;
           }
-          const answers = echo(syncId!, connection).map((id) => `${qemuJson({ return: id })}\n`);
-          conn.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(answers.join('') + '{"return": {}}\n')]));
+          const sent = reply(request.execute, syncId, connection);
+          if (!sent) continue;
+          const lines = (sent.sync ?? [syncId]).map((id) => `{"return": ${id}}\n`);
+          conn.write(
+            Buffer.concat([
+              Buffer.from([0xff]),
+              Buffer.from(lines.join('') + (sent.answer ?? '{"return": {}}') + '\n'),
+            ]),
+          );
         }
       });
       conn.on('error', () => undefined);
@@ -601,22 +636,40 @@ describe('qm', () => {
     return server;
   }
 
-  test.each(['8', '9'])(
+  /** runs qm against a fake agent on VM 107, which is gone afterwards */
+  async function qmWithFakeAgent(args: string[], reply: Parameters<typeof fakeAgent>[1]): Promise<Run> {
+    const server = await fakeAgent(107, reply);
+    try {
+      return await qm(args);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  /** speaks Proxmox VE `pve`'s wording for the length of `fn` */
+  async function inPve<T>(pve: '8' | '9', fn: () => Promise<T>): Promise<T> {
+    mkdirSync(join(root, 'etc/openclaw-lab'), { recursive: true });
+    writeFileSync(join(root, QM_PVE_FILE), `${pve}\n`);
+    try {
+      return await fn();
+    } finally {
+      rmSync(join(root, QM_PVE_FILE), { force: true });
+    }
+  }
+
+  // Answers left over from an earlier client reach the next one on a virtio-serial port (the real agent on a unix
+  // socket serves one client at a time, so only a fake shows it).
+  test.each(['8', '9'] as const)(
     'Proxmox VE %s: a stale answer on the agent socket is skipped; a newer id is fatal, in that version’s words',
-    async (pve) => {
-      writeConf(107, 'agent: 1\n');
-      writeFileSync(join(runDir(), '107.pid'), `${process.pid}\n`);
-      mkdirSync(join(root, 'etc/openclaw-lab'), { recursive: true });
-      writeFileSync(join(root, QM_PVE_FILE), `${pve}\n`);
-      try {
+    (pve) =>
+      inPve(pve, async () => {
         // an earlier client's answer (a smaller id) first, then this client's: QMPClient skips the stale one
-        const stale = await sharedAgentSocket(107, (id) => [id - 1, id]);
-        expect(await qm(['guest', 'cmd', '107', 'ping'])).toMatchObject({ code: 0, stderr: '' });
-        await new Promise((resolve) => stale.close(resolve));
+        const stale = await qmWithFakeAgent(['guest', 'cmd', '107', 'ping'], (_, id) => ({ sync: [id - 1, id] }));
+        expect(stale).toMatchObject({ code: 0, stderr: '' });
         // the ping's answer right, the command's sync answered with a newer id than it sent: "got wrong command id"
-        const wrong = await sharedAgentSocket(107, (id, connection) => [connection === 0 ? id : id + 1]);
-        const r = await qm(['guest', 'exec-status', '107', '1']);
-        await new Promise((resolve) => wrong.close(resolve));
+        const r = await qmWithFakeAgent(['guest', 'exec-status', '107', '1'], (_, id, connection) => ({
+          sync: [connection === 0 ? id : id + 1],
+        }));
         expect(r.code).toBe(255);
         const peer = pve === '8' ? 'qmp' : 'qga';
         expect(r.stderr).toMatch(
@@ -624,25 +677,65 @@ describe('qm', () => {
             `^VM 107 ${peer} command 'guest-exec-status' failed - got wrong command id '\\d+' \\(expected \\d+\\)\\n$`,
           ),
         );
-      } finally {
-        rmSync(join(root, QM_PVE_FILE), { force: true });
-      }
-    },
+      }),
   );
 
-  test.each(['8', '9'])(
+  test('an agent that answers garbage: the command failed, in QMPClient’s words', async () => {
+    const r = await qmWithFakeAgent(['guest', 'exec-status', '107', '1'], (execute) =>
+      execute === 'guest-exec-status' ? { answer: '{"return": {"exited": tru}}' } : {},
+    );
+    expect(r).toMatchObject({ code: 255, stdout: '' });
+    expect(r.stderr).toMatch(/^VM 107 qga command 'guest-exec-status' failed - \S/);
+    expect(r.stderr).not.toMatch(/got timeout/); // the answer came, it could not be read
+  });
+
+  test('an agent that takes the connection and never answers is not running (the ping’s 3 s)', async () => {
+    expect(await qmWithFakeAgent(['guest', 'exec', '107', '--', 'true'], () => undefined)).toMatchObject({
+      code: 255,
+      stdout: '',
+      stderr: 'QEMU guest agent is not running\n',
+    });
+  });
+
+  test('a frozen agent: its error, as qm prints an agent error', async () => {
+    const frozen =
+      '{"error": {"class": "GenericError", "desc": "Command guest-exec has been disabled: the agent is in frozen state"}}';
+    expect(
+      await qmWithFakeAgent(['guest', 'exec', '107', '--', 'true'], (execute) =>
+        execute === 'guest-exec' ? { answer: frozen } : {},
+      ),
+    ).toMatchObject({
+      code: 255,
+      stdout: '',
+      stderr: 'Agent error: Command guest-exec has been disabled: the agent is in frozen state\n',
+    });
+  });
+
+  test('qemu-ga before 7.2.20 leaves out-truncated out unless the output was cut; so does qm', async () => {
+    const r = await qmWithFakeAgent(['guest', 'exec', '107', '--', 'echo', 'hi'], (execute) => {
+      if (execute === 'guest-exec') return { answer: '{"return": {"pid": 4711}}' };
+      if (execute === 'guest-exec-status') {
+        return {
+          answer: `{"return": {"exitcode": 0, "out-data": "${Buffer.from('hi\n').toString('base64')}", "exited": true}}`,
+        };
+      }
+      return {};
+    });
+    expect(r).toMatchObject({
+      code: 0,
+      stdout: '{\n   "exitcode" : 0,\n   "exited" : 1,\n   "out-data" : "hi\\n"\n}\n',
+      stderr: '',
+    });
+  });
+
+  test.each(['8', '9'] as const)(
     'Proxmox VE %s: no agent socket reads "QEMU guest agent is not running" (the ping first)',
-    async (pve) => {
-      mkdirSync(join(root, 'etc/openclaw-lab'), { recursive: true });
-      writeFileSync(join(root, QM_PVE_FILE), `${pve}\n`);
-      try {
+    (pve) =>
+      inPve(pve, async () => {
         expect(await qm(['guest', 'exec-status', '102', '1'])).toMatchObject({
           code: 255,
           stderr: 'QEMU guest agent is not running\n',
         });
-      } finally {
-        rmSync(join(root, QM_PVE_FILE), { force: true });
-      }
-    },
+      }),
   );
 });

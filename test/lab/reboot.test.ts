@@ -1,14 +1,11 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec, guestInit, injectFault, waitForGuestBoot } from '../../lab/lab';
 import { waitFor } from '../../lab/shared/wait';
-import type { Inventory } from '../../src/inventory';
 import { migrateVmInputFor } from '../../src/migration/from-inventory';
 import { approveUpdate, statusQuery, type MigrationPhase } from '../../src/migration/messages';
 import { phaseNamed } from '../../src/migration/phases';
 import { migrateVm } from '../../src/workflows';
-import type { Lab } from '../support/lab';
-import { startLabAndWorker } from '../support/lab-and-worker';
+import { startLabAndWorker, type LabAndWorker } from '../support/lab-and-worker';
 
 /**
  * The product on a guest that reboots between phases (issue 11, point 3), three times in one run: 105 as its backup
@@ -19,20 +16,16 @@ import { startLabAndWorker } from '../support/lab-and-worker';
  * `docker update --restart=no` is what keeps them down.
  */
 describe('migrateVm on a guest that reboots', () => {
-  let env: TestWorkflowEnvironment;
-  let lab: Lab;
-  let inventory: Inventory;
-  let taskQueue: string;
-  let stop: (() => Promise<void>) | undefined;
+  let run: LabAndWorker;
   beforeAll(async () => {
-    ({ env, lab, inventory, taskQueue, stop } = await startLabAndWorker({
+    run = await startLabAndWorker({
       guests: 2,
       faults: [{ vmid: 105, kind: 'restart-always' }],
-    }));
+    });
   }, 1_800_000);
-  afterAll(() => stop?.(), 300_000);
+  afterAll(() => run?.stop(), 300_000);
 
-  const inGuest = (vmid: number, script: string) => guestExec(lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
+  const inGuest = (vmid: number, script: string) => guestExec(run.lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
   // a loaded machine's worker may miss a query's deadline now and then: that poll counts as not there yet
   const phaseOf = async (handle: WorkflowHandle<typeof migrateVm>) =>
     (await handle.query(statusQuery).catch(() => undefined))?.phase;
@@ -42,9 +35,9 @@ describe('migrateVm on a guest that reboots', () => {
       pollMs: 200,
       timeoutMessage: `${handle.workflowId} never reached ${phase}`,
     });
-    const before = guestInit(lab, vmid);
-    injectFault(lab, { vmid, kind: 'guest-reboot' });
-    await waitForGuestBoot(lab, vmid, before);
+    const before = guestInit(run.lab, vmid);
+    injectFault(run.lab, { vmid, kind: 'guest-reboot' });
+    await waitForGuestBoot(run.lab, vmid, before);
   };
 
   it.each([
@@ -53,10 +46,10 @@ describe('migrateVm on a guest that reboots', () => {
   ] as const)(
     'guest %i rebooting as each of %j starts: the run completes, the direct install up, Docker gone',
     async (vmid, phases) => {
-      const handle = await env.client.workflow.start(migrateVm, {
-        taskQueue,
+      const handle = await run.env.client.workflow.start(migrateVm, {
+        taskQueue: run.taskQueue,
         workflowId: `migrate-vm-reboot-${vmid}`,
-        args: [migrateVmInputFor(inventory, vmid)],
+        args: [migrateVmInputFor(run.inventory, vmid)],
       });
       for (const phase of phases) await rebootWhenReached(handle, vmid, phase);
       // where the run stops after the reboot: waiting for a human, or over
