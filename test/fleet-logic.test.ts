@@ -104,7 +104,9 @@ describe('migrateFleet rules', () => {
       '1202 at the gate, 1201 rolled back',
       async () => {
         const status = await handle.query(fleetStatusQuery);
-        return status.vms[2].phase === 'awaiting-fleet-gate' && status.vms[1].state === 'rolled-back' && status;
+        // the child asks its fleet for the gate first, then waits for it to open
+        const waitsForTheGate = /^the fleet gate to open/.test(status.vms[2].waitingFor ?? '');
+        return waitsForTheGate && status.vms[1].state === 'rolled-back' && status;
       },
       60_000,
     );
