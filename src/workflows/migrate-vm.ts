@@ -20,6 +20,7 @@ import {
   fleetGateSignal,
   FleetGateSchema,
   gateAnswerPatch,
+  outageOf,
   recordQuery,
   rejectSignal,
   rejectUpdate,
@@ -278,6 +279,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     await runPhase('deploy-panel');
     await runPhase('systemd-units', installed, scanned.runHome);
     await runPhase('acceptance');
+    status.outage = outageOf(status.results);
     await awaitDecision();
   } catch (err) {
     status.problems.push(failureMessage(err));
