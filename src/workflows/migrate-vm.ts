@@ -127,7 +127,16 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
     const problem = status.problems.at(-1) && oneLine(status.problems.at(-1)!, 1000);
     if (!fleet) return Promise.resolve(false);
-    return fleet.signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) }).then(
+    // the outage, once measured, goes to the fleet with every progress; runs before it send the signals they sent
+    const outageMs = status.outage && patched('outage-in-fleet-progress') ? status.outage.ms : undefined;
+    const progress = {
+      vmid: params.vmid,
+      phase,
+      waitingFor,
+      ...(problem && { problem }),
+      ...(outageMs !== undefined && { outageMs }),
+    };
+    return fleet.signal(vmProgressSignal, progress).then(
       () => true,
       (err: unknown) => {
         log.warn('the fleet did not take a progress signal', { error: String(err) });
