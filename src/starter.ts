@@ -7,6 +7,7 @@ import {
   clock,
   decisionFrom,
   equivalent,
+  outageLine,
   readInventory,
   sleep,
   vmidArguments,
@@ -225,6 +226,7 @@ commands.status = {
         );
         for (const phase of status.phases)
           console.log(`  ${phase.name.padEnd(40)} ${phase.status.padEnd(8)} ${phase.startedAt} ${phase.endedAt ?? ''}`);
+        if (status.outage) console.log(outageLine(status.outage));
         for (const problem of status.problems) console.log(`  problem: ${printable(problem)}`);
       }
       return;

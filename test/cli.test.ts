@@ -62,6 +62,9 @@ describe('openclaw-migrate CLI', () => {
     expect(started.stdout).toMatch(/vm 105: backup\n[\s\S]*vm 105: awaiting-approval\nvm 105 awaits approval/);
 
     expect((await cli('status')).stdout).toMatch(/^migrate-vm-105\s+RUNNING\s+awaiting-approval$/m);
+    expect((await cli('status', '105')).stdout).toMatch(
+      /^ {2}outage: \d+\.\d s by the guest's clock \(Docker stopped \d{4}-\S+Z, the direct gateway and panel answered \d{4}-\S+Z\)$/m,
+    );
     const approved = await cli('approve', '105', '--by', 'dana', '--reason', 'panel checked');
     expect(approved.stdout).toBe('vm 105: approved by dana\n');
     const again = await cli('approve', '105');
@@ -122,7 +125,12 @@ describe('openclaw-migrate CLI', () => {
       'gate open (dana: window over); released: vm 106\n',
     );
     const watched = await fleet('status', '--watch');
-    expect(watched.stdout).toMatch(/^106 +vm-lab-0002 +completed .*\/root\/\S+_106_去Docker直装迁移记录\.md$/m);
+    expect(watched.stdout).toMatch(
+      /^106 +vm-lab-0002 +completed +\d+ s +\d+\.\d s +\/root\/\S+_106_去Docker直装迁移记录\.md$/m,
+    );
+    expect(watched.stdout).toMatch(
+      /^outage \(.*by each guest's clock\): max \d+\.\d s, median \d+\.\d s over 1 VM\(s\)$/m,
+    );
     expect(guestExec(lab, 106, ['docker', 'ps', '-a', '--format', '{{.Names}}']).stdout).toBe('');
 
     // Run again: the VM is migrated already, and the fleet does not touch it.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fleetStatusQuery, setFleetGateUpdate } from '../src/fleet/messages';
+import { fleetStatusQuery, outageSummary, setFleetGateUpdate, type FleetVm } from '../src/fleet/messages';
 import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
 import { migrateFleet, type migrateVm } from '../src/workflows';
@@ -104,7 +104,9 @@ describe('migrateFleet rules', () => {
       '1202 at the gate, 1201 rolled back',
       async () => {
         const status = await handle.query(fleetStatusQuery);
-        return status.vms[2].phase === 'awaiting-fleet-gate' && status.vms[1].state === 'rolled-back' && status;
+        // the child asks its fleet for the gate first, then waits for it to open
+        const waitsForTheGate = /^the fleet gate to open/.test(status.vms[2].waitingFor ?? '');
+        return waitsForTheGate && status.vms[1].state === 'rolled-back' && status;
       },
       60_000,
     );
@@ -136,6 +138,9 @@ describe('migrateFleet rules', () => {
       [1203, 'skipped'],
       [1204, 'skipped'],
     ]);
+    // the outage is measured where the acceptance passed: not for 1201, whose acceptance failed
+    expect(report.vms.map((v) => v.outageMs !== undefined)).toEqual([true, false, true, false, false]);
+    expect(report.outage?.vms).toBe(2);
   });
 
   it('continues as new between batches of children and still reports every VM', async () => {
@@ -144,6 +149,10 @@ describe('migrateFleet rules', () => {
     expect(report.counts).toEqual({ completed: 7 });
     expect(report.runs).toBe(2);
     expect(report.vms.every((v) => v.durationMs! > 0 && v.recordPath === '/root/record.md')).toBe(true);
+    // each VM's outage, carried from run to run, and their maximum and median
+    const outages = report.vms.map((v) => v.outageMs!).sort((a, b) => a - b);
+    expect(outages.every((ms) => ms > 0)).toBe(true);
+    expect(report.outage).toEqual({ vms: 7, maxMs: outages[6], medianMs: outages[3] });
     const runs = await waitFor('the three runs listed', async () => {
       const { count } = await env.client.workflow.count(`WorkflowId = "${handle.workflowId}"`);
       return count === 3 && count;
@@ -174,5 +183,16 @@ describe('migrateFleet rules', () => {
     });
     expect(status.phases.map((p) => p.name)).toContain('rollback:docker compose start');
     expect(report.gate.reason).toBe('vm 1400 is rolling-back: rejected by migrateVm: no decision within 2500 ms');
+  });
+});
+
+describe('the fleet report on outages', () => {
+  const vms = (...outages: (number | undefined)[]): FleetVm[] =>
+    outages.map((outageMs, i) => ({ vmid: 100 + i, state: 'completed', ...(outageMs !== undefined && { outageMs }) }));
+
+  it('takes the maximum and the median over the VMs that measured one', () => {
+    expect(outageSummary(vms(30_000, undefined, 10_000, 20_000))).toEqual({ vms: 3, maxMs: 30_000, medianMs: 20_000 });
+    expect(outageSummary(vms(40_000, 10_000, 25_000, 20_000))).toEqual({ vms: 4, maxMs: 40_000, medianMs: 22_500 });
+    expect(outageSummary(vms(undefined))).toBeUndefined();
   });
 });

@@ -13,6 +13,7 @@ import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { commitSharedResources, migrateFleet, migrateVm } from '../src/workflows';
 import { nodeSsh, stopLab, type Lab } from './support/lab';
+import { expectOutageWithinPhases } from './support/outage';
 import { startServerAndLab } from './support/lab-and-worker';
 import { waitFor } from './support/wait';
 import { WorkerProcesses } from './support/worker-process';
@@ -88,6 +89,8 @@ describe('migrateFleet', () => {
     const whileCanary = (await fleetStatus(handle))!;
     expect(whileCanary.inFlight).toBe(1);
     expect(vmIn(whileCanary, 106)).toMatchObject({ state: 'queued', waitingFor: 'the canary to complete' });
+    // the canary's outage reached the fleet with its progress
+    expect(vmIn(whileCanary, 105).outageMs).toBeGreaterThan(0);
     expect((await approve(105)).accepted).toBe(true);
     await untilFleet(handle, 'the canary completed', (s) => vmIn(s, 105).state === 'completed');
 
@@ -125,6 +128,19 @@ describe('migrateFleet', () => {
     expect(report.counts).toEqual({ completed: 2, 'rolled-back': 1 });
     expect(report.vms[0].recordPath).toMatch(/^\/root\/\d{4}-\d\d-\d\d_105_去Docker直装迁移记录\.md$/);
     expect(report.vms[2].error).toMatch(/vm 107 is back on Docker/);
+    // Each migrated VM's outage as its run measured it, consistent with its phases; 107's acceptance failed: none.
+    const [first, second] = report.vms.map((v) => v.outageMs);
+    for (const [i, vmid] of [105, 106].entries()) {
+      const { status } = await env.client.workflow.getHandle<typeof migrateVm>(migrationId(vmid)).result();
+      expectOutageWithinPhases(status, report.vms[i].outageMs);
+      expect(report.vms[i].outageMs).toBe(status.outage!.ms);
+    }
+    expect(report.vms[2].outageMs).toBeUndefined();
+    expect(report.outage).toEqual({
+      vms: 2,
+      maxMs: Math.max(first!, second!),
+      medianMs: Math.round((first! + second!) / 2),
+    });
 
     // Never more than 2 in flight, by the children's own start and close times.
     const spans = await Promise.all(

@@ -5,10 +5,11 @@ import { guestExec, type LabOptions } from '../lab/lab';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import type { MigrateVmInput } from '../src/migration/input';
-import { approveUpdate, rejectSignal, statusQuery, type MigrationPhase } from '../src/migration/messages';
+import { approveUpdate, inSeconds, rejectSignal, statusQuery, type MigrationPhase } from '../src/migration/messages';
 import { migrateVm } from '../src/workflows';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
+import { expectOutageWithinPhases } from './support/outage';
 import { runWorker, startDevServer } from './support/temporal';
 
 /**
@@ -87,6 +88,9 @@ describe('migrateVm', () => {
     it('goes A→H, waits for a human, removes Docker after approval and returns its record', async () => {
       const handle = run(105);
       await reach(handle, 'awaiting-approval');
+      // the customer's outage, measured by the guest's clock once the acceptance passed
+      const awaiting = await handle.query(statusQuery);
+      expectOutageWithinPhases(awaiting);
       expect(inGuest(105, 'docker ps -a --format "{{.Names}} {{.Status}}" | sort')).toMatch(/^openclaw-gateway Exited/);
 
       const found = [];
@@ -107,6 +111,8 @@ describe('migrateVm', () => {
       expect(sums.split('\n')).toHaveLength(4);
       expect(result.record).toContain(sums);
       expect(result.status.results.scan!.missing).toEqual(['/root/.openclaw']);
+      expect(result.status.outage).toEqual(awaiting.outage);
+      expect(result.record).toContain(`outage: **${inSeconds(awaiting.outage!.ms)}** by the guest's clock`);
 
       expect(inGuest(105, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
@@ -176,6 +182,8 @@ PY`,
       await handle.signal(rejectSignal, { by: 'bob', reason: 'customer wants to wait' });
       const result = await handle.result();
       expect(result.outcome).toBe('rejected');
+      expectOutageWithinPhases(result.status);
+      expect(result.record).toMatch(/outage: \*\*\d+\.\d s\*\*.*the rollback's, until Docker answered again, is not/);
       expect(inGuest(106, 'docker ps --format "{{.Names}}" | sort')).toBe('openclaw-gateway\nopenclaw-panel');
       expect(inGuest(106, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
       expect(inGuest(106, 'systemctl is-active openclaw-gateway || true')).toBe('inactive');

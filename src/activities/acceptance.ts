@@ -2,6 +2,7 @@ import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
+import { GuestClockSchema } from './stop-docker';
 import { GATEWAY_UNIT, PANEL_UNIT } from './systemd-units';
 
 /**
@@ -39,7 +40,16 @@ export interface AcceptanceResult {
   passed: boolean;
   failures: string[];
   checks: Record<string, string>;
+  /**
+   * when the direct gateway and panel had both first answered 200 with the customer's login through their fronts,
+   * by the guest's clock: the customer's outage ends here. Absent when one never did, and in the results of
+   * workers before the outage was measured (histories replay those)
+   */
+  answeredAt?: string;
 }
+
+/** What acceptance.sh prints of the guest's clock: the outage's end, not a check. */
+const ANSWERED_AT_KEYS = ['panel_front_answered_at', 'gateway_front_answered_at'];
 
 /** The first version-looking token, without a leading v: `OpenClaw 2026.9.6 (abc1234)` and `v2026.9.6` → 2026.9.6. */
 export function versionToken(text: string): string | undefined {
@@ -52,7 +62,8 @@ export async function acceptance(params: MigrateVmParams): Promise<AcceptanceRes
   const result = await runChecked(params, acceptanceCommand(params));
   const values = keyValues(result.stdout);
   const checks: Record<string, string> = {};
-  for (const [key, list] of values) checks[key] = list.join(' ');
+  for (const [key, list] of values) if (!ANSWERED_AT_KEYS.includes(key)) checks[key] = list.join(' ');
+  const answered = ANSWERED_AT_KEYS.map((key) => values.get(key)?.[0]);
   const failures: string[] = [];
   const expect = (what: string, actual: string | undefined, wanted: string | undefined) => {
     if (actual !== wanted) failures.push(`${what}: ${actual || '(none)'}, expected ${wanted ?? '(none)'}`);
@@ -74,7 +85,15 @@ export async function acceptance(params: MigrateVmParams): Promise<AcceptanceRes
     const [unit, user] = entry.split(':');
     expect(`${unit} process user`, user, params.runAs.user);
   }
-  return { passed: failures.length === 0, failures, checks };
+  return {
+    passed: failures.length === 0,
+    failures,
+    checks,
+    // ISO times of one clock sort as they happened: the later of the two ends the outage
+    ...(answered.every((ms) => ms !== undefined) && {
+      answeredAt: answered.map((ms) => GuestClockSchema.parse(ms)).sort()[1],
+    }),
+  };
 }
 
 /** The acceptance as a gate: a failure is final for the run (it rolls back), never retried. */

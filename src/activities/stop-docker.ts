@@ -1,6 +1,7 @@
+import { z } from 'zod';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, runChecked, withoutKeyValues } from './guest-command';
+import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -12,6 +13,15 @@ export const stopDockerScript = guestScript('stop-docker.sh');
 export function stopDockerCommand(params: MigrateVmParams): GuestCommand {
   return { label: 'stop-docker', script: stopDockerScript, timeoutMs: params.timeouts.commandMs };
 }
+
+/**
+ * A moment by the guest's own clock, as its scripts print it (`date +%s%3N`: milliseconds since the epoch, 13
+ * digits until the year 2286), kept as an ISO time: outages are differences of two such, so no other clock enters.
+ */
+export const GuestClockSchema = z
+  .string()
+  .regex(/^\d{13}$/, "the guest's clock in milliseconds (date +%s%3N)")
+  .transform((ms) => new Date(Number(ms)).toISOString());
 
 /** A container's restart policy as Docker had it before phase C, which rollback puts back. */
 export interface RestartPolicy {
@@ -27,13 +37,23 @@ export interface StopDockerResult {
   containers: string;
   /** absent in the results of workers before restart policies were recorded (histories replay those) */
   restartPolicies?: RestartPolicy[];
+  /**
+   * when `docker compose stop` took the Docker-era gateway and panel away, by the guest's clock; a retried C keeps
+   * the first stop's. Absent in the results of workers before the outage was measured (histories replay those)
+   */
+  stoppedAt?: string;
 }
 
 export async function stopDocker(params: MigrateVmParams): Promise<StopDockerResult> {
   const result = await runChecked(params, stopDockerCommand(params));
-  const restartPolicies = (keyValues(result.stdout).get('restart_policy') ?? []).map((line) => {
+  const values = keyValues(result.stdout);
+  const restartPolicies = (values.get('restart_policy') ?? []).map((line) => {
     const [container, policy, retries] = line.split(' ');
     return { container, policy, maximumRetryCount: Number(retries) || 0 };
   });
-  return { containers: withoutKeyValues(result.stdout), restartPolicies };
+  return {
+    containers: withoutKeyValues(result.stdout),
+    restartPolicies,
+    stoppedAt: GuestClockSchema.parse(one(values, 'docker_stopped_at')),
+  };
 }

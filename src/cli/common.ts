@@ -3,7 +3,7 @@ import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { workflowUiLink, type TemporalConfig } from '../config';
 import type { Inventory } from '../inventory';
 import { privateKeyProblems, readInventoryFile } from '../inventory-file';
-import { DecisionSchema, type Decision } from '../migration/messages';
+import { DecisionSchema, inSeconds, type Decision, type Outage } from '../migration/messages';
 import { parseInput } from '../migration/input';
 import { shellCommand } from '../remote/shell-quote';
 import { InputRefused, printable } from '../schema';
@@ -39,6 +39,11 @@ export interface Command {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const clock = () => new Date().toISOString().slice(11, 19);
+
+/** A run's outage on one line of its status. */
+export const outageLine = ({ ms, dockerStoppedAt, directAnsweredAt }: Outage) =>
+  `  outage: ${inSeconds(ms)} by the guest's clock (Docker stopped ${dockerStoppedAt}, ` +
+  `the direct gateway and panel answered ${directAnsweredAt})`;
 
 /** Every command says how to do the same with the Temporal CLI alone, and where to look in the UI. */
 export function equivalent(argv: string[], config?: TemporalConfig, workflowId?: string): void {

@@ -14,12 +14,13 @@ import {
   fleetStatusQuery,
   fleetWorkflowId,
   GateChangeSchema,
+  outageSummary,
   setFleetGateUpdate,
   type FleetReport,
   type FleetStatus,
   type FleetVm,
 } from '../fleet/messages';
-import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { approveUpdate, inSeconds, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
 import { parseInput } from '../migration/input';
 import { fleetSummary } from '../migration/ui-metadata';
 import { printable } from '../schema';
@@ -209,6 +210,7 @@ export function fleetTable(status: FleetStatus): string {
       vm.state.padEnd(12),
       (vm.state === 'running' ? (vm.phase ?? '') : '').padEnd(20),
       since(vm).padStart(6),
+      (vm.outageMs === undefined ? '' : inSeconds(vm.outageMs)).padStart(8),
       '  ' +
         (vm.waitingFor
           ? `waits for ${vm.waitingFor}`
@@ -219,12 +221,19 @@ export function fleetTable(status: FleetStatus): string {
   );
   const counts = new Map<string, number>();
   for (const vm of status.vms) counts.set(vm.state, (counts.get(vm.state) ?? 0) + 1);
+  const outage = outageSummary(status.vms);
   return [
     `fleet ${status.fleetId}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}; ` +
       `${status.inFlight} of ${status.concurrency} in flight, canary ${status.canary}, failures ${status.failures}/${status.failureBudget}`,
     `gate: ${status.gate.open ? 'open' : 'CLOSED'}: ${printable(status.gate.reason)}${status.gate.by ? ` (${status.gate.by}${status.gate.at ? `, ${status.gate.at}` : ''})` : ''}`,
     ...(status.stoppedStarting ? [`no further VM starts: ${status.stoppedStarting}`] : []),
-    `${'vmid'.padEnd(6)} ${'name'.padEnd(14)} ${'state'.padEnd(12)} ${'phase'.padEnd(20)} ${'time'.padStart(6)}   waits for / error / record`,
+    ...(outage
+      ? [
+          `outage (Docker stopped until the direct gateway and panel answered, by each guest's clock): ` +
+            `max ${inSeconds(outage.maxMs)}, median ${inSeconds(outage.medianMs)} over ${outage.vms} VM(s)`,
+        ]
+      : []),
+    `${'vmid'.padEnd(6)} ${'name'.padEnd(14)} ${'state'.padEnd(12)} ${'phase'.padEnd(20)} ${'time'.padStart(6)} ${'outage'.padStart(8)}   waits for / error / record`,
     ...rows,
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InventorySchema, MAX_FLEET_VMS } from '../inventory';
 import { parseInput, VmOverridesSchema } from '../migration/input';
-import { FleetGateSchema } from '../migration/messages';
+import { FleetGateSchema, OutageMsSchema } from '../migration/messages';
 import { strictObject, vmid } from '../schema';
 import { VmProgressSchema } from './messages';
 
@@ -65,6 +65,7 @@ export const FleetCarrySchema = strictObject({
         recordPath: z.string().max(4096).optional(),
         error: reported.optional(),
         problems: z.array(reported).max(100).optional(),
+        outageMs: OutageMsSchema.optional(),
       }),
     )
     .max(MAX_FLEET_VMS),

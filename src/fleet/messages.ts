@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { FleetGate } from '../migration/messages';
+import { OutageMsSchema, type FleetGate } from '../migration/messages';
 import { migrationPhases, runOrder, type MigrationPhase } from '../migration/phases';
 import { personName, strictObject, text, vmid } from '../schema';
 
@@ -21,6 +21,8 @@ export const VmProgressSchema = strictObject({
     .string()
     .max(1 << 20)
     .optional(),
+  /** the customer's outage, once the run measured it (see Outage) */
+  outageMs: OutageMsSchema.optional(),
 });
 export type VmProgress = z.output<typeof VmProgressSchema>;
 
@@ -64,6 +66,8 @@ export interface FleetVm {
   error?: string;
   /** what went wrong without failing the migration (e.g. a ledger row to fix by hand) */
   problems?: string[];
+  /** the customer's outage by the guest's clock, once the run measured it (see Outage in ../migration/messages) */
+  outageMs?: number;
 }
 
 export interface FleetStatus {
@@ -88,6 +92,26 @@ export interface FleetReport extends FleetStatus {
   endedAt: string;
   wallMs: number;
   counts: Partial<Record<FleetVmState, number>>;
+  /** over the VMs that measured their outage; absent when none did */
+  outage?: OutageSummary;
+}
+
+export interface OutageSummary {
+  vms: number;
+  maxMs: number;
+  /** of an even count, the mean of the two middle ones */
+  medianMs: number;
+}
+
+export function outageSummary(vms: readonly FleetVm[]): OutageSummary | undefined {
+  const measured = vms.flatMap((vm) => (vm.outageMs === undefined ? [] : [vm.outageMs])).sort((a, b) => a - b);
+  if (measured.length === 0) return undefined;
+  const middle = measured.length >> 1;
+  return {
+    vms: measured.length,
+    maxMs: measured[measured.length - 1],
+    medianMs: measured.length % 2 ? measured[middle] : Math.round((measured[middle - 1] + measured[middle]) / 2),
+  };
 }
 
 export const fleetWorkflowId = (name: string) => `migrate-fleet-${name}`;

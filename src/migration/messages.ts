@@ -9,7 +9,7 @@ import type { RemoveDockerResult } from '../activities/remove-docker';
 import type { ScanResult } from '../activities/scan';
 import type { StopDockerResult } from '../activities/stop-docker';
 import type { SystemdUnitsResult } from '../activities/systemd-units';
-import { oneLine, personName, strictObject, text } from '../schema';
+import { DAY, duration, oneLine, personName, strictObject, text } from '../schema';
 import type { MigrationPhase, PhaseName } from './phases';
 import type { LedgerCommit } from './shared-resources';
 
@@ -108,6 +108,33 @@ export interface MigrationStatus {
   rollback: string[];
   /** dry run: every command each phase would run */
   plan?: PlannedCommand[];
+  /** what the customer noticed, once the acceptance passed (absent for runs before it was measured) */
+  outage?: Outage;
+}
+
+/**
+ * The customer's outage (SOP §1: users must not notice), by the guest's own clock alone: from `docker compose stop`
+ * (phase C) until the direct gateway and panel both answered 200 with the login through their fronts (phase H).
+ */
+export interface Outage {
+  ms: number;
+  dockerStoppedAt: string;
+  directAnsweredAt: string;
+}
+
+/** An outage's length as a run reports it to its fleet: up to 30 days (a stepped guest clock gives none). */
+export const OutageMsSchema = duration(0, 30 * DAY);
+
+/** An outage as people read it: seconds, to a tenth. */
+export const inSeconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The outage from the results of C and H, when both measured their end of it. */
+export function outageOf({ stopDocker, acceptance }: PhaseResults): Outage | undefined {
+  if (!stopDocker?.stoppedAt || !acceptance?.answeredAt) return undefined;
+  const ms = OutageMsSchema.safeParse(Date.parse(acceptance.answeredAt) - Date.parse(stopDocker.stoppedAt));
+  return ms.success
+    ? { ms: ms.data, dockerStoppedAt: stopDocker.stoppedAt, directAnsweredAt: acceptance.answeredAt }
+    : undefined;
 }
 
 export interface PlannedCommand {

@@ -1,6 +1,6 @@
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
-import type { MigrationStatus, PhaseResults } from './messages';
+import { inSeconds, type MigrationStatus, type PhaseResults } from './messages';
 import { phases } from './phases';
 
 /** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
@@ -140,6 +140,13 @@ export function renderRecord(
     add(`- result: ${acceptance.passed ? 'passed' : `FAILED: ${inline(acceptance.failures.join('; '))}`}`);
     for (const [key, value] of Object.entries(acceptance.checks)) add(`- ${inline(key)}: ${code(value)}`);
   } else add('- not reached');
+  if (status.outage)
+    add(
+      `- 用户感知的中断 / outage: **${inSeconds(status.outage.ms)}** by the guest's clock, from \`docker compose stop\` ` +
+        `(${status.outage.dockerStoppedAt}) until the direct gateway and panel both answered 200 with the login ` +
+        `through their fronts (${status.outage.directAnsweredAt})` +
+        (status.rollback.length ? "; the rollback's, until Docker answered again, is not measured" : ''),
+    );
   if (status.approval)
     add(
       `- 用户验收 / human decision: **${status.approval.decision}** by ${inline(status.approval.by)}` +

@@ -20,6 +20,7 @@ import {
   canFollow,
   fleetStatusQuery,
   GateChangeSchema,
+  outageSummary,
   setFleetGateUpdate,
   vmProgressSignal,
   VmProgressSchema,
@@ -111,7 +112,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   // Progress is taken only for a VM in flight, in an order its run can go through.
   setHandler(
     vmProgressSignal,
-    takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem }) => {
+    takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem, outageMs }) => {
       const entry = vm(vmid);
       if (!entry || entry.state !== 'running') return;
       if (!canFollow(entry.phase ?? 'starting', phase)) {
@@ -120,6 +121,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       }
       entry.phase = phase;
       entry.waitingFor = waitingFor;
+      if (outageMs !== undefined) entry.outageMs = outageMs;
       if (phase === 'rolling-back' || phase === 'failed')
         closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
       // A child at the gate asks for it: the answer is the gate as of every progress taken before this one.
@@ -208,6 +210,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
           end(entry, result.outcome, {
             recordPath: result.recordPath,
             phase: result.status.phase,
+            ...(result.status.outage && { outageMs: result.status.outage.ms }),
             ...(result.status.problems.length > 0 && { problems: result.status.problems }),
           }),
         (err: unknown) => {
@@ -258,5 +261,12 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   const endedAt = new Date().toISOString();
   const counts: FleetReport['counts'] = {};
   for (const entry of state.vms) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
-  return { ...status(), endedAt, wallMs: Date.parse(endedAt) - Date.parse(state.startedAt), counts };
+  const outage = outageSummary(state.vms);
+  return {
+    ...status(),
+    endedAt,
+    wallMs: Date.parse(endedAt) - Date.parse(state.startedAt),
+    counts,
+    ...(outage && { outage }),
+  };
 }

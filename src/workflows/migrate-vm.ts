@@ -20,6 +20,7 @@ import {
   fleetGateSignal,
   FleetGateSchema,
   gateAnswerPatch,
+  outageOf,
   recordQuery,
   rejectSignal,
   rejectUpdate,
@@ -126,7 +127,16 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
     const problem = status.problems.at(-1) && oneLine(status.problems.at(-1)!, 1000);
     if (!fleet) return Promise.resolve(false);
-    return fleet.signal(vmProgressSignal, { vmid: params.vmid, phase, waitingFor, ...(problem && { problem }) }).then(
+    // the outage, once measured, goes to the fleet with every progress; runs before it send the signals they sent
+    const outageMs = status.outage && patched('outage-in-fleet-progress') ? status.outage.ms : undefined;
+    const progress = {
+      vmid: params.vmid,
+      phase,
+      waitingFor,
+      ...(problem && { problem }),
+      ...(outageMs !== undefined && { outageMs }),
+    };
+    return fleet.signal(vmProgressSignal, progress).then(
       () => true,
       (err: unknown) => {
         log.warn('the fleet did not take a progress signal', { error: String(err) });
@@ -278,6 +288,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     await runPhase('deploy-panel');
     await runPhase('systemd-units', installed, scanned.runHome);
     await runPhase('acceptance');
+    status.outage = outageOf(status.results);
     await awaitDecision();
   } catch (err) {
     status.problems.push(failureMessage(err));

@@ -52,6 +52,9 @@ const STAND_IN_RESULTS: Required<Omit<PhaseResults, 'sharedResources'>> = {
   removeDocker: { output: '' },
 };
 
+/** Where C and H report the guest's clock: stamped as the stand-in answers, so each run measures an outage. */
+const GUEST_CLOCK: Partial<Record<keyof PhaseResults, string>> = { stopDocker: 'stoppedAt', acceptance: 'answeredAt' };
+
 /**
  * Every phase's activity of the table (src/migration/phases.ts) and its compensation replaced by one that waits
  * `phaseMs` and answers like the phase, for what the lab cannot host: fleets of hundreds (the benchmark) and the
@@ -74,7 +77,8 @@ export function standInActivities({ phaseMs, failAcceptance = [], fail = {} }: S
       await wait();
       const planted = failures[phase.name]?.(params, Context.current().info.attempt);
       if (planted) throw planted;
-      return STAND_IN_RESULTS[phase.resultKey];
+      const clock = GUEST_CLOCK[phase.resultKey];
+      return { ...STAND_IN_RESULTS[phase.resultKey], ...(clock && { [clock]: new Date().toISOString() }) };
     };
     if ('compensation' in phase)
       standIns[phase.compensation.activity] = async () => (await wait(), `stand-in of ${phase.compensation.name}`);

@@ -11,32 +11,42 @@
 set -u
 code() { curl -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true; }
 echo "wait_budget=$5 s for the gateway and the panel to answer, $7 s for each update check"
-# Until both answer at all (000 = nothing listens yet); what they answer is judged below.
-for _ in $(seq 1 "$5"); do
-  [ "$(code "http://127.0.0.1:$2/")" != 000 ] && [ "$(code "http://127.0.0.1:$1/")" != 000 ] && break
-  sleep 1
-done
 RUN_HOME=$(getent passwd "$6" | cut -d: -f6)
+LOGIN=/root/OPENCLAW_WEB_LOGIN.txt
+login_user=$(sed -n 's/^username:[[:space:]]*//p' "$LOGIN" 2>/dev/null | head -n 1)
+login_password=$(sed -n 's/^password:[[:space:]]*//p' "$LOGIN" 2>/dev/null | head -n 1)
+# curl's config syntax: inside double quotes a backslash escapes
+quote() { local s=${1//\\/\\\\}; printf '%s' "${s//\"/\\\"}"; }
+with_login() {
+  if [ -z "$login_user" ] || [ -z "$login_password" ]; then
+    echo "no login in $LOGIN"
+    return
+  fi
+  printf 'user = "%s:%s"\n' "$(quote "$login_user")" "$(quote "$login_password")" |
+    curl -K - -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true
+}
+# Until both answer at all, directly (000 = nothing listens yet) and through their fronts (502-504: nginx finds
+# nothing behind it yet); what they answer is judged below. The customer's outage ends when both fronts first
+# answer 200 with the login: the guest's clock (ms) then is printed for each.
+gateway_error() { [[ $1 == 50[234] ]]; }
+panel_answered_at='' gateway_answered_at=''
+while [ "$SECONDS" -lt "$5" ]; do
+  front_panel=$(with_login "http://127.0.0.1:$3/")
+  [ -z "$panel_answered_at" ] && [ "$front_panel" = 200 ] && panel_answered_at=$(date +%s%3N)
+  front_gateway=$(with_login "http://127.0.0.1:$4/")
+  [ -z "$gateway_answered_at" ] && [ "$front_gateway" = 200 ] && gateway_answered_at=$(date +%s%3N)
+  [ "$(code "http://127.0.0.1:$1/")" != 000 ] && [ "$(code "http://127.0.0.1:$2/")" != 000 ] &&
+    ! gateway_error "$front_panel" && ! gateway_error "$front_gateway" && break
+  sleep 0.2
+done
+[ -n "$panel_answered_at" ] && echo "panel_front_answered_at=$panel_answered_at"
+[ -n "$gateway_answered_at" ] && echo "gateway_front_answered_at=$gateway_answered_at"
 echo "panel_direct=$(code "http://127.0.0.1:$1/")"
 echo "gateway_direct=$(code "http://127.0.0.1:$2/")"
 echo "panel_front=$(code "http://127.0.0.1:$3/")"
 echo "gateway_front=$(code "http://127.0.0.1:$4/")"
-LOGIN=/root/OPENCLAW_WEB_LOGIN.txt
-login_user=$(sed -n 's/^username:[[:space:]]*//p' "$LOGIN" 2>/dev/null | head -n 1)
-login_password=$(sed -n 's/^password:[[:space:]]*//p' "$LOGIN" 2>/dev/null | head -n 1)
-if [ -n "$login_user" ] && [ -n "$login_password" ]; then
-  # curl's config syntax: inside double quotes a backslash escapes
-  quote() { local s=${1//\\/\\\\}; printf '%s' "${s//\"/\\\"}"; }
-  with_login() {
-    printf 'user = "%s:%s"\n' "$(quote "$login_user")" "$(quote "$login_password")" |
-      curl -K - -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true
-  }
-  echo "panel_front_login=$(with_login "http://127.0.0.1:$3/")"
-  echo "gateway_front_login=$(with_login "http://127.0.0.1:$4/")"
-else
-  echo "panel_front_login=no login in $LOGIN"
-  echo "gateway_front_login=no login in $LOGIN"
-fi
+echo "panel_front_login=$(with_login "http://127.0.0.1:$3/")"
+echo "gateway_front_login=$(with_login "http://127.0.0.1:$4/")"
 unset login_password
 echo "update_bot=$(curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=bot" | head -c 300 | tr -d '\n')"
 echo "update_panel=$(curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=panel" | head -c 300 | tr -d '\n')"

@@ -3,9 +3,12 @@
 # as it is, and a dockerd restart or a reboot before phase I would bring the old containers back onto the ports of
 # the direct install. The record is written once: a retried C (after a worker crash) finds it and keeps it, never
 # recording the `no` it set itself. Rollback (start-docker.sh) restores it; phase I drops it.
+# The customer's outage starts here: the guest's clock (ms) just before `docker compose stop` is kept, for a retried
+# C too, unless every container of the project runs again (Docker was brought back since: a new stop, a new outage).
 set -euo pipefail
 umask 077
 POLICIES=/var/lib/openclaw-migrate/restart-policies
+STOPPED_AT=/var/lib/openclaw-migrate/docker-stopped-at
 cd /opt/openclaw
 mkdir -p /var/lib/openclaw-migrate
 if [ ! -e "$POLICIES" ]; then
@@ -18,7 +21,14 @@ fi
 while read -r container _; do
   docker update --restart=no "$container" > /dev/null
 done < "$POLICIES"
+all=$(docker compose ps --all --quiet | wc -l)
+running=$(docker compose ps --status running --quiet | wc -l)
+if [ ! -e "$STOPPED_AT" ] || { [ "$running" -gt 0 ] && [ "$running" = "$all" ]; }; then
+  date +%s%3N > "$STOPPED_AT.tmp"
+  mv "$STOPPED_AT.tmp" "$STOPPED_AT"
+fi
 docker compose stop
+echo "docker_stopped_at=$(cat "$STOPPED_AT")"
 while read -r container policy retries; do
   echo "restart_policy=$container ${policy:-no} $retries"
 done < "$POLICIES"
