@@ -3,7 +3,10 @@ import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
-/** Phase F (SOP §5.7, §5.8): the panel release into /opt/openclaw-panel, then its direct-install config. */
+/**
+ * Phase F (SOP §5.7, §5.8): the panel release into /opt/openclaw-panel, then its direct-install config, in the
+ * panel's types and owned by the user it runs as.
+ */
 export const deployPanelScript = guestScript('deploy-panel.sh');
 
 export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
@@ -20,10 +23,17 @@ export interface DeployPanelResult {
   fetched: boolean;
   /** .panel-release.json */
   release: string;
+  /** the Docker-era config's keys brought to the types the panel parses, or left out (no values: tokens); absent
+   * in older histories */
+  configFixed?: string[];
 }
 
 export async function deployPanel(params: MigrateVmParams): Promise<DeployPanelResult> {
   const result = await runChecked(params, deployPanelCommand(params));
   const values = keyValues(result.stdout);
-  return { fetched: one(values, 'fetched') === '1', release: one(values, 'release') };
+  return {
+    fetched: one(values, 'fetched') === '1',
+    release: one(values, 'release'),
+    configFixed: values.get('config_fixed') ?? [],
+  };
 }

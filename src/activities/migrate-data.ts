@@ -3,7 +3,10 @@ import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
-/** Phase E (SOP §5.5, §5.6): the data to the run-as user's ~/.openclaw, openclaw.json patched; safe to repeat. */
+/**
+ * Phase E (SOP §5.5, §5.6): the run-as user made when missing, the data to its ~/.openclaw, openclaw.json patched;
+ * safe to repeat.
+ */
 export const migrateDataScript = guestScript('migrate-data.sh');
 
 export function migrateDataCommand(params: MigrateVmParams): GuestCommand {
@@ -16,6 +19,8 @@ export function migrateDataCommand(params: MigrateVmParams): GuestCommand {
 }
 
 export interface MigrateDataResult {
+  /** the run-as user did not exist and the migration created it (a system user); absent in older histories */
+  userCreated?: boolean;
   targetDir: string;
   copiedWith: string;
   configBackup: string;
@@ -30,6 +35,7 @@ export async function migrateData(params: MigrateVmParams): Promise<MigrateDataR
   const result = await runChecked(params, migrateDataCommand(params));
   const values = keyValues(result.stdout);
   return {
+    userCreated: one(values, 'user_created') === '1',
     targetDir: one(values, 'target_dir'),
     copiedWith: one(values, 'copied_with'),
     configBackup: one(values, 'config_backup'),

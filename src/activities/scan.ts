@@ -18,6 +18,8 @@ export interface ScanResult {
   hostname: string;
   os: string;
   runHome: string;
+  /** the run-as user does not exist yet: phase E creates it, with runHome as its home; absent in older histories */
+  runUserMissing?: boolean;
   existing: string[];
   missing: string[];
   /** what the phases run and the VM lacks (bash, tar, …, `rsync or cp`, `docker compose`); absent in the
@@ -51,6 +53,7 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     hostname: one(values, 'hostname'),
     os: one(values, 'os'),
     runHome: one(values, 'run_home'),
+    runUserMissing: values.has('run_user_missing'),
     // the run-as user's home is /root for root: one path, looked at twice
     existing: [...new Set(values.get('exists'))],
     missing: [...new Set(values.get('missing'))],
@@ -61,7 +64,13 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     freeBytes: Number(one(values, 'free_bytes')),
     evidence: result.stdout.slice(result.stdout.indexOf('--- docker ps')),
   };
-  if (!scanned.runHome) refuse('PreflightRefused', `user '${params.runAs.user}' does not exist on vm ${params.vmid}`);
+  // the units name the home (HOME=, WorkingDirectory=, ReadWritePaths=): a plain absolute path, nothing to quote
+  if (!/^\/[\w.@/-]*$/.test(scanned.runHome)) {
+    refuse(
+      'PreflightRefused',
+      `user '${params.runAs.user}' has the home '${scanned.runHome}', which a unit cannot name`,
+    );
+  }
   if (toolsMissing.length > 0) {
     refuse(
       'PreflightRefused',

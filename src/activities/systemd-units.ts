@@ -12,38 +12,48 @@ export const PANEL_UNIT = 'openclaw-panel';
 export interface UnitFiles {
   gateway: string;
   panel: string;
+  /** what the units may write under ProtectSystem=strict: created (owned by the user) before they start, because a
+   * ReadWritePaths= entry that does not exist fails the start with 226/NAMESPACE */
+  writablePaths: string[];
+  user: string;
 }
 
+/** Where the panel keeps its config (SOP §5.8); it saves it as a .tmp beside it and renames, so it writes the directory. */
+export const PANEL_CONFIG_DIR = '/etc/openclaw-panel';
+
 /**
- * The two units of SOP §5.9, with the binaries where the install really put them; with `hardened`, the gateway
- * gets seed 004's sandboxing (the lock clean-up before start, no new privileges, a read-only system).
+ * The two units of SOP §5.9, with the binaries where the install really put them. With `hardened`, seed 004's
+ * sandboxing for both: the gateway's lock clean-up before it starts, no new privileges, a read-only system but for
+ * what each writes (the gateway its ~/.openclaw; the panel that, the gateway's config it edits, its own config
+ * directory and its update state), a private /tmp.
  */
 export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome: string): UnitFiles {
   const { user, hardened } = params.runAs;
-  const hardening = hardened
-    ? [
-        `ExecStartPre=/bin/bash -c 'rm -f ${runHome}/.openclaw/gateway.*.lock'`,
-        'NoNewPrivileges=true',
-        'ProtectSystem=strict',
-        `ReadWritePaths=${runHome}/.openclaw /tmp`,
-        'PrivateTmp=true',
-        'SyslogIdentifier=openclaw-gateway',
-      ]
-    : [];
+  const stateDir = `${runHome}/.openclaw`;
+  const sandbox = (writable: string[]) =>
+    hardened
+      ? ['NoNewPrivileges=true', 'ProtectSystem=strict', `ReadWritePaths=${writable.join(' ')}`, 'PrivateTmp=true']
+      : [];
   const gateway = [
     '[Unit]',
     'Description=OpenClaw Gateway (Direct Install)',
     'After=network.target',
     '',
     '[Service]',
-    'Type=simple',
+    // exec: a start that cannot set up its sandbox or run the binary fails `systemctl start` itself
+    `Type=${hardened ? 'exec' : 'simple'}`,
     `User=${user}`,
     `Environment=HOME=${runHome}`,
     `WorkingDirectory=${runHome}`,
+    // seed 004's clean-up of the locks a killed gateway left; OpenClaw 2026.9 keeps them in tmp/openclaw-<uid>/
+    ...(hardened
+      ? [`ExecStartPre=/bin/bash -c 'rm -f ${stateDir}/gateway.*.lock ${stateDir}/tmp/openclaw-*/gateway.*.lock'`]
+      : []),
     `ExecStart=${binaries.openclawPath} gateway run --bind loopback --port ${params.ports.gateway} --allow-unconfigured`,
     'Restart=always',
     'RestartSec=3',
-    ...hardening,
+    ...sandbox([stateDir]),
+    ...(hardened ? ['SyslogIdentifier=openclaw-gateway'] : []),
     '',
     '[Install]',
     'WantedBy=multi-user.target',
@@ -55,19 +65,27 @@ export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome
     'After=network.target',
     '',
     '[Service]',
-    'Type=simple',
+    `Type=${hardened ? 'exec' : 'simple'}`,
     `User=${user}`,
     'WorkingDirectory=/opt/openclaw-panel',
     `ExecStart=${binaries.nodePath} /opt/openclaw-panel/src/server.js`,
     'Restart=always',
     'RestartSec=3',
-    'Environment=PANEL_CONFIG_PATH=/etc/openclaw-panel/panel.config.json',
+    `Environment=PANEL_CONFIG_PATH=${PANEL_CONFIG_DIR}/panel.config.json`,
+    ...sandbox([PANEL_CONFIG_DIR, stateDir]),
+    // /var/lib/openclaw-panel (the panel's update state), made by systemd for the unit's user and writable in it
+    ...(hardened ? ['StateDirectory=openclaw-panel'] : []),
     '',
     '[Install]',
     'WantedBy=multi-user.target',
     '',
   ];
-  return { gateway: gateway.join('\n'), panel: panel.join('\n') };
+  return {
+    gateway: gateway.join('\n'),
+    panel: panel.join('\n'),
+    writablePaths: hardened ? [stateDir, PANEL_CONFIG_DIR] : [],
+    user,
+  };
 }
 
 /** Phase G: the units written when they differ, enabled and started; their texts arrive on stdin as JSON. */

@@ -154,5 +154,16 @@ describe('panel app', () => {
     const broken = await run(process.execPath, [server], { env: { PATH: process.env.PATH, PANEL_CONFIG_PATH: bad } });
     expect(broken.code).not.toBe(0);
     expect(broken.stderr).toContain(`config ${bad} is not valid JSON`);
+    // the real panel's schema: a Docker-era null or a port as a string stops it at start
+    const mistyped = join(tmp, 'mistyped.json');
+    writeFileSync(mistyped, JSON.stringify({ panel: { listen_port: '18080' }, update: { github_token: null } }));
+    const refused = await run(process.execPath, [server], {
+      env: { PATH: process.env.PATH, PANEL_CONFIG_PATH: mistyped },
+    });
+    expect(refused.code).toBe(78);
+    expect(refused.stderr).toContain(
+      `config ${mistyped}: panel.listen_port must be a positive integer, got "18080"; ` +
+        'update.github_token must be a string, got null',
+    );
   });
 });

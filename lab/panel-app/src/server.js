@@ -7,7 +7,8 @@
  *
  * Config (JSON): panel.listen_host / panel.listen_port, openclaw.config_path, openclaw.gateway_port,
  * update.panel_release_repo, update.bot_release_repo, update.panel_app_dir, runtime.mode.
- * A missing or unreadable config ends the process with status 78 (EX_CONFIG) and a message on stderr.
+ * A missing or unreadable config, or one that breaks the real panel's schema (a null, a port as a string: see
+ * CONFIG_SCHEMA), ends the process with status 78 (EX_CONFIG) and a message on stderr.
  *
  * Endpoints:
  *   GET /                                  200 HTML
@@ -43,6 +44,72 @@ function section(cfg, name) {
   return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
 }
 
+/**
+ * The real panel's config schema (its src/panel-config.js, zod): a section is an object, and a key it knows, when
+ * present, has its type: no null, no port as a string. The real panel does not start otherwise; nor does this one.
+ */
+const PORT = 'a positive integer';
+const TEXT = 'a string';
+const FLAG = 'a boolean';
+const CONFIG_SCHEMA = {
+  panel: { listen_host: TEXT, listen_port: PORT, container_name: TEXT, image_repo: TEXT },
+  runtime: { mode: ['systemd', 'docker'] },
+  reverse_proxy: {
+    enabled: FLAG,
+    public_scheme: ['http', 'https'],
+    public_host: TEXT,
+    panel_public_port: PORT,
+    gateway_public_port: PORT,
+    panel_public_base_url: TEXT,
+    webhook_public_base_url: TEXT,
+  },
+  openclaw: {
+    config_path: TEXT,
+    service_name: TEXT,
+    container_name: TEXT,
+    image_repo: TEXT,
+    gateway_port: PORT,
+    gateway_ws_url: TEXT,
+    gateway_media_root: TEXT,
+  },
+  docker: { enabled: FLAG },
+  update: {
+    github_token: TEXT,
+    bot_release_repo: TEXT,
+    panel_release_repo: TEXT,
+    panel_service_name: TEXT,
+    panel_app_dir: TEXT,
+  },
+  log: { source: ['journal', 'file', 'docker'], file_path: TEXT },
+};
+
+function hasType(value, kind) {
+  if (kind === PORT) return Number.isInteger(value) && value > 0;
+  if (kind === TEXT) return typeof value === 'string';
+  if (kind === FLAG) return typeof value === 'boolean';
+  return kind.includes(value);
+}
+
+/** Where the config breaks the real panel's schema, as `section.key must be …, got …` lines. */
+function schemaErrors(cfg) {
+  const errors = [];
+  for (const [name, fields] of Object.entries(CONFIG_SCHEMA)) {
+    const section = cfg[name];
+    if (section === undefined) continue;
+    if (!section || typeof section !== 'object' || Array.isArray(section)) {
+      errors.push(`${name} must be an object, got ${JSON.stringify(section)}`);
+      continue;
+    }
+    for (const [key, kind] of Object.entries(fields)) {
+      if (key in section && !hasType(section[key], kind)) {
+        const wanted = Array.isArray(kind) ? `one of ${kind.join(', ')}` : kind;
+        errors.push(`${name}.${key} must be ${wanted}, got ${JSON.stringify(section[key])}`);
+      }
+    }
+  }
+  return errors;
+}
+
 function loadSettings(env) {
   const configPath = env.PANEL_CONFIG_PATH;
   if (!configPath) {
@@ -61,22 +128,19 @@ function loadSettings(env) {
     fail(`config ${configPath} is not valid JSON: ${err.message}`);
   }
   if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) fail(`config ${configPath} is not a JSON object`);
+  const errors = schemaErrors(cfg);
+  if (errors.length) fail(`config ${configPath}: ${errors.join('; ')}`);
   const panel = section(cfg, 'panel');
   const openclaw = section(cfg, 'openclaw');
   const update = section(cfg, 'update');
   const runtime = section(cfg, 'runtime');
-  const port = panel.listen_port === undefined ? 18080 : Number(panel.listen_port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    fail(`config ${configPath}: panel.listen_port must be a port number, got ${JSON.stringify(panel.listen_port)}`);
-  }
-  const gatewayPort = openclaw.gateway_port === undefined ? 18789 : Number(openclaw.gateway_port);
   return {
     configPath,
-    listenHost: typeof panel.listen_host === 'string' && panel.listen_host ? panel.listen_host : '127.0.0.1',
-    listenPort: port,
-    runtimeMode: typeof runtime.mode === 'string' ? runtime.mode : 'docker',
+    listenHost: panel.listen_host || '127.0.0.1',
+    listenPort: panel.listen_port ?? 18080,
+    runtimeMode: runtime.mode ?? 'docker',
     openclawConfigPath: openclaw.config_path || path.join(os.homedir(), '.openclaw', 'openclaw.json'),
-    gatewayPort,
+    gatewayPort: openclaw.gateway_port ?? 18789,
     panelReleaseRepo: update.panel_release_repo || '',
     botReleaseRepo: update.bot_release_repo || 'openclaw/openclaw',
     panelAppDir: update.panel_app_dir || APP_DIR,

@@ -1,15 +1,23 @@
 # Phase E (SOP §5.5, §5.6): /data/openclaw to the run-as user's ~/.openclaw with rsync -aHAX --delete (cp -a
 # without rsync), ownership fixed, then openclaw.json patched for the direct install.
-# $1 = run-as user, $2 = gateway port, $3 = gateway front port.
+# $1 = run-as user (created when missing), $2 = gateway port, $3 = gateway front port.
 # Safe to repeat: the copy is redone from the source (Docker is stopped, the source no longer changes), the one
 # openclaw.json.bak.<ts> of the first attempt is kept and no second one is made, the patch gives the same result.
 set -euo pipefail
 umask 077
 RUN_USER=$1
+mkdir -p /var/lib/openclaw-migrate
+if ! getent passwd "$RUN_USER" >/dev/null; then
+  # a dedicated system user with its own group, home /home/<user> as the scan announced (scan.sh); marked, so a
+  # retry (or a run after a rollback) still reports that the migration made it
+  useradd --system --user-group --create-home --home-dir "/home/$RUN_USER" --shell /usr/sbin/nologin "$RUN_USER"
+  date -Iseconds >"/var/lib/openclaw-migrate/user-created-$RUN_USER"
+fi
+echo "user_created=$([ -e "/var/lib/openclaw-migrate/user-created-$RUN_USER" ] && echo 1 || echo 0)"
 RUN_GROUP=$(id -gn "$RUN_USER")
 RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
 TARGET_DIR="$RUN_HOME/.openclaw"
-mkdir -p "$TARGET_DIR" /var/lib/openclaw-migrate
+mkdir -p "$TARGET_DIR"
 if command -v rsync >/dev/null 2>&1; then
   rsync -aHAX --delete --exclude '/openclaw.json.bak.*' /data/openclaw/ "$TARGET_DIR/"
   echo "copied_with=rsync"

@@ -2,6 +2,12 @@
 # the tools the phases run. $1 = run-as user. Prints key=value lines; the SOP's own tables follow as evidence.
 set -u
 RUN_HOME=$(getent passwd "$1" | cut -d: -f6)
+if [ -z "$RUN_HOME" ]; then
+  # phase E makes it, a system user with this home (migrate-data.sh)
+  echo "run_user_missing=1"
+  RUN_HOME=/home/$1
+  command -v useradd > /dev/null || echo "tool_missing=useradd"
+fi
 echo "hostname=$(hostname)"
 # shellcheck source=/dev/null
 echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"

@@ -1,9 +1,16 @@
 # Phase G (SOP §5.9): writes the units (only when they differ: a healthy unit is neither rewritten nor restarted),
-# daemon-reload when one changed, enable --now, is-active. The unit texts arrive on stdin as JSON.
+# daemon-reload when one changed, enable --now, is-active. The unit texts arrive on stdin as JSON, with the paths a
+# hardened unit may write: each is made (owned by the unit's user) when missing, before a start, because systemd
+# refuses to start a unit whose ReadWritePaths= names a path that does not exist (226/NAMESPACE).
 set -euo pipefail
 changed=$(python3 -c '
-import json, sys
+import json, os, pwd, sys
 units = json.load(sys.stdin)
+user = pwd.getpwnam(units["user"])
+for path in units["writablePaths"]:
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o700)
+        os.chown(path, user.pw_uid, user.pw_gid)
 changed = 0
 for name, text in (("openclaw-gateway", units["gateway"]), ("openclaw-panel", units["panel"])):
     path = "/etc/systemd/system/%s.service" % name
@@ -22,7 +29,12 @@ if [ "$changed" = 1 ]; then
   # a unit that changed while running must run the new text
   systemctl try-restart openclaw-gateway openclaw-panel
 fi
-systemctl enable --now openclaw-gateway
-systemctl enable --now openclaw-panel
+for unit in openclaw-gateway openclaw-panel; do
+  # a start that fails says why (e.g. status=226/NAMESPACE) in the phase's failure, not only in the journal
+  systemctl enable --now "$unit" || {
+    systemctl status --no-pager --lines 10 "$unit" >&2 || true
+    exit 1
+  }
+done
 echo "gateway_active=$(systemctl is-active openclaw-gateway || true)"
 echo "panel_active=$(systemctl is-active openclaw-panel || true)"
