@@ -104,7 +104,10 @@ describe('migrateFleet', () => {
     expect(closed.gate.reason).toMatch(/^vm 107 is rolling-back: .*acceptance/i);
     await untilFleet(handle, '106 awaiting approval', at(106, 'awaiting-approval'));
     expect((await approve(106)).accepted).toBe(true);
-    const waiting = await untilFleet(handle, '106 waiting at the gate', (s) => at(106, 'awaiting-fleet-gate')(s) && s);
+    // the child asks its fleet for the gate first, then waits for it to open
+    const waitsForTheGate = (s: FleetStatus) => /^the fleet gate to open/.test(vmIn(s, 106).waitingFor ?? '');
+    const waiting = await untilFleet(handle, '106 waiting at the gate', (s) => waitsForTheGate(s) && s);
+    expect(at(106, 'awaiting-fleet-gate')(waiting)).toBe(true);
     expect(vmIn(waiting, 106).waitingFor).toMatch(/fleet gate to open \(vm 107/);
     // Approved, yet Docker stays: its stopped containers are all there while the gate is closed.
     await new Promise((resolve) => setTimeout(resolve, 3000));
