@@ -23,16 +23,26 @@ export const PANEL_CONFIG_DIR = '/etc/openclaw-panel';
 
 /**
  * The two units of SOP §5.9, with the binaries where the install really put them. With `hardened`, seed 004's
- * sandboxing for both: the gateway's lock clean-up before it starts, no new privileges, a read-only system but for
- * what each writes (the gateway its ~/.openclaw; the panel that, the gateway's config it edits, its own config
- * directory and its update state), a private /tmp.
+ * sandboxing for both: the gateway's lock clean-up before it starts, no new privileges, a read-only system (homes
+ * included) but for
+ * what each writes (the gateway its ~/.openclaw and ~/.cache; the panel those, its own config directory and its
+ * update state), a private /tmp.
  */
 export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome: string): UnitFiles {
   const { user, hardened } = params.runAs;
   const stateDir = `${runHome}/.openclaw`;
+  // OpenClaw's temp dir when /tmp/openclaw will not do: ~/.cache/openclaw-<uid> (its gateway, and the CLI the panel runs)
+  const cacheDir = `${runHome}/.cache`;
   const sandbox = (writable: string[]) =>
     hardened
-      ? ['NoNewPrivileges=true', 'ProtectSystem=strict', `ReadWritePaths=${writable.join(' ')}`, 'PrivateTmp=true']
+      ? [
+          'NoNewPrivileges=true',
+          'ProtectSystem=strict',
+          // strict leaves /home, /root and /run/user writable (they are ProtectHome='s): the home is read-only too
+          'ProtectHome=read-only',
+          `ReadWritePaths=${writable.join(' ')}`,
+          'PrivateTmp=true',
+        ]
       : [];
   const gateway = [
     '[Unit]',
@@ -52,7 +62,7 @@ export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome
     `ExecStart=${binaries.openclawPath} gateway run --bind loopback --port ${params.ports.gateway} --allow-unconfigured`,
     'Restart=always',
     'RestartSec=3',
-    ...sandbox([stateDir]),
+    ...sandbox([stateDir, cacheDir]),
     ...(hardened ? ['SyslogIdentifier=openclaw-gateway'] : []),
     '',
     '[Install]',
@@ -72,7 +82,7 @@ export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome
     'Restart=always',
     'RestartSec=3',
     `Environment=PANEL_CONFIG_PATH=${PANEL_CONFIG_DIR}/panel.config.json`,
-    ...sandbox([PANEL_CONFIG_DIR, stateDir]),
+    ...sandbox([PANEL_CONFIG_DIR, stateDir, cacheDir]),
     // /var/lib/openclaw-panel (the panel's update state), made by systemd for the unit's user and writable in it
     ...(hardened ? ['StateDirectory=openclaw-panel'] : []),
     '',
@@ -83,7 +93,7 @@ export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome
   return {
     gateway: gateway.join('\n'),
     panel: panel.join('\n'),
-    writablePaths: hardened ? [stateDir, PANEL_CONFIG_DIR] : [],
+    writablePaths: hardened ? [stateDir, cacheDir, PANEL_CONFIG_DIR] : [],
     user,
   };
 }
