@@ -97,7 +97,7 @@ export function renderRecord(
       `  - node ${inline(result.nodeVersion)} at ${code(result.nodePath)}; openclaw ${inline(result.openclawVersion)} at ${code(result.openclawPath)}`,
     ],
     migrateData: (result) => [
-      `data: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (${result.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}`,
+      `data: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (${result.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}${result.userCreated ? ' (a system user the migration made)' : ''}`,
       `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup ${code(result.configBackup)}`,
       ...(result.staleLeasesCleared
         ? [
@@ -106,7 +106,7 @@ export function renderRecord(
         : []),
     ],
     deployPanel: (result) => [
-      `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600)`,
+      `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600, owner ${params.runAs.user})${result.configFixed?.length ? `; brought to the panel's types: ${result.configFixed.map(code).join(', ')}` : ''}`,
     ],
     systemdUnits: (result) => [
       `systemd: openclaw-gateway ${inline(result.gatewayActive)}, openclaw-panel ${inline(result.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
