@@ -24,9 +24,8 @@ export const PANEL_CONFIG_DIR = '/etc/openclaw-panel';
 /**
  * The two units of SOP §5.9, with the binaries where the install really put them. With `hardened`, seed 004's
  * sandboxing for both: the gateway's lock clean-up before it starts, no new privileges, a read-only system (homes
- * included) but for
- * what each writes (the gateway its ~/.openclaw and ~/.cache; the panel those, its own config directory and its
- * update state), a private /tmp.
+ * included) but for what each writes (the gateway its ~/.openclaw and ~/.cache; the panel those, its own config
+ * directory and its update state), a private /tmp.
  */
 export function renderUnits(params: MigrateVmParams, binaries: Binaries, runHome: string): UnitFiles {
   const { user, hardened } = params.runAs;
