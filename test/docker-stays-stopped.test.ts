@@ -140,7 +140,7 @@ describe('Docker between phase C and the human decision', () => {
     expect(removed.pruneReclaimed).toBe('0B');
     expect(result.record).toContain('`openclaw-gateway always`, `openclaw-panel always`');
     expect(result.record).toContain('reclaimed 0B');
-    expect(inGuest(105, 'ls /var/lib/openclaw-migrate')).toBe('data-migrated\ndocker-removed');
+    expect(inGuest(105, 'ls /var/lib/openclaw-migrate')).toBe('data-migrated\ndocker-removed\ndocker-stopped-at');
   });
 
   it("acceptance fails when the customer's login does not open the fronts; rollback restores restart: always", async () => {

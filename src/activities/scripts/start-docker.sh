@@ -1,9 +1,11 @@
 # Undoes phase C: the restart policies phase C recorded back on the containers, then `docker compose start`, then
 # waits until the Docker gateway and panel answer again. $1 = panel port, $2 = gateway port (the containers
-# publish the same loopback ports as the direct install). The record of the policies goes once they are back.
+# publish the same loopback ports as the direct install). The record of the policies and the time of the stop go
+# once they are back: the stop is undone, and a later run's phase C stops and times it afresh.
 set -uo pipefail
 umask 077
 POLICIES=/var/lib/openclaw-migrate/restart-policies
+STOPPED_AT=/var/lib/openclaw-migrate/docker-stopped-at
 cd /opt/openclaw || exit 1
 if [ -e "$POLICIES" ]; then
   while read -r container policy retries; do
@@ -23,4 +25,4 @@ echo "panel=$panel"
 echo "gateway=$gateway"
 docker ps --format "table {{.Names}}\t{{.Status}}"
 [ "$panel" = 200 ] && [ "$gateway" = 200 ] || exit 1
-rm -f "$POLICIES"
+rm -f "$POLICIES" "$STOPPED_AT"
