@@ -8,7 +8,7 @@ import { migrateVm } from '../../src/workflows';
 import { startLabAndWorker, type LabAndWorker } from '../support/lab-and-worker';
 
 /**
- * The product on a guest that reboots between phases (issue 11, point 3), three times in one run: 105 as its backup
+ * The product on a guest that reboots between phases (issue 11, point 3), several times in one run: 105 as its backup
  * starts (Docker still up: its containers come back), as D starts (Docker stopped), as the panel deploys, and while
  * the run awaits approval (the direct install must come back by itself); 106 as its data migrates, as its units are
  * written and as acceptance starts. 105's compose file says `restart: always`, which the SOP's `docker compose stop`
