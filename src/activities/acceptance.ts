@@ -1,8 +1,7 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, refuse, runChecked } from './guest-command';
+import { GuestClockSchema, keyValues, one, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
-import { GuestClockSchema } from './stop-docker';
 import { GATEWAY_UNIT, PANEL_UNIT } from './systemd-units';
 
 /**

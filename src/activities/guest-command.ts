@@ -1,4 +1,5 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
+import { z } from 'zod';
 import type { GuestCommand, GuestResult } from '../remote/guest';
 import { guestFor, nodeFor } from '../remote';
 import { RemoteError } from '../remote/errors';
@@ -144,6 +145,15 @@ export function withoutKeyValues(stdout: string): string {
     .join('\n')
     .trim();
 }
+
+/**
+ * A moment by the guest's own clock, as its scripts print it (`date +%s%3N`: milliseconds since the epoch, 13
+ * digits until the year 2286), kept as an ISO time: outages are differences of two such, so no other clock enters.
+ */
+export const GuestClockSchema = z
+  .string()
+  .regex(/^\d{13}$/, "the guest's clock in milliseconds (date +%s%3N)")
+  .transform((ms) => new Date(Number(ms)).toISOString());
 
 export function one(values: Map<string, string[]>, key: string): string {
   const found = values.get(key)?.[0];

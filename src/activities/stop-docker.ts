@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
+import { GuestClockSchema, keyValues, one, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -13,15 +12,6 @@ export const stopDockerScript = guestScript('stop-docker.sh');
 export function stopDockerCommand(params: MigrateVmParams): GuestCommand {
   return { label: 'stop-docker', script: stopDockerScript, timeoutMs: params.timeouts.commandMs };
 }
-
-/**
- * A moment by the guest's own clock, as its scripts print it (`date +%s%3N`: milliseconds since the epoch, 13
- * digits until the year 2286), kept as an ISO time: outages are differences of two such, so no other clock enters.
- */
-export const GuestClockSchema = z
-  .string()
-  .regex(/^\d{13}$/, "the guest's clock in milliseconds (date +%s%3N)")
-  .transform((ms) => new Date(Number(ms)).toISOString());
 
 /** A container's restart policy as Docker had it before phase C, which rollback puts back. */
 export interface RestartPolicy {
