@@ -14,8 +14,8 @@
 #   $OPENCLAW_LAB_PREFIX_TGZ (default /run/openclaw-lab/openclaw-prefix.tgz) into $PREFIX (default /usr/local). An
 #   install of the same tarball is detected and kept (idempotent); a different one replaces node_modules/openclaw and
 #   npm first.
-# - registry: as the real installer does. Node first (the real one installs Node 24 from NodeSource's packages when
-#   the machine's is missing or too old; here the same Node 24 and npm as the prefix's are unpacked from
+# - registry: as the real installer does. Node first (the real one installs Node from NodeSource's packages when the
+#   machine's is missing or too old; here the same Node 24 and npm as the prefix's are unpacked from
 #   $OPENCLAW_LAB_NODE_TGZ, default /run/openclaw-lab/openclaw-node.tgz, see lab/registry.ts), then
 #   `npm install -g openclaw@$OPENCLAW_VERSION` (the real installer's variable; the conf's version by default)
 #   into $PREFIX through npm's configured registry: in a guest the lab's Verdaccio (/root/.npmrc). A Node of the same
