@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { guestExec, labDown, labUp } from '../../lab/lab';
+import { guestExec, labDown, labStatus, labUp, processesNaming } from '../../lab/lab';
 import { OPENCLAW_VERSION } from '../../lab/openclaw-cache';
 import { prepareRegistry, REGISTRY_APPS, type RegistryCache } from '../../lab/registry';
 import { startLab, stopLab, type Lab } from '../support/lab';
@@ -37,18 +37,6 @@ const answered = () =>
     .map((line) => JSON.parse(line) as { request?: { url: string }; status?: number })
     .flatMap((entry) => (entry.request && entry.status ? [`${entry.status} ${entry.request.url}`] : []));
 
-/** Processes whose command line names a directory (the registry's names its config in the lab directory). */
-const processesNaming = (dir: string) =>
-  readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`);
-      } catch {
-        return false; // exited while we looked
-      }
-    });
-
 const alive = (pid: number) =>
   existsSync(`/proc/${pid}`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
@@ -64,8 +52,12 @@ beforeAll(async () => {
 afterAll(() => stopLab(lab));
 
 describe("the lab's registry", () => {
-  it('runs for the lab, listed in its state, offline: Verdaccio has no uplinks', () => {
+  it('runs for the lab, listed in its state, offline: Verdaccio has no uplinks', async () => {
     expect(alive(lab.registryPid)).toBe(true);
+    expect((await labStatus(lab.labDir)).registry).toEqual({
+      socket: join(lab.labDir, 'run/registry.sock'),
+      alive: true,
+    });
     const config = parse(readFileSync(join(lab.labDir, 'registry/config.yaml'), 'utf8')) as Record<string, unknown>;
     expect(config.uplinks).toBeUndefined();
     expect(JSON.stringify(config.packages)).not.toContain('proxy');
