@@ -142,7 +142,7 @@ const faultDir = (dir: string, vmid: number) => join(dir, 'run/faults', String(v
 const stateFile = (dir: string) => join(dir, 'lab.json');
 
 /** A process that runs: a zombie (killed, its parent not yet told) counts as gone. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat[stat.lastIndexOf(')') + 2] !== 'Z';

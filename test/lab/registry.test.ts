@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { guestExec, labDown, labStatus, labUp, processesNaming } from '../../lab/lab';
+import { alive, guestExec, labDown, labStatus, labUp, processesNaming } from '../../lab/lab';
 import { OPENCLAW_VERSION, prepareOpenClawCache } from '../../lab/openclaw-cache';
 import { prepareRegistry, REGISTRY_APPS, type RegistryCache } from '../../lab/registry';
 import { startLab, stopLab, type Lab } from '../support/lab';
@@ -39,8 +39,13 @@ const answered = () =>
     .map((line) => JSON.parse(line) as { request?: { url: string }; status?: number })
     .flatMap((entry) => (entry.request && entry.status ? [`${entry.status} ${entry.request.url}`] : []));
 
-const alive = (pid: number) =>
-  existsSync(`/proc/${pid}`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+const commandLine = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return ''; // gone
+  }
+};
 
 beforeAll(async () => {
   registry = await prepareRegistry(); // once per machine: minutes the first time
@@ -155,15 +160,22 @@ describe("the lab's registry", () => {
     expect(alive(pid)).toBe(false);
     expect(existsSync(join(lab.labDir, 'run/registry.sock'))).toBe(false);
 
-    // A lab whose guest cannot boot (its disk cannot hold its seed) fails after its registry started (lab up
-    // starts the registry before the node and the guests): nothing of it is left running.
+    // A lab whose guest cannot boot (its disk cannot hold its seed) fails after its registry started: the
+    // Verdaccio seen while it came up is gone once it failed, and nothing else of it is left running.
     const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
+    const seen = new Set<number>();
+    const sampler = setInterval(() => {
+      for (const named of processesNaming(dir)) if (commandLine(named).startsWith('verdaccio ')) seen.add(named);
+    }, 100);
     try {
       await expect(labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, diskSize: '1m' }, dir)).rejects.toThrow(
         /container vm-lab-0001 did not boot/,
       );
+      expect(seen.size).toBe(1);
+      expect([...seen].filter(alive)).toEqual([]);
       expect(processesNaming(dir)).toEqual([]);
     } finally {
+      clearInterval(sampler);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 600_000);
