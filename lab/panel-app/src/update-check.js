@@ -7,7 +7,8 @@
  *          `releases/latest` of update.panel_release_repo; unreachable (always, in the lab) → latestTag "",
  *          updateAvailable false and the error as `warning`.
  *   bot:   currentTag = the first YYYY.N.N[-x] of `openclaw --version` (15 s), then `openclaw update status`
- *          (30 s: without internet it may take all of it); its failure is a `warning`, not an error. A failing
+ *          (30 s; offline, 2026.9.6's took ~13 s in a lab guest and exits 0 with `Update │ npm · npm latest
+ *          unknown`: latestTag ""); its failure is a `warning`, not an error. A failing
  *          `openclaw --version` is an error: 400 `{ ok: false, message }`.
  */
 /* global fetch */
@@ -17,6 +18,13 @@ import path from 'node:path';
 
 const GITHUB_API = 'https://api.github.com';
 const VERSION = /([0-9]{4}\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z._-]+)?)/;
+/** Where `openclaw update status` names the latest version, most specific first. */
+const LATEST = [
+  /npm update\s+([0-9][0-9A-Za-z._-]*)/i,
+  /latest(?:\s+version)?\s*[:：]?\s*([0-9][0-9A-Za-z._-]*)/i,
+  /available[^\n]*\b([0-9]{4}\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z._-]+)?)/i,
+  VERSION,
+];
 
 const stripV = (tag) => tag.trim().replace(/^v/i, '');
 
@@ -101,7 +109,12 @@ async function checkBot(update) {
     releaseRepo,
   };
   const updateRow = row('Update');
-  const latestTag = stripV(VERSION.exec(updateRow)?.[1] ?? '');
+  // the release's order: the Update row, then the whole output; offline 2026.9.6 says `npm · npm latest unknown`
+  const latestTag = stripV(
+    [updateRow, status.stdout]
+      .flatMap((source) => LATEST.map((pattern) => pattern.exec(source)?.[1]))
+      .find((tag) => tag !== undefined) ?? '',
+  );
   const available = /available/i.test(updateRow) && !/up[\s-]?to[\s-]?date/i.test(updateRow);
   return {
     ...base,
