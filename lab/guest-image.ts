@@ -8,7 +8,8 @@
  *                                  fault watcher); plus the compose v2 plugin, built from Go
  *                                  modules (Debian 12's docker.io has no `docker compose`)
  *     docker-era-images.tar        `docker save` of the Docker-era OpenClaw: the gateway image (Node 24 and the real
- *                                  openclaw package from the OpenClaw cache) and the panel image (the lab's panel),
+ *                                  openclaw package from the OpenClaw cache) and the panel image (the lab's panel
+ *                                  with its node_modules from `npm ci --omit=dev` of its lock: lab/panel-deps.ts),
  *                                  tagged as the record's images; made by `docker import` in a booted build guest,
  *                                  because no registry serves images here. The gateway holds the cache's 2026.9.6,
  *                                  not the record's 2026.2.19: that one depends on a git repository on GitHub
@@ -30,9 +31,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { bootContainer, enterMachine, killContainer } from './machine';
 import { defaultCacheDir, prepareOpenClawCache, run, type Log } from './openclaw-cache';
+import { PANEL_APP_DIR, preparePanelDeps } from './panel-deps';
 import { withPidLock } from './shared/pid-lock';
 
 /** Bump when the image's layout changes in a way its inputs do not show. */
@@ -64,7 +66,6 @@ export const DOCKER_ERA_IMAGES = {
   panel: 'ghcr.io/bianshumeng/openclaw-panel:v2026.02.10',
 } as const;
 const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
-const panelAppDir = resolve(__dirname, 'panel-app');
 
 export interface GuestImage {
   dir: string;
@@ -86,10 +87,12 @@ interface Marker {
 
 const defaultLog: Log = (line) => process.stderr.write(`guest-image: ${line}\n`);
 
+/** The app's own files (not a node_modules a developer installed: the lock says what the image holds). */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath, entry.name))
+    .filter((file) => !relative(dir, file).split('/').includes('node_modules'))
     .sort();
 }
 
@@ -107,9 +110,9 @@ async function imageInputs(log: Log): Promise<Record<string, unknown>> {
     images: DOCKER_ERA_IMAGES,
     panelApp: createHash('sha256')
       .update(
-        filesUnder(panelAppDir)
+        filesUnder(PANEL_APP_DIR)
           // relative names: the same lab in another checkout is the same image
-          .map((file) => `${relative(panelAppDir, file)}\n${readFileSync(file, 'utf8')}`)
+          .map((file) => `${relative(PANEL_APP_DIR, file)}\n${readFileSync(file, 'utf8')}`)
           .join('\n'),
       )
       .digest('hex'),
@@ -156,9 +159,9 @@ function sharedLibraries(program: string): string[] {
 
 /**
  * A small root file system for a Docker-era OpenClaw image: Node at /usr/local/bin/node with the libraries it
- * links, /bin/sh, an app at /app.
+ * links, /bin/sh, an app at /app (with `nodeModules` as its node_modules, when given).
  */
-function imageRoot(root: string, nodeBinary: string, appDir: string): void {
+function imageRoot(root: string, nodeBinary: string, appDir: string, nodeModules?: string): void {
   for (const program of [nodeBinary, '/bin/sh']) {
     for (const library of sharedLibraries(program)) {
       mkdirSync(join(root, dirname(library)), { recursive: true });
@@ -175,7 +178,9 @@ function imageRoot(root: string, nodeBinary: string, appDir: string): void {
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
   for (const dir of ['tmp', 'root', 'home/node']) mkdirSync(join(root, dir), { recursive: true });
   chmodSync(join(root, 'tmp'), 0o1777);
-  cpSync(appDir, join(root, 'app'), { recursive: true, verbatimSymlinks: true });
+  const own = (src: string) => !nodeModules || src !== join(appDir, 'node_modules');
+  cpSync(appDir, join(root, 'app'), { recursive: true, verbatimSymlinks: true, filter: own });
+  if (nodeModules) cpSync(nodeModules, join(root, 'app/node_modules'), { recursive: true, verbatimSymlinks: true });
 }
 
 /** Imports both image roots into the Docker of a booted build guest and saves them to one tarball. */
@@ -222,6 +227,8 @@ async function build(dir: string, inputs: Record<string, unknown>, log: Log): Pr
   const work = `${dir}.work`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  // first: it needs the npm registry, which a build should find missing before its minutes of mmdebstrap
+  const panelDeps = await preparePanelDeps({ log: (line) => log(`panel-deps: ${line}`) });
   const rootfs = join(work, 'rootfs');
   log(`mmdebstrap ${GUEST_SUITE} with ${GUEST_PACKAGES.join(',')} (about a minute or two)`);
   await run(
@@ -238,7 +245,7 @@ async function build(dir: string, inputs: Record<string, unknown>, log: Log): Pr
   mkdirSync(prefix);
   execFileSync('tar', ['-xzf', openclaw.prefixTgz, '-C', prefix]);
   imageRoot(join(work, 'gateway-root'), join(prefix, 'bin/node'), join(prefix, 'lib/node_modules/openclaw'));
-  imageRoot(join(work, 'panel-root'), join(prefix, 'bin/node'), panelAppDir);
+  imageRoot(join(work, 'panel-root'), join(prefix, 'bin/node'), PANEL_APP_DIR, panelDeps.nodeModules);
   rmSync(prefix, { recursive: true, force: true });
   await makeDockerImages(work, rootfs, log);
 

@@ -195,7 +195,8 @@ describe('the preflight for tools', () => {
         '/etc/openclaw-panel openclaw 700\n/etc/openclaw-panel/panel.config.json openclaw 600',
       );
       expect(JSON.parse(inGuest('curl -s http://127.0.0.1:28080/api/update/check?target=panel', 106))).toMatchObject({
-        currentTag: run.inventory.panelRelease.tag,
+        ok: true,
+        result: { currentTag: run.inventory.panelRelease.tag },
       });
       expect([code(106, 'http://127.0.0.1:18080/'), code(106, 'http://127.0.0.1:18789/')]).toEqual(['401', '401']);
       expect([code(106, 'http://127.0.0.1:18080/', true), code(106, 'http://127.0.0.1:18789/', true)]).toEqual([

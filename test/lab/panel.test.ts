@@ -1,16 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { preparePanelDeps } from '../../lab/panel-deps';
 import { startReleaseServer, type ReleaseServer } from '../../lab/release-server';
 import { freePort } from '../../lab/shared/net';
 import { execResult, type ExecOptions } from '../support/exec';
@@ -24,6 +16,10 @@ const TAG = 'v2026.02.20-r4';
 let tmp: string;
 let server: ReleaseServer;
 let socketPath: string;
+/** The release as §5.7 deployed it, with its node_modules */
+let appDir: string;
+/** where the fake openclaw is */
+let bin: string;
 const children: ChildProcess[] = [];
 
 const run = (cmd: string, args: string[], opts: ExecOptions = {}) =>
@@ -32,14 +28,32 @@ const run = (cmd: string, args: string[], opts: ExecOptions = {}) =>
 /** The panel's pages, each given up to 20 s. */
 const panelGet = (port: number, path: string) => httpGet(port, path, 20_000);
 
-/** SOP §5.7 as written, with the release base URL and APP_DIR as parameters and npm told to stay offline. */
+/** SOP §5.7 as written, with the release base URL and APP_DIR as parameters and npm told to stay offline (its cache
+ * holds the lock's tarballs). */
 const deployPanel = deployPanelScript({ appDir: '$4', npmOffline: true, printTop: true });
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lab-panel-'));
   socketPath = join(tmp, 'run', 'release.sock');
   server = await startReleaseServer({ host: '127.0.0.1', port: 0, socketPath, releases: [{ repo: REPO, tag: TAG }] });
-});
+  // the panel's dependencies: from the npm registry once per machine, offline after (lab/panel-deps.ts)
+  const deps = await preparePanelDeps();
+  appDir = join(tmp, 'opt', 'openclaw-panel');
+  const deploy = await run('bash', ['-c', deployPanel, 'sop', TAG, REPO, server.url as string, appDir], {
+    env: { ...process.env, npm_config_cache: deps.npmCache },
+  });
+  expect(deploy.stderr).not.toMatch(/ERR!/);
+  expect(deploy.code).toBe(0);
+  expect(deploy.stdout).toMatch(/^top:Bianshumeng-openclaw-panel-public-[0-9a-f]{7}$/m);
+  // A fake openclaw on PATH: its --version prints what the real one prints; its update status finds no network.
+  bin = join(tmp, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, 'openclaw'),
+    '#!/bin/sh\n[ "$1" = --version ] && exec echo "OpenClaw 2026.9.6 (eb377ac)"\necho "openclaw $*: no network" >&2\nexit 1\n',
+  );
+  chmodSync(join(bin, 'openclaw'), 0o755);
+}, 300_000);
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -80,90 +94,167 @@ describe('release server', () => {
 });
 
 describe('panel app', () => {
-  it('deploys as §5.7 does (offline npm install), serves / and both update checks', async () => {
-    const appDir = join(tmp, 'opt', 'openclaw-panel');
-    const deploy = await run('bash', ['-c', deployPanel, 'sop', TAG, REPO, server.url as string, appDir]);
-    expect(deploy.stderr).not.toMatch(/ERR!/);
-    expect(deploy.code).toBe(0);
-    expect(deploy.stdout).toMatch(/^top:Bianshumeng-openclaw-panel-public-[0-9a-f]{7}$/m);
-    expect(readdirSync(appDir).sort()).toEqual(
-      ['.panel-release.json', 'package-lock.json', 'package.json', 'src']
-        .concat(existsSync(join(appDir, 'node_modules')) ? ['node_modules'] : [])
-        .sort(),
-    );
+  /** Starts the deployed panel; resolves once it answers, with its output so far. */
+  async function startPanel(env: NodeJS.ProcessEnv, port: number) {
+    const panel = spawn(process.execPath, ['src/server.js'], {
+      cwd: appDir,
+      env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(panel);
+    const output = { log: '' };
+    panel.stdout?.on('data', (d: Buffer) => (output.log += d.toString()));
+    panel.stderr?.on('data', (d: Buffer) => (output.log += d.toString()));
+    await waitFor('the panel to answer', () => panelGet(port, '/api/health').catch(() => undefined), 15_000);
+    return { panel, output };
+  }
 
-    // A fake openclaw on PATH, printing what the real one prints.
-    const bin = join(tmp, 'bin');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'openclaw'), '#!/bin/sh\necho "OpenClaw 2026.9.6 (eb377ac)"\n');
-    chmodSync(join(bin, 'openclaw'), 0o755);
+  it('deploys as §5.7 does (npm install of its real dependencies, offline from the cache), serves / and both update checks', async () => {
+    expect(readdirSync(appDir).sort()).toEqual([
+      '.panel-release.json',
+      'node_modules',
+      'package-lock.json',
+      'package.json',
+      'public',
+      'src',
+    ]);
+    expect(readdirSync(join(appDir, 'node_modules')).sort()).toEqual(
+      expect.arrayContaining(['@fastify', '@shoelace-style', 'fastify', 'ws', 'zod']),
+    );
 
     const port = await freePort();
     const configPath = join(tmp, 'etc', 'panel.config.json');
     mkdirSync(join(tmp, 'etc'), { recursive: true });
+    const openclawConfig = join(tmp, 'openclaw.json');
+    writeFileSync(openclawConfig, '{}\n', { mode: 0o644 });
     writeFileSync(
       configPath,
       JSON.stringify({
-        runtime: { mode: 'systemd' },
+        runtime: { mode: 'docker' },
         panel: { listen_host: '127.0.0.1', listen_port: port },
-        openclaw: { config_path: join(tmp, 'openclaw.json'), gateway_port: await freePort() },
+        openclaw: { config_path: openclawConfig, gateway_port: await freePort() },
+        docker: { enabled: true, gateway_container: 'openclaw-gateway' },
+        log: { source: 'docker' },
         update: { panel_release_repo: REPO, bot_release_repo: 'openclaw/openclaw', panel_app_dir: appDir },
       }),
     );
-    const panel = spawn(process.execPath, ['src/server.js'], {
-      cwd: appDir,
-      env: { ...process.env, PANEL_CONFIG_PATH: configPath, PATH: `${bin}:${process.env.PATH}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(panel);
-    let log = '';
-    panel.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-    panel.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    await waitFor('the panel to answer', () => panelGet(port, '/api/health').catch(() => undefined), 15_000);
-    expect(log).toContain(`openclaw-panel listening on http://127.0.0.1:${port}`);
+    const { panel, output } = await startPanel({ PANEL_CONFIG_PATH: configPath }, port);
+    expect(output.log).toContain(`OpenClaw panel listening on http://127.0.0.1:${port}`);
+    // as the release does at start: the OpenClaw config is made 600
+    expect(statSync(openclawConfig).mode & 0o777).toBe(0o600);
 
     const home = await panelGet(port, '/');
     expect(home.status).toBe(200);
     expect(home.body).toContain('<title>OpenClaw');
+    expect(home.body).toContain('src="/shoelace/shoelace-autoloader.js"');
+    // shoelace from node_modules, as the release serves it
+    const shoelace = await panelGet(port, '/shoelace/shoelace-autoloader.js');
+    expect([shoelace.status, shoelace.body]).toEqual([200, expect.stringContaining('customElements')]);
+    expect(JSON.parse((await panelGet(port, '/api/health')).body)).toEqual({
+      ok: true,
+      service: 'openclaw-panel',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+
+    // the release's answers: GitHub is out of reach, so no latestTag and a warning
     expect(JSON.parse((await panelGet(port, '/api/update/check?target=panel')).body)).toEqual({
-      target: 'panel',
-      currentTag: TAG,
-      latestTag: TAG,
-      updateAvailable: false,
+      ok: true,
+      result: {
+        ok: true,
+        currentTag: TAG,
+        latestTag: '',
+        latestPublishedAt: null,
+        releaseRepo: REPO,
+        updateAvailable: false,
+        warning: expect.any(String),
+        target: 'panel',
+        upgradeMode: 'staged-apply',
+      },
     });
-    expect(JSON.parse((await panelGet(port, '/api/update/check?target=bot')).body)).toEqual({
-      target: 'bot',
-      currentTag: '2026.9.6',
-      latestTag: '2026.9.6',
-      updateAvailable: false,
+    const bot = {
+      ok: true,
+      result: {
+        ok: true,
+        currentTag: '2026.9.6',
+        latestTag: '',
+        updateAvailable: false,
+        warning: 'openclaw update status: no network',
+        installMethod: 'global',
+        strategy: 'package-manager',
+        releaseRepo: 'openclaw/openclaw',
+        target: 'bot',
+        upgradeMode: 'direct',
+      },
+    };
+    expect(JSON.parse((await panelGet(port, '/api/update/check?target=bot')).body)).toEqual(bot);
+    expect(JSON.parse((await panelGet(port, '/api/update/check')).body)).toEqual(bot);
+    const nope = await panelGet(port, '/api/update/check?target=nope');
+    expect(nope.status).toBe(400);
+    expect(JSON.parse(nope.body)).toEqual({ ok: false, message: expect.stringContaining("Expected 'bot' | 'panel'") });
+    const missing = await panelGet(port, '/api/status');
+    expect([missing.status, JSON.parse(missing.body)]).toEqual([404, { ok: false, message: 'API not found' }]);
+
+    // the config as it parsed it: defaults filled in, runtime and docker forced to the direct install's, unknown
+    // keys dropped
+    const { config } = JSON.parse((await panelGet(port, '/api/panel-config')).body);
+    expect(config).toMatchObject({
+      runtime: { mode: 'systemd' },
+      docker: { enabled: false },
+      log: { source: 'journal', file_path: '~/.openclaw/logs/gateway.log' },
+      reverse_proxy: { enabled: false, gateway_public_port: 18789 },
+      update: { github_token: '', panel_service_name: 'openclaw-panel' },
     });
-    expect((await panelGet(port, '/api/update/check?target=nope')).status).toBe(400);
+
+    // a panel that lost its marker reports its package version: acceptance must not take it
+    rmSync(join(appDir, '.panel-release.json'));
+    const lost = JSON.parse((await panelGet(port, '/api/update/check?target=panel')).body);
+    expect(lost.result.currentTag).toBe(`v${JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).version}`);
 
     panel.kill('SIGTERM');
     const code = await new Promise((resolve) => panel.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
   });
 
-  it('fails visibly without a usable config', async () => {
-    const server = join(__dirname, '../../lab/panel-app/src/server.js');
-    const none = await run(process.execPath, [server], { env: { PATH: process.env.PATH } });
-    expect(none.code).not.toBe(0);
-    expect(none.stderr).toContain('PANEL_CONFIG_PATH is not set');
-    const bad = join(tmp, 'bad.json');
-    writeFileSync(bad, '{"panel": ');
-    const broken = await run(process.execPath, [server], { env: { PATH: process.env.PATH, PANEL_CONFIG_PATH: bad } });
-    expect(broken.code).not.toBe(0);
-    expect(broken.stderr).toContain(`config ${bad} is not valid JSON`);
-    // the real panel's schema: a Docker-era null or a port as a string stops it at start
-    const mistyped = join(tmp, 'mistyped.json');
-    writeFileSync(mistyped, JSON.stringify({ panel: { listen_port: '18080' }, update: { github_token: null } }));
-    const refused = await run(process.execPath, [server], {
-      env: { PATH: process.env.PATH, PANEL_CONFIG_PATH: mistyped },
+  it('starts on the defaults without a config file, and refuses one its schema refuses, naming the key', async () => {
+    const port = await freePort();
+    const none = join(tmp, 'no-such', 'panel.config.json');
+    const { panel } = await startPanel({ PANEL_CONFIG_PATH: none, PANEL_LISTEN_PORT: String(port) }, port);
+    expect(JSON.parse((await panelGet(port, '/api/panel-config')).body)).toMatchObject({
+      filePath: none,
+      config: {
+        panel: { listen_host: '127.0.0.1', listen_port: port },
+        update: { panel_app_dir: '/opt/openclaw-panel' },
+      },
     });
-    expect(refused.code).toBe(78);
-    expect(refused.stderr).toContain(
-      `config ${mistyped}: panel.listen_port must be a positive integer, got "18080"; ` +
-        'update.github_token must be a string, got null',
+    panel.kill('SIGTERM');
+
+    const refused = async (name: string, text: string) => {
+      const file = join(tmp, name);
+      writeFileSync(file, text);
+      const r = await run(process.execPath, ['src/server.js'], {
+        cwd: appDir,
+        env: { PATH: process.env.PATH, PANEL_CONFIG_PATH: file },
+      });
+      return { code: r.code, stderr: r.stderr.trim(), file };
+    };
+    // a Docker-era null or a port as a string stops it at start, as the release's zod schema does (exit 1)
+    const nullToken = await refused('null-token.json', JSON.stringify({ update: { github_token: null } }));
+    expect(nullToken).toEqual({
+      code: 1,
+      stderr: `openclaw-panel: config ${nullToken.file}: update.github_token: Expected string, received null`,
+      file: nullToken.file,
+    });
+    const stringPort = await refused(
+      'string-port.json',
+      JSON.stringify({ panel: { listen_port: '28080' }, openclaw: { gateway_port: 28789 } }),
     );
+    expect(stringPort).toEqual({
+      code: 1,
+      stderr: `openclaw-panel: config ${stringPort.file}: panel.listen_port: Expected number, received string`,
+      file: stringPort.file,
+    });
+    const broken = await refused('broken.json', '{"panel": ');
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain(`config ${broken.file} is not valid JSON`);
   });
 });
