@@ -16,6 +16,9 @@ const usage = `usage: npm run lab -- <up|status|down> [options]
           --sessions N            session files (6)
           --disk-size SIZE        each guest's disk (2g)
           --pve 8|9               the Proxmox VE whose wording the node's qm speaks (9: 9.1 and later)
+          --install prefix|registry  how the installer stand-in installs OpenClaw: unpack the prepared
+                                  prefix (prefix, the default, seconds) or as the real installer does,
+                                  Node 24 then npm install -g openclaw through the lab's registry
   status  what runs, and where the inventory is
   down    stop everything the lab started and remove its files
 
@@ -35,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       sessions: { type: 'string' },
       'disk-size': { type: 'string' },
       pve: { type: 'string' },
+      install: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -51,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
         sessions: number(values.sessions),
         diskSize: values['disk-size'],
         pve: values.pve as LabOptions['pve'],
+        install: values.install as LabOptions['install'],
       };
       const parsed = LabOptionsSchema.safeParse(input);
       if (!parsed.success) {

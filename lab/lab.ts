@@ -29,7 +29,8 @@ import {
   waitForBoot,
   type Container,
 } from './machine';
-import { prepareOpenClawCache } from './openclaw-cache';
+import { OPENCLAW_VERSION, prepareOpenClawCache } from './openclaw-cache';
+import { GUEST_REGISTRY_PORT, prepareRegistry, startLabRegistry, type RegistryCache } from './registry';
 import { GUEST_QGA_DIR, seedGuestData, seedGuestSystem, toolWrapper } from './seed';
 import { QM_PVE_FILE } from './node/qm';
 import { connects, freePort } from './shared/net';
@@ -88,6 +89,11 @@ export const LabOptionsSchema = z.object({
     .default('2g'),
   /** the Proxmox VE whose wording the node's qm speaks: 8, or 9 (9.1, qemu-server 9.0.26 and later) */
   pve: z.enum(['8', '9']).default('9'),
+  /**
+   * how the installer stand-in installs OpenClaw: `prefix` unpacks the prepared prefix (seconds), `registry` installs
+   * as the real installer does, Node 24 then `npm install -g openclaw@<version>` through the lab's registry
+   */
+  install: z.enum(['prefix', 'registry']).default('prefix'),
 });
 export type LabOptions = z.input<typeof LabOptionsSchema>;
 
@@ -101,8 +107,8 @@ interface GuestState {
   ip: string;
   /** host pid of the guest's first boot's PID 1, its systemd (guestInit follows reboots) */
   initPid: number;
-  /** the guest's systemd-nspawn container, and the bridge that serves it the release endpoint */
-  booted: { container: Container; releaseBridgePid: number };
+  /** the guest's systemd-nspawn container, and the bridges that serve it the release endpoint and the registry */
+  booted: { container: Container; releaseBridgePid: number; registryBridgePid: number };
   /** seed 004's machines: a host loopback port forwarded to the guest's own sshd, with the guest's host key */
   directSsh?: { port: number; forwarderPid: number; hostKeySha256: string };
 }
@@ -111,6 +117,8 @@ interface LabState {
   labDir: string;
   node: { pid: number; sshPort: number; hostKeySha256: string };
   releaseServerPid: number;
+  /** the lab's Verdaccio, offline, on <lab dir>/run/registry.sock */
+  registryPid: number;
   guests: GuestState[];
   inventoryPath: string;
   /** the operator's key for the node (and direct-SSH guests), and a known_hosts file pinning the node */
@@ -215,7 +223,7 @@ export async function bundleTools(outdir: string, tools: readonly LabTool[]): Pr
 }
 
 /** Bundles the lab's programs and gathers what the machines bind-mount at /run/openclaw-lab. */
-async function prepareTools(dir: string): Promise<void> {
+async function prepareTools(dir: string, install: LabOptions['install'], registry: RegistryCache): Promise<void> {
   const tools = join(dir, 'tools');
   mkdirSync(tools, { recursive: true });
   await bundleTools(tools, ['qm', 'release-server']);
@@ -233,6 +241,9 @@ async function prepareTools(dir: string): Promise<void> {
   linkOrCopy(process.execPath, join(tools, 'node'));
   const openclaw = await prepareOpenClawCache();
   linkOrCopy(openclaw.prefixTgz, join(tools, 'openclaw-prefix.tgz'));
+  linkOrCopy(registry.nodeTgz, join(tools, 'openclaw-node.tgz'));
+  // How the installer stand-in installs (lab/guest/install-openclaw.sh reads it): one key=value a line.
+  writeFileSync(join(tools, 'install-openclaw.conf'), `method=${install}\nversion=${OPENCLAW_VERSION}\n`);
 }
 
 /** A guest's /var/lib/docker: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
@@ -264,18 +275,8 @@ async function startGuest(
       { host: image.dockerImagesTar, guest: DOCKER_ERA_IMAGES_IN_GUEST, readOnly: true },
     ],
   });
-  const releaseBridgePid = startDetached(
-    'nsenter',
-    [
-      // the machine's network namespace, which outlives the guest's reboots as a VM's NIC does
-      `--net=/proc/${container.machinePid}/ns/net`,
-      'socat',
-      `TCP-LISTEN:${RELEASE_PORT_IN_GUEST},bind=127.0.0.1,fork,reuseaddr`,
-      `UNIX-CONNECT:${join(dir, 'run/release.sock')}`,
-    ],
-    {},
-    join(guestDir, 'release-bridge.log'),
-  );
+  const releaseBridgePid = bridgeIntoGuest(container, RELEASE_PORT_IN_GUEST, join(dir, 'run/release.sock'));
+  const registryBridgePid = bridgeIntoGuest(container, GUEST_REGISTRY_PORT, join(dir, 'run/registry.sock'));
   const dockerEraUp = enterMachine(container.initPid, [
     '/bin/bash',
     '-c',
@@ -308,7 +309,25 @@ async function startGuest(
   const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
   if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
   if (faults.length > 0) startFaultWatcher(container.initPid);
-  return { container, releaseBridgePid };
+  return { container, releaseBridgePid, registryBridgePid };
+}
+
+/**
+ * Serves a lab's unix socket on 127.0.0.1:<port> inside a guest: socat in the machine's network namespace, which
+ * outlives the guest's reboots as a VM's NIC does. Returns socat's pid.
+ */
+function bridgeIntoGuest(container: Container, port: number, socket: string): number {
+  return startDetached(
+    'nsenter',
+    [
+      `--net=/proc/${container.machinePid}/ns/net`,
+      'socat',
+      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
+      `UNIX-CONNECT:${socket}`,
+    ],
+    {},
+    join(container.machineDir, `bridge-${port}.log`),
+  );
 }
 
 /** Brings the lab up: the node, its guests, the release endpoint; writes the inventory. Safe to call twice. */
@@ -338,7 +357,8 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
 
 async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, vmids: number[]): Promise<LabState> {
   mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
-  await prepareTools(dir);
+  const registry = await prepareRegistry();
+  await prepareTools(dir, options.install, registry);
   const image = await prepareGuestImage();
 
   const keys = join(dir, 'keys');
@@ -361,6 +381,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     {},
     join(dir, 'release-server.log'),
   );
+  const registryPid = await startLabRegistry(registry, dir, join(dir, 'run/registry.sock'));
 
   // The node: a real sshd on loopback, qm on PATH, the VMs' configs.
   const nodeDir = join(dir, 'node');
@@ -516,6 +537,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     labDir: dir,
     node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
     releaseServerPid,
+    registryPid,
     guests: bootedGuests,
     inventoryPath: join(dir, 'inventory.json'),
     privateKeyPath: join(keys, 'operator'),
@@ -590,7 +612,10 @@ function machinePid(guest: GuestState): number {
 
 function labHealthy(state: LabState): boolean {
   return (
-    alive(state.node.pid) && alive(state.releaseServerPid) && state.guests.every((guest) => alive(machinePid(guest)))
+    alive(state.node.pid) &&
+    alive(state.releaseServerPid) &&
+    alive(state.registryPid) &&
+    state.guests.every((guest) => alive(machinePid(guest)))
   );
 }
 
@@ -628,7 +653,7 @@ function killNow(pid: number): void {
 
 /**
  * Processes of a lab whose state file does not list them yet (a `lab up` that failed half-way): nspawn, the release
- * server and its bridges name the lab's directory on their command lines; a container's systemd is nspawn's child.
+ * server, the registry and the bridges name the lab's directory on their command lines; a container's systemd is nspawn's child.
  */
 function processesNaming(dir: string): number[] {
   const named = readdirSync('/proc')
@@ -665,15 +690,26 @@ export async function labDown(dir = labDir()): Promise<void> {
       ...(guest.directSsh ? [guest.directSsh.forwarderPid] : []),
       machinePid(guest),
       guest.booted.releaseBridgePid,
+      guest.booted.registryBridgePid,
     ]);
-    [...processesIn(namespaces), state.releaseServerPid, ...forwarders].forEach(killNow);
+    [...processesIn(namespaces), state.releaseServerPid, state.registryPid, ...forwarders].forEach(killNow);
     await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 180_000);
     for (const guest of state.guests) await removeMachineCgroup(guest.booted.container.machineDir);
   }
   const unlisted = processesNaming(dir);
   unlisted.forEach(killNow);
   await waitUntil('the lab processes to exit', () => !unlisted.some(alive), 180_000);
-  for (const entry of ['node', 'guests', 'run', 'tools', 'lab.json', 'inventory.json', 'release-server.log', 'keys']) {
+  for (const entry of [
+    'node',
+    'guests',
+    'run',
+    'tools',
+    'registry',
+    'lab.json',
+    'inventory.json',
+    'release-server.log',
+    'keys',
+  ]) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
 }

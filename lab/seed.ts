@@ -3,6 +3,7 @@ import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync }
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { DOCKER_ERA_IMAGES } from './guest-image';
+import { GUEST_REGISTRY_PORT } from './registry';
 
 /** How much user data a guest starts with; the record's vmid 105 had 6 sessions and 584 workspace files. */
 export interface GuestDataShape {
@@ -135,8 +136,8 @@ export type RestartPolicy = 'unless-stopped' | 'always';
 export const GUEST_QGA_DIR = '/run/openclaw-lab-qga';
 
 /**
- * A guest's own configuration: the compose project Docker runs (vmid 105's, with the guest's restart policy)
- * and qemu-ga as a service on a unix socket the node reaches, as virtio-serial would carry it on a VM.
+ * A guest's own configuration: the compose project Docker runs (vmid 105's, with the guest's restart policy),
+ * npm's registry, and qemu-ga as a service on a unix socket the node reaches, as virtio-serial would carry it on a VM.
  */
 export function seedGuestSystem(root: string, vm: { vmid: number; name: string }, restart: RestartPolicy): void {
   write(root, 'etc/hostname', `${vm.name}\n`); // the image's is the build machine's, and systemd prefers it
@@ -167,6 +168,9 @@ export function seedGuestSystem(root: string, vm: { vmid: number; name: string }
     },
   };
   write(root, 'opt/openclaw/docker-compose.yml', stringify(compose));
+  // npm's registry is the lab's (bridged in at 127.0.0.1:4873), as on a VM configured with a mirror: the installer's
+  // `npm install -g` and the panel's `npm install` use it; nothing reaches the internet from a guest.
+  write(root, 'root/.npmrc', `registry=http://127.0.0.1:${GUEST_REGISTRY_PORT}/\n`, 0o600);
   // A whole unit, not a drop-in: Debian's binds the agent to its virtio port device, which a container never has,
   // and a drop-in cannot take a dependency away.
   write(

@@ -1,0 +1,171 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { guestExec, labDown, labUp } from '../../lab/lab';
+import { OPENCLAW_VERSION } from '../../lab/openclaw-cache';
+import { prepareRegistry, REGISTRY_APPS, type RegistryCache } from '../../lab/registry';
+import { startLab, stopLab, type Lab } from '../support/lab';
+
+/**
+ * The lab's npm registry (a real Verdaccio, offline, bridged into each guest at 127.0.0.1:4873) and the realistic
+ * install through it: one guest up with `install: 'registry'`.
+ */
+const VMID = 105;
+let registry: RegistryCache;
+let lab: Lab;
+
+/**
+ * A bash script in the guest as the agent runs one (its environment: PATH only, nothing of this process's) with
+ * root's HOME exported, as phase D's install.sh does; values as $1, $2, …
+ */
+const inGuest = (script: string, ...args: string[]) => guestRun(script, args);
+const guestRun = (script: string, args: string[], input?: string) =>
+  guestExec(
+    lab,
+    VMID,
+    ['env', '-i', `PATH=${GUEST_PATH}`, 'HOME=/root', '/bin/bash', '-c', script, 'registry-test', ...args],
+    input,
+  );
+const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The status of each request the lab's Verdaccio answered, from its log (JSON lines). */
+const answered = () =>
+  readFileSync(join(lab.labDir, 'registry/verdaccio.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { request?: { url: string }; status?: number })
+    .flatMap((entry) => (entry.request && entry.status ? [`${entry.status} ${entry.request.url}`] : []));
+
+/** Processes whose command line names a directory (the registry's names its config in the lab directory). */
+const processesNaming = (dir: string) =>
+  readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`);
+      } catch {
+        return false; // exited while we looked
+      }
+    });
+
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+beforeAll(async () => {
+  registry = await prepareRegistry(); // once per machine: minutes the first time
+  console.log(
+    `registry: ${registry.built ? 'filled' : 'reused'} ${registry.dir} (${registry.packages} packages, ` +
+      `${registry.tarballs} tarballs, ${(registry.sizeBytes / 2 ** 20).toFixed(0)} MiB; fill took ` +
+      `${(registry.buildMs / 1000).toFixed(0)} s)`,
+  );
+  lab = await startLab({ install: 'registry' });
+}, 1_800_000);
+afterAll(() => stopLab(lab));
+
+describe("the lab's registry", () => {
+  it('runs for the lab, listed in its state, offline: Verdaccio has no uplinks', () => {
+    expect(alive(lab.registryPid)).toBe(true);
+    const config = parse(readFileSync(join(lab.labDir, 'registry/config.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(config.uplinks).toBeUndefined();
+    expect(JSON.stringify(config.packages)).not.toContain('proxy');
+    expect(inGuest('cat /root/.npmrc').stdout).toBe('registry=http://127.0.0.1:4873/\n');
+  });
+
+  it('install-openclaw.sh --no-prompt installs as the real installer does: Node 24, then npm install -g', () => {
+    const started = Date.now();
+    const install = inGuest(lab.installCommand);
+    const seconds = (Date.now() - started) / 1000;
+    expect(install.stderr).toBe('');
+    expect(install.status).toBe(0);
+    expect(install.stdout).toContain('==> Installing Node.js and npm into /usr/local');
+    expect(install.stdout).toContain(
+      `==> Installing OpenClaw ${OPENCLAW_VERSION} with npm from http://127.0.0.1:4873/`,
+    );
+    console.log(`realistic install in a guest: ${seconds.toFixed(1)} s`);
+    // npm fetched the package through the lab's Verdaccio, not from a prepared prefix
+    expect(answered()).toContain(`200 /openclaw/-/openclaw-${OPENCLAW_VERSION}.tgz`);
+    expect(inGuest('[ -e /usr/local/lib/node_modules/.openclaw-lab-prefix ]').status).toBe(1);
+
+    const installed = inGuest(
+      'openclaw --version; readlink -f /usr/bin/openclaw /usr/bin/node; node -v; npm -v; command -v openclaw node',
+    );
+    expect(installed.stderr).toBe('');
+    const [version, openclawPath, nodePath, nodeVersion, npmVersion, ...onPath] = installed.stdout.trim().split('\n');
+    expect(version).toMatch(new RegExp(`^OpenClaw ${OPENCLAW_VERSION.replace(/\./g, '\\.')} \\([0-9a-f]+\\)$`));
+    expect(openclawPath).toBe('/usr/local/lib/node_modules/openclaw/openclaw.mjs');
+    expect(nodePath).toBe('/usr/local/bin/node');
+    expect(nodeVersion).toMatch(/^v24\./);
+    expect(npmVersion).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(onPath).toEqual(['/usr/local/bin/openclaw', '/usr/local/bin/node']);
+
+    const again = inGuest(lab.installCommand);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain(`Node.js ${nodeVersion} is already installed in /usr/local`);
+    expect(again.stdout).toContain(`OpenClaw ${OPENCLAW_VERSION} is already installed in /usr/local`);
+  }, 900_000);
+
+  it('answers npm view in a guest for a package in its storage, E404 for one that is not', () => {
+    expect(inGuest('npm config get registry').stdout.trim()).toBe('http://127.0.0.1:4873/');
+    const view = inGuest('npm view "$1" version', `openclaw@${OPENCLAW_VERSION}`);
+    expect(view.stderr).toBe('');
+    expect(view.stdout.trim()).toBe(OPENCLAW_VERSION);
+    expect(inGuest('npm view zod@4.6.7 dist.tarball').stdout.trim()).toBe('http://127.0.0.1:4873/zod/-/zod-4.6.7.tgz');
+
+    const missing = inGuest('npm view left-pad version');
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('E404');
+    expect(missing.stderr).toContain('http://127.0.0.1:4873/left-pad');
+    expect(answered()).toContain('404 /left-pad');
+    expect(existsSync(join(registry.storage, 'left-pad'))).toBe(false);
+    // and the guest itself has no way out: its network namespace has only its loopback
+    expect(inGuest('curl -sS -m 5 -o /dev/null https://registry.npmjs.org/').status).not.toBe(0);
+  });
+
+  it.each(REGISTRY_APPS.map((app) => [app.split('/').pop() as string, app]))(
+    "installs the %s lock's dependencies in a guest (npm ci --omit=dev)",
+    (name, app) => {
+      const dir = `/root/registry-test/${name}`;
+      expect(inGuest('mkdir -p "$1"', dir).status).toBe(0);
+      const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as {
+        packages: Record<string, { dev?: boolean; version?: string }>;
+      };
+      const wanted = Object.entries(lock.packages).filter(([path, p]) => path !== '' && !p.dev);
+      for (const file of ['package.json', 'package-lock.json']) {
+        const copy = guestRun('cat >"$1/$2"', [dir, file], readFileSync(join(app, file), 'utf8'));
+        expect(copy.status).toBe(0);
+      }
+      const ci = inGuest('cd "$1" && npm ci --omit=dev --no-audit --no-fund', dir);
+      expect(ci.stderr).toBe('');
+      expect(ci.status).toBe(0);
+      // every package of the lock is on the guest's disk, in the lock's version
+      const versions = inGuest(
+        `cd "$1" && for p in "\${@:2}"; do node -p 'require("./" + process.argv[1] + "/package.json").version' "$p"; done`,
+        dir,
+        ...wanted.map(([path]) => path),
+      );
+      expect(versions.stderr).toBe('');
+      expect(versions.stdout.trim().split('\n').filter(Boolean)).toEqual(wanted.map(([, p]) => p.version));
+    },
+    300_000,
+  );
+
+  it('is stopped by lab down, and by a lab up that fails half-way', async () => {
+    const pid = lab.registryPid;
+    await labDown(lab.labDir);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(join(lab.labDir, 'run/registry.sock'))).toBe(false);
+
+    // A lab whose guest cannot boot (its disk cannot hold its seed) fails after its registry started (lab up
+    // starts the registry before the node and the guests): nothing of it is left running.
+    const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
+    try {
+      await expect(labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, diskSize: '1m' }, dir)).rejects.toThrow(
+        /container vm-lab-0001 did not boot/,
+      );
+      expect(processesNaming(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+});
