@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { labDown, labStatus, labUp, LabOptionsSchema, type LabOptions } from './lab';
+import { GUEST_REGISTRY_PORT } from './registry';
 
 const usage = `usage: npm run lab -- <up|status|down> [options]
 
@@ -99,6 +100,12 @@ function printStatus(status: Awaited<ReturnType<typeof labStatus>>): void {
   console.log(
     `  ssh -i ${privateKeyPath} -o UserKnownHostsFile=${knownHostsPath} -p ${sshPort} root@127.0.0.1 qm list`,
   );
+  if (status.registry) {
+    console.log(
+      `npm registry: ${status.registry.alive ? 'up' : 'DOWN'} on ${status.registry.socket}, ` +
+        `http://127.0.0.1:${GUEST_REGISTRY_PORT}/ in each guest`,
+    );
+  }
   for (const guest of status.guests) {
     console.log(
       `guest ${guest.vmid} ${guest.name}: ${guest.running ? 'running' : 'stopped'}, agent ${guest.agent ? 'up' : 'down'}`,

@@ -142,7 +142,7 @@ const faultDir = (dir: string, vmid: number) => join(dir, 'run/faults', String(v
 const stateFile = (dir: string) => join(dir, 'lab.json');
 
 /** A process that runs: a zombie (killed, its parent not yet told) counts as gone. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat[stat.lastIndexOf(')') + 2] !== 'Z';
@@ -655,7 +655,7 @@ function killNow(pid: number): void {
  * Processes of a lab whose state file does not list them yet (a `lab up` that failed half-way): nspawn, the release
  * server, the registry and the bridges name the lab's directory on their command lines; a container's systemd is nspawn's child.
  */
-function processesNaming(dir: string): number[] {
+export function processesNaming(dir: string): number[] {
   const named = readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
@@ -763,6 +763,8 @@ export async function waitForGuestBoot(
 export interface LabStatus {
   up: boolean;
   node?: { sshPort: number; alive: boolean; privateKeyPath: string; knownHostsPath: string };
+  /** the lab's npm registry: its socket on the host, and whether it runs */
+  registry?: { socket: string; alive: boolean };
   guests: { vmid: number; name: string; running: boolean; agent: boolean }[];
   inventoryPath?: string;
 }
@@ -786,6 +788,7 @@ export async function labStatus(dir = labDir()): Promise<LabStatus> {
       privateKeyPath: state.privateKeyPath,
       knownHostsPath: state.knownHostsPath,
     },
+    registry: { socket: join(dir, 'run/registry.sock'), alive: alive(state.registryPid) },
     guests,
     inventoryPath: state.inventoryPath,
   };

@@ -89,7 +89,7 @@ export function run(
       tail = (tail + text).slice(-4000);
       if (opts.log) {
         for (const line of text.split('\n'))
-          if (line.trim() && !/Unknown user config/.test(line)) opts.log(`${opts.prefix ?? ''}${line}`);
+          if (line.trim() && !/Unknown (user|env) config/.test(line)) opts.log(`${opts.prefix ?? ''}${line}`);
       }
     };
     child.stdout.on('data', (c: Buffer) => onLines(c, true));

@@ -139,8 +139,13 @@ function cacheOf(dir: string, m: Marker, built: boolean): RegistryCache {
   return { dir, ...cachePaths(dir), packages, tarballs, sizeBytes, built, buildMs };
 }
 
-/** Verdaccio's config: one for the fill (an uplink, TCP for the host's npm), one for a lab (none, its socket). */
+/**
+ * Verdaccio's config: one for the fill (an uplink, TCP for the host's npm), one for a lab (none, its socket).
+ * Verdaccio sets its process title to `web.title` (else `verdaccio`), which replaces its command line in /proc: the
+ * title names the config file, so that `lab down` finds a lab's Verdaccio by its directory as it finds the others.
+ */
 function verdaccioConfig(opts: {
+  config: string;
   storage: string;
   htpasswd: string;
   listen: string;
@@ -159,7 +164,7 @@ function verdaccioConfig(opts: {
         ...(opts.packagesIn && { storage: opts.packagesIn }),
       },
     },
-    web: { enable: false },
+    web: { enable: false, title: `verdaccio -c ${opts.config}` },
     log: { type: 'stdout', format: 'json', level: 'http' },
     listen: opts.listen,
   });
@@ -228,7 +233,7 @@ async function fill(dir: string, inputs: Record<string, unknown>, uplink: string
   const config = join(work, 'fill.yaml');
   writeFileSync(
     config,
-    verdaccioConfig({ storage, htpasswd: join(work, 'htpasswd'), listen: `127.0.0.1:${port}`, uplink }),
+    verdaccioConfig({ config, storage, htpasswd: join(work, 'htpasswd'), listen: `127.0.0.1:${port}`, uplink }),
   );
   const verdaccio = spawn(nodeBin, [verdaccioBin, '-c', config], { stdio: 'ignore' });
   const exited = new Promise((resolveExit) => verdaccio.once('exit', resolveExit));
@@ -316,6 +321,7 @@ export async function startLabRegistry(cache: RegistryCache, labDir: string, soc
   writeFileSync(
     config,
     verdaccioConfig({
+      config,
       storage: join(home, 'storage'),
       htpasswd: join(home, 'htpasswd'),
       listen: `unix:${socket}`,

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { guestExec, labDown, labUp } from '../../lab/lab';
-import { OPENCLAW_VERSION } from '../../lab/openclaw-cache';
+import { alive, guestExec, labDown, labStatus, labUp, processesNaming } from '../../lab/lab';
+import { OPENCLAW_VERSION, prepareOpenClawCache } from '../../lab/openclaw-cache';
 import { prepareRegistry, REGISTRY_APPS, type RegistryCache } from '../../lab/registry';
 import { startLab, stopLab, type Lab } from '../support/lab';
 
@@ -12,6 +12,8 @@ import { startLab, stopLab, type Lab } from '../support/lab';
  * install through it: one guest up with `install: 'registry'`.
  */
 const VMID = 105;
+/** Phase D's script: the install command when node or openclaw is missing, then versions and real paths. */
+const PHASE_D_SCRIPT = join(__dirname, '../../src/activities/scripts/install.sh');
 let registry: RegistryCache;
 let lab: Lab;
 
@@ -37,20 +39,13 @@ const answered = () =>
     .map((line) => JSON.parse(line) as { request?: { url: string }; status?: number })
     .flatMap((entry) => (entry.request && entry.status ? [`${entry.status} ${entry.request.url}`] : []));
 
-/** Processes whose command line names a directory (the registry's names its config in the lab directory). */
-const processesNaming = (dir: string) =>
-  readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`);
-      } catch {
-        return false; // exited while we looked
-      }
-    });
-
-const alive = (pid: number) =>
-  existsSync(`/proc/${pid}`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+const commandLine = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return ''; // gone
+  }
+};
 
 beforeAll(async () => {
   registry = await prepareRegistry(); // once per machine: minutes the first time
@@ -64,44 +59,53 @@ beforeAll(async () => {
 afterAll(() => stopLab(lab));
 
 describe("the lab's registry", () => {
-  it('runs for the lab, listed in its state, offline: Verdaccio has no uplinks', () => {
+  it('runs for the lab, listed in its state, offline: Verdaccio has no uplinks', async () => {
     expect(alive(lab.registryPid)).toBe(true);
+    expect((await labStatus(lab.labDir)).registry).toEqual({
+      socket: join(lab.labDir, 'run/registry.sock'),
+      alive: true,
+    });
     const config = parse(readFileSync(join(lab.labDir, 'registry/config.yaml'), 'utf8')) as Record<string, unknown>;
     expect(config.uplinks).toBeUndefined();
     expect(JSON.stringify(config.packages)).not.toContain('proxy');
     expect(inGuest('cat /root/.npmrc').stdout).toBe('registry=http://127.0.0.1:4873/\n');
   });
 
-  it('install-openclaw.sh --no-prompt installs as the real installer does: Node 24, then npm install -g', () => {
+  it('phase D runs install-openclaw.sh --no-prompt, which installs as the real installer does: Node 24, then npm', async () => {
     const started = Date.now();
-    const install = inGuest(lab.installCommand);
+    const phaseD = inGuest(readFileSync(PHASE_D_SCRIPT, 'utf8'), lab.installCommand);
     const seconds = (Date.now() - started) / 1000;
-    expect(install.stderr).toBe('');
-    expect(install.status).toBe(0);
-    expect(install.stdout).toContain('==> Installing Node.js and npm into /usr/local');
-    expect(install.stdout).toContain(
-      `==> Installing OpenClaw ${OPENCLAW_VERSION} with npm from http://127.0.0.1:4873/`,
-    );
+    expect(phaseD.stderr).toBe('');
+    expect(phaseD.status).toBe(0);
+    expect(phaseD.stdout).toContain('==> Installing Node.js and npm into /usr/local');
+    expect(phaseD.stdout).toContain(`==> Installing OpenClaw ${OPENCLAW_VERSION} with npm from http://127.0.0.1:4873/`);
     console.log(`realistic install in a guest: ${seconds.toFixed(1)} s`);
     // npm fetched the package through the lab's Verdaccio, not from a prepared prefix
     expect(answered()).toContain(`200 /openclaw/-/openclaw-${OPENCLAW_VERSION}.tgz`);
     expect(inGuest('[ -e /usr/local/lib/node_modules/.openclaw-lab-prefix ]').status).toBe(1);
-
-    const installed = inGuest(
-      'openclaw --version; readlink -f /usr/bin/openclaw /usr/bin/node; node -v; npm -v; command -v openclaw node',
+    // what phase D reports is what it reports of the prefix's install: the same paths and versions
+    const prefix = await prepareOpenClawCache();
+    const reported = Object.fromEntries(
+      phaseD.stdout
+        .split('\n')
+        .filter((line) => /^[a-z_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
     );
-    expect(installed.stderr).toBe('');
-    const [version, openclawPath, nodePath, nodeVersion, npmVersion, ...onPath] = installed.stdout.trim().split('\n');
-    expect(version).toMatch(new RegExp(`^OpenClaw ${OPENCLAW_VERSION.replace(/\./g, '\\.')} \\([0-9a-f]+\\)$`));
-    expect(openclawPath).toBe('/usr/local/lib/node_modules/openclaw/openclaw.mjs');
-    expect(nodePath).toBe('/usr/local/bin/node');
-    expect(nodeVersion).toMatch(/^v24\./);
-    expect(npmVersion).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(onPath).toEqual(['/usr/local/bin/openclaw', '/usr/local/bin/node']);
+    expect(reported).toEqual({
+      installed_now: '1',
+      node_path: '/usr/local/bin/node',
+      node_version: prefix.versions.node,
+      openclaw_path: '/usr/local/bin/openclaw',
+      openclaw_version: prefix.versionOutput,
+    });
+    const links = inGuest('readlink -f /usr/bin/openclaw /usr/bin/node; npm -v');
+    expect(links.stdout).toBe(
+      `/usr/local/lib/node_modules/openclaw/openclaw.mjs\n/usr/local/bin/node\n${prefix.versions.npm}\n`,
+    );
 
     const again = inGuest(lab.installCommand);
     expect(again.status).toBe(0);
-    expect(again.stdout).toContain(`Node.js ${nodeVersion} is already installed in /usr/local`);
+    expect(again.stdout).toContain(`Node.js ${prefix.versions.node} is already installed in /usr/local`);
     expect(again.stdout).toContain(`OpenClaw ${OPENCLAW_VERSION} is already installed in /usr/local`);
   }, 900_000);
 
@@ -156,15 +160,22 @@ describe("the lab's registry", () => {
     expect(alive(pid)).toBe(false);
     expect(existsSync(join(lab.labDir, 'run/registry.sock'))).toBe(false);
 
-    // A lab whose guest cannot boot (its disk cannot hold its seed) fails after its registry started (lab up
-    // starts the registry before the node and the guests): nothing of it is left running.
+    // A lab whose guest cannot boot (its disk cannot hold its seed) fails after its registry started: the
+    // Verdaccio seen while it came up is gone once it failed, and nothing else of it is left running.
     const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
+    const seen = new Set<number>();
+    const sampler = setInterval(() => {
+      for (const named of processesNaming(dir)) if (commandLine(named).startsWith('verdaccio ')) seen.add(named);
+    }, 100);
     try {
       await expect(labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, diskSize: '1m' }, dir)).rejects.toThrow(
         /container vm-lab-0001 did not boot/,
       );
+      expect(seen.size).toBe(1);
+      expect([...seen].filter(alive)).toEqual([]);
       expect(processesNaming(dir)).toEqual([]);
     } finally {
+      clearInterval(sampler);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 600_000);
