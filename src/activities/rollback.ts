@@ -1,18 +1,44 @@
 import type { MigrateVmParams } from '../migration/input';
-import { keyValues, runChecked } from './guest-command';
+import type { Undone } from '../migration/messages';
+import { GuestClockSchema, keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
  * Compensations (SOP §7), each safe to repeat. None deletes the backup or the migrated copy.
  */
 
+/** Keys of a compensation's output that read the guest's clock: the outage's, not the summary's. */
+const CLOCK_KEYS = {
+  direct_stopped_at: 'directStoppedAt',
+  docker_stopped_at: 'dockerStoppedAt',
+  docker_answered_at: 'dockerAnsweredAt',
+} as const;
+
+/** A compensation's output as the run keeps it: its other lines the summary, its clock readings as ISO times. */
+function undone(stdout: string): Undone {
+  const values = keyValues(stdout);
+  const result: Undone = {
+    summary: stdout
+      .trim()
+      .split('\n')
+      .filter((line) => !Object.keys(CLOCK_KEYS).some((key) => line.startsWith(`${key}=`)))
+      .join('\n'),
+  };
+  for (const [key, field] of Object.entries(CLOCK_KEYS)) {
+    const ms = values.get(key)?.[0];
+    if (ms !== undefined) result[field] = GuestClockSchema.parse(ms);
+  }
+  return result;
+}
+
 /** Undoes phase G: stop and disable the direct services (units that were never written are fine). */
 export const stopDirectServicesScript = guestScript('stop-direct-services.sh');
 
-export async function stopDirectServices(params: MigrateVmParams): Promise<string> {
-  return (
-    await runChecked(params, { label: 'rollback-services', script: stopDirectServicesScript, timeoutMs: 120_000 })
-  ).stdout.trim();
+export async function stopDirectServices(params: MigrateVmParams): Promise<Undone> {
+  return undone(
+    (await runChecked(params, { label: 'rollback-services', script: stopDirectServicesScript, timeoutMs: 120_000 }))
+      .stdout,
+  );
 }
 
 /** Undoes phase E's patch: openclaw.json back from its first .bak. $1 = run-as user. */
@@ -30,16 +56,19 @@ export async function restoreGatewayConfig(params: MigrateVmParams): Promise<str
 
 /**
  * Undoes phase C: the restart policies C recorded back on the containers, `docker compose start`, then waits
- * until the Docker gateway and panel answer again.
+ * until the Docker gateway and panel answer again, and says when by the guest's clock.
  */
 export const startDockerScript = guestScript('start-docker.sh');
 
-export async function startDocker(params: MigrateVmParams): Promise<string> {
+/** How long start-docker.sh waits for Docker's gateway and panel (under load they take minutes), within its timeout */
+const DOCKER_ANSWER_WAIT_S = 150;
+
+export async function startDocker(params: MigrateVmParams): Promise<Undone> {
   const result = await runChecked(params, {
     label: 'rollback-docker',
     script: startDockerScript,
-    args: [String(params.ports.panel), String(params.ports.gateway)],
+    args: [String(params.ports.panel), String(params.ports.gateway), String(DOCKER_ANSWER_WAIT_S)],
     timeoutMs: 180_000,
   });
-  return result.stdout.trim();
+  return undone(result.stdout);
 }

@@ -3,7 +3,7 @@ import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { workflowUiLink, type TemporalConfig } from '../config';
 import type { Inventory } from '../inventory';
 import { privateKeyProblems, readInventoryFile } from '../inventory-file';
-import { DecisionSchema, inSeconds, type Decision, type Outage } from '../migration/messages';
+import { DecisionSchema, inSeconds, outageTimes, type Decision, type Outage } from '../migration/messages';
 import { parseInput } from '../migration/input';
 import { shellCommand } from '../remote/shell-quote';
 import { InputRefused, printable } from '../schema';
@@ -41,9 +41,8 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export const clock = () => new Date().toISOString().slice(11, 19);
 
 /** A run's outage on one line of its status. */
-export const outageLine = ({ ms, dockerStoppedAt, directAnsweredAt }: Outage) =>
-  `  outage: ${inSeconds(ms)} by the guest's clock (Docker stopped ${dockerStoppedAt}, ` +
-  `the direct gateway and panel answered ${directAnsweredAt})`;
+export const outageLine = (outage: Outage) =>
+  `  outage: ${inSeconds(outage.ms)} by the guest's clock (${outageTimes(outage)})`;
 
 /** Every command says how to do the same with the Temporal CLI alone, and where to look in the UI. */
 export function equivalent(argv: string[], config?: TemporalConfig, workflowId?: string): void {

@@ -115,11 +115,26 @@ export interface MigrationStatus {
 /**
  * The customer's outage (SOP §1: users must not notice), by the guest's own clock alone: from `docker compose stop`
  * (phase C) until the direct gateway and panel both answered 200 with the login through their fronts (phase H).
+ * A run rolled back onto Docker is down until Docker's gateway and panel answer again; when the direct install had
+ * answered before the rollback, only the gaps count: until it answered, and from its services' stop on.
  */
 export interface Outage {
   ms: number;
   dockerStoppedAt: string;
-  directAnsweredAt: string;
+  /** absent when the direct install never answered (a rolled-back run, or a run before rollbacks were measured) */
+  directAnsweredAt?: string;
+  /** a rolled-back run: when the rollback stopped the direct services, if they ran */
+  directStoppedAt?: string;
+  /** a rolled-back run: when Docker's gateway and panel answered again */
+  dockerAnsweredAt?: string;
+}
+
+/** What a compensation did: a line for the status, and where it ended or resumed the outage, by the guest's clock. */
+export interface Undone {
+  summary: string;
+  directStoppedAt?: string;
+  dockerStoppedAt?: string;
+  dockerAnsweredAt?: string;
 }
 
 /** An outage's length as a run reports it to its fleet: up to 30 days (a stepped guest clock gives none). */
@@ -135,6 +150,30 @@ export function outageOf({ stopDocker, acceptance }: PhaseResults): Outage | und
   return ms.success
     ? { ms: ms.data, dockerStoppedAt: stopDocker.stoppedAt, directAnsweredAt: acceptance.answeredAt }
     : undefined;
+}
+
+/**
+ * The outage of a run rolled back onto Docker, from the one measured before the rollback (if the direct install
+ * answered) and what the rollback's steps read of the guest's clock; the one before stands when Docker's answer
+ * was not timed (a rollback by workers before this was measured).
+ */
+export function outageAfterRollback(before: Outage | undefined, clock: Omit<Undone, 'summary'>): Outage | undefined {
+  const dockerStoppedAt = before?.dockerStoppedAt ?? clock.dockerStoppedAt;
+  const { dockerAnsweredAt, directStoppedAt } = clock;
+  // the direct install served from its first answer until its services stopped: that time is not outage
+  const gapFrom = before ? directStoppedAt : dockerStoppedAt;
+  if (!dockerStoppedAt || !dockerAnsweredAt || !gapFrom) return before;
+  const ms = OutageMsSchema.safeParse((before?.ms ?? 0) + Date.parse(dockerAnsweredAt) - Date.parse(gapFrom));
+  if (!ms.success) return before;
+  return { ...before, ms: ms.data, dockerStoppedAt, ...(before && { directStoppedAt }), dockerAnsweredAt };
+}
+
+/** An outage's times in words, for the record and the CLI: what began it and what ended each part of it. */
+export function outageTimes({ dockerStoppedAt, directAnsweredAt, directStoppedAt, dockerAnsweredAt }: Outage): string {
+  const direct = directAnsweredAt && `the direct gateway and panel answered ${directAnsweredAt}`;
+  const back = dockerAnsweredAt && `Docker's answered again ${dockerAnsweredAt}`;
+  const rolledBack = directStoppedAt ? `the rollback stopped them ${directStoppedAt}, ${back}` : back;
+  return [`Docker stopped ${dockerStoppedAt}`, direct, rolledBack].filter(Boolean).join(', ');
 }
 
 export interface PlannedCommand {

@@ -1,6 +1,6 @@
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
-import { inSeconds, type MigrationStatus, type PhaseResults } from './messages';
+import { inSeconds, outageTimes, type MigrationStatus, type PhaseResults } from './messages';
 import { phases } from './phases';
 
 /** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
@@ -142,10 +142,9 @@ export function renderRecord(
   } else add('- not reached');
   if (status.outage)
     add(
-      `- 用户感知的中断 / outage: **${inSeconds(status.outage.ms)}** by the guest's clock, from \`docker compose stop\` ` +
-        `(${status.outage.dockerStoppedAt}) until the direct gateway and panel both answered 200 with the login ` +
-        `through their fronts (${status.outage.directAnsweredAt})` +
-        (status.rollback.length ? "; the rollback's, until Docker answered again, is not measured" : ''),
+      `- 用户感知的中断 / outage: **${inSeconds(status.outage.ms)}** by the guest's clock: ${outageTimes(status.outage)} ` +
+        "(the direct install's answer: the first 200 with the login through both fronts; Docker's: the first 200 on " +
+        'both its ports)',
     );
   if (status.approval)
     add(

@@ -20,6 +20,7 @@ import {
   fleetGateSignal,
   FleetGateSchema,
   gateAnswerPatch,
+  outageAfterRollback,
   outageOf,
   recordQuery,
   rejectSignal,
@@ -31,6 +32,7 @@ import {
   type MigrationStatus,
   type PhaseName,
   type PhaseRecord,
+  type Undone,
 } from '../migration/messages';
 import { phaseNamed, type Phase, type PhaseTimeout } from '../migration/phases';
 import { renderRecord } from '../migration/record';
@@ -103,7 +105,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     install: proxyActivities<typeof activities>(activityOptions(params.timeouts.installMs, 3)),
   };
   /** What undoes the phases run so far, newest first (unshifted as each registers). */
-  const compensations: { name: string; undo: () => Promise<string> }[] = [];
+  const compensations: { name: string; undo: () => Promise<string | Undone> }[] = [];
 
   const fleetId = workflowInfo().parent?.workflowId;
   const fleet = fleetId !== undefined && getExternalWorkflowHandle(fleetId);
@@ -372,10 +374,15 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   /** The compensations in reverse order of registration; one failing for good ends the run with the VM's state. */
   async function rollBack(steps: typeof compensations): Promise<void> {
     enter('rolling-back');
+    /** the guest's clock as the steps stopped the direct services and brought Docker back: the outage's end */
+    const clock: Omit<Undone, 'summary'> = {};
     for (const step of steps) {
       try {
         const output = await phase(`rollback:${step.name}`, step.undo);
-        status.rollback.push(`${step.name}: done${output ? ` (${output.split('\n')[0]})` : ''}`);
+        // workers before the rollback's outage was measured answered a summary alone
+        const { summary, ...readings } = typeof output === 'string' ? { summary: output } : output;
+        Object.assign(clock, readings);
+        status.rollback.push(`${step.name}: done${summary ? ` (${summary.split('\n')[0]})` : ''}`);
       } catch (err) {
         enter('failed');
         const done = status.rollback.length ? status.rollback.join('; ') : 'nothing';
@@ -390,6 +397,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
         throw failure('RollbackIncomplete', message, [status]);
       }
     }
+    status.outage = outageAfterRollback(status.outage, clock);
   }
 }
 

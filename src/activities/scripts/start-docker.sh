@@ -1,7 +1,9 @@
 # Undoes phase C: the restart policies phase C recorded back on the containers, then `docker compose start`, then
-# waits until the Docker gateway and panel answer again. $1 = panel port, $2 = gateway port (the containers
-# publish the same loopback ports as the direct install). The record of the policies and the time of the stop go
-# once they are back: the stop is undone, and a later run's phase C stops and times it afresh.
+# waits (up to $3 seconds) until the Docker gateway and panel answer again. $1 = panel port, $2 = gateway port (the
+# containers publish the same loopback ports as the direct install). The customer's outage of a rolled-back run
+# ends when both first answer 200: the guest's clock (ms) then is printed, with the time of the stop it undoes.
+# The record of the policies and the time of the stop go once they are back: the stop is undone, and a later run's
+# phase C stops and times it afresh.
 set -uo pipefail
 umask 077
 POLICIES=/var/lib/openclaw-migrate/restart-policies
@@ -15,14 +17,18 @@ if [ -e "$POLICIES" ]; then
   done < "$POLICIES"
 fi
 docker compose start || exit 1
-for _ in $(seq 1 60); do
+SECONDS=0
+while :; do
   panel=$(curl -s -o /dev/null -m 5 -w "%{http_code}" "http://127.0.0.1:$1/" || true)
   gateway=$(curl -s -o /dev/null -m 5 -w "%{http_code}" "http://127.0.0.1:$2/" || true)
   [ "$panel" = 200 ] && [ "$gateway" = 200 ] && break
-  sleep 1
+  [ "$SECONDS" -ge "$3" ] && break
+  sleep 0.2
 done
 echo "panel=$panel"
 echo "gateway=$gateway"
 docker ps --format "table {{.Names}}\t{{.Status}}"
 [ "$panel" = 200 ] && [ "$gateway" = 200 ] || exit 1
+echo "docker_answered_at=$(date +%s%3N)"
+[ -e "$STOPPED_AT" ] && echo "docker_stopped_at=$(cat "$STOPPED_AT")"
 rm -f "$POLICIES" "$STOPPED_AT"

@@ -1,6 +1,13 @@
-# Undoes phase G: stop and disable the direct services (units that were never written are fine).
+# Undoes phase G: stop and disable the direct services (units that were never written are fine). When one of them
+# was running, the guest's clock (ms) as they stopped is printed: the customer's outage of a rolled-back run
+# resumes there, until Docker's services answer again.
 set -uo pipefail
 umask 077
+active=0
+for unit in openclaw-gateway openclaw-panel; do
+  systemctl is-active --quiet "$unit" 2>/dev/null && active=1
+done
+[ "$active" = 1 ] && echo "direct_stopped_at=$(date +%s%3N)"
 for unit in openclaw-gateway openclaw-panel; do
   if [ -e "/etc/systemd/system/$unit.service" ]; then
     systemctl disable --now "$unit" || exit 1

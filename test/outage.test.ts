@@ -1,0 +1,40 @@
+import { outageAfterRollback, outageOf, outageTimes, type Outage } from '../src/migration/messages';
+
+const at = (seconds: number) => new Date(Date.UTC(2026, 11, 2, 10, 0, seconds)).toISOString();
+
+describe("the customer's outage, by the guest's clock", () => {
+  const direct: Outage = outageOf({
+    stopDocker: { stoppedAt: at(0) } as never,
+    acceptance: { answeredAt: at(20) } as never,
+  })!;
+
+  it('runs from the stop of Docker until the direct install answered', () => {
+    expect(direct).toEqual({ ms: 20_000, dockerStoppedAt: at(0), directAnsweredAt: at(20) });
+    expect(outageTimes(direct)).toBe(`Docker stopped ${at(0)}, the direct gateway and panel answered ${at(20)}`);
+  });
+
+  it('of a run rolled back before the direct install answered: until Docker answered again', () => {
+    const outage = outageAfterRollback(undefined, { dockerStoppedAt: at(0), dockerAnsweredAt: at(45) });
+    expect(outage).toEqual({ ms: 45_000, dockerStoppedAt: at(0), dockerAnsweredAt: at(45) });
+    expect(outageTimes(outage!)).toBe(`Docker stopped ${at(0)}, Docker's answered again ${at(45)}`);
+  });
+
+  it('of a run rolled back after the direct install served: only the two gaps count', () => {
+    // served from 20 s until the rollback stopped it at 50 s (a rejection), Docker back at 58 s
+    const clock = { directStoppedAt: at(50), dockerStoppedAt: at(0), dockerAnsweredAt: at(58) };
+    const outage = outageAfterRollback(direct, clock);
+    expect(outage).toEqual({ ...direct, ms: 28_000, directStoppedAt: at(50), dockerAnsweredAt: at(58) });
+    expect(outageTimes(outage!)).toBe(
+      `Docker stopped ${at(0)}, the direct gateway and panel answered ${at(20)}, ` +
+        `the rollback stopped them ${at(50)}, Docker's answered again ${at(58)}`,
+    );
+  });
+
+  it('stands as it was when the rollback did not time its end', () => {
+    // workers before the rollback was timed; a rollback before C (nothing stopped); a clock stepped back
+    expect(outageAfterRollback(direct, {})).toBe(direct);
+    expect(outageAfterRollback(undefined, {})).toBeUndefined();
+    expect(outageAfterRollback(direct, { dockerAnsweredAt: at(58) })).toBe(direct);
+    expect(outageAfterRollback(undefined, { dockerStoppedAt: at(30), dockerAnsweredAt: at(10) })).toBeUndefined();
+  });
+});
