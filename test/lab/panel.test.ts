@@ -96,9 +96,11 @@ describe('release server', () => {
 describe('panel app', () => {
   /** Starts the deployed panel; resolves once it answers, with its output so far. */
   async function startPanel(env: NodeJS.ProcessEnv, port: number) {
+    // GitHub's API on a loopback port nothing listens on: out of reach, as in a guest, and nothing leaves the machine
+    const githubApi = `http://127.0.0.1:${await freePort()}`;
     const panel = spawn(process.execPath, ['src/server.js'], {
       cwd: appDir,
-      env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+      env: { PATH: `${bin}:${process.env.PATH}`, OPENCLAW_LAB_GITHUB_API: githubApi, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(panel);

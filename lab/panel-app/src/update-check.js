@@ -16,7 +16,10 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-const GITHUB_API = 'https://api.github.com';
+// The lab's one change to the release's lookup: a test on the host points it at loopback (OPENCLAW_LAB_GITHUB_API),
+// so that nothing it runs reaches past the machine; in a guest (a network namespace of its own) GitHub is out of
+// reach as it is.
+const GITHUB_API = process.env.OPENCLAW_LAB_GITHUB_API || 'https://api.github.com';
 const VERSION = /([0-9]{4}\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z._-]+)?)/;
 /** Where `openclaw update status` names the latest version, most specific first. */
 const LATEST = [
