@@ -3,6 +3,7 @@ import type { GuestCommand } from '../remote/guest';
 import type { InstallResult } from './install';
 import { keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
+import { stopDirectServicesScript } from './rollback';
 
 type Binaries = Pick<InstallResult, 'nodePath' | 'openclawPath'>;
 
@@ -109,22 +110,45 @@ export function unitsCommand(params: MigrateVmParams, binaries: Binaries, runHom
   };
 }
 
+/** G₁ of a pre-staged run (before C): the same units written, left disabled and stopped. */
+export const stageUnitsCommand = (params: MigrateVmParams, binaries: Binaries, runHome: string): GuestCommand => ({
+  ...unitsCommand(params, binaries, runHome),
+  label: 'stage-units',
+  args: ['stage'],
+});
+
 export interface SystemdUnitsResult {
   unitsChanged: boolean;
   gatewayActive: string;
   panelActive: string;
+  /** pre-staged units, before C: `disabled` (absent once started) */
+  gatewayEnabled?: string;
+  panelEnabled?: string;
 }
 
-export async function installUnits(
-  params: MigrateVmParams,
-  binaries: Binaries,
-  runHome: string,
-): Promise<SystemdUnitsResult> {
-  const result = await runChecked(params, unitsCommand(params, binaries, runHome));
-  const values = keyValues(result.stdout);
+async function runUnits(params: MigrateVmParams, command: GuestCommand): Promise<SystemdUnitsResult> {
+  const values = keyValues((await runChecked(params, command)).stdout);
+  const [gatewayEnabled, panelEnabled] = ['gateway_enabled', 'panel_enabled'].map((key) => values.get(key)?.[0]);
   return {
     unitsChanged: values.get('units_changed')?.[0] === '1',
     gatewayActive: values.get('gateway_active')?.[0] ?? 'unknown',
     panelActive: values.get('panel_active')?.[0] ?? 'unknown',
+    ...(gatewayEnabled !== undefined && { gatewayEnabled }),
+    ...(panelEnabled !== undefined && { panelEnabled }),
   };
+}
+
+export const installUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>
+  runUnits(params, unitsCommand(params, binaries, runHome));
+
+export const stageUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>
+  runUnits(params, stageUnitsCommand(params, binaries, runHome));
+
+/**
+ * Undoes a pre-staged run's stage-units: the direct services stopped and disabled, as after phase G, and their unit
+ * files removed (with a daemon-reload), so a rollback leaves no unit behind, started or not.
+ */
+export async function removeDirectUnits(params: MigrateVmParams): Promise<string> {
+  const command = { label: 'rollback-units', script: stopDirectServicesScript, args: ['remove'], timeoutMs: 120_000 };
+  return (await runChecked(params, command)).stdout.trim();
 }
