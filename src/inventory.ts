@@ -52,6 +52,8 @@ export const InventoryVmSchema = strictObject({
     .optional(),
   /** set for machines reached straight over SSH instead of through the node's guest agent */
   ssh: SshEndpointSchema.optional(),
+  /** this VM's own choice of the pre-staged order, over the inventory's `prestage` */
+  prestage: z.boolean().optional(),
 });
 
 /** Enough for the 500-VM benchmark four times over; a fleet's input and its VM table stay far below the payload limit. */
@@ -66,6 +68,8 @@ export const InventorySchema = strictObject({
   ledgerPath: ledgerPath.optional(),
   /** phase I removes each VM's OpenClaw images too (after acceptance and approval); default: they stay */
   removeImages: z.boolean().optional(),
+  /** every VM migrates pre-staged (Docker stopped only for the final copy and the start) unless it says otherwise */
+  prestage: z.boolean().optional(),
   ...ApproverPolicyShape,
   vms: z
     .array(InventoryVmSchema)

@@ -182,7 +182,7 @@ commands.plan = {
     const { config, args, json, options } = context;
     if (args.length === 0) return planFleetCommand(context);
     const [vmid] = vmidArguments(args);
-    const input = await vmInput(options, vmid, { dryRun: true });
+    const input = await vmInput(options, vmid, { dryRun: true, ...(options.prestage && { prestage: true }) });
     const result = await withClient(config, async (client) => (await startMigration(config, client, input)).result());
     if (json) console.log(JSON.stringify(result.status.plan));
     else for (const step of result.status.plan ?? []) console.log(`# ${step.phase}\n${step.command}\n`);
@@ -197,7 +197,10 @@ commands.migrate = {
     if (args[0] === 'fleet') return migrateFleetCommand(context);
     if (args[0] !== 'vm') throw new Error(`migrate vm <vmid> | migrate fleet (got '${args[0] ?? ''}')`);
     const [vmid] = vmidArguments(args.slice(1));
-    const input = await vmInput(options, vmid, options.removeImages ? { removeImages: true } : {});
+    const input = await vmInput(options, vmid, {
+      ...(options.removeImages && { removeImages: true }),
+      ...(options.prestage && { prestage: true }),
+    });
     await withClient(config, async (client) => {
       const handle = await startMigration(config, client, input);
       if (!options.wait) return;
@@ -290,6 +293,8 @@ export function usage(): string {
     '  --yes                     approve each VM of the fleet once it passes its acceptance checks',
     '  --detach                  start the fleet and return',
     '  --remove-images           migrate: phase I (after approval) removes the OpenClaw images too',
+    '  --prestage                migrate, plan: install, pre-copy, panel and units while Docker runs; Docker stops',
+    "                            only for the final copy and the start (default: the SOP order, or the inventory's)",
     '  --by NAME                 who approves, rejects or sets the gate (default: your user name)',
     '  --reason TEXT             why',
     '  --wait                    migrate vm: follow the run until it awaits approval or ends',
@@ -322,6 +327,7 @@ const flags = {
   yes: { type: 'boolean' },
   detach: { type: 'boolean' },
   'remove-images': { type: 'boolean' },
+  prestage: { type: 'boolean' },
   by: { type: 'string' },
   reason: { type: 'string' },
   wait: { type: 'boolean' },
@@ -369,6 +375,7 @@ export async function runCli(argv: string[]): Promise<number> {
       yes: values.yes,
       detach: values.detach,
       removeImages: values['remove-images'],
+      prestage: values.prestage,
       by: values.by,
       reason: values.reason,
       wait: values.wait,

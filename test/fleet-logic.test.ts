@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fleetStatusQuery, outageSummary, setFleetGateUpdate, type FleetVm } from '../src/fleet/messages';
+import { canFollow, fleetStatusQuery, outageSummary, setFleetGateUpdate, type FleetVm } from '../src/fleet/messages';
 import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
+import { failure } from '../src/failures';
+import { phaseOrder, runOrderOf } from '../src/migration/phases';
 import { migrateFleet, type migrateVm } from '../src/workflows';
 import { approveAsTheyArrive, standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
@@ -20,12 +22,21 @@ describe('migrateFleet rules', () => {
   let stopWorker: (() => Promise<void>) | undefined;
   let taskQueue: string;
   const FAILING = [1100, 1201];
+  /** pre-staged; its stop-docker fails once, so that the run stays in it for the retry's 2 s */
+  const PRESTAGED = 1500;
 
   beforeAll(async () => {
     env = await startDevServer();
     ({ taskQueue, stop: stopWorker } = await runWorker(
       env,
-      standInActivities({ phaseMs: 20, failAcceptance: FAILING }),
+      standInActivities({
+        phaseMs: 20,
+        failAcceptance: FAILING,
+        fail: {
+          'stop-docker': ({ vmid }, attempt) =>
+            vmid === PRESTAGED && attempt === 1 ? failure('GuestCommandFailed', 'planted, once') : undefined,
+        },
+      }),
     ));
   }, 120_000);
   afterAll(async () => {
@@ -34,8 +45,13 @@ describe('migrateFleet rules', () => {
   });
 
   /** A fleet of `count` VMs from `first` on, approved as each arrives unless `approve` is false. */
-  async function fleet(count: number, first: number, options: Partial<MigrateFleetInput> = {}, approve = true) {
-    const inventory = standInInventory(count);
+  async function fleet(
+    count: number,
+    first: number,
+    options: Partial<MigrateFleetInput> = {},
+    approve = true,
+    inventory = standInInventory(count),
+  ) {
     inventory.vms.forEach((vm, i) => Object.assign(vm, { vmid: first + i, name: `customer-${i}` }));
     const handle = await env.client.workflow.start(migrateFleet, {
       taskQueue,
@@ -160,6 +176,30 @@ describe('migrateFleet rules', () => {
     expect(runs).toBe(3);
   });
 
+  it("follows each VM in its own order: pre-staged by the inventory's default, or the SOP's by the VM's choice", async () => {
+    const inventory = { ...standInInventory(2), prestage: true };
+    inventory.vms[1] = { ...inventory.vms[1], prestage: false };
+    const { handle, stopApproving } = await fleet(2, PRESTAGED, {}, true, inventory);
+    // the pre-staged VM is in C after its units were staged: a phase before them in the SOP's order
+    const seen = await waitFor('the fleet to show the pre-staged VM in stop-docker', async () => {
+      const status = await handle.query(fleetStatusQuery);
+      return status.vms[0].phase === 'stop-docker' && status.vms[0];
+    });
+    expect(seen).toMatchObject({ vmid: PRESTAGED, state: 'running' });
+    const report = await handle.result().finally(stopApproving);
+    expect(outcomes(report)).toEqual([
+      [PRESTAGED, 'completed'],
+      [PRESTAGED + 1, 'completed'],
+    ]);
+    for (const [vmid, prestage] of [
+      [PRESTAGED, true],
+      [PRESTAGED + 1, false],
+    ] as const) {
+      const { status } = await env.client.workflow.getHandle<typeof migrateVm>(migrationId(vmid)).result();
+      expect(status.phases.map((p) => p.name)).toEqual(phaseOrder(prestage).map((p) => p.name));
+    }
+  });
+
   it('reminds while a VM awaits approval, and rejects it at the deadline', async () => {
     const timeouts = { approvalReminderMs: 300, approvalDeadlineMs: 2500 };
     const { handle } = await fleet(1, 1400, { vmOverrides: { timeouts } }, false);
@@ -194,5 +234,27 @@ describe('the fleet report on outages', () => {
     expect(outageSummary(vms(30_000, undefined, 10_000, 20_000))).toEqual({ vms: 3, maxMs: 30_000, medianMs: 20_000 });
     expect(outageSummary(vms(40_000, 10_000, 25_000, 20_000))).toEqual({ vms: 4, maxMs: 40_000, medianMs: 22_500 });
     expect(outageSummary(vms(undefined))).toBeUndefined();
+  });
+});
+
+describe("the fleet's progress rules", () => {
+  it("takes a run through its own order, the SOP's or the pre-staged, and no mix of the two", () => {
+    for (const prestage of [false, true]) {
+      const order = runOrderOf(prestage);
+      order
+        .slice(1)
+        .forEach((to, i) => expect([order[i], to, canFollow(order[i], to, prestage)]).toEqual([order[i], to, true]));
+    }
+    // pre-staged: the units are written before C, the install before the copy
+    expect(canFollow('stage-units', 'stop-docker', true)).toBe(true);
+    expect(canFollow('stage-units', 'stop-docker', false)).toBe(false);
+    expect(canFollow('install', 'pre-copy', false)).toBe(false);
+    // the SOP's: C before D; a pre-staged run never goes back from C to D
+    expect(canFollow('stop-docker', 'install', false)).toBe(true);
+    expect(canFollow('stop-docker', 'install', true)).toBe(false);
+    expect(canFollow('systemd-units', 'stage-units', true)).toBe(false);
+    // a rollback from anywhere before the decision, in either order
+    expect(canFollow('pre-copy', 'rolling-back', true)).toBe(true);
+    expect(canFollow('remove-docker', 'rolling-back', true)).toBe(false);
   });
 });

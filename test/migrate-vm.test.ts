@@ -1,11 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DOCKER_ERA_IMAGES } from '../lab/guest-image';
 import { guestExec, type LabOptions } from '../lab/lab';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import type { MigrateVmInput } from '../src/migration/input';
-import { approveUpdate, inSeconds, rejectSignal, statusQuery, type MigrationPhase } from '../src/migration/messages';
+import {
+  approveUpdate,
+  inSeconds,
+  rejectSignal,
+  statusQuery,
+  type MigrationPhase,
+  type MigrationStatus,
+} from '../src/migration/messages';
+import { phaseOrder } from '../src/migration/phases';
 import { migrateVm } from '../src/workflows';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
@@ -14,7 +23,8 @@ import { runWorker, startDevServer } from './support/temporal';
 
 /**
  * migrateVm against the real dev server and the lab: one guest per scenario. A real guest holds ~1.5 GB, so the
- * scenarios run on two labs of three guests, one after the other; on each, all three migrate at once.
+ * scenarios run on labs of three guests, one after the other; on each, all three migrate at once. The third lab's
+ * runs are pre-staged: approved, a failed acceptance, and a failure in C with the units staged and never started.
  */
 describe('migrateVm', () => {
   // Three guests migrate at once on 2 cores (each gateway takes ~15 s to start, minutes when the machine is
@@ -36,14 +46,22 @@ describe('migrateVm', () => {
     await env?.teardown();
   });
 
-  /** A lab for the tests of the enclosing describe; its guests start migrating at once, as a fleet would. */
-  function migratingLab(options: LabOptions, overrides: Record<number, Partial<MigrateVmInput>> = {}): void {
+  /**
+   * A lab for the tests of the enclosing describe; its guests start migrating at once, as a fleet would, once
+   * `prepare` has set up what a scenario needs in them.
+   */
+  function migratingLab(
+    options: LabOptions,
+    overrides: Record<number, Partial<MigrateVmInput>> = {},
+    prepare: (vmid: number) => void = () => undefined,
+  ): void {
     let lab: Lab | undefined;
     beforeAll(async () => {
       lab = await startLab(options);
       const inventory = InventorySchema.parse(JSON.parse(readFileSync(lab.inventoryPath, 'utf8')));
       for (const { vmid } of lab.guests) {
         labOf.set(vmid, lab);
+        prepare(vmid);
         handles.set(
           vmid,
           await env.client.workflow.start(migrateVm, {
@@ -74,6 +92,17 @@ describe('migrateVm', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause;
     return `${cause?.message}`;
+  }
+  /** The gateway port in the copy's openclaw.json: the Docker-era one after a rollback restored it from its .bak. */
+  const gatewayPortOf = (vmid: number) =>
+    inGuest(
+      vmid,
+      "python3 -c \"import json; print(json.load(open('/root/.openclaw/openclaw.json'))['gateway']['port'])\"",
+    );
+  /** The activities a run scheduled, in order (each once, whatever its attempts). */
+  async function activitiesRun(handle: WorkflowHandle<typeof migrateVm>): Promise<string[]> {
+    const history = await handle.fetchHistory();
+    return (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
   }
   /** `path mode type link-target hardlinks sha256` for every entry below a directory. */
   const treeOf = (vmid: number, dir: string) =>
@@ -218,12 +247,7 @@ PY`,
       expect(await failureOf(handle)).toMatch(/acceptance failed.*gateway direct: 500/);
       expect(inGuest(108, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
       expect(inGuest(108, 'systemctl is-enabled openclaw-gateway || true')).toBe('disabled');
-      expect(
-        inGuest(
-          108,
-          "python3 -c \"import json; print(json.load(open('/root/.openclaw/openclaw.json'))['gateway']['port'])\"",
-        ),
-      ).toBe('18789');
+      expect(gatewayPortOf(108)).toBe('18789');
     });
 
     it('a hung install ends as a failed activity within its timeout, rolled back', async () => {
@@ -242,6 +266,106 @@ PY`,
       const history = await handle.fetchHistory();
       const retried = history.events?.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
       expect(retried).toBe(true);
+    });
+  });
+
+  describe('pre-staged: the approved, the failed acceptance and the failure in C with the units staged', () => {
+    const STRAY = 'a-container-of-the-customer';
+    migratingLab(
+      {
+        guests: 3,
+        firstVmid: 111,
+        faults: [{ vmid: 112, kind: 'gateway-500' }],
+      },
+      { 111: { prestage: true }, 112: { prestage: true }, 113: { prestage: true } },
+      // 113 runs a container of its own beside the project: C stops the project, and then refuses
+      (vmid) =>
+        void (
+          vmid === 113 &&
+          inGuest(
+            113,
+            `docker run -d --name ${STRAY} --network none --entrypoint /usr/local/bin/node ` +
+              `${DOCKER_ERA_IMAGES.gateway} -e 'setInterval(() => {}, 1e9)'`,
+          )
+        ),
+    );
+    const unitFiles = (vmid: number) => inGuest(vmid, 'ls /etc/systemd/system | grep -c "^openclaw-" || true');
+    const backOnDocker = (vmid: number) => {
+      expect(inGuest(vmid, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
+      expect(unitFiles(vmid)).toBe('0');
+      expect(inGuest(vmid, 'systemctl is-active openclaw-gateway openclaw-panel || true')).toBe('inactive\ninactive');
+    };
+    const stagedNotStarted = (status: MigrationStatus) =>
+      expect(status.results.stagedUnits).toMatchObject({
+        gatewayEnabled: 'disabled',
+        panelEnabled: 'disabled',
+        gatewayActive: 'inactive',
+        panelActive: 'inactive',
+      });
+
+    it('goes A, B, D, E₁, F, G₁ with Docker up, then C, E₂, G₂, H, and completes after approval', async () => {
+      const handle = run(111);
+      await reach(handle, 'awaiting-approval');
+      const awaiting = await handle.query(statusQuery);
+      expectOutageWithinPhases(awaiting);
+      stagedNotStarted(awaiting);
+      expect(awaiting.results.preCopy).toMatchObject({ copiedWith: 'rsync', targetDir: '/root/.openclaw' });
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'pre-staged, checked' }] });
+      const result = await handle.result();
+      expect(result.outcome).toBe('completed');
+      const order = phaseOrder(true);
+      expect(result.status.phases.map((p) => p.name)).toEqual(order.map((p) => p.name));
+      // the history: each phase's activity scheduled in the pre-staged order, and no rollback
+      expect(await activitiesRun(handle)).toEqual([
+        ...order.flatMap((p) => ('activity' in p ? [p.activity] : [])),
+        'writeRecord',
+      ]);
+      expect(inGuest(111, 'systemctl is-enabled openclaw-gateway openclaw-panel')).toBe('enabled\nenabled');
+      expect(inGuest(111, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
+      expect(inGuest(111, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
+      expect(inGuest(111, 'docker ps -a --format "{{.Names}}"')).toBe('');
+      expect(treeOf(111, '/root/.openclaw/workspace')).toBe(treeOf(111, '/data/openclaw/workspace'));
+      expect(result.record).toMatch(/order: pre-staged/);
+      expect(result.record).toMatch(
+        /- E pre-copy while Docker ran: .*- G systemd units written while Docker ran.*- C stop Docker.*- E data: .*--checksum/s,
+      );
+      expect(inGuest(111, `cat '${result.recordPath}'`)).toBe(result.record.trim());
+    });
+
+    it('a failed acceptance rolls back to Docker, and no unit is left behind', async () => {
+      const handle = run(112);
+      expect(await failureOf(handle)).toMatch(/acceptance failed.*gateway direct: 500/);
+      const status = await handle.query(statusQuery);
+      expect(status.rollback.map((step) => step.split(':')[0])).toEqual([
+        'stop and disable the direct services',
+        'openclaw.json from its .bak',
+        'docker compose start',
+        'stop, disable and remove the direct units',
+      ]);
+      backOnDocker(112);
+      expect(gatewayPortOf(112)).toBe('18789');
+    });
+
+    it('a failure in C rolls back to Docker and removes the units it staged, never started', async () => {
+      const handle = run(113);
+      expect(await failureOf(handle)).toMatch(/containers still running after docker compose stop/);
+      const status = await handle.query(statusQuery);
+      stagedNotStarted(status);
+      expect(status.phases.map((p) => p.name)).toEqual([
+        ...phaseOrder(true)
+          .map((p) => p.name)
+          .slice(0, phaseOrder(true).findIndex((p) => p.name === 'stop-docker') + 1),
+        'rollback:docker compose start',
+        'rollback:stop, disable and remove the direct units',
+      ]);
+      backOnDocker(113);
+      expect(inGuest(113, 'docker ps --format "{{.Names}}" | sort')).toBe(
+        ['openclaw-gateway', 'openclaw-panel', STRAY].sort().join('\n'),
+      );
+      // the pre-copy and the backup stay; openclaw.json was never patched
+      expect(inGuest(113, 'ls /root/.openclaw/openclaw.json.bak.* 2>/dev/null | wc -l')).toBe('0');
+      expect(inGuest(113, `ls -d ${status.results.backup!.dir}`)).toBe(status.results.backup!.dir);
+      expect(inGuest(113, 'cat /root/*迁移记录.md')).toMatch(/pre-copy while Docker ran/);
     });
   });
 });

@@ -1,3 +1,6 @@
+import { parseMigrateFleetInput } from '../src/fleet/input';
+import { InventorySchema } from '../src/inventory';
+import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { parseMigrateVmInput, type MigrateVmInput } from '../src/migration/input';
 
 const valid: MigrateVmInput = {
@@ -16,6 +19,41 @@ describe('migrateVm input', () => {
     expect(params.installCommand).toMatch(/--no-prompt --no-onboard --no-gum$/);
     expect(params.panelRelease.baseUrl).toBe('https://api.github.com');
     expect(params.dryRun).toBe(false);
+    expect(params.prestage).toBe(false);
+  });
+
+  it("takes prestage from the run's input, the fleet's overrides, the VM and the inventory, in that order", () => {
+    const inventory = InventorySchema.parse({
+      node: valid.node,
+      panelRelease: valid.panelRelease,
+      prestage: true,
+      vms: [
+        { vmid: 105, ip: '10.10.10.14' },
+        { vmid: 106, ip: '10.10.10.15', prestage: false },
+      ],
+    });
+    const prestage = (vmid: number, overrides = {}) =>
+      parseMigrateVmInput(migrateVmInputFor(inventory, vmid, overrides)).prestage;
+    expect([prestage(105), prestage(106)]).toEqual([true, false]);
+    expect([prestage(105, { prestage: false }), prestage(106, { prestage: true })]).toEqual([false, true]);
+    expect(parseMigrateVmInput(migrateVmInputFor({ ...inventory, prestage: undefined }, 105)).prestage).toBe(false);
+  });
+
+  it('refuses a prestage that is not a boolean, naming the field, in every place it is taken', () => {
+    expect(() => parseMigrateVmInput({ ...valid, prestage: 'yes' })).toThrow(/\n\s*prestage: .*boolean/);
+    const inventory = { node: valid.node, panelRelease: valid.panelRelease, vms: [{ vmid: 105, ip: '10.10.10.14' }] };
+    expect(() => parseMigrateFleetInput({ inventory, vmOverrides: { prestage: 1 } })).toThrow(
+      /vmOverrides\.prestage: /,
+    );
+    expect(() => parseMigrateFleetInput({ inventory: { ...inventory, prestage: 'on' } })).toThrow(
+      /inventory\.prestage: /,
+    );
+    expect(() =>
+      parseMigrateFleetInput({ inventory: { ...inventory, vms: [{ ...inventory.vms[0], prestage: null }] } }),
+    ).toThrow(/inventory\.vms\.0\.prestage: /);
+    expect(() => parseMigrateVmInput({ ...valid, prestaged: true })).toThrow(
+      /unknown key 'prestaged' \(did you mean 'prestage'\?\)/,
+    );
   });
 
   const hostile = ["x'; touch /tmp/pwned; '", '$(touch /tmp/pwned)', '`touch /tmp/pwned`', 'a\nb', 'a;b'];

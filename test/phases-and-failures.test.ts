@@ -4,7 +4,9 @@ import { failure, failureTypes, nonRetryableActivityTypes } from '../src/failure
 import * as remoteErrors from '../src/remote/errors';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { approveUpdate, migrationId, statusQuery, type MigrationStatus } from '../src/migration/messages';
-import { phaseNames, phases } from '../src/migration/phases';
+import { phaseOrder, phases } from '../src/migration/phases';
+import { planCommands } from '../src/activities/plan';
+import { parseMigrateVmInput } from '../src/migration/input';
 import type { migrateVm } from '../src/workflows';
 import { standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
@@ -19,6 +21,13 @@ const RETRIED = 1050;
 const WHOLE_RUN = 1051;
 /** fails its acceptance: every compensation registered by then runs */
 const ROLLED_BACK = 1052;
+/** the same two, pre-staged */
+const PRESTAGED = { wholeRun: 1053, rolledBack: 1054 };
+/** each order: the SOP's, and pre-staged */
+const ORDERS = [
+  { order: "the SOP's", prestage: false, wholeRun: WHOLE_RUN, rolledBack: ROLLED_BACK },
+  { order: 'the pre-staged', prestage: true, ...PRESTAGED },
+];
 
 /**
  * The table of the phases (src/migration/phases.ts) and the registry of failure types (src/failures.ts) are what
@@ -37,7 +46,7 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
       env,
       standInActivities({
         phaseMs: 20,
-        failAcceptance: [ROLLED_BACK],
+        failAcceptance: [ROLLED_BACK, PRESTAGED.rolledBack],
         fail: {
           install: ({ vmid }, attempt) => {
             const type = nonRetryableActivityTypes[vmid - NON_RETRYABLE_FIRST];
@@ -55,11 +64,11 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
     await env?.teardown();
   });
 
-  const start = (vmid: number) =>
+  const start = (vmid: number, prestage = false) =>
     env.client.workflow.start<typeof migrateVm>('migrateVm', {
       taskQueue,
       workflowId: migrationId(vmid),
-      args: [migrateVmInputFor(inventory, vmid)],
+      args: [migrateVmInputFor(inventory, vmid, { prestage })],
     });
   const awaitingApproval = (handle: WorkflowHandle<typeof migrateVm>) =>
     waitFor('awaiting-approval', async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000);
@@ -109,28 +118,51 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
     await handle.terminate('the retried phase is what this case is about');
   });
 
-  it("runs the table's phases in its order, by their activities, and keeps each result under its key", async () => {
-    const handle = await start(WHOLE_RUN);
-    await awaitingApproval(handle);
-    await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'the table test' }] });
-    const { outcome, status } = await handle.result();
-    expect(outcome).toBe('completed');
-    expect(status.phases.map((phase) => phase.name)).toEqual(phaseNames);
-    expect(Object.keys(status.results).sort()).toEqual(phases.map((phase) => phase.resultKey).sort());
-    const phaseActivities = phases.flatMap((phase) => ('activity' in phase ? [phase.activity] : []));
-    const ran = (await activitiesOf(handle)).map((activity) => activity.type);
-    expect(ran.filter((type) => (phaseActivities as string[]).includes(type))).toEqual(phaseActivities);
-  });
+  it.each(ORDERS)(
+    "runs the table's phases in $order order, by their activities, and keeps each result under its key",
+    async ({ prestage, wholeRun }) => {
+      const handle = await start(wholeRun, prestage);
+      await awaitingApproval(handle);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'the table test' }] });
+      const { outcome, status } = await handle.result();
+      expect(outcome).toBe('completed');
+      const order = phaseOrder(prestage);
+      expect(status.phases.map((phase) => phase.name)).toEqual(order.map((phase) => phase.name));
+      expect(Object.keys(status.results).sort()).toEqual(order.map((phase) => phase.resultKey).sort());
+      const phaseActivities = order.flatMap((phase) => ('activity' in phase ? [phase.activity] : []));
+      const ran = (await activitiesOf(handle)).map((activity) => activity.type);
+      const allPhaseActivities: string[] = phases.flatMap((phase) => ('activity' in phase ? [phase.activity] : []));
+      expect(ran.filter((type) => allPhaseActivities.includes(type))).toEqual(phaseActivities);
+    },
+  );
 
-  it("rolls back by the table's compensations, newest first", async () => {
-    const handle = await start(ROLLED_BACK);
-    await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'MigrationRolledBack' } });
-    const status: MigrationStatus = await handle.query(statusQuery);
-    const registered = phases
-      .slice(0, phaseNames.indexOf('acceptance') + 1)
-      .flatMap((phase) => ('compensation' in phase ? [phase.compensation.name] : []));
-    expect(registered).toHaveLength(3);
-    expect(status.rollback.map((step) => step.split(':')[0])).toEqual(registered.reverse());
-    expect(status.phase).toBe('rolled-back');
+  it.each(ORDERS)(
+    "rolls back by the table's compensations, newest first, in $order order",
+    async ({ prestage, rolledBack }) => {
+      const handle = await start(rolledBack, prestage);
+      await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'MigrationRolledBack' } });
+      const status: MigrationStatus = await handle.query(statusQuery);
+      const order = phaseOrder(prestage);
+      const registered = order
+        .slice(0, order.findIndex((phase) => phase.name === 'acceptance') + 1)
+        .flatMap((phase) => ('compensation' in phase ? [phase.compensation.name] : []));
+      expect(registered).toHaveLength(prestage ? 4 : 3);
+      expect(status.rollback.map((step) => step.split(':')[0])).toEqual(registered.reverse());
+      expect(status.phase).toBe('rolled-back');
+    },
+  );
+
+  it('plans the commands in the order the run would take them', async () => {
+    const labels = async (prestage: boolean) =>
+      (await planCommands(parseMigrateVmInput(migrateVmInputFor(inventory, WHOLE_RUN, { prestage })), '/root')).map(
+        (command) => command.phase,
+      );
+    expect((await labels(false)).join(' ')).toBe(
+      'scan backup verify-backup stop-docker install migrate-data deploy-panel systemd-units acceptance remove-docker',
+    );
+    expect((await labels(true)).join(' ')).toBe(
+      'scan backup verify-backup install pre-copy deploy-panel stage-units stop-docker migrate-data systemd-units ' +
+        'acceptance remove-docker',
+    );
   });
 });

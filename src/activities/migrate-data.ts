@@ -5,18 +5,23 @@ import { guestScript } from './guest-scripts';
 
 /**
  * Phase E (SOP §5.5, §5.6): the run-as user made when missing, the data to its ~/.openclaw, openclaw.json patched;
- * safe to repeat.
+ * safe to repeat. A pre-staged run copies first while Docker runs (`pre-copy`), and after C the same script copies
+ * the difference by content (`final`), then cleans and patches as the SOP's phase E does.
  */
 export const migrateDataScript = guestScript('migrate-data.sh');
 
-export function migrateDataCommand(params: MigrateVmParams): GuestCommand {
+function dataCommand(params: MigrateVmParams, label: string, step: string[]): GuestCommand {
   return {
-    label: 'migrate-data',
+    label,
     script: migrateDataScript,
-    args: [params.runAs.user, String(params.ports.gateway), String(params.ports.gatewayFront)],
+    args: [params.runAs.user, String(params.ports.gateway), String(params.ports.gatewayFront), ...step],
     timeoutMs: params.timeouts.commandMs,
   };
 }
+
+export const migrateDataCommand = (params: MigrateVmParams) =>
+  dataCommand(params, 'migrate-data', params.prestage ? ['final'] : []);
+export const preCopyCommand = (params: MigrateVmParams) => dataCommand(params, 'pre-copy', ['pre-copy']);
 
 export interface MigrateDataResult {
   /** the run-as user did not exist and the migration created it (a system user); absent in older histories */
@@ -29,6 +34,27 @@ export interface MigrateDataResult {
   targetWorkspace: number;
   /** leases the stopped Docker gateway left in the copy's state database (absent in runs from before) */
   staleLeasesCleared?: number;
+}
+
+export interface PreCopyResult {
+  userCreated: boolean;
+  targetDir: string;
+  /** `none` without rsync: the final step after C copies it all with cp -a */
+  copiedWith: 'rsync' | 'none';
+  targetFiles: number;
+  targetBytes: number;
+}
+
+/** E₁ of a pre-staged run (before C): the data copied while Docker still runs; no clean-up, no patch yet. */
+export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResult> {
+  const values = keyValues((await runChecked(params, preCopyCommand(params))).stdout);
+  return {
+    userCreated: one(values, 'user_created') === '1',
+    targetDir: one(values, 'target_dir'),
+    copiedWith: one(values, 'copied_with') === 'rsync' ? 'rsync' : 'none',
+    targetFiles: Number(one(values, 'target_files')),
+    targetBytes: Number(one(values, 'target_bytes')),
+  };
 }
 
 export async function migrateData(params: MigrateVmParams): Promise<MigrateDataResult> {

@@ -1,17 +1,17 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { PlannedCommand } from '../migration/messages';
-import { phases, type Phase } from '../migration/phases';
+import { phaseOrder, type Phase } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { shellCommand } from '../remote/shell-quote';
 import { acceptanceCommand } from './acceptance';
 import { backupCommand, verifyBackupCommand } from './backup';
 import { deployPanelCommand } from './deploy-panel';
 import { installCommand } from './install';
-import { migrateDataCommand } from './migrate-data';
+import { migrateDataCommand, preCopyCommand } from './migrate-data';
 import { removeDockerCommand } from './remove-docker';
 import { scanCommand } from './scan';
 import { stopDockerCommand } from './stop-docker';
-import { unitsCommand } from './systemd-units';
+import { stageUnitsCommand, unitsCommand } from './systemd-units';
 
 type GuestPhase = Extract<Phase, { runsOn: 'guest' }>;
 
@@ -27,19 +27,22 @@ const phaseCommands: Record<GuestPhase['name'], (params: MigrateVmParams, runHom
   ],
   'stop-docker': (params) => [stopDockerCommand(params)],
   install: (params) => [installCommand(params)],
+  'pre-copy': (params) => [preCopyCommand(params)],
   'migrate-data': (params) => [migrateDataCommand(params)],
   'deploy-panel': (params) => [deployPanelCommand(params)],
+  'stage-units': (params, runHome) => [stageUnitsCommand(params, expectedBinaries, runHome)],
   'systemd-units': (params, runHome) => [unitsCommand(params, expectedBinaries, runHome)],
   acceptance: (params) => [acceptanceCommand(params)],
   'remove-docker': (params) => [removeDockerCommand(params)],
 };
 
 /**
- * The dry run's plan: every command each phase in the guest would run on this VM, in the table's order, as the
- * operator would type it on the node (qga) or on the VM (ssh), with what it reads on stdin.
+ * The dry run's plan: every command each phase in the guest would run on this VM, in the order the run would (the
+ * SOP's, or pre-staged with `prestage`), as the operator would type it on the node (qga) or on the VM (ssh), with
+ * what it reads on stdin.
  */
 export async function planCommands(params: MigrateVmParams, runHome: string): Promise<PlannedCommand[]> {
-  const commands = phases
+  const commands = phaseOrder(params.prestage)
     .filter((phase): phase is GuestPhase => phase.runsOn === 'guest')
     .flatMap((phase) => phaseCommands[phase.name](params, runHome));
   return commands.map(({ label, script, args = [], stdin }) => {

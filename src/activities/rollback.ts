@@ -1,5 +1,6 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { Undone } from '../migration/messages';
+import type { GuestCommand } from '../remote/guest';
 import { GuestClockSchema, keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
@@ -34,11 +35,23 @@ function undone(stdout: string): Undone {
 /** Undoes phase G: stop and disable the direct services (units that were never written are fine). */
 export const stopDirectServicesScript = guestScript('stop-direct-services.sh');
 
-export async function stopDirectServices(params: MigrateVmParams): Promise<Undone> {
-  return undone(
-    (await runChecked(params, { label: 'rollback-services', script: stopDirectServicesScript, timeoutMs: 120_000 }))
-      .stdout,
-  );
+export const stopDirectServices = (params: MigrateVmParams) =>
+  stopDirect(params, { label: 'rollback-services', script: stopDirectServicesScript, timeoutMs: 120_000 });
+
+/**
+ * Undoes a pre-staged run's stage-units: the direct services stopped and disabled, as after phase G, and their unit
+ * files removed (with a daemon-reload), so a rollback leaves no unit behind, started or not.
+ */
+export const removeDirectUnits = (params: MigrateVmParams) =>
+  stopDirect(params, {
+    label: 'rollback-units',
+    script: stopDirectServicesScript,
+    args: ['remove'],
+    timeoutMs: 120_000,
+  });
+
+async function stopDirect(params: MigrateVmParams, command: GuestCommand): Promise<Undone> {
+  return undone((await runChecked(params, command)).stdout);
 }
 
 /** Undoes phase E's patch: openclaw.json back from its first .bak. $1 = run-as user. */

@@ -109,22 +109,36 @@ export function unitsCommand(params: MigrateVmParams, binaries: Binaries, runHom
   };
 }
 
+/** G₁ of a pre-staged run (before C): the same units written, left disabled and stopped. */
+export const stageUnitsCommand = (params: MigrateVmParams, binaries: Binaries, runHome: string): GuestCommand => ({
+  ...unitsCommand(params, binaries, runHome),
+  label: 'stage-units',
+  args: ['stage'],
+});
+
 export interface SystemdUnitsResult {
   unitsChanged: boolean;
   gatewayActive: string;
   panelActive: string;
+  /** pre-staged units, before C: `disabled` (absent once started) */
+  gatewayEnabled?: string;
+  panelEnabled?: string;
 }
 
-export async function installUnits(
-  params: MigrateVmParams,
-  binaries: Binaries,
-  runHome: string,
-): Promise<SystemdUnitsResult> {
-  const result = await runChecked(params, unitsCommand(params, binaries, runHome));
-  const values = keyValues(result.stdout);
+async function runUnits(params: MigrateVmParams, command: GuestCommand): Promise<SystemdUnitsResult> {
+  const values = keyValues((await runChecked(params, command)).stdout);
+  const [gatewayEnabled, panelEnabled] = ['gateway_enabled', 'panel_enabled'].map((key) => values.get(key)?.[0]);
   return {
     unitsChanged: values.get('units_changed')?.[0] === '1',
     gatewayActive: values.get('gateway_active')?.[0] ?? 'unknown',
     panelActive: values.get('panel_active')?.[0] ?? 'unknown',
+    ...(gatewayEnabled !== undefined && { gatewayEnabled }),
+    ...(panelEnabled !== undefined && { panelEnabled }),
   };
 }
+
+export const installUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>
+  runUnits(params, unitsCommand(params, binaries, runHome));
+
+export const stageUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>
+  runUnits(params, stageUnitsCommand(params, binaries, runHome));

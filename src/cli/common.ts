@@ -23,6 +23,8 @@ export interface CliOptions {
   detach?: boolean;
   /** phase I removes the project's images too */
   removeImages?: boolean;
+  /** the pre-staged order: Docker stopped only for the final copy and the start */
+  prestage?: boolean;
 }
 
 export interface CommandContext {

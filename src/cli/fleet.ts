@@ -55,6 +55,7 @@ async function fleetInput({ options }: CommandContext, dryRun = false): Promise<
       startedBy: options.by ?? userInfo().username,
       ...(dryRun && { dryRun: true }),
       ...(options.removeImages && { removeImages: true }),
+      ...(options.prestage && { prestage: true }),
     },
   };
   asRefusal(() => parseMigrateFleetInput(input));

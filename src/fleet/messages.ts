@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { OutageMsSchema, type FleetGate } from '../migration/messages';
-import { migrationPhases, runOrder, type MigrationPhase } from '../migration/phases';
+import { migrationPhases, runOrderOf, type MigrationPhase } from '../migration/phases';
 import { personName, strictObject, text, vmid } from '../schema';
 
 export type { FleetGate };
@@ -27,12 +27,12 @@ export const VmProgressSchema = strictObject({
 export type VmProgress = z.output<typeof VmProgressSchema>;
 
 /**
- * Whether a child's run can go from phase `from` to `to`: forward through the SOP's phases (a phase may be
- * reported twice), a plan after the scan, a rollback from anywhere before Docker's removal, and after the rollback
- * its end. A progress signal that no run could send is ignored.
+ * Whether a child's run can go from phase `from` to `to`: forward through its phases in its order (the SOP's, or
+ * pre-staged with `prestage`; a phase may be reported twice), a plan after the scan, a rollback from anywhere
+ * before Docker's removal, and after the rollback its end. A progress signal that no run could send is ignored.
  */
-export function canFollow(from: MigrationPhase, to: MigrationPhase): boolean {
-  const forward: readonly MigrationPhase[] = runOrder;
+export function canFollow(from: MigrationPhase, to: MigrationPhase, prestage = false): boolean {
+  const forward = runOrderOf(prestage);
   const at = forward.indexOf(from);
   if (to === 'planned') return from === 'starting' || from === 'scan';
   if (to === 'rolling-back') return from === 'rolling-back' || (at >= 0 && at <= forward.indexOf('awaiting-approval'));

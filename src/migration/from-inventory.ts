@@ -4,14 +4,18 @@ import type { MigrateVmInput } from './input';
 /** What a fleet or the CLI may set on top of the inventory for each VM (VmOverridesSchema checks a fleet's). */
 export type VmOverrides = Pick<
   MigrateVmInput,
-  'ports' | 'runAs' | 'timeouts' | 'dryRun' | 'removeImages' | 'startedBy' | 'approvers' | 'fourEyes'
+  'ports' | 'runAs' | 'timeouts' | 'dryRun' | 'removeImages' | 'prestage' | 'startedBy' | 'approvers' | 'fourEyes'
 >;
 
-/** One VM's migrateVm input from a fleet inventory; `overrides` wins (timeouts, run-as user, dry run, …). */
+/**
+ * One VM's migrateVm input from a fleet inventory; `overrides` wins (timeouts, run-as user, dry run, …), and a VM's
+ * own `prestage` wins over the inventory's.
+ */
 export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides: VmOverrides = {}): MigrateVmInput {
   const vm = inventory.vms.find((candidate) => candidate.vmid === vmid);
   if (!vm)
     throw new Error(`vmid ${vmid} is not in the inventory (it has ${inventory.vms.map((v) => v.vmid).join(', ')})`);
+  const prestage = vm.prestage ?? inventory.prestage;
   return {
     vmid,
     vmIp: vm.ip,
@@ -22,6 +26,7 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
     ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
     ...(inventory.ledgerPath ? { ledgerPath: inventory.ledgerPath } : {}),
     ...(inventory.removeImages !== undefined ? { removeImages: inventory.removeImages } : {}),
+    ...(prestage !== undefined ? { prestage } : {}),
     ...(inventory.approvers ? { approvers: inventory.approvers } : {}),
     ...(inventory.fourEyes !== undefined ? { fourEyes: inventory.fourEyes } : {}),
     ...overrides,

@@ -52,6 +52,7 @@ export const VmOverridesSchema = strictObject({
   timeouts: TimeoutsSchema.optional(),
   dryRun: z.boolean().optional(),
   removeImages: z.boolean().optional(),
+  prestage: z.boolean().optional(),
   startedBy: personName.optional(),
   ...ApproverPolicyShape,
 });
@@ -72,6 +73,11 @@ export const MigrateVmInputSchema = strictObject({
   dryRun: z.boolean().default(false),
   /** phase I (after acceptance and approval) removes the project's images too; without it they stay on disk */
   removeImages: z.boolean().default(false),
+  /**
+   * install, pre-copy the data, deploy the panel and write the units while Docker still runs, then stop it for the
+   * final copy and the start only (issue 13; `phaseOrder` in phases.ts); default: the SOP's fixed order (§4)
+   */
+  prestage: z.boolean().default(false),
   /** the fleet's Docker-removal gate when the fleet starts this run; a lone run has none */
   fleetGate: FleetGateSchema.optional(),
   /** the node's bot ledger, committed under the node's lock once the VM is migrated */

@@ -4,7 +4,7 @@ import type { AcceptanceResult } from '../activities/acceptance';
 import type { BackupResult } from '../activities/backup';
 import type { DeployPanelResult } from '../activities/deploy-panel';
 import type { InstallResult } from '../activities/install';
-import type { MigrateDataResult } from '../activities/migrate-data';
+import type { MigrateDataResult, PreCopyResult } from '../activities/migrate-data';
 import type { RemoveDockerResult } from '../activities/remove-docker';
 import type { ScanResult } from '../activities/scan';
 import type { StopDockerResult } from '../activities/stop-docker';
@@ -85,8 +85,11 @@ export interface PhaseResults {
   backup?: BackupResult;
   stopDocker?: StopDockerResult;
   install?: InstallResult;
+  /** pre-staged runs: the copy made while Docker ran, and the units written before C */
+  preCopy?: PreCopyResult;
   migrateData?: MigrateDataResult;
   deployPanel?: DeployPanelResult;
+  stagedUnits?: SystemdUnitsResult;
   systemdUnits?: SystemdUnitsResult;
   acceptance?: AcceptanceResult;
   removeDocker?: RemoveDockerResult;

@@ -21,11 +21,14 @@ export interface PhaseDefinition {
   afterApproval: boolean;
   /** what undoes it, registered before it runs: a rollback runs the registered ones newest first */
   compensation?: { name: string; activity: ActivityName; timeout: PhaseTimeout };
+  /** a step of pre-staged runs only (`prestage`), done while Docker still runs: see `phaseOrder` */
+  prestaged?: true;
 }
 
 /**
- * The phases of a migration, in the SOP's order (§4): what runs each, where its result is kept, what undoes it.
- * migrateVm runs them by this table, and the plan, the record, the fleet's progress rules and the tests read it.
+ * The phases of a migration, in the SOP's order (§4), with the two steps of pre-staged runs beside the phases they
+ * prepare: what runs each, where its result is kept, what undoes it. migrateVm runs them by this table, and the
+ * plan, the record, the fleet's progress rules and the tests read it.
  */
 export const phases = [
   {
@@ -70,6 +73,18 @@ export const phases = [
     afterApproval: false,
   },
   {
+    // E₁ of a pre-staged run: rsync -aHAX while Docker runs; migrate-data, after C, copies the difference
+    name: 'pre-copy',
+    stage: 'E',
+    sop: '§5.5',
+    activity: 'preCopyData',
+    timeout: 'command',
+    resultKey: 'preCopy',
+    runsOn: 'guest',
+    afterApproval: false,
+    prestaged: true,
+  },
+  {
     name: 'migrate-data',
     stage: 'E',
     sop: '§5.5, §5.6',
@@ -89,6 +104,23 @@ export const phases = [
     resultKey: 'deployPanel',
     runsOn: 'guest',
     afterApproval: false,
+  },
+  {
+    // G₁ of a pre-staged run: the units written, neither enabled nor started (Docker holds their ports until C)
+    name: 'stage-units',
+    stage: 'G',
+    sop: '§5.9',
+    activity: 'stageUnits',
+    timeout: 'command',
+    resultKey: 'stagedUnits',
+    runsOn: 'guest',
+    afterApproval: false,
+    prestaged: true,
+    compensation: {
+      name: 'stop, disable and remove the direct units',
+      activity: 'removeDirectUnits',
+      timeout: 'quick',
+    },
   },
   {
     name: 'systemd-units',
@@ -139,18 +171,48 @@ export function phaseNamed<N extends PhaseName>(name: N): Extract<Phase, { name:
   return phases.find((phase) => phase.name === name) as Extract<Phase, { name: N }>;
 }
 
+/**
+ * A pre-staged run (`prestage`, issue 13) before the human's decision: the verified backup first as ever, then what
+ * does not need Docker stopped while it still serves (D, the pre-copy E₁, F, the units written G₁), and only then
+ * C, the final copy of the difference with the lease clean-up and the §5.6 patch (E₂), the units started (G₂), H.
+ */
+const prestagedBeforeDecision = [
+  'scan',
+  'backup',
+  'install',
+  'pre-copy',
+  'deploy-panel',
+  'stage-units',
+  'stop-docker',
+  'migrate-data',
+  'systemd-units',
+  'acceptance',
+] as const satisfies readonly PhaseName[];
+
+/** The phases a run goes through, in the order it does: the SOP's (§4), or pre-staged. */
+export function phaseOrder(prestage: boolean): readonly Phase[] {
+  const afterDecision = phases.filter((phase) => phase.afterApproval);
+  if (prestage) return [...prestagedBeforeDecision.map((name) => phaseNamed(name)), ...afterDecision];
+  return phases.filter((phase) => !('prestaged' in phase));
+}
+
 /** What a run is in besides a phase: waiting, rolling back, or at its end. */
 const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
 const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
 
-/** Where a run goes when nothing fails: the phases, with the human's decision and the fleet's gate before I. */
-export const runOrder = [
-  'starting',
-  ...phases.filter((phase) => !phase.afterApproval).map((phase) => phase.name),
-  ...waits,
-  ...phases.filter((phase) => phase.afterApproval).map((phase) => phase.name),
-  'completed',
-] as const;
+/** Where a run goes when nothing fails: its phases, with the human's decision and the fleet's gate before I. */
+export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
+  const order = phaseOrder(prestage);
+  return [
+    'starting',
+    ...order.filter((phase) => !phase.afterApproval).map((phase) => phase.name),
+    ...waits,
+    ...order.filter((phase) => phase.afterApproval).map((phase) => phase.name),
+    'completed',
+  ];
+}
+/** A run in the SOP's order. */
+export const runOrder = runOrderOf(false);
 
 /** Every value of a run's phase (the status, the search attribute, the fleet's progress signal). */
 export const migrationPhases = ['starting', ...phaseNames, ...waits, ...ends] as const;

@@ -1,7 +1,7 @@
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
 import { inSeconds, outageTimes, type MigrationStatus, type PhaseResults } from './messages';
-import { phases } from './phases';
+import { phaseOrder } from './phases';
 
 /** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
 type PhaseActions = { [K in keyof PhaseResults]?: (result: NonNullable<PhaseResults[K]>) => string[] };
@@ -56,7 +56,11 @@ export function renderRecord(
     `- 执行入口 / via: ${params.transport === 'qga' ? `node ${inline(`${params.node.user}@${params.node.host}:${params.node.port}`)}, \`qm guest exec ${params.vmid}\`` : `ssh straight to the VM`}`,
   );
   add(`- 执行人 / by: ${inline(params.startedBy)}; started ${startedAt}, ended ${endedAt}`);
-  add(`- 结果 / outcome: **${status.phase}**`, '');
+  add(`- 结果 / outcome: **${status.phase}**`);
+  add(
+    `- 顺序 / order: ${params.prestage ? 'pre-staged: after the verified backup, D, the pre-copy E, F and the units G while Docker ran; C only for the final copy E and the start G' : "the SOP's (§4)"}`,
+    '',
+  );
 
   add('## 迁移前扫描 / Scan (read-only)');
   if (scan) {
@@ -80,7 +84,7 @@ export function renderRecord(
   add('');
 
   add('## 执行动作 / Actions and key outputs');
-  /** What each phase that changes the machine did, after its SOP stage letter, in the table's order. */
+  /** What each phase that changes the machine did, after its SOP stage letter, in the order the run took them. */
   const actions: PhaseActions = {
     stopDocker: (result) =>
       result.restartPolicies
@@ -96,8 +100,13 @@ export function renderRecord(
       `install: ${result.installedNow ? code(params.installCommand) : 'already installed, nothing run'}`,
       `  - node ${inline(result.nodeVersion)} at ${code(result.nodePath)}; openclaw ${inline(result.openclawVersion)} at ${code(result.openclawPath)}`,
     ],
+    preCopy: (result) => [
+      result.copiedWith === 'rsync'
+        ? `pre-copy while Docker ran: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (\`rsync -aHAX\`), ${result.targetFiles} files, ${result.targetBytes} bytes; no patch yet`
+        : 'pre-copy: none (no rsync in the VM): the copy after Docker stopped is the whole `cp -a`',
+    ],
     migrateData: (result) => [
-      `data: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (${result.copiedWith === 'rsync' ? '`rsync -aHAX --delete`' : '`cp -a`'}), owner ${params.runAs.user}${result.userCreated ? ' (a system user the migration made)' : ''}`,
+      `data: \`/data/openclaw/\` → ${code(`${result.targetDir}/`)} (${result.copiedWith === 'rsync' ? (params.prestage ? '`rsync -aHAX --delete --checksum`: the difference since the pre-copy' : '`rsync -aHAX --delete`') : '`cp -a`'}), owner ${params.runAs.user}${result.userCreated ? ' (a system user the migration made)' : ''}`,
       `  - openclaw.json: gateway.port ${params.ports.gateway}, remote.url ws://127.0.0.1:${params.ports.gateway}; backup ${code(result.configBackup)}`,
       ...(result.staleLeasesCleared
         ? [
@@ -107,6 +116,9 @@ export function renderRecord(
     ],
     deployPanel: (result) => [
       `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600, owner ${params.runAs.user})${result.configFixed?.length ? `; brought to the panel's types: ${result.configFixed.map(code).join(', ')}` : ''}`,
+    ],
+    stagedUnits: (result) => [
+      `systemd units written while Docker ran, not started: openclaw-gateway ${inline(result.gatewayEnabled ?? '?')}, openclaw-panel ${inline(result.panelEnabled ?? '?')}`,
     ],
     systemdUnits: (result) => [
       `systemd: openclaw-gateway ${inline(result.gatewayActive)}, openclaw-panel ${inline(result.panelActive)} (enabled; User=${params.runAs.user}${params.runAs.hardened ? ', hardened' : ''})`,
@@ -126,7 +138,7 @@ export function renderRecord(
         `NAT ${result.natMappings.map((m) => `${m.external} -> ${params.vmIp}:${m.guestPort}`).join(', ') || '(no mapping found)'}`,
     ],
   };
-  for (const phase of phases) {
+  for (const phase of phaseOrder(params.prestage)) {
     const result = status.results[phase.resultKey];
     const render = actions[phase.resultKey] as ((result: unknown) => string[]) | undefined;
     if (result === undefined || !render) continue;

@@ -115,7 +115,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem, outageMs }) => {
       const entry = vm(vmid);
       if (!entry || entry.state !== 'running') return;
-      if (!canFollow(entry.phase ?? 'starting', phase)) {
+      if (!canFollow(entry.phase ?? 'starting', phase, vmInputs.get(vmid)?.prestage === true)) {
         log.warn('ignored a progress signal no run could send', { vmid, from: entry.phase, to: phase });
         return;
       }

@@ -80,8 +80,10 @@ function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
 /**
  * Migrates one OpenClaw VM from Docker to the direct install, phase by phase as the SOP prescribes
  * (../shared/seeds/001_*.txt): A scan, B verified backup, C stop Docker, D install, E data, F panel,
- * G systemd, H acceptance, then a human decision, and only then I Docker removal. Every step that changes the
- * machine registers its compensation first; a failure after C, a failed acceptance or a rejection rolls back.
+ * G systemd, H acceptance, then a human decision, and only then I Docker removal. With `prestage`, D, a pre-copy
+ * of E, F and G's units come before C, so that Docker is stopped only for the final copy and the start. Every step
+ * that changes the machine registers its compensation first; a failure after C (or after the units were staged), a
+ * failed acceptance or a rejection rolls back.
  */
 export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult> {
   const params = parseMigrateVmInput(input);
@@ -284,18 +286,33 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   }
   try {
     await runPhase('backup', workflowInfo().runId);
-    await runPhase('stop-docker');
-    const installed = await runPhase('install');
-    await runPhase('migrate-data');
-    await runPhase('deploy-panel');
-    await runPhase('systemd-units', installed, scanned.runHome);
+    if (params.prestage) {
+      // Pre-staged: what does not need Docker stopped is done while it serves; C stops it for E₂ and G₂ alone.
+      const installed = await runPhase('install');
+      await runPhase('pre-copy');
+      await runPhase('deploy-panel');
+      await runPhase('stage-units', installed, scanned.runHome);
+      await runPhase('stop-docker');
+      await runPhase('migrate-data');
+      await runPhase('systemd-units', installed, scanned.runHome);
+    } else {
+      await runPhase('stop-docker');
+      const installed = await runPhase('install');
+      await runPhase('migrate-data');
+      await runPhase('deploy-panel');
+      await runPhase('systemd-units', installed, scanned.runHome);
+    }
     await runPhase('acceptance');
     status.outage = outageOf(status.results);
     await awaitDecision();
   } catch (err) {
     status.problems.push(failureMessage(err));
     await rollBackAndRecord(compensations);
-    const where = compensations.length ? 'is back on Docker' : 'was left as it was, Docker untouched,';
+    const where = compensations.length
+      ? 'is back on Docker'
+      : params.prestage && status.results.install
+        ? 'was left on Docker, untouched (what was pre-staged beside it stays),'
+        : 'was left as it was, Docker untouched,';
     throw failure('MigrationRolledBack', `vm ${params.vmid} ${where} after: ${failureMessage(err)}`, [status]);
   }
   if (!decision!.approve) {

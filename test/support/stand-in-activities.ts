@@ -38,6 +38,13 @@ const STAND_IN_RESULTS: Required<Omit<PhaseResults, 'sharedResources'>> = {
     openclawPath: '/usr/bin/openclaw',
     openclawVersion: '2026.9.6',
   },
+  preCopy: {
+    userCreated: false,
+    targetDir: '/root/.openclaw',
+    copiedWith: 'rsync',
+    targetFiles: 303,
+    targetBytes: 1 << 20,
+  },
   migrateData: {
     targetDir: '/root/.openclaw',
     copiedWith: 'rsync',
@@ -47,6 +54,13 @@ const STAND_IN_RESULTS: Required<Omit<PhaseResults, 'sharedResources'>> = {
     targetWorkspace: 300,
   },
   deployPanel: { fetched: true, release: '{}' },
+  stagedUnits: {
+    unitsChanged: true,
+    gatewayActive: 'inactive',
+    panelActive: 'inactive',
+    gatewayEnabled: 'disabled',
+    panelEnabled: 'disabled',
+  },
   systemdUnits: { unitsChanged: true, gatewayActive: 'active', panelActive: 'active' },
   acceptance: { passed: true, failures: [], checks: {} },
   removeDocker: { output: '' },

@@ -11,7 +11,7 @@
  *          unknown`: latestTag ""); its failure is a `warning`, not an error. A failing
  *          `openclaw --version` is an error: 400 `{ ok: false, message }`.
  */
-/* global fetch */
+/* global fetch, process */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,11 +1,16 @@
 # Phase E (SOP §5.5, §5.6): /data/openclaw to the run-as user's ~/.openclaw with rsync -aHAX --delete (cp -a
 # without rsync), ownership fixed, then openclaw.json patched for the direct install.
-# $1 = run-as user (created when missing), $2 = gateway port, $3 = gateway front port.
-# Safe to repeat: the copy is redone from the source (Docker is stopped, the source no longer changes), the one
+# $1 = run-as user (created when missing), $2 = gateway port, $3 = gateway front port, $4 = the step of a
+# pre-staged run: `pre-copy` (E₁, before C, Docker still running) copies only, without --delete, lease clean-up or
+# patch, and nothing without rsync (cp -a has no "difference": the final step copies it all); `final` (E₂, after
+# C) is the SOP's step comparing files by content (--checksum): a file the running gateway rewrote after the
+# pre-copy read it, at the same size within the same tick of the file system's clock, has the same mtime.
+# Safe to repeat: the copy is redone from the source (after C it no longer changes), the one
 # openclaw.json.bak.<ts> of the first attempt is kept and no second one is made, the patch gives the same result.
 set -euo pipefail
 umask 077
 RUN_USER=$1
+STEP=${4:-}
 mkdir -p /var/lib/openclaw-migrate
 if ! getent passwd "$RUN_USER" >/dev/null; then
   # a dedicated system user with its own group, home /home/<user> as the scan announced (scan.sh); marked, so a
@@ -18,13 +23,30 @@ RUN_GROUP=$(id -gn "$RUN_USER")
 RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
 TARGET_DIR="$RUN_HOME/.openclaw"
 mkdir -p "$TARGET_DIR"
+# from here on the target is this migration's (the scan takes it for ours, not foreign data)
+date -Iseconds > /var/lib/openclaw-migrate/data-migrated
 if command -v rsync >/dev/null 2>&1; then
-  rsync -aHAX --delete --exclude '/openclaw.json.bak.*' /data/openclaw/ "$TARGET_DIR/"
+  case $STEP in
+    pre-copy) options=() ;;
+    final) options=(--delete --checksum) ;;
+    *) options=(--delete) ;;
+  esac
+  # Docker's gateway writes on during the pre-copy: a file gone before rsync read it (exit 24) is the final step's
+  rsync -aHAX "${options[@]}" --exclude '/openclaw.json.bak.*' /data/openclaw/ "$TARGET_DIR/" ||
+    { code=$?; [ "$STEP" = pre-copy ] && [ "$code" = 24 ]; }
   echo "copied_with=rsync"
+elif [ "$STEP" = pre-copy ]; then
+  echo "copied_with=none"
 else
   find "$TARGET_DIR" -mindepth 1 -maxdepth 1 ! -name 'openclaw.json.bak.*' -exec rm -rf {} +
   cp -a /data/openclaw/. "$TARGET_DIR/"
   echo "copied_with=cp"
+fi
+if [ "$STEP" = pre-copy ]; then
+  echo "target_dir=$TARGET_DIR"
+  echo "target_files=$(find "$TARGET_DIR" -type f | wc -l)"
+  echo "target_bytes=$(du -sb "$TARGET_DIR" | cut -f1)"
+  exit 0
 fi
 # Docker's gateway is stopped (phase C), so every lease and lock in the copy is a dead process's. Stopped without
 # its clean exit (killed at compose stop's timeout while still starting, a reboot), it leaves its owner lease in the
@@ -45,7 +67,6 @@ print("stale_leases_cleared=%d" % cleared)
 PY
 rm -f "$TARGET_DIR"/gateway.*.lock "$TARGET_DIR"/tmp/openclaw-*/gateway.*.lock
 chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
-date -Iseconds > /var/lib/openclaw-migrate/data-migrated
 
 CONFIG="$TARGET_DIR/openclaw.json" GATEWAY_PORT=$2 FRONT_PORT=$3 python3 - <<"PY"
 import glob, json, os, time

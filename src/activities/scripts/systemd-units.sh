@@ -2,7 +2,10 @@
 # daemon-reload when one changed, enable --now, is-active. The unit texts arrive on stdin as JSON, with the paths a
 # hardened unit may write: each is made (owned by the unit's user) when missing, before a start, because systemd
 # refuses to start a unit whose ReadWritePaths= names a path that does not exist (226/NAMESPACE).
+# $1 = stage (G₁ of a pre-staged run, before C): written and daemon-reloaded only, left disabled and stopped:
+# Docker holds their ports until C, and an enabled unit would start at a reboot before it.
 set -euo pipefail
+STEP=${1:-}
 changed=$(python3 -c '
 import json, os, pwd, sys
 units = json.load(sys.stdin)
@@ -30,6 +33,11 @@ if [ "$changed" = 1 ]; then
   systemctl try-restart openclaw-gateway openclaw-panel
 fi
 for unit in openclaw-gateway openclaw-panel; do
+  if [ "$STEP" = stage ]; then
+    systemctl disable --quiet "$unit"
+    echo "${unit#openclaw-}_enabled=$(systemctl is-enabled "$unit" || true)"
+    continue
+  fi
   # a start that fails says why (e.g. status=226/NAMESPACE) in the phase's failure, not only in the journal
   systemctl enable --now "$unit" || {
     systemctl status --no-pager --lines 10 "$unit" >&2 || true
