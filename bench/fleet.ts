@@ -17,14 +17,14 @@ import type { migrateFleet } from '../src/workflows';
 /** Prints figures, asserts nothing: a fleet's wall time next to the ideal (the sum of per-VM times / concurrency). */
 
 /** The tests' dev server, with the Temporal CLI that setup built (the jest global setup finds it the same way). */
-function devServer(): Promise<TestWorkflowEnvironment> {
+export function devServer(): Promise<TestWorkflowEnvironment> {
   process.env.TEMPORAL_CLI ??= execFileSync(resolve(__dirname, '../scripts/temporal-cli.sh'), {
     encoding: 'utf8',
   }).trim();
   return startDevServer();
 }
 
-async function runFleet(
+export async function runFleet(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   input: MigrateFleetInput,

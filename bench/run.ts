@@ -6,8 +6,12 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { labDown, labUp } from '../lab/lab';
 import { benchCommand } from './command';
 import { benchLabFleet, benchLargeFleet } from './fleet';
+import { benchOutage } from './outage';
 
-/** Prints figures, asserts nothing: `npm run bench [-- lab-up|fleet-lab|fleet-large [--vms N] [--phase-ms N]]`. */
+/**
+ * Prints figures, asserts nothing:
+ * `npm run bench [-- lab-up|fleet-lab|fleet-large|command|outage [--vms N] [--phase-ms N] [--guests N]]`.
+ */
 async function benchLabUp(guests: number, rounds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
   try {
@@ -39,6 +43,7 @@ const { values, positionals } = parseArgs({
     'phase-ms': { type: 'string', default: '50' },
     rounds: { type: 'string', default: '3' },
     pve: { type: 'string', default: '9' },
+    guests: { type: 'string', default: '3' },
   },
 });
 const benches: Record<string, () => Promise<void>> = {
@@ -46,6 +51,7 @@ const benches: Record<string, () => Promise<void>> = {
   'fleet-lab': () => benchLabFleet(3, 2),
   'fleet-large': () => benchLargeFleet(Number(values.vms), 3, Number(values['phase-ms'])),
   command: () => benchCommand(Number(values.rounds), values.pve === '8' ? '8' : '9'),
+  outage: () => benchOutage(Number(values.guests), 2),
 };
 (async () => {
   // the SDK's INFO lines would bury the figures
