@@ -14,15 +14,14 @@ describe("the customer's outage, by the guest's clock", () => {
   });
 
   it('of a run rolled back before the direct install answered: until Docker answered again', () => {
-    const outage = outageAfterRollback(undefined, { dockerStoppedAt: at(0), dockerAnsweredAt: at(45) });
+    const outage = outageAfterRollback(undefined, at(0), { dockerAnsweredAt: at(45) });
     expect(outage).toEqual({ ms: 45_000, dockerStoppedAt: at(0), dockerAnsweredAt: at(45) });
     expect(outageTimes(outage!)).toBe(`Docker stopped ${at(0)}, Docker's answered again ${at(45)}`);
   });
 
   it('of a run rolled back after the direct install served: only the two gaps count', () => {
     // served from 20 s until the rollback stopped it at 50 s (a rejection), Docker back at 58 s
-    const clock = { directStoppedAt: at(50), dockerStoppedAt: at(0), dockerAnsweredAt: at(58) };
-    const outage = outageAfterRollback(direct, clock);
+    const outage = outageAfterRollback(direct, at(0), { directStoppedAt: at(50), dockerAnsweredAt: at(58) });
     expect(outage).toEqual({ ...direct, ms: 28_000, directStoppedAt: at(50), dockerAnsweredAt: at(58) });
     expect(outageTimes(outage!)).toBe(
       `Docker stopped ${at(0)}, the direct gateway and panel answered ${at(20)}, ` +
@@ -30,11 +29,21 @@ describe("the customer's outage, by the guest's clock", () => {
     );
   });
 
+  it('of a run whose direct services were down by the rollback: from their first answer, the most it can be', () => {
+    const outage = outageAfterRollback(direct, at(0), { dockerAnsweredAt: at(58) });
+    expect(outage).toEqual({ ...direct, ms: 58_000, dockerAnsweredAt: at(58) });
+    expect(outageTimes(outage!)).toBe(
+      `Docker stopped ${at(0)}, the direct gateway and panel answered ${at(20)}, they were down by the rollback, ` +
+        `Docker's answered again ${at(58)}`,
+    );
+  });
+
   it('stands as it was when the rollback did not time its end', () => {
-    // workers before the rollback was timed; a rollback before C (nothing stopped); a clock stepped back
-    expect(outageAfterRollback(direct, {})).toBe(direct);
-    expect(outageAfterRollback(undefined, {})).toBeUndefined();
-    expect(outageAfterRollback(direct, { dockerAnsweredAt: at(58) })).toBe(direct);
-    expect(outageAfterRollback(undefined, { dockerStoppedAt: at(30), dockerAnsweredAt: at(10) })).toBeUndefined();
+    // workers before the rollback was timed; a rollback before C (nothing stopped), or not as far as Docker yet
+    expect(outageAfterRollback(direct, at(0), {})).toBe(direct);
+    expect(outageAfterRollback(undefined, undefined, {})).toBeUndefined();
+    expect(outageAfterRollback(undefined, at(0), { directStoppedAt: at(30) })).toBeUndefined();
+    // a guest clock stepped back
+    expect(outageAfterRollback(undefined, at(30), { dockerAnsweredAt: at(10) })).toBeUndefined();
   });
 });

@@ -9,11 +9,7 @@ import { guestScript } from './guest-scripts';
  */
 
 /** Keys of a compensation's output that read the guest's clock: the outage's, not the summary's. */
-const CLOCK_KEYS = {
-  direct_stopped_at: 'directStoppedAt',
-  docker_stopped_at: 'dockerStoppedAt',
-  docker_answered_at: 'dockerAnsweredAt',
-} as const;
+const CLOCK_KEYS = { direct_stopped_at: 'directStoppedAt', docker_answered_at: 'dockerAnsweredAt' } as const;
 
 /** A compensation's output as the run keeps it: its other lines the summary, its clock readings as ISO times. */
 function undone(stdout: string): Undone {

@@ -136,7 +136,6 @@ export interface Outage {
 export interface Undone {
   summary: string;
   directStoppedAt?: string;
-  dockerStoppedAt?: string;
   dockerAnsweredAt?: string;
 }
 
@@ -157,26 +156,33 @@ export function outageOf({ stopDocker, acceptance }: PhaseResults): Outage | und
 
 /**
  * The outage of a run rolled back onto Docker, from the one measured before the rollback (if the direct install
- * answered) and what the rollback's steps read of the guest's clock; the one before stands when Docker's answer
- * was not timed (a rollback by workers before this was measured).
+ * answered), phase C's stop of Docker and what the rollback's steps read of the guest's clock. The one before stands
+ * when Docker's answer was not timed (a rollback by workers before this was measured, or not as far as Docker yet).
+ * Direct services that had answered but were no longer running at the rollback stopped at an unknown time: their
+ * gap is counted from their first answer, the most it can have been.
  */
-export function outageAfterRollback(before: Outage | undefined, clock: Omit<Undone, 'summary'>): Outage | undefined {
-  const dockerStoppedAt = before?.dockerStoppedAt ?? clock.dockerStoppedAt;
-  const { dockerAnsweredAt, directStoppedAt } = clock;
+export function outageAfterRollback(
+  before: Outage | undefined,
+  dockerStoppedAt: string | undefined,
+  { directStoppedAt, dockerAnsweredAt }: Omit<Undone, 'summary'>,
+): Outage | undefined {
+  if (!dockerStoppedAt || !dockerAnsweredAt) return before;
   // the direct install served from its first answer until its services stopped: that time is not outage
-  const gapFrom = before ? directStoppedAt : dockerStoppedAt;
-  if (!dockerStoppedAt || !dockerAnsweredAt || !gapFrom) return before;
-  const ms = OutageMsSchema.safeParse((before?.ms ?? 0) + Date.parse(dockerAnsweredAt) - Date.parse(gapFrom));
+  const gapFrom = before ? (directStoppedAt ?? before.directAnsweredAt) : dockerStoppedAt;
+  const ms = OutageMsSchema.safeParse((before?.ms ?? 0) + Date.parse(dockerAnsweredAt) - Date.parse(gapFrom!));
   if (!ms.success) return before;
-  return { ...before, ms: ms.data, dockerStoppedAt, ...(before && { directStoppedAt }), dockerAnsweredAt };
+  return { ...before, ms: ms.data, dockerStoppedAt, ...(directStoppedAt && { directStoppedAt }), dockerAnsweredAt };
 }
 
 /** An outage's times in words, for the record and the CLI: what began it and what ended each part of it. */
 export function outageTimes({ dockerStoppedAt, directAnsweredAt, directStoppedAt, dockerAnsweredAt }: Outage): string {
   const direct = directAnsweredAt && `the direct gateway and panel answered ${directAnsweredAt}`;
+  const stopped =
+    directAnsweredAt &&
+    dockerAnsweredAt &&
+    (directStoppedAt ? `the rollback stopped them ${directStoppedAt}` : 'they were down by the rollback');
   const back = dockerAnsweredAt && `Docker's answered again ${dockerAnsweredAt}`;
-  const rolledBack = directStoppedAt ? `the rollback stopped them ${directStoppedAt}, ${back}` : back;
-  return [`Docker stopped ${dockerStoppedAt}`, direct, rolledBack].filter(Boolean).join(', ');
+  return [`Docker stopped ${dockerStoppedAt}`, direct, stopped, back].filter(Boolean).join(', ');
 }
 
 export interface PlannedCommand {

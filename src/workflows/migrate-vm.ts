@@ -308,10 +308,11 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   } catch (err) {
     status.problems.push(failureMessage(err));
     await rollBackAndRecord(compensations);
-    const where = compensations.length
+    const dockerStopped = compensations.some((step) => step.name === phaseNamed('stop-docker').compensation.name);
+    const where = dockerStopped
       ? 'is back on Docker'
       : params.prestage && status.results.install
-        ? 'was left on Docker, untouched (what was pre-staged beside it stays),'
+        ? 'was left on Docker, untouched (the pre-staged install, copy and panel stay beside it),'
         : 'was left as it was, Docker untouched,';
     throw failure('MigrationRolledBack', `vm ${params.vmid} ${where} after: ${failureMessage(err)}`, [status]);
   }
@@ -393,12 +394,15 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     enter('rolling-back');
     /** the guest's clock as the steps stopped the direct services and brought Docker back: the outage's end */
     const clock: Omit<Undone, 'summary'> = {};
+    const outageBefore = status.outage;
     for (const step of steps) {
       try {
         const output = await phase(`rollback:${step.name}`, step.undo);
         // workers before the rollback's outage was measured answered a summary alone
         const { summary, ...readings } = typeof output === 'string' ? { summary: output } : output;
         Object.assign(clock, readings);
+        // as soon as Docker answers again, whatever a later step comes to
+        status.outage = outageAfterRollback(outageBefore, status.results.stopDocker?.stoppedAt, clock);
         status.rollback.push(`${step.name}: done${summary ? ` (${summary.split('\n')[0]})` : ''}`);
       } catch (err) {
         enter('failed');
@@ -414,7 +418,6 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
         throw failure('RollbackIncomplete', message, [status]);
       }
     }
-    status.outage = outageAfterRollback(status.outage, clock);
   }
 }
 

@@ -26,6 +26,7 @@ running=$(docker compose ps --status running --quiet | wc -l)
 if [ ! -e "$STOPPED_AT" ] || { [ "$running" -gt 0 ] && [ "$running" = "$all" ]; }; then
   date +%s%3N > "$STOPPED_AT.tmp"
   mv "$STOPPED_AT.tmp" "$STOPPED_AT"
+  rm -f /var/lib/openclaw-migrate/direct-stopped-at
 fi
 docker compose stop
 echo "docker_stopped_at=$(cat "$STOPPED_AT")"
