@@ -23,7 +23,8 @@ export async function benchOutage(guests: number, concurrency: number): Promise<
     for (const prestage of [false, true]) {
       const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-outage-'));
       try {
-        const lab = await labUp({ guests, install: 'registry' }, dir);
+        // other vmids for the second order: the first one's runs keep theirs on the same server
+        const lab = await labUp({ guests, install: 'registry', firstVmid: prestage ? 205 : 105 }, dir);
         const inventory = readInventoryFile(lab.inventoryPath);
         const vmids = lab.guests.map((guest) => guest.vmid);
         vmids.forEach((vmid) => startWatcher(lab, vmid));
@@ -48,7 +49,9 @@ export async function benchOutage(guests: number, concurrency: number): Promise<
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const [sop, prestaged] = orders.map((order) => median(order.vms.map((vm) => vm.status.outage?.ms ?? NaN)));
+    const [sop, prestaged] = orders.map((order) =>
+      median(order.vms.flatMap((vm) => (vm.status.outage ? [vm.status.outage.ms] : []))),
+    );
     console.log(
       `outage median: SOP order ${inSeconds(sop)}, pre-staged ${inSeconds(prestaged)}: ` +
         `pre-staged/SOP ${(prestaged / sop).toFixed(2)}; makespan pre-staged/SOP ` +
@@ -137,8 +140,11 @@ function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
     for (const phase of status.phases) {
       if (!phase.endedAt) continue;
       const [from, to] = [Date.parse(phase.startedAt), Date.parse(phase.endedAt)];
+      // a command is the phase's when its middle falls within it (the two clocks are the machine's, read apart)
       const own = commands
-        .filter((command) => command.startMs >= from && command.endMs <= to)
+        .filter(
+          (command) => from <= (command.startMs + command.endMs) / 2 && (command.startMs + command.endMs) / 2 <= to,
+        )
         .reduce((sum, command) => sum + command.endMs - command.startMs, 0);
       const row = rows.get(phase.name) ?? { recorded: [], guest: [] };
       row.recorded.push(to - from);

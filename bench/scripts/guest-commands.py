@@ -14,11 +14,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def boot_time_s():
-    with open("/proc/stat", encoding="ascii") as stat:
-        for line in stat:
-            if line.startswith("btime "):
-                return int(line.split()[1])
-    raise RuntimeError("no btime in /proc/stat")
+    # /proc/stat's btime is whole seconds: up to a second off every start time
+    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 def started_s(pid, boot_s):
