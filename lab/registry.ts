@@ -236,7 +236,11 @@ async function fill(dir: string, inputs: Record<string, unknown>, uplink: string
     verdaccioConfig({ config, storage, htpasswd: join(work, 'htpasswd'), listen: `127.0.0.1:${port}`, uplink }),
   );
   const verdaccio = spawn(nodeBin, [verdaccioBin, '-c', config], { stdio: 'ignore' });
-  const exited = new Promise((resolveExit) => verdaccio.once('exit', resolveExit));
+  const exited = new Promise((resolveExit) => {
+    verdaccio.once('exit', resolveExit);
+    // a spawn that failed (no node, no verdaccio) ends here too: the wait below then names the registry
+    verdaccio.once('error', resolveExit);
+  });
   try {
     await waitFor(() => verdaccio.exitCode === null && connects(port), {
       timeoutMs: 60_000,
