@@ -211,8 +211,16 @@ PY`,
       await handle.signal(rejectSignal, { by: 'bob', reason: 'customer wants to wait' });
       const result = await handle.result();
       expect(result.outcome).toBe('rejected');
+      // the outage of a rejected run: until the direct install answered, and from the rollback's stop of it until
+      // Docker answered again
       expectOutageWithinPhases(result.status);
-      expect(result.record).toMatch(/outage: \*\*\d+\.\d s\*\*.*the rollback's, until Docker answered again, is not/);
+      expect(result.status.outage).toMatchObject({
+        directStoppedAt: expect.any(String),
+        dockerAnsweredAt: expect.any(String),
+      });
+      expect(result.record).toMatch(
+        /outage: \*\*\d+\.\d s\*\* by the guest's clock: Docker stopped \S+, the direct gateway and panel answered \S+, the rollback stopped them \S+, Docker's answered again \S+ /,
+      );
       expect(inGuest(106, 'docker ps --format "{{.Names}}" | sort')).toBe('openclaw-gateway\nopenclaw-panel');
       expect(inGuest(106, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
       expect(inGuest(106, 'systemctl is-active openclaw-gateway || true')).toBe('inactive');
