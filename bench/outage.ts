@@ -121,6 +121,17 @@ function gatewayStartMs(lab: LabState, vmid: number): number | undefined {
   return started === undefined || ready === undefined ? undefined : ready - started;
 }
 
+/** How long at least one of the commands ran. */
+function unionMs(commands: GuestCommandSeen[]): number {
+  let total = 0;
+  let end = -Infinity;
+  for (const { startMs, endMs } of [...commands].sort((a, b) => a.startMs - b.startMs)) {
+    total += Math.max(0, endMs - Math.max(startMs, end));
+    end = Math.max(end, endMs);
+  }
+  return total;
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
@@ -140,12 +151,13 @@ function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
     for (const phase of status.phases) {
       if (!phase.endedAt) continue;
       const [from, to] = [Date.parse(phase.startedAt), Date.parse(phase.endedAt)];
-      // a command is the phase's when its middle falls within it (the two clocks are the machine's, read apart)
-      const own = commands
-        .filter(
+      // a command is the phase's when its middle falls within it (the two clocks are the machine's, read apart);
+      // a script's subshells carry its command line too, so the time is the union of what was seen, not the sum
+      const own = unionMs(
+        commands.filter(
           (command) => from <= (command.startMs + command.endMs) / 2 && (command.startMs + command.endMs) / 2 <= to,
-        )
-        .reduce((sum, command) => sum + command.endMs - command.startMs, 0);
+        ),
+      );
       const row = rows.get(phase.name) ?? { recorded: [], guest: [] };
       row.recorded.push(to - from);
       row.guest.push(own);
