@@ -36,6 +36,7 @@ import { bootContainer, enterMachine, killContainer } from './machine';
 import { defaultCacheDir, prepareOpenClawCache, run, type Log } from './openclaw-cache';
 import { PANEL_APP_DIR, preparePanelDeps } from './panel-deps';
 import { withPidLock } from './shared/pid-lock';
+import { printPreparedCache } from './shared/cache-main';
 
 /** Bump when the image's layout changes in a way its inputs do not show. */
 const IMAGE_FORMAT = 1;
@@ -298,14 +299,7 @@ export async function prepareGuestImage(opts: { log?: Log; cacheRoot?: string } 
   });
 }
 
-export async function main(): Promise<void> {
-  try {
-    process.stdout.write(JSON.stringify(await prepareGuestImage(), null, 2) + '\n');
-  } catch (err) {
-    process.stderr.write(`guest-image: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  }
-}
+export const main = () => printPreparedCache('guest-image', () => prepareGuestImage());
 
 if (require.main === module) {
   void main();

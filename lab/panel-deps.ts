@@ -18,6 +18,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { dirname, join, resolve } from 'node:path';
 import { defaultCacheDir, run, type Log } from './openclaw-cache';
 import { withPidLock } from './shared/pid-lock';
+import { printPreparedCache } from './shared/cache-main';
 
 export const PANEL_APP_DIR = resolve(__dirname, 'panel-app');
 const MANIFESTS = ['package.json', 'package-lock.json'];
@@ -76,14 +77,7 @@ export async function preparePanelDeps(opts: { log?: Log; cacheRoot?: string } =
   });
 }
 
-export async function main(): Promise<void> {
-  try {
-    process.stdout.write(JSON.stringify(await preparePanelDeps(), null, 2) + '\n');
-  } catch (err) {
-    process.stderr.write(`panel-deps: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  }
-}
+export const main = () => printPreparedCache('panel-deps', () => preparePanelDeps());
 
 if (require.main === module) {
   void main();

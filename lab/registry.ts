@@ -50,6 +50,7 @@ import {
 import { connects, freePort } from './shared/net';
 import { withPidLock } from './shared/pid-lock';
 import { waitFor } from './shared/wait';
+import { printPreparedCache } from './shared/cache-main';
 
 export const VERDACCIO_VERSION = '6.10.4';
 /** Verdaccio's own dependencies are the versions the registry had on this day (npm's `--before`). */
@@ -348,14 +349,7 @@ export async function startLabRegistry(cache: RegistryCache, labDir: string, soc
   return pid;
 }
 
-export async function main(): Promise<void> {
-  try {
-    process.stdout.write(JSON.stringify(await prepareRegistry(), null, 2) + '\n');
-  } catch (err) {
-    process.stderr.write(`registry: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  }
-}
+export const main = () => printPreparedCache('registry', () => prepareRegistry());
 
 if (require.main === module) {
   void main();
