@@ -154,8 +154,13 @@ describe('migrateVm', () => {
       const missing = inGuest(
         105,
         `cd /data/openclaw && python3 - <<'PY'
-import glob, hashlib, os
+import glob, hashlib, os, sqlite3
 def digest(p): return hashlib.sha256(open(p, "rb").read()).hexdigest(), os.stat(p).st_mode
+def tables(db): return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+def whole(src, dst):
+    target = sqlite3.connect("file:" + dst + "?mode=ro", uri=True)
+    source = sqlite3.connect("file:" + os.path.abspath(src) + "?mode=ro", uri=True)
+    return target.execute("PRAGMA integrity_check").fetchone() == ("ok",) and tables(source) <= tables(target)
 for root, _, files in os.walk("."):
     for name in files:
         src = os.path.join(root, name)[2:]
@@ -166,13 +171,14 @@ for root, _, files in os.walk("."):
         else:
             dst = ["/root/.openclaw/" + src]
         # openclaw.json's .bak is re-serialised JSON; sessions.json is the index the gateway merges into its store;
-        # the gateway's SQLite state it opens and writes at its first start (its WAL and shared-memory files come
+        # the gateway's SQLite databases (state, quarantine, the agent's) it opens and may write from its first
+        # start on: each must be there, whole and with every table it had (their WAL and shared-memory files come
         # and go with SQLite's checkpoints); the agent-CLI launcher it writes anew at every start for the binary it
         # runs as (openclaw's src/infra/openclaw-cli-shim.ts: "a runtime tool contract, not persisted product state")
-        if src in ("state/openclaw.sqlite-wal", "state/openclaw.sqlite-shm"):
+        if src.endswith((".sqlite-wal", ".sqlite-shm")):
             continue
-        rewritten = src in ("openclaw.json", "agents/main/sessions/sessions.json", "state/openclaw.sqlite", "tmp/agent-cli/openclaw")
-        if not any(os.path.exists(d) and (rewritten or digest(d) == digest(src)) for d in dst):
+        rewritten = src in ("openclaw.json", "agents/main/sessions/sessions.json", "tmp/agent-cli/openclaw")
+        if not any(os.path.exists(d) and (whole(src, d) if src.endswith(".sqlite") else rewritten or digest(d) == digest(src)) for d in dst):
             print(src)
 PY`,
       );
