@@ -25,7 +25,11 @@ export default class FileTimesReporter {
     const line = (label, seconds, note) => `  ${label.padEnd(width)}  ${seconds.toFixed(1).padStart(7)} s${note}\n`;
     let out = '\nTime per test file, longest first:\n';
     for (const file of files) out += line(file.path, file.seconds, file.failed ? '  FAILED' : '');
-    out += line(`total of ${files.length} files`, total, ` (${(total / 60).toFixed(1)} min)`);
+    out += line(
+      `total of ${files.length} file${files.length === 1 ? '' : 's'}`,
+      total,
+      ` (${(total / 60).toFixed(1)} min)`,
+    );
     process.stderr.write(out);
   }
 }
