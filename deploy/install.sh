@@ -21,10 +21,13 @@ getent group "$user" >/dev/null || groupadd --system "$user"
 getent passwd "$user" >/dev/null ||
   useradd --system --gid "$user" --home-dir /var/lib/openclaw-migrate --no-create-home --shell /usr/sbin/nologin "$user"
 
-# The code, owned by root and readable by the service: only what the worker runs, with its runtime dependencies.
+# The code, owned by root and readable by the service: only what the worker runs (lib/, compiled, with the
+# pre-built workflow bundle; `npm run build` needs this checkout's development dependencies), with its runtime
+# dependencies.
+npm run build --silent
 staging=$(mktemp -d "${prefix}.new.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
-cp -r src package.json package-lock.json tsconfig.json README.md "$staging/"
+cp -r lib package.json package-lock.json README.md "$staging/"
 (cd "$staging" && npm ci --omit=dev --no-fund --no-audit --loglevel=error)
 chmod -R u=rwX,go=rX "$staging"
 rm -rf "${prefix}.old"

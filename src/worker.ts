@@ -4,31 +4,25 @@ import * as activities from './activities';
 import { temporalConfig, type TemporalConfig } from './config';
 import { installMetricsRuntime, phaseDurations, pollFleetGauges } from './metrics';
 import { closeAllConnections } from './remote';
-
-/**
- * The workflow code every worker runs, and that the replay test (test/replay.test.ts) replays recorded histories
- * against: whatever a deployed worker runs must replay the histories of runs started before it.
- */
-export const workflowOptions = {
-  workflowsPath: require.resolve('./workflows'),
-  interceptors: { workflowModules: [require.resolve('./workflow-metrics')] },
-};
+import { workflowCode } from './workflow-code';
 
 /**
  * A worker for every workflow and activity of the project, on one task queue. `phases` replaces the activities
- * (the benchmark's and the fleet-rules test's stand-ins); the workflows are always the project's.
+ * (the benchmark's and the fleet-rules test's stand-ins); the workflows are always the project's: the pre-built
+ * bundle under NODE_ENV=production, bundled from src/workflows at start otherwise (src/workflow-code.ts).
  */
 export async function createWorker(
   connection: NativeConnection,
   config: Pick<TemporalConfig, 'namespace' | 'taskQueue'>,
   phases: typeof activities = activities,
 ): Promise<Worker> {
+  const code = workflowCode();
   return Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    ...workflowOptions,
-    interceptors: { ...workflowOptions.interceptors, activity: [phaseDurations] },
+    ...code,
+    interceptors: { ...code.interceptors, activity: [phaseDurations] },
     activities: phases,
     // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
     // finds the command still running and waits for it.

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { workflowOptions } from '../src/worker';
+import { ensureWorkflowBundle } from '../src/workflow-code';
 
 const DIR = join(__dirname, 'fixtures/histories');
 /** one directory per recording, named by its day: each is what the runs in flight looked like then */
@@ -11,10 +11,15 @@ const filesOf = (recording: string) => readdirSync(join(DIR, recording)).filter(
 /**
  * Histories of real runs (test/fixtures/record-histories.ts) replayed against the current workflow code, as a worker
  * deployed tomorrow replays the runs in flight today: a change that alters the commands of an existing history
- * fails here, and needs patched() (README, "Upgrading workers").
+ * fails here, and needs patched() (README, "Upgrading workers"). The code is the bundle a production worker loads
+ * (lib/workflow-bundle.js, `npm run build`), built again here only if the sources changed since.
  */
 describe('replay of recorded histories', () => {
   jest.setTimeout(300_000);
+  let codePath: string;
+  beforeAll(async () => {
+    codePath = await ensureWorkflowBundle();
+  });
 
   it.each(recordings)('has in %s each kind of run a deploy may meet', (recording) => {
     expect(filesOf(recording)).toEqual(
@@ -43,7 +48,7 @@ describe('replay of recorded histories', () => {
     }));
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories(workflowOptions, histories)) {
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath } }, histories)) {
       replayed++;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
