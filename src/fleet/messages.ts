@@ -2,7 +2,8 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { OutageMsSchema, type FleetGate } from '../migration/messages';
 import { migrationPhases, runOrderOf, type MigrationPhase } from '../migration/phases';
-import { personName, strictObject, text, vmid } from '../schema';
+import { operatorName } from '../identity';
+import { strictObject, text, vmid } from '../schema';
 
 export type { FleetGate };
 
@@ -41,7 +42,7 @@ export function canFollow(from: MigrationPhase, to: MigrationPhase, prestage = f
 }
 export const vmProgressSignal = defineSignal<[VmProgress]>('vmProgress');
 
-export const GateChangeSchema = strictObject({ open: z.boolean(), by: personName, reason: text(500) });
+export const GateChangeSchema = strictObject({ open: z.boolean(), by: operatorName, reason: text(500) });
 export type GateChange = z.output<typeof GateChangeSchema>;
 /** Opens or closes the gate and answers with the gate and the VMs waiting at it. */
 export const setFleetGateUpdate = defineUpdate<{ gate: FleetGate; waitingAtGate: number[] }, [GateChange]>(

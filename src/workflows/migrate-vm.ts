@@ -43,6 +43,7 @@ import { parsePayload, takeValid } from './message-checks';
 import { commitSharedResources } from './shared-resources';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
+import { sameOperator } from '../identity';
 
 /** The phases an activity runs, what each takes besides the run's params, and what it answers. */
 type ActivityPhase = Extract<Phase, { activity: string }>;
@@ -168,11 +169,14 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     showDetails();
     return { accepted: true, phase: status.phase };
   };
-  /** Why this person may not take this decision under the run's approver policy, or undefined when they may. */
+  /**
+   * Why this person may not take this decision under the run's approver policy, or undefined when they may. `by` and
+   * `startedBy` come canonical from their schemas; approvers are compared as identities too.
+   */
   const notAllowed = (approve: boolean, { by }: Decision): string | undefined => {
-    if (params.approvers && !params.approvers.includes(by))
+    if (params.approvers && !params.approvers.some((approver) => sameOperator(approver, by)))
       return `${by} is not one of the approvers (${params.approvers.join(', ')})`;
-    if (approve && params.fourEyes && by === params.startedBy)
+    if (approve && params.fourEyes && sameOperator(by, params.startedBy))
       return `four eyes: ${by} started the run and may not approve it`;
     return undefined;
   };
