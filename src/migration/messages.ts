@@ -59,9 +59,11 @@ export const FleetGateSchema = strictObject({
   answer: z.literal(true).optional(),
 });
 export type FleetGate = z.output<typeof FleetGateSchema>;
+/**
+ * The fleet's gate sent to a child. Anyone can send it: a child since the patch `gateReadFromTheFleet` takes it as a
+ * hint to read the gate from its fleet, and a fleet ignores it (its gate changes through `setFleetGate` only).
+ */
 export const fleetGateSignal = defineSignal<[FleetGate]>('fleetGate');
-/** Runs (fleet and child) from before the fleet answered a child at its gate replay without the answer. */
-export const gateAnswerPatch = 'fleet-answers-a-child-at-its-gate';
 
 /** One VM's migration is this workflow id, fleet or not: a VM already migrating is never started twice. */
 export const migrationId = (vmid: number) => `migrate-vm-${vmid}`;
