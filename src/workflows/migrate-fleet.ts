@@ -188,7 +188,8 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       else operatorGate(gate);
     }),
   );
-  setHandler(setFleetGateUpdate, operatorGate, {
+  // the handler takes the canonical form the validator accepted, not the payload as sent
+  setHandler(setFleetGateUpdate, (change) => operatorGate(GateChangeSchema.parse(change)), {
     validator: (change) => void parsePayload(GateChangeSchema, 'setFleetGate', change),
   });
   setHandler(fleetStatusQuery, () => status());

@@ -202,8 +202,9 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   };
   setHandler(approveSignal, decisionSignal(true));
   setHandler(rejectSignal, decisionSignal(false));
-  setHandler(approveUpdate, (d) => decide(true, d), { validator: decisionValidator(true) });
-  setHandler(rejectUpdate, (d) => decide(false, d), { validator: decisionValidator(false) });
+  // the handler takes the canonical form the validator accepted, not the payload as sent
+  setHandler(approveUpdate, (d) => decide(true, DecisionSchema.parse(d)), { validator: decisionValidator(true) });
+  setHandler(rejectUpdate, (d) => decide(false, DecisionSchema.parse(d)), { validator: decisionValidator(false) });
   setHandler(
     fleetGateSignal,
     takeValid(FleetGateSchema, 'fleetGate', (gate) => {
