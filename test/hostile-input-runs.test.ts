@@ -287,13 +287,16 @@ describe('hostile input against running workflows', () => {
     expect(await handle.query(recordQuery)).toBe(result.record);
   });
 
+  /** Why an approval by this name is refused, or 'taken'. */
+  const approvalRefusal = (handle: WorkflowHandle, by: string) =>
+    handle.executeUpdate(approveUpdate, { args: [{ by, reason: 'ok' }] }).then(
+      () => 'taken',
+      (e: WorkflowUpdateFailedError) => e.cause?.message,
+    );
+
   it('takes a decision only from an approver, and not from the one who started the run (four eyes)', async () => {
     const handle = await awaitingApproval(2101, { approvers: ['alice', 'bob'], fourEyes: true, startedBy: 'alice' });
-    const refusal = (by: string) =>
-      handle.executeUpdate(approveUpdate, { args: [{ by, reason: 'ok' }] }).then(
-        () => 'taken',
-        (e: WorkflowUpdateFailedError) => e.cause?.message,
-      );
+    const refusal = (by: string) => approvalRefusal(handle, by);
     expect(await refusal('mallory')).toBe('mallory is not one of the approvers (alice, bob)');
     expect(await refusal('alice')).toBe('four eyes: alice started the run and may not approve it');
     await handle.signal(approveSignal, { by: 'mallory', reason: 'ok' });
@@ -307,11 +310,7 @@ describe('hostile input against running workflows', () => {
 
   it('compares names as identities: ALICE, Alice, " alice " and a Cyrillic look-alike cannot approve alice\'s run', async () => {
     const handle = await awaitingApproval(2102, { approvers: ['Alice', 'bob'], fourEyes: true, startedBy: ' Alice' });
-    const refusal = (by: string) =>
-      handle.executeUpdate(approveUpdate, { args: [{ by, reason: 'ok' }] }).then(
-        () => 'taken',
-        (e: WorkflowUpdateFailedError) => e.cause?.message,
-      );
+    const refusal = (by: string) => approvalRefusal(handle, by);
     for (const alice of ['alice', 'ALICE', 'Alice', ' alice ', 'ａｌｉｃｅ'])
       expect(await refusal(alice)).toBe('four eyes: alice started the run and may not approve it');
     // a Cyrillic 'а' in a Latin name: refused as a name before any policy
@@ -350,10 +349,7 @@ describe('hostile input against running workflows', () => {
       async () => (await handle.query(statusQuery)).phase === 'awaiting-approval',
       60_000,
     );
-    const refused = await handle
-      .executeUpdate(approveUpdate, { args: [{ by: 'ALICE', reason: 'mine' }] })
-      .catch((e: WorkflowUpdateFailedError) => e.cause?.message);
-    expect(refused).toBe('four eyes: alice started the run and may not approve it');
+    expect(await approvalRefusal(handle, 'ALICE')).toBe('four eyes: alice started the run and may not approve it');
     await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'done with the test' }] });
     expect((await handle.result()).outcome).toBe('rejected');
   });
@@ -381,18 +377,23 @@ describe('hostile input against running workflows', () => {
     );
   const lastEventId = async (handle: WorkflowHandle) => Number((await events(handle)).at(-1)!.eventId);
 
-  it("keeps a fleet's gate and progress against forged messages: Docker goes only through the fleet's own gate", async () => {
+  /** A fleet of one VM with stand-in phases, until its child awaits approval. */
+  async function fleetAwaitingApproval(vmid: number) {
     const fleet = await env.client.workflow.start(migrateFleet, {
       taskQueue: standInQueue,
       workflowId: `hostile-fleet-${randomUUID()}`,
-      args: [{ inventory: { ...inventory(1), vms: [{ vmid: 2200, ip: '10.20.0.9' }] } }],
+      args: [{ inventory: { ...inventory(1), vms: [{ vmid, ip: '10.20.0.9' }] } }],
     });
-    const child = env.client.workflow.getHandle<typeof migrateVm>(migrationId(2200));
     await waitFor(
       'the child awaiting approval',
       async () => (await fleet.query(fleetStatusQuery)).vms[0].phase === 'awaiting-approval',
       60_000,
     );
+    return { fleet, child: env.client.workflow.getHandle<typeof migrateVm>(migrationId(vmid)) };
+  }
+
+  it("keeps a fleet's gate and progress against forged messages: Docker goes only through the fleet's own gate", async () => {
+    const { fleet, child } = await fleetAwaitingApproval(2200);
     const before = await lastEventId(fleet);
     const forged: unknown[] = [
       { vmid: 9999, phase: 'failed', problem: 'forged' },
@@ -462,17 +463,7 @@ describe('hostile input against running workflows', () => {
   });
 
   it('a child whose fleet ended at a closed gate goes back on Docker instead of waiting without end', async () => {
-    const fleet = await env.client.workflow.start(migrateFleet, {
-      taskQueue: standInQueue,
-      workflowId: `hostile-fleet-${randomUUID()}`,
-      args: [{ inventory: { ...inventory(1), vms: [{ vmid: 2201, ip: '10.20.0.10' }] } }],
-    });
-    const child = env.client.workflow.getHandle<typeof migrateVm>(migrationId(2201));
-    await waitFor(
-      'the child awaiting approval',
-      async () => (await fleet.query(fleetStatusQuery)).vms[0].phase === 'awaiting-approval',
-      60_000,
-    );
+    const { fleet, child } = await fleetAwaitingApproval(2201);
     await fleet.executeUpdate(setFleetGateUpdate, { args: [{ open: false, by: 'ops', reason: 'window' }] });
     await child.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'ok' }] });
     await waitFor('at the gate', async () => (await child.query(statusQuery)).phase === 'awaiting-fleet-gate', 60_000);
