@@ -30,10 +30,15 @@ async function notRunning(workflowId: string, runId: string): Promise<{ gone?: s
   }
 }
 
-/** A fleet's gate, read from the fleet run that started the asking child (its parent). */
+/**
+ * A fleet's gate, read from the fleet run that started the asking child (its parent). A parent that is not a fleet
+ * has no gate to give: it counts as gone, so that the child does not ask it forever.
+ */
 export async function readFleetGate(fleetId: string, fleetRunId: string): Promise<GateForChildren | Gone> {
-  const { gone } = await notRunning(fleetId, fleetRunId);
-  return gone ? { gone } : handleOf(fleetId, fleetRunId).query(gateForChildrenQuery);
+  const { gone, type } = await notRunning(fleetId, fleetRunId);
+  if (gone) return { gone };
+  if (type !== 'migrateFleet') return { gone: `its parent ${fleetId} is a ${type}, not a fleet` };
+  return handleOf(fleetId, fleetRunId).query(gateForChildrenQuery);
 }
 
 /** A child's phase, read from the child run its fleet started. */
