@@ -6,6 +6,7 @@ import {
   asRefusal,
   clock,
   decisionFrom,
+  startedBy,
   equivalent,
   outageLine,
   readInventory,
@@ -61,7 +62,8 @@ async function vmInput(
   overrides: VmOverrides = {},
 ): Promise<{ input: MigrateVmInput; name?: string }> {
   const inventory = await readInventory(options);
-  const input = migrateVmInputFor(inventory, vmid, overrides);
+  // every run the CLI starts says who started it: four eyes compare its approver with this
+  const input = migrateVmInputFor(inventory, vmid, { startedBy: startedBy(options), ...overrides });
   asRefusal(() => parseMigrateVmInput(input));
   return { input, name: inventory.vms.find((vm) => vm.vmid === vmid)?.name };
 }

@@ -88,7 +88,11 @@ describe('migrateFleet rules', () => {
       [1103, 'skipped'],
     ]);
     expect(report.vms[1].error).toBe('not started: the canary vm 1100 did not complete (rolled-back)');
-    expect(report.gate).toMatchObject({ open: false, reason: expect.stringMatching(/^vm 1100 is rolling-back: /) });
+    // the fleet reads the canary's phase from its run: by then it may be rolled back already
+    expect(report.gate).toMatchObject({
+      open: false,
+      reason: expect.stringMatching(/^vm 1100 is roll(ing|ed)-back: /),
+    });
   });
 
   it('holds Docker removal at the gate after a failure, and spends its failure budget', async () => {
@@ -107,11 +111,9 @@ describe('migrateFleet rules', () => {
     await waitFor(
       'the gate closed and 1202 awaiting approval',
       async () => {
+        // the child reads the gate from the fleet once approved: a close that lands after the approval still holds it
         const status = await handle.query(fleetStatusQuery);
-        // the child too must have the closed gate: a close still in flight when the approval lands does not stop it
-        if (status.gate.open || status.vms[2].phase !== 'awaiting-approval') return false;
-        const child = await env.client.workflow.getHandle(migrationId(1202)).query(statusQuery);
-        return !child.fleetGate.open;
+        return !status.gate.open && status.vms[2].phase === 'awaiting-approval';
       },
       60_000,
     );
@@ -140,10 +142,10 @@ describe('migrateFleet rules', () => {
     const details = async (h: { query: (name: string) => Promise<unknown> }) =>
       ((await h.query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails;
     expect(await details(child)).toMatch(
-      /^\*\*Phase:\*\* awaiting-fleet-gate\n\n\*\*Waiting for:\*\* the fleet gate to open \(vm 1201 is rolling-back: .*\*\*Acceptance:\*\* passed \(\d+ checks\)\n\n\*\*Fleet gate:\*\* closed .*\*\*Decision:\*\* approved by test$/s,
+      /^\*\*Phase:\*\* awaiting-fleet-gate\n\n\*\*Waiting for:\*\* the fleet gate to open \(vm 1201 is roll(ing|ed)-back: .*\*\*Acceptance:\*\* passed \(\d+ checks\)\n\n\*\*Fleet gate:\*\* closed .*\*\*Decision:\*\* approved by test$/s,
     );
     expect(await details(handle)).toMatch(
-      /^\*\*VMs:\*\* 1 completed, 1 rolled-back, 1 running, 2 queued\n\n\*\*Gate:\*\* closed \(vm 1201 is rolling-back: .*\*\*Starts no more VMs:\*\* the failure budget \(1\) is spent/s,
+      /^\*\*VMs:\*\* 1 completed, 1 rolled-back, 1 running, 2 queued\n\n\*\*Gate:\*\* closed \(vm 1201 is roll(ing|ed)-back: .*\*\*Starts no more VMs:\*\* the failure budget \(1\) is spent/s,
     );
     await handle.executeUpdate(setFleetGateUpdate, { args: [{ open: true, by: 'test', reason: 'understood' }] });
     const report = await handle.result();

@@ -7,20 +7,27 @@ import { join, resolve } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fleetStatusQuery, setFleetGateUpdate, vmProgressSignal } from '../src/fleet/messages';
+import { fleetStatusQuery, gateForChildrenQuery, setFleetGateUpdate, vmProgressSignal } from '../src/fleet/messages';
 import type { Inventory } from '../src/inventory';
 import type { MigrateVmInput } from '../src/migration/input';
 import {
   approveSignal,
   approveUpdate,
   fleetGateSignal,
+  rejectUpdate,
   migrationId,
   recordQuery,
   rejectSignal,
   statusQuery,
 } from '../src/migration/messages';
-import { acquireLockSignal, lockStatusQuery, releaseLockSignal } from '../src/migration/shared-resources';
-import { migrateFleet, migrateVm, sharedResourceLock } from '../src/workflows';
+import {
+  acquireLockSignal,
+  lockGrantedSignal,
+  lockStatusQuery,
+  releaseLockSignal,
+  sharedResourceLockId,
+} from '../src/migration/shared-resources';
+import { commitSharedResources, migrateFleet, migrateVm, sharedResourceLock } from '../src/workflows';
 import { execResult } from './support/exec';
 import { standInActivities } from './support/stand-in-activities';
 import { runWorker, startDevServer } from './support/temporal';
@@ -280,13 +287,16 @@ describe('hostile input against running workflows', () => {
     expect(await handle.query(recordQuery)).toBe(result.record);
   });
 
+  /** Why an approval by this name is refused, or 'taken'. */
+  const approvalRefusal = (handle: WorkflowHandle, by: string) =>
+    handle.executeUpdate(approveUpdate, { args: [{ by, reason: 'ok' }] }).then(
+      () => 'taken',
+      (e: WorkflowUpdateFailedError) => e.cause?.message,
+    );
+
   it('takes a decision only from an approver, and not from the one who started the run (four eyes)', async () => {
     const handle = await awaitingApproval(2101, { approvers: ['alice', 'bob'], fourEyes: true, startedBy: 'alice' });
-    const refusal = (by: string) =>
-      handle.executeUpdate(approveUpdate, { args: [{ by, reason: 'ok' }] }).then(
-        () => 'taken',
-        (e: WorkflowUpdateFailedError) => e.cause?.message,
-      );
+    const refusal = (by: string) => approvalRefusal(handle, by);
     expect(await refusal('mallory')).toBe('mallory is not one of the approvers (alice, bob)');
     expect(await refusal('alice')).toBe('four eyes: alice started the run and may not approve it');
     await handle.signal(approveSignal, { by: 'mallory', reason: 'ok' });
@@ -298,99 +308,238 @@ describe('hostile input against running workflows', () => {
     expect(result.status.approval).toMatchObject({ by: 'bob', decision: 'approved' });
   });
 
-  it("keeps a fleet's gate against forged progress, and its child follows the fleet's gate only", async () => {
+  it('compares names as identities: ALICE, Alice, " alice " and a Cyrillic look-alike cannot approve alice\'s run', async () => {
+    const handle = await awaitingApproval(2102, { approvers: ['Alice', 'bob'], fourEyes: true, startedBy: ' Alice' });
+    const refusal = (by: string) => approvalRefusal(handle, by);
+    for (const alice of ['alice', 'ALICE', 'Alice', ' alice ', 'ａｌｉｃｅ'])
+      expect(await refusal(alice)).toBe('four eyes: alice started the run and may not approve it');
+    // a Cyrillic 'а' in a Latin name: refused as a name before any policy
+    expect(await refusal('\u0430lice')).toMatch(/by: a name in one script/);
+    for (const alice of ['ALICE', ' alice ', '\u0430lice'])
+      await handle.signal(approveSignal, { by: alice, reason: 'ok' });
+    await signalsTaken(handle, 3);
+    expect((await handle.query(statusQuery)).phase).toBe('awaiting-approval');
+    const history = await events(handle);
+    expect(history.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toEqual([]);
+    expect(history.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+    // an approver, written as they like: taken as the one identity
+    expect((await handle.executeUpdate(approveUpdate, { args: [{ by: ' BOB ', reason: 'checked' }] })).accepted).toBe(
+      true,
+    );
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.status.approval).toMatchObject({ by: 'bob', decision: 'approved' });
+  });
+
+  it('the CLI says who started a run (--by), and four eyes hold against that name however it is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hostile-by-'));
+    const path = join(dir, 'inventory.json');
+    writeFileSync(path, JSON.stringify({ ...inventory(1), fourEyes: true, vms: [{ vmid: 2104, ip: '10.20.0.11' }] }));
+    const started = await execResult(
+      resolve('node_modules/.bin/tsx'),
+      ['src/starter.ts', 'migrate', 'vm', '2104', '--by', ' Alice', '--inventory', path],
+      { env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: standInQueue }, timeout: 120_000 },
+    );
+    expect(started.code).toBe(0);
+    const handle = env.client.workflow.getHandle<typeof migrateVm>(migrationId(2104));
+    const input = firstValue((await events(handle))[0].workflowExecutionStartedEventAttributes!.input);
+    expect(input).toMatchObject({ startedBy: ' Alice', fourEyes: true });
+    await waitFor(
+      'awaiting approval',
+      async () => (await handle.query(statusQuery)).phase === 'awaiting-approval',
+      60_000,
+    );
+    expect(await approvalRefusal(handle, 'ALICE')).toBe('four eyes: alice started the run and may not approve it');
+    await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'done with the test' }] });
+    expect((await handle.result()).outcome).toBe('rejected');
+  });
+
+  /** The activities a run scheduled, by type, in the order of its history. */
+  const scheduled = async (handle: WorkflowHandle) =>
+    (await events(handle)).flatMap((e) => {
+      const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return type ? [{ id: Number(e.eventId), type }] : [];
+    });
+  /** Waits until the run has completed an activity of this type scheduled after event `after`. */
+  const completedAfter = (handle: WorkflowHandle, type: string, after: number) =>
+    waitFor(
+      `${type} completed after event ${after}`,
+      async () => {
+        const history = await events(handle);
+        const ids = (await scheduled(handle)).filter((a) => a.type === type && a.id > after).map((a) => a.id);
+        return history.some(
+          (e) =>
+            e.activityTaskCompletedEventAttributes &&
+            ids.includes(Number(e.activityTaskCompletedEventAttributes.scheduledEventId)),
+        );
+      },
+      60_000,
+    );
+  const lastEventId = async (handle: WorkflowHandle) => Number((await events(handle)).at(-1)!.eventId);
+
+  /** A fleet of one VM with stand-in phases, until its child awaits approval. */
+  async function fleetAwaitingApproval(vmid: number) {
     const fleet = await env.client.workflow.start(migrateFleet, {
       taskQueue: standInQueue,
       workflowId: `hostile-fleet-${randomUUID()}`,
-      args: [{ inventory: { ...inventory(1), vms: [{ vmid: 2200, ip: '10.20.0.9' }] } }],
+      args: [{ inventory: { ...inventory(1), vms: [{ vmid, ip: '10.20.0.9' }] } }],
     });
-    const child = env.client.workflow.getHandle<typeof migrateVm>(migrationId(2200));
     await waitFor(
       'the child awaiting approval',
       async () => (await fleet.query(fleetStatusQuery)).vms[0].phase === 'awaiting-approval',
       60_000,
     );
+    return { fleet, child: env.client.workflow.getHandle<typeof migrateVm>(migrationId(vmid)) };
+  }
+
+  it("keeps a fleet's gate and progress against forged messages: Docker goes only through the fleet's own gate", async () => {
+    const { fleet, child } = await fleetAwaitingApproval(2200);
+    const before = await lastEventId(fleet);
     const forged: unknown[] = [
       { vmid: 9999, phase: 'failed', problem: 'forged' },
-      { vmid: 2200, phase: 'failed', problem: 'forged: no run fails from awaiting-approval' },
+      { vmid: 2200, phase: 'completed' },
+      { vmid: 2200, phase: 'rolling-back', problem: 'forged: closes the gate if believed' },
       { vmid: 2200, phase: 'bogus' },
       null,
     ];
     for (const progress of forged) await fleet.signal(vmProgressSignal, progress as never);
     await signalsTaken(fleet, forged.length);
-    const status = await fleet.query(fleetStatusQuery);
+    // each believable one only made the fleet read the child's own status
+    await completedAfter(fleet, 'readChildProgress', before);
+    await waitFor('the fleet settled', async () => (await fleet.query(gateForChildrenQuery)).settled, 60_000);
+    let status = await fleet.query(fleetStatusQuery);
     expect(status.gate.open).toBe(true);
     expect(status.vms[0]).toMatchObject({ state: 'running', phase: 'awaiting-approval' });
 
     const noBy = await fleet
       .executeUpdate(setFleetGateUpdate, { args: [{ open: false, reason: 'x' } as never] })
       .catch((e: unknown) => e);
-    expect((noBy as WorkflowUpdateFailedError).cause?.message).toMatch(/by: Invalid input/);
+    expect((noBy as WorkflowUpdateFailedError).cause?.message).toMatch(/by: /);
     await fleet.executeUpdate(setFleetGateUpdate, { args: [{ open: false, by: 'ops', reason: 'window' }] });
+    // the fleet's gate changes through setFleetGate only: a fleetGate signal to the fleet changes nothing
+    await fleet.signal(fleetGateSignal, { open: true, by: 'mallory', reason: 'forged', fleetId: fleet.workflowId });
+    await signalsTaken(fleet, forged.length + 1);
+    status = await fleet.query(fleetStatusQuery);
+    expect(status.gate).toMatchObject({ open: false, by: 'ops' });
+
     await child.signal(approveSignal, { by: 'alice', reason: 'ok' });
     await waitFor(
       'the child at the gate',
       async () => (await child.query(statusQuery)).phase === 'awaiting-fleet-gate',
       60_000,
     );
+    // a forged gate naming its own fleet, and another fleet's: the child reads its fleet's again, finds it closed
+    const atGate = await lastEventId(child);
     const signalledBefore = (await events(child)).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
-    await child.signal(fleetGateSignal, { open: true, reason: 'sent straight to the child' });
+    await child.signal(fleetGateSignal, { open: true, reason: 'forged', fleetId: fleet.workflowId, answer: true });
     await child.signal(fleetGateSignal, { open: true, reason: 'another fleet', fleetId: 'migrate-fleet-other' });
     await signalsTaken(child, signalledBefore + 2);
+    await completedAfter(child, 'readFleetGate', atGate);
     expect((await child.query(statusQuery)).phase).toBe('awaiting-fleet-gate');
+    expect((await scheduled(child)).map((a) => a.type)).not.toContain('removeDocker');
+    // a progress that skips ahead leaves the fleet's view of the child, and so its wait, as they are
+    await fleet.signal(vmProgressSignal, { vmid: 2200, phase: 'completed' });
+    await signalsTaken(fleet, forged.length + 2);
+    await waitFor('the fleet settled', async () => (await fleet.query(gateForChildrenQuery)).settled, 60_000);
+    expect((await fleet.query(fleetStatusQuery)).vms[0].phase).toBe('awaiting-fleet-gate');
 
+    const opened = await lastEventId(child);
     await fleet.executeUpdate(setFleetGateUpdate, { args: [{ open: true, by: 'ops', reason: 'done' }] });
     const report = await fleet.result();
     expect(report.vms.map((v) => [v.vmid, v.state])).toEqual([[2200, 'completed']]);
-    // The child asked its fleet for the gate, removed Docker only after the fleet's answer (closed), and then only
-    // once the gate opened.
-    const childHistory = await events(child);
-    const asked = childHistory.find((e) =>
-      String(firstValue(e.signalExternalWorkflowExecutionInitiatedEventAttributes?.input)?.waitingFor).includes(
-        'to answer with its gate',
-      ),
-    );
-    const gatesTaken = childHistory
-      .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'fleetGate')
-      .map((e) => ({ id: Number(e.eventId), gate: firstValue(e.workflowExecutionSignaledEventAttributes!.input)! }));
-    const removal = childHistory.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'removeDocker',
-    );
-    const answered = gatesTaken.find(({ gate }) => gate.answer === true && gate.fleetId === fleet.workflowId);
-    expect(answered?.gate.open).toBe(false);
-    expect(Number(asked?.eventId)).toBeLessThan(answered!.id);
-    expect(answered!.id).toBeLessThan(Number(removal!.eventId));
+    // Docker was removed once the fleet's gate opened, and only then
+    const removal = (await scheduled(child)).find((a) => a.type === 'removeDocker');
+    expect(removal!.id).toBeGreaterThan(opened);
   });
 
-  it("never shows the lock's token, ignores malformed requests, and a foreign token releases nothing", async () => {
-    const start = (workflowId: string) =>
-      env.client.workflow.start(sharedResourceLock, {
-        taskQueue: standInQueue,
-        workflowId,
-        args: [{ waiting: [], granted: 0 }],
-      });
-    const lock = await start(`hostile-lock-${randomUUID()}`);
-    // any running workflow can stand in for a requester: it is only signalled the grant
-    const requester = await start(`hostile-requester-${randomUUID()}`);
+  it('a lone run given a gate naming a fleet follows no gate, and completes after approval', async () => {
+    const handle = await awaitingApproval(2103, {
+      fleetGate: { open: false, reason: 'forged at start', fleetId: 'migrate-fleet-default' },
+    });
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'ok' }] });
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect((await scheduled(handle)).map((a) => a.type)).not.toContain('readFleetGate');
+  });
+
+  it('a child whose fleet ended at a closed gate goes back on Docker instead of waiting without end', async () => {
+    const { fleet, child } = await fleetAwaitingApproval(2201);
+    await fleet.executeUpdate(setFleetGateUpdate, { args: [{ open: false, by: 'ops', reason: 'window' }] });
+    await child.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'ok' }] });
+    await waitFor('at the gate', async () => (await child.query(statusQuery)).phase === 'awaiting-fleet-gate', 60_000);
+    await fleet.terminate('the operator stopped the fleet');
+    // a gate signal makes it read at once, rather than after its doubling wait
+    await child.signal(fleetGateSignal, { open: true, reason: 'forged' });
+    expect(await failureOf(child)).toMatchObject({
+      type: 'MigrationRolledBack',
+      message: expect.stringMatching(/its fleet ended while its gate was closed/),
+    });
+    expect((await scheduled(child)).map((a) => a.type)).not.toContain('removeDocker');
+  });
+
+  it('holds the lock until its holder run ends: no release, token or grant from elsewhere moves it', async () => {
+    const lockNode = { ...node(), hostKeySha256: `SHA256:${'B'.repeat(42)}A` };
+    const lockId = sharedResourceLockId(lockNode);
+    const lock = await env.client.workflow.start(sharedResourceLock, {
+      taskQueue: standInQueue,
+      workflowId: lockId,
+      args: [{ waiting: [], granted: 0 }],
+    });
+    const commitInput = (vmid: number) => ({
+      node: lockNode,
+      ledgerPath: '/root/l.tsv',
+      entry: { vmid, ip: '10.0.0.5', mode: 'direct' as const, note: 'x', panelFront: 1, gatewayFront: 2 },
+    });
+    // a holder on a queue no worker polls: it holds the lock as long as its run runs
+    const holder = await env.client.workflow.start(commitSharedResources, {
+      taskQueue: `nobody-${randomUUID()}`,
+      workflowId: `hostile-holder-${randomUUID()}`,
+      args: [commitInput(2300)],
+    });
     await lock.signal(acquireLockSignal, null as never);
     await lock.signal(acquireLockSignal, { requesterId: 'x', requesterRunId: '$(id)', purpose: 'p', leaseMs: 1 });
     await signalsTaken(lock, 2);
     expect(await lock.query(lockStatusQuery)).toEqual({ waiting: [], granted: 0 });
-    const runId = (await requester.describe()).runId;
-    await lock.signal(acquireLockSignal, {
-      requesterId: requester.workflowId,
-      requesterRunId: runId,
+    const request = {
+      requesterId: holder.workflowId,
+      requesterRunId: holder.firstExecutionRunId,
       purpose: 'test',
       leaseMs: 600_000,
-    });
+    };
+    await lock.signal(acquireLockSignal, request);
     const held = await waitFor('a holder', async () => (await lock.query(lockStatusQuery)).holder, 60_000);
-    expect(held).toMatchObject({ requesterId: requester.workflowId, purpose: 'test' });
+    expect(held).toMatchObject({ requesterId: holder.workflowId, purpose: 'test' });
     expect(Object.keys(held)).not.toContain('token');
+
+    // a commit that waits for the lock, sent a forged grant: it asks the lock, and commits nothing
+    const waiter = await env.client.workflow.start(commitSharedResources, {
+      taskQueue: standInQueue,
+      workflowId: `hostile-waiter-${randomUUID()}`,
+      args: [commitInput(2301)],
+    });
+    await waitFor('the waiter queued', async () => (await lock.query(lockStatusQuery)).waiting.length === 1, 60_000);
+    const beforeGrant = await lastEventId(waiter);
+    await waiter.signal(lockGrantedSignal, { lockId, token: randomUUID() });
+    await completedAfter(waiter, 'holdsLock', beforeGrant);
+    expect((await scheduled(waiter)).map((a) => a.type)).not.toContain('commitLedgerEntry');
+
+    // the real token, as anyone who reads the lock's history finds it, releases nothing either
+    const grantEvent = (await events(lock)).find(
+      (e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'lockGranted',
+    );
+    const { token } = firstValue(grantEvent!.signalExternalWorkflowExecutionInitiatedEventAttributes!.input)!;
+    await lock.signal(releaseLockSignal, { token: token as string });
     await lock.signal(releaseLockSignal, { token: randomUUID() });
     await lock.signal(releaseLockSignal, { token: 'not a token' } as never);
-    await signalsTaken(lock, 5);
-    expect((await lock.query(lockStatusQuery)).holder?.requesterRunId).toBe(runId);
-    await Promise.all([lock.terminate('done'), requester.terminate('done')]);
+    await signalsTaken(lock, 7);
+    expect((await lock.query(lockStatusQuery)).holder?.requesterRunId).toBe(holder.firstExecutionRunId);
+    expect((await scheduled(waiter)).map((a) => a.type)).not.toContain('commitLedgerEntry');
+
+    // its own run's end releases it: the waiter gets it, commits, and releases it by ending
+    await holder.terminate('the holder is done');
+    expect(await waiter.result()).toMatchObject({ row: '2301' });
+    await waitFor('the lock free', async () => (await lock.query(lockStatusQuery)).granted === 2, 60_000);
+    await lock.terminate('done');
   });
 
   describe('the CLI refuses bad input before it contacts the server (exit 2)', () => {

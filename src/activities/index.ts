@@ -12,3 +12,4 @@ export { stopDirectServices, removeDirectUnits, restoreGatewayConfig, startDocke
 export { writeRecord } from './record';
 export { planCommands } from './plan';
 export { commitLedgerEntry, requestSharedResourceLock } from './shared-resources';
+export { awaitHolderEnd, holdsLock, readChildProgress, readFleetGate } from './workflow-state';

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { workflowUiLink, type TemporalConfig } from '../config';
 import type { Inventory } from '../inventory';
@@ -86,6 +86,9 @@ export function decisionFrom(options: CliOptions, defaultBy: string, defaultReas
   const decision = { by: options.by ?? defaultBy, reason: options.reason ?? defaultReason, identity: clientIdentity };
   return asRefusal(() => parseInput(DecisionSchema, decision, '--by/--reason'));
 }
+
+/** Who starts a run: `--by`, else the user name this CLI runs as. */
+export const startedBy = (options: CliOptions) => options.by ?? userInfo().username;
 
 /** Runs a parse whose InvalidInput failure is the CLI's refusal (exit 2). */
 export function asRefusal<T>(parse: () => T): T {

@@ -33,6 +33,7 @@ import {
   equivalent,
   readInventory,
   sleep,
+  startedBy,
   withClient,
   type CommandContext,
 } from './common';
@@ -52,7 +53,7 @@ async function fleetInput({ options }: CommandContext, dryRun = false): Promise<
     // a dry run changes nothing: no canary, and one VM that cannot be scanned does not stop the others' plans
     ...(dryRun && { canary: 0, failureBudget: 1_000_000 }),
     vmOverrides: {
-      startedBy: options.by ?? userInfo().username,
+      startedBy: startedBy(options),
       ...(dryRun && { dryRun: true }),
       ...(options.removeImages && { removeImages: true }),
       ...(options.prestage && { prestage: true }),

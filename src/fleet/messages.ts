@@ -2,13 +2,14 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { OutageMsSchema, type FleetGate } from '../migration/messages';
 import { migrationPhases, runOrderOf, type MigrationPhase } from '../migration/phases';
-import { personName, strictObject, text, vmid } from '../schema';
+import { operatorName } from '../identity';
+import { strictObject, text, vmid } from '../schema';
 
 export type { FleetGate };
 
 /**
  * Signals, queries and updates of migrateFleet, defined once for the workflow, its children, the CLI and tests.
- * The gate is set with the same `fleetGate` signal a migrateVm run takes (see ../migration/messages).
+ * The gate changes through `setFleetGate` only; a child reads it with `gateForChildren`, from its parent's own state.
  */
 
 /** A child's progress, signalled to its fleet on every phase change. */
@@ -39,9 +40,31 @@ export function canFollow(from: MigrationPhase, to: MigrationPhase, prestage = f
   if (to === 'rolled-back' || to === 'failed') return from === 'rolling-back' || from === to;
   return at >= 0 && forward.indexOf(to) >= at && from !== 'completed';
 }
+/**
+ * A child's progress, signalled to its fleet on every phase change. Anyone can send it: the fleet takes it as a
+ * hint to read the child's status from the child itself (see ChildProgress), never as the progress.
+ */
 export const vmProgressSignal = defineSignal<[VmProgress]>('vmProgress');
 
-export const GateChangeSchema = strictObject({ open: z.boolean(), by: personName, reason: text(500) });
+/** What the fleet reads of a child's own status when it hears the child moved on. */
+export interface ChildProgress {
+  phase: MigrationPhase;
+  waitingFor?: string;
+  problem?: string;
+  outageMs?: number;
+}
+
+/**
+ * The fleet's gate as its children read it. `settled` is false while the fleet still reads a child's status after
+ * hearing of its progress (a sibling's rollback may be about to close the gate): a child asks again before it acts.
+ */
+export interface GateForChildren {
+  gate: FleetGate;
+  settled: boolean;
+}
+export const gateForChildrenQuery = defineQuery<GateForChildren>('gateForChildren');
+
+export const GateChangeSchema = strictObject({ open: z.boolean(), by: operatorName, reason: text(500) });
 export type GateChange = z.output<typeof GateChangeSchema>;
 /** Opens or closes the gate and answers with the gate and the VMs waiting at it. */
 export const setFleetGateUpdate = defineUpdate<{ gate: FleetGate; waitingAtGate: number[] }, [GateChange]>(

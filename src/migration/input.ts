@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { failure } from '../failures';
+import { operatorName } from '../identity';
 import { ApproverPolicyShape, PanelReleaseSchema, SshEndpointSchema } from '../inventory';
 import {
   DAY,
@@ -9,7 +10,6 @@ import {
   ledgerPath,
   linuxUser,
   MINUTE,
-  personName,
   port,
   SECOND,
   shellCommandLine,
@@ -53,7 +53,7 @@ export const VmOverridesSchema = strictObject({
   dryRun: z.boolean().optional(),
   removeImages: z.boolean().optional(),
   prestage: z.boolean().optional(),
-  startedBy: personName.optional(),
+  startedBy: operatorName.optional(),
   ...ApproverPolicyShape,
 });
 
@@ -83,7 +83,7 @@ export const MigrateVmInputSchema = strictObject({
   /** the node's bot ledger, committed under the node's lock once the VM is migrated */
   ledgerPath: ledgerPath.default(DEFAULT_LEDGER_PATH),
   /** who started the run, for the record */
-  startedBy: personName.default('operator'),
+  startedBy: operatorName.default('operator'),
   ...ApproverPolicyShape,
 }).superRefine((input, ctx) => {
   if (input.transport === 'ssh' && !input.vmSsh) {

@@ -10,6 +10,7 @@ import type { ScanResult } from '../activities/scan';
 import type { StopDockerResult } from '../activities/stop-docker';
 import type { SystemdUnitsResult } from '../activities/systemd-units';
 import { DAY, duration, oneLine, personName, strictObject, text } from '../schema';
+import { operatorName } from '../identity';
 import type { MigrationPhase, PhaseName } from './phases';
 import type { LedgerCommit } from './shared-resources';
 
@@ -20,7 +21,8 @@ import type { LedgerCommit } from './shared-resources';
 
 /** A human's decision: who (a short printable name) and why (bounded, one line). */
 export const DecisionSchema = strictObject({
-  by: personName,
+  /** passed on in its canonical form (src/identity.ts): four eyes and approver lists compare identities */
+  by: operatorName,
   reason: text(500),
   /** the client identity the sender states (the CLI sends its connection's); the history records the server's */
   identity: text(200).optional(),
@@ -57,9 +59,11 @@ export const FleetGateSchema = strictObject({
   answer: z.literal(true).optional(),
 });
 export type FleetGate = z.output<typeof FleetGateSchema>;
+/**
+ * The fleet's gate sent to a child. Anyone can send it: a child since the patch `gateReadFromTheFleet` takes it as a
+ * hint to read the gate from its fleet, and a fleet ignores it (its gate changes through `setFleetGate` only).
+ */
 export const fleetGateSignal = defineSignal<[FleetGate]>('fleetGate');
-/** Runs (fleet and child) from before the fleet answered a child at its gate replay without the answer. */
-export const gateAnswerPatch = 'fleet-answers-a-child-at-its-gate';
 
 /** One VM's migration is this workflow id, fleet or not: a VM already migrating is never started twice. */
 export const migrationId = (vmid: number) => `migrate-vm-${vmid}`;

@@ -9,6 +9,7 @@ import {
   ParentClosePolicy,
   patched,
   setCurrentDetails,
+  proxyActivities,
   setHandler,
   startChild,
   WorkflowIdReusePolicy,
@@ -19,6 +20,7 @@ import { FleetCarrySchema, parseMigrateFleetInput, type FleetCarry, type Migrate
 import {
   canFollow,
   fleetStatusQuery,
+  gateForChildrenQuery,
   GateChangeSchema,
   outageSummary,
   setFleetGateUpdate,
@@ -29,16 +31,25 @@ import {
   type FleetStatus,
   type FleetVm,
   type FleetVmState,
+  type VmProgress,
 } from '../fleet/messages';
 import { migrateVmInputFor } from '../migration/from-inventory';
 import { parseInput, parseMigrateVmInput } from '../migration/input';
-import { fleetGateSignal, FleetGateSchema, gateAnswerPatch, migrationId, planId } from '../migration/messages';
+import { fleetGateSignal, FleetGateSchema, migrationId, planId } from '../migration/messages';
 import { fleetDetails, migrationSummary } from '../migration/ui-metadata';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
 import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure } from '../failures';
 import { migrateVm } from './migrate-vm';
+import { patches } from './patches';
+import type * as activities from '../activities';
+
+const { readChildProgress } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '30 seconds',
+  // a worker down for a while: the gate stays unsettled meanwhile, and children at it wait
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
 
 const succeeded: FleetVmState[] = ['completed', 'planned'];
 /** What counts against the failure budget; a skipped VM (migrated before, or migrating elsewhere) does not. */
@@ -109,26 +120,58 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     setGate({ open: false, reason: `vm ${entry.vmid} ${why}`, by: 'migrateFleet' });
   };
 
-  // Progress is taken only for a VM in flight, in an order its run can go through.
+  // Runs started before this took progress and gates as signalled; since, the fleet trusts only what it reads.
+  const trustsOnlyWhatItReads = patched(patches.fleetTrustsOnlyWhatItReads);
+  /** the run id of each child this run started: its progress is read from that run, and from no other */
+  const childRuns = new Map<number, string>();
+  /** VMs whose status is being read (true: read again once done, a newer progress came meanwhile) */
+  const reading = new Map<number, boolean>();
+  const takeProgress = (entry: FleetVm, { phase, waitingFor, problem, outageMs }: Omit<VmProgress, 'vmid'>) => {
+    entry.phase = phase;
+    entry.waitingFor = waitingFor;
+    if (outageMs !== undefined) entry.outageMs = outageMs;
+    if (phase === 'rolling-back' || phase === 'failed' || (trustsOnlyWhatItReads && phase === 'rolled-back'))
+      closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+    // A child at the gate asks for it: the answer is the gate as of every progress taken before this one.
+    if (phase === 'awaiting-fleet-gate' && patched(patches.gateAnswer)) void sendGate(entry.workflowId!, true);
+    showDetails();
+  };
+  /** Reads a child's progress from the child run itself, once per progress heard (coalesced while a read runs). */
+  const readProgress = async (entry: FleetVm, runId: string) => {
+    if (reading.has(entry.vmid)) return void reading.set(entry.vmid, true);
+    try {
+      do {
+        reading.set(entry.vmid, false);
+        const progress = await readChildProgress(entry.workflowId!, runId).catch((err: unknown) => {
+          log.warn("a child's progress could not be read", { vmid: entry.vmid, error: String(err) });
+          return undefined;
+        });
+        if (progress && 'phase' in progress && entry.state === 'running') takeProgress(entry, progress);
+      } while (reading.get(entry.vmid));
+    } finally {
+      reading.delete(entry.vmid);
+    }
+  };
+
+  // Progress is taken only for a VM in flight: read from its run, or (runs before) in an order its run can go through.
   setHandler(
     vmProgressSignal,
-    takeValid(VmProgressSchema, 'vmProgress', ({ vmid, phase, waitingFor, problem, outageMs }) => {
+    takeValid(VmProgressSchema, 'vmProgress', ({ vmid, ...progress }) => {
       const entry = vm(vmid);
       if (!entry || entry.state !== 'running') return;
-      if (!canFollow(entry.phase ?? 'starting', phase, vmInputs.get(vmid)?.prestage === true)) {
-        log.warn('ignored a progress signal no run could send', { vmid, from: entry.phase, to: phase });
+      if (trustsOnlyWhatItReads) {
+        const runId = childRuns.get(vmid);
+        if (runId !== undefined) void readProgress(entry, runId);
         return;
       }
-      entry.phase = phase;
-      entry.waitingFor = waitingFor;
-      if (outageMs !== undefined) entry.outageMs = outageMs;
-      if (phase === 'rolling-back' || phase === 'failed')
-        closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
-      // A child at the gate asks for it: the answer is the gate as of every progress taken before this one.
-      if (phase === 'awaiting-fleet-gate' && patched(gateAnswerPatch)) void sendGate(entry.workflowId!, true);
-      showDetails();
+      if (!canFollow(entry.phase ?? 'starting', progress.phase, vmInputs.get(vmid)?.prestage === true)) {
+        log.warn('ignored a progress signal no run could send', { vmid, from: entry.phase, to: progress.phase });
+        return;
+      }
+      takeProgress(entry, progress);
     }),
   );
+  setHandler(gateForChildrenQuery, () => ({ gate: state.gate, settled: reading.size === 0 }));
   const operatorGate = ({ open, by, reason }: { open: boolean; by?: string; reason: string }) => {
     setGate({ open, reason, by: by ?? 'operator' });
     return {
@@ -140,9 +183,13 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   };
   setHandler(
     fleetGateSignal,
-    takeValid(FleetGateSchema, 'fleetGate', (gate) => void operatorGate(gate)),
+    takeValid(FleetGateSchema, 'fleetGate', (gate) => {
+      if (trustsOnlyWhatItReads) log.warn("ignored a 'fleetGate' signal: the gate changes through setFleetGate only");
+      else operatorGate(gate);
+    }),
   );
-  setHandler(setFleetGateUpdate, operatorGate, {
+  // the handler takes the canonical form the validator accepted, not the payload as sent
+  setHandler(setFleetGateUpdate, (change) => operatorGate(GateChangeSchema.parse(change)), {
     validator: (change) => void parsePayload(GateChangeSchema, 'setFleetGate', change),
   });
   setHandler(fleetStatusQuery, () => status());
@@ -203,6 +250,9 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
           { key: FleetIdAttribute, value: fleetId },
         ],
       });
+      childRuns.set(entry.vmid, child.firstExecutionRunId);
+      // its first progress may have come before its start was known here
+      if (trustsOnlyWhatItReads) void readProgress(entry, child.firstExecutionRunId);
       // the gate changed while the child was starting: a signal sent then may have found no run yet
       if (state.gate !== gateAtStart) await sendGate(workflowId);
       void child.result().then(

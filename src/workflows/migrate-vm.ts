@@ -19,7 +19,6 @@ import {
   DecisionSchema,
   fleetGateSignal,
   FleetGateSchema,
-  gateAnswerPatch,
   outageAfterRollback,
   outageOf,
   recordQuery,
@@ -43,6 +42,8 @@ import { parsePayload, takeValid } from './message-checks';
 import { commitSharedResources } from './shared-resources';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
+import { sameOperator } from '../identity';
+import { patches } from './patches';
 
 /** The phases an activity runs, what each takes besides the run's params, and what it answers. */
 type ActivityPhase = Extract<Phase, { activity: string }>;
@@ -88,12 +89,18 @@ function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
 export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult> {
   const params = parseMigrateVmInput(input);
   const startedAt = new Date().toISOString();
+  /** the fleet that started this run, as the server knows it: its parent */
+  const parent = workflowInfo().parent;
+  const fleetId = parent?.workflowId;
+  // Runs started before this read their gate from signals; since, a child reads it from its fleet, a lone run has none.
+  const gateReadFromTheFleet = patched(patches.gateReadFromTheFleet);
+  const noGate = { open: true, reason: 'a lone run has no fleet gate' };
   const status: MigrationStatus = {
     vmid: params.vmid,
     phase: 'starting',
     phases: [],
     results: {},
-    fleetGate: params.fleetGate ?? { open: true, reason: 'a lone run has no fleet gate' },
+    fleetGate: fleetId === undefined && gateReadFromTheFleet ? noGate : (params.fleetGate ?? noGate),
     problems: [],
     rollback: [],
   };
@@ -109,12 +116,13 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   /** What undoes the phases run so far, newest first (unshifted as each registers). */
   const compensations: { name: string; undo: () => Promise<string | Undone> }[] = [];
 
-  const fleetId = workflowInfo().parent?.workflowId;
   const fleet = fleetId !== undefined && getExternalWorkflowHandle(fleetId);
-  // Runs started before this check took a gate from anyone; a fleet's child now takes it from its fleet only.
-  const gateFromItsFleetOnly = patched('fleet-gate-from-its-fleet-only');
-  /** how many times the fleet answered this run at its gate */
+  // Runs started before this check took a gate from anyone; a fleet's child then took it from its fleet only.
+  const gateFromItsFleetOnly = patched(patches.gateFromItsFleetOnly);
+  /** how many times the fleet answered this run at its gate (runs before `gateReadFromTheFleet`) */
   let gateAnswers = 0;
+  /** how many `fleetGate` signals came: each makes a run at the gate read its fleet's gate again */
+  let gateHints = 0;
   /** The Temporal UI's current details of this run (user metadata, answered by a query: never in the history). */
   const showDetails = () => setCurrentDetails(migrationDetails(status));
   /** Shows the run in a phase and tells its fleet; answers whether the fleet took the progress. */
@@ -132,7 +140,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     const problem = status.problems.at(-1) && oneLine(status.problems.at(-1)!, 1000);
     if (!fleet) return Promise.resolve(false);
     // the outage, once measured, goes to the fleet with every progress; runs before it send the signals they sent
-    const outageMs = status.outage && patched('outage-in-fleet-progress') ? status.outage.ms : undefined;
+    const outageMs = status.outage && patched(patches.outageInFleetProgress) ? status.outage.ms : undefined;
     const progress = {
       vmid: params.vmid,
       phase,
@@ -168,11 +176,14 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     showDetails();
     return { accepted: true, phase: status.phase };
   };
-  /** Why this person may not take this decision under the run's approver policy, or undefined when they may. */
+  /**
+   * Why this person may not take this decision under the run's approver policy, or undefined when they may. `by` and
+   * `startedBy` come canonical from their schemas; approvers are compared as identities too.
+   */
   const notAllowed = (approve: boolean, { by }: Decision): string | undefined => {
-    if (params.approvers && !params.approvers.includes(by))
+    if (params.approvers && !params.approvers.some((approver) => sameOperator(approver, by)))
       return `${by} is not one of the approvers (${params.approvers.join(', ')})`;
-    if (approve && params.fourEyes && by === params.startedBy)
+    if (approve && params.fourEyes && sameOperator(by, params.startedBy))
       return `four eyes: ${by} started the run and may not approve it`;
     return undefined;
   };
@@ -191,12 +202,15 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   };
   setHandler(approveSignal, decisionSignal(true));
   setHandler(rejectSignal, decisionSignal(false));
-  setHandler(approveUpdate, (d) => decide(true, d), { validator: decisionValidator(true) });
-  setHandler(rejectUpdate, (d) => decide(false, d), { validator: decisionValidator(false) });
+  // the handler takes the canonical form the validator accepted, not the payload as sent
+  setHandler(approveUpdate, (d) => decide(true, DecisionSchema.parse(d)), { validator: decisionValidator(true) });
+  setHandler(rejectUpdate, (d) => decide(false, DecisionSchema.parse(d)), { validator: decisionValidator(false) });
   setHandler(
     fleetGateSignal,
     takeValid(FleetGateSchema, 'fleetGate', (gate) => {
-      if (fleetId !== undefined && gateFromItsFleetOnly && gate.fleetId !== fleetId)
+      // its sender is unknown: it only says that the gate may have changed
+      if (gateReadFromTheFleet) gateHints++;
+      else if (fleetId !== undefined && gateFromItsFleetOnly && gate.fleetId !== fleetId)
         log.warn('ignored a gate change: this run follows its fleet only', { fleetId, sentFor: gate.fleetId });
       else {
         const { answer, ...rest } = gate;
@@ -323,16 +337,26 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     return { vmid: params.vmid, outcome: 'rejected', record: record!, status };
   }
 
-  // A sibling's failed acceptance may have closed the gate a moment ago, its signal still on the way: the fleet is
-  // asked. A fleet that is gone answers nothing, and the gate last heard stands.
-  if (fleet && patched(gateAnswerPatch)) {
-    const asked = gateAnswers;
-    if (await enter('awaiting-fleet-gate', `its fleet ${fleetId} to answer with its gate`))
-      await condition(() => gateAnswers > asked);
-  }
-  if (!status.fleetGate.open) {
-    enter('awaiting-fleet-gate', `the fleet gate to open (${status.fleetGate.reason})`);
-    await condition(() => status.fleetGate.open);
+  if (gateReadFromTheFleet) {
+    const gone = parent && (await fleetGateOpens(parent));
+    if (gone && !status.fleetGate.open) {
+      // the gate last read from the fleet can open no more: the safe end is Docker back, not a wait without end
+      status.problems.push(`its fleet ended while its gate was closed (${gone}): Docker was not removed`);
+      await rollBackAndRecord(compensations);
+      throw failure('MigrationRolledBack', `vm ${params.vmid} is back on Docker: ${status.problems.at(-1)}`, [status]);
+    }
+  } else {
+    // A sibling's failed acceptance may have closed the gate a moment ago, its signal still on the way: the fleet is
+    // asked. A fleet that is gone answers nothing, and the gate last heard stands.
+    if (fleet && patched(patches.gateAnswer)) {
+      const asked = gateAnswers;
+      if (await enter('awaiting-fleet-gate', `its fleet ${fleetId} to answer with its gate`))
+        await condition(() => gateAnswers > asked);
+    }
+    if (!status.fleetGate.open) {
+      enter('awaiting-fleet-gate', `the fleet gate to open (${status.fleetGate.reason})`);
+      await condition(() => status.fleetGate.open);
+    }
   }
   await runPhase('remove-docker');
   // Docker is gone by now, so nothing is rolled back for the ledger: a commit that fails for good is a problem to
@@ -364,6 +388,35 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
   });
   enter('completed');
   return await finish('completed');
+
+  /**
+   * Reads the gate from the fleet run that started this one (its parent, as the server knows it) until the fleet,
+   * settled, says it is open; asks again when a `fleetGate` signal says it may have changed, else after a wait that
+   * doubles up to GATE_ASK_MAX_MS. Answers undefined once open, or why the fleet is gone (the gate last read stands).
+   */
+  async function fleetGateOpens({ workflowId, runId }: { workflowId: string; runId: string }) {
+    let said: string | undefined;
+    for (let wait = GATE_ASK_MIN_MS; ;) {
+      const hints = gateHints;
+      const answer = await quick
+        .readFleetGate(workflowId, runId)
+        .catch((err: unknown) => ({ unanswered: failureMessage(err) }));
+      if ('gone' in answer) return answer.gone;
+      let waitingFor = `its fleet ${workflowId} to answer (${'unanswered' in answer ? answer.unanswered : ''})`;
+      if ('gate' in answer) {
+        status.fleetGate = answer.gate;
+        if (answer.settled && answer.gate.open) return undefined;
+        waitingFor = answer.settled
+          ? `the fleet gate to open (${answer.gate.reason})`
+          : `its fleet ${workflowId} to read its children's progress`;
+      }
+      if (waitingFor !== said) enter('awaiting-fleet-gate', waitingFor);
+      else showDetails();
+      said = waitingFor;
+      await condition(() => gateHints > hints, wait);
+      wait = 'gate' in answer && !answer.settled ? GATE_ASK_MIN_MS : Math.min(wait * 2, GATE_ASK_MAX_MS);
+    }
+  }
 
   async function awaitDecision(): Promise<void> {
     const { approvalReminderMs, approvalDeadlineMs } = params.timeouts;
@@ -420,6 +473,10 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
     }
   }
 }
+
+/** A run at its fleet's gate asks again after 1 s, doubling up to 5 min; or at once on a `fleetGate` signal. */
+const GATE_ASK_MIN_MS = 1000;
+const GATE_ASK_MAX_MS = 5 * 60_000;
 
 /** A failure's message and its cause's, cut: it goes into the status, the result and the record. */
 function failureMessage(err: unknown): string {

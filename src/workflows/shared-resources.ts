@@ -5,6 +5,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   uuid4,
@@ -30,6 +31,7 @@ import {
   type SharedResourcesInput,
 } from '../migration/shared-resources';
 import { takeValid } from './message-checks';
+import { patches } from './patches';
 
 /** A lock run ends after this long without requests; the next request starts a new one. */
 const IDLE_MS = 10 * 60_000;
@@ -45,6 +47,8 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
   let granted = params.granted;
   let holder: (LockRequest & { token: string; since: string }) | undefined;
   let released = false;
+  // Runs started before this were released by a token from the grant; since, by their holder's run ending alone.
+  const heldUntilItsHolderEnds = patched(patches.lockHeldUntilItsHolderEnds);
   setHandler(
     acquireLockSignal,
     takeValid(LockRequestSchema, 'acquireLock', (request) => {
@@ -53,10 +57,13 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
       if (!queued) waiting.push(request);
     }),
   );
-  // the token is only in the grant the holder's run received: the query never shows it
+  // the token is in the grant, so in the holder's history: since the patch, no message releases the lock
   setHandler(
     releaseLockSignal,
-    takeValid(LockReleaseSchema, 'releaseLock', ({ token }) => void (released ||= holder?.token === token)),
+    takeValid(LockReleaseSchema, 'releaseLock', ({ token }) => {
+      if (heldUntilItsHolderEnds) log.info("ignored 'releaseLock': the lock is released when its holder's run ends");
+      else released ||= holder?.token === token;
+    }),
   );
   setHandler(lockStatusQuery, () => ({ holder: holder && withoutToken(holder), waiting, granted }));
 
@@ -73,9 +80,11 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
         lockId: workflowInfo().workflowId,
         token: holder.token,
       });
-      if (!(await condition(() => released, request.leaseMs))) {
+      const releasedInTime = heldUntilItsHolderEnds
+        ? await holderRunEnds(request)
+        : await condition(() => released, request.leaseMs);
+      if (!releasedInTime)
         log.warn('shared-resource lock taken back: its lease ran out', { holder: withoutToken(holder) });
-      }
       granted++;
     } catch (err) {
       log.info('the lock requester has gone; next', { requester: request.requesterId, error: String(err) });
@@ -84,11 +93,28 @@ export async function sharedResourceLock(state: LockState): Promise<void> {
   }
 }
 
+/**
+ * Whether the holder's run ended within its lease: read from the server (describe) by the run id it requested
+ * with, so that nothing another workflow or client can send releases the lock early. A run that is not a
+ * commitSharedResources (a forged request naming some other run) holds nothing and is let go at once.
+ */
+function holderRunEnds({ requesterId, requesterRunId, leaseMs }: LockRequest): Promise<boolean> {
+  const { awaitHolderEnd } = proxyActivities<typeof activities>({
+    scheduleToCloseTimeout: leaseMs,
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
+  });
+  return awaitHolderEnd(requesterId, requesterRunId, 'commitSharedResources').then(
+    (ended) => (log.info('the lock holder has ended', { ended }), true),
+    () => false,
+  );
+}
+
 function withoutToken({ requesterId, requesterRunId, purpose, leaseMs, since }: LockRequest & { since: string }) {
   return { requesterId, requesterRunId, purpose, leaseMs, since };
 }
 
-const { requestSharedResourceLock, commitLedgerEntry } = proxyActivities<typeof activities>({
+const { requestSharedResourceLock, commitLedgerEntry, holdsLock } = proxyActivities<typeof activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
   // a cancelled commit is waited for: the lock is released only once nothing writes the ledger any more
@@ -105,10 +131,12 @@ export async function commitSharedResources(input: SharedResourcesInput): Promis
   input = parseInput(SharedResourcesInputSchema, input, 'commitSharedResources input');
   const lockId = sharedResourceLockId(input.node);
   let grant: LockGrant | undefined;
+  // Runs before this believed any grant naming their lock; since, only one the lock's own state confirms.
+  const heldUntilItsHolderEnds = patched(patches.lockHeldUntilItsHolderEnds);
   // only the lock this commit asked for grants it
   setHandler(
     lockGrantedSignal,
-    takeValid(LockGrantSchema, 'lockGranted', (g) => void (g.lockId === lockId && (grant = g))),
+    takeValid(LockGrantSchema, 'lockGranted', (g) => void (g.lockId === lockId && (grant ??= g))),
   );
   const { workflowId, runId } = workflowInfo();
   const request = {
@@ -118,13 +146,18 @@ export async function commitSharedResources(input: SharedResourcesInput): Promis
     leaseMs: LEASE_MS,
   };
   // the lock keeps one request per run however often it is sent
-  while (grant === undefined) {
+  for (let held = false; !held;) {
     await requestSharedResourceLock(lockId, request);
     await condition(() => grant !== undefined, REQUEST_AGAIN_MS);
+    held = grant !== undefined && (!heldUntilItsHolderEnds || (await holdsLock(lockId, runId)));
+    // a grant the lock does not confirm was sent by someone else: wait for the lock's own
+    if (!held && grant) log.warn('ignored a grant the lock does not confirm', { lockId });
+    if (!held) grant = undefined;
   }
   try {
     return await commitLedgerEntry(input);
   } finally {
+    // what releases a lock from before `lockHeldUntilItsHolderEnds`; a lock since ends its hold as this run ends
     await CancellationScope.nonCancellable(() =>
       getExternalWorkflowHandle(lockId).signal(releaseLockSignal, { token: grant!.token }),
     );

@@ -1,0 +1,27 @@
+/**
+ * Every patch id the workflows pass to patched(), in one place (as src/failures.ts is for failure types): a run
+ * started before a change replays without it, one started after takes it. An id, once deployed, never changes.
+ */
+export const patches = {
+  /** migrateVm: a fleet's child took a `fleetGate` signal naming its own fleet only */
+  gateFromItsFleetOnly: 'fleet-gate-from-its-fleet-only',
+  /** migrateVm: the outage, once measured, goes with every progress signal */
+  outageInFleetProgress: 'outage-in-fleet-progress',
+  /** migrateVm and migrateFleet: a child at the gate asked, and its fleet answered with a `fleetGate` signal */
+  gateAnswer: 'fleet-answers-a-child-at-its-gate',
+  /**
+   * migrateVm: a child reads its gate from its parent fleet's own state (a query by the parent's run id); a lone run
+   * has no gate; a `fleetGate` signal only makes a child read again
+   */
+  gateReadFromTheFleet: 'gate-read-from-the-fleet',
+  /**
+   * migrateFleet: the gate changes through `setFleetGate` only (a `fleetGate` signal is ignored), and a `vmProgress`
+   * signal makes the fleet read the child's status from the child run it started, never taken as it comes
+   */
+  fleetTrustsOnlyWhatItReads: 'fleet-trusts-only-what-it-reads',
+  /**
+   * sharedResourceLock and commitSharedResources: the lock is released when its holder's run ends (no token), and a
+   * grant is believed only once the lock names the run as its holder
+   */
+  lockHeldUntilItsHolderEnds: 'lock-held-until-its-holder-ends',
+} as const;
