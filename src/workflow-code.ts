@@ -1,7 +1,9 @@
 /**
- * The workflow code a worker runs: in development (`npm run worker`, the tests) Temporal bundles src/workflows at
- * every worker start (`workflowsPath`); in production (NODE_ENV=production: the systemd unit, `NODE_ENV=production npm run worker`)
+ * The workflow code a worker runs: in development (`npm run worker`) Temporal bundles src/workflows at every worker
+ * start (`workflowsPath`); in production (NODE_ENV=production: the systemd unit, `NODE_ENV=production npm run worker`)
  * the worker loads the bundle `npm run build` wrote once (`workflowBundle`), as Temporal advises for production.
+ * `npm test` builds that bundle once (its global setup, ensureWorkflowBundle: again only when a source changed) and
+ * points every test worker, in the test process or a child process, at it with OPENCLAW_WORKFLOW_BUNDLE.
  * The replay test replays the recorded histories against that same bundle.
  *
  * Run as a script (compiled, the last step of `npm run build`) it writes the bundle.
@@ -25,9 +27,19 @@ const sources = {
 
 export type WorkflowCode = Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'interceptors'>;
 
-/** The workflow options of Worker.create: the pre-built bundle in production, the sources otherwise. */
-export function workflowCode(production = process.env.NODE_ENV === 'production'): WorkflowCode {
+/** Set to a bundle's path, a development worker loads it instead of bundling the sources (the tests' workers). */
+export const WORKFLOW_BUNDLE_ENV = 'OPENCLAW_WORKFLOW_BUNDLE';
+
+/**
+ * The workflow options of Worker.create: the pre-built bundle in production, the bundle OPENCLAW_WORKFLOW_BUNDLE
+ * names when set, the sources otherwise.
+ */
+export function workflowCode(
+  production = process.env.NODE_ENV === 'production',
+  prebuilt = process.env[WORKFLOW_BUNDLE_ENV],
+): WorkflowCode {
   if (!production) {
+    if (prebuilt) return { workflowBundle: { codePath: prebuilt } };
     return {
       workflowsPath: sources.workflowsPath,
       interceptors: { workflowModules: sources.workflowInterceptorModules },

@@ -12,7 +12,7 @@ export interface WorkerProcessOptions {
   namespace?: string;
   /** every generation's stdout and stderr are appended here */
   logPath: string;
-  /** how long a new worker may take to poll (tsx, the workflow bundle); default 60 s */
+  /** how long a new worker may take to poll (loading its TypeScript and the workflow bundle); default 60 s */
   readyTimeoutMs?: number;
   /** the worker's entry point, relative to the repository; default src/worker.ts, the project's */
   script?: string;
@@ -30,10 +30,10 @@ export interface WorkerGeneration {
 }
 
 /**
- * The project's worker (`tsx src/worker.ts`) as a child process of its own, started again after each crash: the
- * way a worker dies in production (OOM killer, a lost machine) is SIGKILL, which no code in it gets to see.
- * Each generation runs in a process group of its own (tsx runs the worker in a child node), and kill() sends
- * SIGKILL to that group only.
+ * The project's worker (`node --import tsx src/worker.ts`) as a child process of its own, started again after each
+ * crash: the way a worker dies in production (OOM killer, a lost machine) is SIGKILL, which no code in it gets to
+ * see. Each generation runs in a process group of its own (with anything it starts), and kill() sends SIGKILL to
+ * that group only.
  */
 export class WorkerProcesses {
   readonly generations: WorkerGeneration[] = [];
@@ -53,7 +53,9 @@ export class WorkerProcesses {
     const log = openSync(this.options.logPath, 'a');
     writeSync(log, `\n===== worker generation ${generation} starting at ${new Date().toISOString()}\n`);
     const offset = readFileSync(this.options.logPath).length;
-    const child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), [this.options.script ?? 'src/worker.ts'], {
+    // node with tsx's loader, one process (the tsx CLI would run the worker in a second node); the workflow code
+    // is the bundle OPENCLAW_WORKFLOW_BUNDLE names (the jest global setup's), loaded, not bundled again
+    const child = spawn(process.execPath, ['--import', 'tsx', this.options.script ?? 'src/worker.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -110,9 +112,9 @@ export class WorkerProcesses {
   }
 
   /**
-   * Stops the current worker the way an operator or a service manager does: SIGTERM to the worker (tsx passes it
-   * on), which shuts down gracefully (its activities get the worker's shutdown grace time). SIGKILL after
-   * `timeoutMs` if it has not exited by then.
+   * Stops the current worker the way an operator or a service manager does: SIGTERM to the worker, which shuts
+   * down gracefully (its activities get the worker's shutdown grace time). SIGKILL after `timeoutMs` if it has not
+   * exited by then.
    */
   async stop(timeoutMs = 30_000): Promise<WorkerGeneration | undefined> {
     const child = this.child;
