@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
+import { fromTomlProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+// The SDK's own loader, one step before it drops what it does not support (codec): that is what must be refused.
+import { tomlLoadClientConfigProfile, type TomlClientConfigProfile } from '@temporalio/envconfig/lib/envconfig-toml';
 import { z } from 'zod';
+import { readRegularFile } from './regular-file';
 
 /**
  * How the worker and the CLI reach Temporal: the part that both `@temporalio/client`'s Connection and the worker's
@@ -79,15 +82,31 @@ export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalCo
 
   let profile: ClientConfigProfile;
   try {
-    profile = loadClientConfigProfile({
+    const tomlProfile = tomlLoadClientConfigProfile({
       profile: profileName,
-      configSource: file ? { path: file } : undefined,
+      configSource: file ? { data: readRegularFile(file, MAX_SETTINGS_FILE_BYTES) } : undefined,
       disableFile: !file,
       configFileStrict: true,
       overrideEnvVars: vars,
     });
+    const unsupported = unsupportedSettings(tomlProfile, profileName);
+    if (unsupported.length) throw new Error(unsupported.join('; '));
+    profile = fromTomlProfile(tomlProfile);
   } catch (err) {
     throw new Error(`Bad Temporal settings in ${file ?? 'the environment'}: ${problem(err, file, profileName)}`);
+  }
+  if (profile.tls) {
+    try {
+      const { clientCert, clientKey, serverCACert } = profile.tls;
+      profile.tls = {
+        ...profile.tls,
+        clientCert: fileRead(clientCert, 'client_cert_path'),
+        clientKey: fileRead(clientKey, 'client_key_path'),
+        serverCACert: fileRead(serverCACert, 'server_ca_cert_path'),
+      };
+    } catch (err) {
+      throw new Error(`Bad Temporal settings in ${source}: tls.${err instanceof Error ? err.message : err}`);
+    }
   }
   const half = profile.tls && !profile.tls.clientCert !== !profile.tls.clientKey;
   if (half) throw new Error(`Bad Temporal settings in ${source}: tls needs both a client certificate and its key`);
@@ -120,6 +139,37 @@ export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalCo
     source,
     metricsAddress: project.data.OPENCLAW_METRICS_ADDRESS,
   };
+}
+
+/** A profile, a certificate or a key is far below this; a bigger file is not one. */
+const MAX_SETTINGS_FILE_BYTES = 1 << 20;
+
+/**
+ * What Temporal's environment configuration may say and this project does not do: taken silently, it would leave the
+ * operator believing it is done (payloads encoded by a codec server; TLS without host verification).
+ */
+function unsupportedSettings(profile: TomlClientConfigProfile, profileName: string): string[] {
+  return [
+    ...(profile.codec
+      ? [
+          `codec: payload codecs are not supported (remove [profile.${profileName}.codec] and ` +
+            'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH): payloads would go unencoded',
+        ]
+      : []),
+    ...(profile.tls?.disable_host_verification
+      ? ['TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: not supported: the server name is always verified']
+      : []),
+  ];
+}
+
+/** A certificate or key named by its path, read as readRegularFile reads (a FIFO refused, never waited on). */
+function fileRead(source: ConfigDataSource | undefined, key: string): ConfigDataSource | undefined {
+  if (!source || !('path' in source)) return source;
+  try {
+    return { data: readRegularFile(source.path, MAX_SETTINGS_FILE_BYTES) };
+  } catch (err) {
+    throw new Error(`${key}: ${err instanceof Error ? err.message : err}`);
+  }
 }
 
 /** The TOML file to read: the one TEMPORAL_CONFIG_FILE names (it must exist), else the default one if it exists. */
