@@ -15,7 +15,14 @@ export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
   return {
     label: 'deploy-panel',
     script: deployPanelScript,
-    args: [tag, repo, releaseTarballUrl(baseUrl, repo, tag), params.runAs.user, String(params.ports.panel), String(params.ports.gateway)],
+    args: [
+      tag,
+      repo,
+      releaseTarballUrl(baseUrl, repo, tag),
+      params.runAs.user,
+      String(params.ports.panel),
+      String(params.ports.gateway),
+    ],
     timeoutMs: params.timeouts.commandMs,
   };
 }
