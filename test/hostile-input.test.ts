@@ -196,6 +196,18 @@ describe('an inventory', () => {
       'panelRelease.baseUrl',
       /without credentials/,
     ],
+    [
+      'a base URL curl reads as another host',
+      inv((i) => (i.panelRelease.baseUrl = 'http://127.0.0.1\\@evil.example')),
+      'panelRelease.baseUrl',
+      /no spaces, backslashes/,
+    ],
+    [
+      'an install command ending in a lone backslash',
+      inv((i) => (i.installCommand = 'curl -fsSL https://openclaw.ai/install.sh | bash \\')),
+      'installCommand',
+      /a backslash at its end/,
+    ],
     ['a repo of dot segments', inv((i) => (i.panelRelease.repo = '../..')), 'panelRelease.repo', /owner\/name/],
     ['a repo of three parts', inv((i) => (i.panelRelease.repo = 'a/b/c')), 'panelRelease.repo', /owner\/name/],
     ['a tag with ..', inv((i) => (i.panelRelease.tag = 'v1..2')), 'panelRelease.tag', /no \.\./],
@@ -581,6 +593,8 @@ describe('guest output in a failure message', () => {
     ['a unit and a version', 'openclaw-gateway.service failed; node v24.11.1; openclaw 2026.9.6-beta.2'],
     ['a word about tokens', 'the gateway token is missing from openclaw.json'],
     ['a date and a host', 'at 2026-12-01T00:00:00.000Z on pve1.example.net x86_64-linux-gnu'],
+    ["OpenClaw's token counts", '"inputTokens": 10, "totalTokensFresh": true, "contextTokens": null,'],
+    ['a session id', '"sessionId": "6c4280cc-1fee-43b9-a06d-a41b1402f634",'],
   ])('keeps %s whole', (_, line) => expect(lastLines(line)).toBe(line));
 
   it("filters qm's words in a remote failure like guest output", () => {

@@ -109,7 +109,7 @@ const WITHHELD = '[withheld]';
 
 /**
  * What has a credential's shape, and what it becomes: PEM blocks; auth headers and bearer tokens; a URL's
- * userinfo; the value of a `password=`, `token:`, `"apiKey": "…"`; the tokens of known services by their prefix;
+ * userinfo; the value of a `password=`, `token:`, `"apiKey": "…"` (not a number, boolean or null: `"inputTokens": 10`); the tokens of known services by their prefix;
  * and random-looking strings (randomLooking). Paths and words stay, so a failure's reason can still be read.
  */
 const CREDENTIAL_SHAPES: [RegExp, string | ((match: string) => string)][] = [
@@ -118,7 +118,7 @@ const CREDENTIAL_SHAPES: [RegExp, string | ((match: string) => string)][] = [
   [/\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*/gi, `$1${WITHHELD}`],
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi, `$1${WITHHELD}@`],
   [
-    /([\w.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[\w.-]*["']?\s*[:=]\s*)("[^"\n]*"|'[^'\n]*'|[^\s,;&"']+)/gi,
+    /([\w.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]*["']?\s*[:=]\s*)(?!(?:-?\d+|true|false|null)\b)("[^"\n]*"|'[^'\n]*'|[^\s,;&"'{[]+)/gi,
     `$1${WITHHELD}`,
   ],
   [
@@ -130,13 +130,14 @@ const CREDENTIAL_SHAPES: [RegExp, string | ((match: string) => string)][] = [
 ];
 
 /**
- * A word that looks random rather than written: never one with a '/' (a path or a URL, however long); 32 or more
- * hex digits (keys, also hashes and UUIDs); or 20 letters and digits or more mixing all three of lower case, upper
+ * A word that looks random rather than written: never one with a '/' (a path or a URL, however long) nor a UUID (an
+ * id: sessions, runs); 32 or more hex digits (keys, also hashes); or 20 letters and digits or more mixing all three of lower case, upper
  * case and digits, switching between them at least every third character or so (words and CamelCase switch less).
  */
 function randomLooking(word: string): boolean {
   if (word.includes('/')) return false;
   const plain = word.replace(/[^A-Za-z0-9]/g, '');
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(word)) return false;
   if (/^(?:[0-9a-f]{32,}|[0-9A-F]{32,})$/.test(plain)) return /[0-9]/.test(plain) && /[a-f]/i.test(plain);
   if (plain.length < 20 || !/[a-z]/.test(plain) || !/[A-Z]/.test(plain) || !/[0-9]/.test(plain)) return false;
   const kind = (c: string) => (c >= 'a' && c <= 'z' ? 0 : c >= 'A' && c <= 'Z' ? 1 : 2);
