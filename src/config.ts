@@ -10,6 +10,7 @@ import {
 import { tomlLoadClientConfigProfile, type TomlClientConfigProfile } from '@temporalio/envconfig/lib/envconfig-toml';
 import { z } from 'zod';
 import { readRegularFile } from './regular-file';
+import { hostName } from './schema';
 
 /**
  * How the worker and the CLI reach Temporal: the part that both `@temporalio/client`'s Connection and the worker's
@@ -35,15 +36,25 @@ export interface TemporalConfig {
   metricsAddress?: string;
 }
 
+/** `host:port`, the host as hostName takes it (`[…]` around IPv6): handed on in that canonical form. */
 const hostPort = z
   .string()
   .max(255)
-  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+  .transform((s, ctx) => {
+    const parts = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+    const host = parts && hostName.safeParse(parts[1] ?? parts[2]);
+    const port = Number(parts?.[3]);
+    if (!host?.success || !(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:7233 ([…] around IPv6)' });
+      return z.NEVER;
+    }
+    return `${parts![1] === undefined ? host.data : `[${host.data}]`}:${port}`;
+  });
 const pem = z.instanceof(Uint8Array).refine((data) => data.length > 0 && data.length <= 1 << 20, 'must be 1 B–1 MiB');
 
 // What the SDK's loader made of the profile and the environment; anything else is refused.
 const ResolvedProfileSchema = z.strictObject({
-  address: hostPort.default('127.0.0.1:7233'),
+  address: hostPort.prefault('127.0.0.1:7233'),
   namespace: z.string().min(1).max(255).default('default'),
   apiKey: z.string().min(1).max(8192).optional(),
   metadata: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
@@ -62,7 +73,11 @@ const ResolvedProfileSchema = z.strictObject({
 // The project's own settings, beside Temporal's.
 const ProjectEnvSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).max(255).default('openclaw-migrate'),
-  TEMPORAL_UI_URL: z.url().max(2048).default('http://127.0.0.1:8233'),
+  TEMPORAL_UI_URL: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .prefault('http://127.0.0.1:8233')
+    .transform((s) => new URL(s).href.replace(/\/$/, '')),
   OPENCLAW_METRICS_ADDRESS: hostPort.optional(),
 });
 

@@ -128,6 +128,17 @@ describe('temporalConfig', () => {
     expect(temporalConfig({ HOME: home }).source).toBe(`profile 'default' of ${home}/.config/temporalio/temporal.toml`);
   });
 
+  it('hands on addresses and the UI URL in the canonical form it checked', () => {
+    const config = temporalConfig({
+      TEMPORAL_ADDRESS: 'Temporal.Internal:7233',
+      TEMPORAL_UI_URL: 'HTTPS://UI.example:443/',
+      OPENCLAW_METRICS_ADDRESS: '[0:0::1]:9464',
+    });
+    expect(config.connection.address).toBe('temporal.internal:7233');
+    expect(config.uiUrl).toBe('https://ui.example');
+    expect(config.metricsAddress).toBe('[::1]:9464');
+  });
+
   it('reads the metrics address', () => {
     expect(temporalConfig({ OPENCLAW_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress).toBe('0.0.0.0:9464');
   });
@@ -157,6 +168,10 @@ describe('temporalConfig', () => {
       ['broken TOML', { TEMPORAL_CONFIG_FILE: file('broken.toml', '[profile.default\n') }, /broken\.toml: /],
       ['a bad address', { TEMPORAL_ADDRESS: 'no-port-here' }, /the environment:\n {2}address: must be host:port/],
       ['a bad task queue', { TEMPORAL_TASK_QUEUE: 'q'.repeat(300) }, /TEMPORAL_TASK_QUEUE: /],
+      ['userinfo in the address', { TEMPORAL_ADDRESS: 'x@evil.example:7233' }, /address: must be host:port/],
+      ['a backslash in the address', { TEMPORAL_ADDRESS: '127.0.0.1\\@evil:7233' }, /address: must be host:port/],
+      ['port 0', { TEMPORAL_ADDRESS: '127.0.0.1:0' }, /address: must be host:port/],
+      ['a UI URL that is not http', { TEMPORAL_UI_URL: 'javascript:alert(1)' }, /TEMPORAL_UI_URL: /],
       [
         'a bad metrics address',
         { OPENCLAW_METRICS_ADDRESS: 'everywhere' },
