@@ -108,9 +108,10 @@ export function asFailure(err: unknown): unknown {
 const WITHHELD = '[withheld]';
 
 /**
- * What has a credential's shape, and what it becomes: PEM blocks; auth headers and bearer tokens; a URL's
- * userinfo; the value of a `password=`, `token:`, `"apiKey": "…"` (not a number, boolean or null: `"inputTokens": 10`); the tokens of known services by their prefix;
- * and random-looking strings (randomLooking). Paths and words stay, so a failure's reason can still be read.
+ * What has a credential's shape, and what it becomes: PEM blocks; auth headers and bearer tokens; a URL's userinfo;
+ * the value of a `password=`, `token:` or `"apiKey": "…"` (not a number, boolean or null: `"inputTokens": 10`); the
+ * tokens of known services by their prefix; and random-looking words (randomLooking). Paths, words and ids stay, so
+ * a failure's reason can still be read.
  */
 const CREDENTIAL_SHAPES: [RegExp, string | ((match: string) => string)][] = [
   [/-----BEGIN [A-Z0-9 ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/g, '[withheld: a PEM block]'],
@@ -131,8 +132,9 @@ const CREDENTIAL_SHAPES: [RegExp, string | ((match: string) => string)][] = [
 
 /**
  * A word that looks random rather than written: never one with a '/' (a path or a URL, however long) nor a UUID (an
- * id: sessions, runs); 32 or more hex digits (keys, also hashes); or 20 letters and digits or more mixing all three of lower case, upper
- * case and digits, switching between them at least every third character or so (words and CamelCase switch less).
+ * id: sessions, runs); 32 or more hex digits (keys, also hashes); or 20 letters and digits or more that mix lower
+ * case, upper case and digits and switch between them at least every third character or so (words and CamelCase
+ * switch less).
  */
 function randomLooking(word: string): boolean {
   if (word.includes('/')) return false;

@@ -192,7 +192,8 @@ export const releaseTag = z
 
 /**
  * What keeps a line from running as one command line in `bash -c` (install.sh runs it so): a quote or backquote left
- * open, or a backslash at its end, which bash reads as waiting for a next line that never comes.
+ * open (bash refuses it), or a backslash at its end, meant to join a next line that never comes (bash runs it as a
+ * word of its own).
  */
 export function unfinishedCommandLine(line: string): string | undefined {
   let open: "'" | "$'" | '"' | '`' | undefined;
