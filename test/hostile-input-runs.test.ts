@@ -128,6 +128,22 @@ describe('hostile input against running workflows', () => {
         [vmInput(2004, { node: { ...node(), host: '$(id)' } })],
         /node\.host: a DNS name/,
       ],
+      [
+        'migrateVm',
+        'a release base URL that curl reads as another host',
+        [
+          vmInput(2005, {
+            panelRelease: { repo: 'a/b', tag: 'v1', baseUrl: 'http://127.0.0.1\\@evil.example' },
+          }),
+        ],
+        /panelRelease\.baseUrl: no spaces, backslashes/,
+      ],
+      [
+        'migrateVm',
+        'an install command ending in a lone backslash',
+        [vmInput(2006, { installCommand: 'curl -fsSL https://openclaw.ai/install.sh | bash \\' })],
+        /installCommand: one command line bash can run as it is: a backslash at its end/,
+      ],
       ['migrateVm', 'no input', [], /\(input\): Invalid input: expected object/],
       [
         'migrateFleet',
