@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
+import {
+  fromTomlProfile,
+  toClientOptions,
+  type ClientConfigProfile,
+  type ConfigDataSource,
+} from '@temporalio/envconfig';
+// The SDK's own loader, one step before it drops what it does not support (codec): that is what must be refused.
+import { tomlLoadClientConfigProfile, type TomlClientConfigProfile } from '@temporalio/envconfig/lib/envconfig-toml';
 import { z } from 'zod';
+import { readRegularFile } from './regular-file';
+import { hostName } from './schema';
 
 /**
  * How the worker and the CLI reach Temporal: the part that both `@temporalio/client`'s Connection and the worker's
@@ -27,15 +36,25 @@ export interface TemporalConfig {
   metricsAddress?: string;
 }
 
+/** `host:port`, the host as hostName takes it (`[…]` around IPv6): handed on in that canonical form. */
 const hostPort = z
   .string()
   .max(255)
-  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+  .transform((s, ctx) => {
+    const parts = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+    const host = parts && hostName.safeParse(parts[1] ?? parts[2]);
+    const port = Number(parts?.[3]);
+    if (!host?.success || !(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:7233 ([…] around IPv6)' });
+      return z.NEVER;
+    }
+    return `${parts![1] === undefined ? host.data : `[${host.data}]`}:${port}`;
+  });
 const pem = z.instanceof(Uint8Array).refine((data) => data.length > 0 && data.length <= 1 << 20, 'must be 1 B–1 MiB');
 
 // What the SDK's loader made of the profile and the environment; anything else is refused.
 const ResolvedProfileSchema = z.strictObject({
-  address: hostPort.default('127.0.0.1:7233'),
+  address: hostPort.prefault('127.0.0.1:7233'),
   namespace: z.string().min(1).max(255).default('default'),
   apiKey: z.string().min(1).max(8192).optional(),
   metadata: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
@@ -54,7 +73,11 @@ const ResolvedProfileSchema = z.strictObject({
 // The project's own settings, beside Temporal's.
 const ProjectEnvSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).max(255).default('openclaw-migrate'),
-  TEMPORAL_UI_URL: z.url().max(2048).default('http://127.0.0.1:8233'),
+  TEMPORAL_UI_URL: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .prefault('http://127.0.0.1:8233')
+    .transform((s) => new URL(s).href.replace(/\/$/, '')),
   OPENCLAW_METRICS_ADDRESS: hostPort.optional(),
 });
 
@@ -79,15 +102,31 @@ export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalCo
 
   let profile: ClientConfigProfile;
   try {
-    profile = loadClientConfigProfile({
+    const tomlProfile = tomlLoadClientConfigProfile({
       profile: profileName,
-      configSource: file ? { path: file } : undefined,
+      configSource: file ? { data: readRegularFile(file, MAX_SETTINGS_FILE_BYTES) } : undefined,
       disableFile: !file,
       configFileStrict: true,
       overrideEnvVars: vars,
     });
+    const unsupported = unsupportedSettings(tomlProfile, profileName);
+    if (unsupported.length) throw new Error(unsupported.join('; '));
+    profile = fromTomlProfile(tomlProfile);
   } catch (err) {
     throw new Error(`Bad Temporal settings in ${file ?? 'the environment'}: ${problem(err, file, profileName)}`);
+  }
+  if (profile.tls) {
+    try {
+      const { clientCert, clientKey, serverCACert } = profile.tls;
+      profile.tls = {
+        ...profile.tls,
+        clientCert: fileRead(clientCert, 'client_cert_path'),
+        clientKey: fileRead(clientKey, 'client_key_path'),
+        serverCACert: fileRead(serverCACert, 'server_ca_cert_path'),
+      };
+    } catch (err) {
+      throw new Error(`Bad Temporal settings in ${source}: tls.${err instanceof Error ? err.message : err}`);
+    }
   }
   const half = profile.tls && !profile.tls.clientCert !== !profile.tls.clientKey;
   if (half) throw new Error(`Bad Temporal settings in ${source}: tls needs both a client certificate and its key`);
@@ -120,6 +159,37 @@ export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalCo
     source,
     metricsAddress: project.data.OPENCLAW_METRICS_ADDRESS,
   };
+}
+
+/** A profile, a certificate or a key is far below this; a bigger file is not one. */
+const MAX_SETTINGS_FILE_BYTES = 1 << 20;
+
+/**
+ * What Temporal's environment configuration may say and this project does not do: taken silently, it would leave the
+ * operator believing it is done (payloads encoded by a codec server; TLS without host verification).
+ */
+function unsupportedSettings(profile: TomlClientConfigProfile, profileName: string): string[] {
+  return [
+    ...(profile.codec
+      ? [
+          `codec: payload codecs are not supported (remove [profile.${profileName}.codec] and ` +
+            'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH): payloads would go unencoded',
+        ]
+      : []),
+    ...(profile.tls?.disable_host_verification
+      ? ['TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: not supported: the server name is always verified']
+      : []),
+  ];
+}
+
+/** A certificate or key named by its path, read as readRegularFile reads (a FIFO refused, never waited on). */
+function fileRead(source: ConfigDataSource | undefined, key: string): ConfigDataSource | undefined {
+  if (!source || !('path' in source)) return source;
+  try {
+    return { data: readRegularFile(source.path, MAX_SETTINGS_FILE_BYTES) };
+  } catch (err) {
+    throw new Error(`${key}: ${err instanceof Error ? err.message : err}`);
+  }
 }
 
 /** The TOML file to read: the one TEMPORAL_CONFIG_FILE names (it must exist), else the default one if it exists. */

@@ -1,6 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { InventorySchema, type Inventory } from './inventory';
+import { FileNotOpened, readRegularFile } from './regular-file';
 import { readPrivateKey } from './remote/ssh';
 import { describeIssues, InputRefused, printable } from './schema';
 
@@ -11,15 +11,13 @@ const MAX_INVENTORY_BYTES = 4 << 20;
 export function readInventoryFile(path: string): Inventory {
   let text: string;
   try {
-    const size = statSync(path).size;
-    if (size > MAX_INVENTORY_BYTES) throw new Error(`${size} bytes, more than ${MAX_INVENTORY_BYTES}`);
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, MAX_INVENTORY_BYTES).toString('utf8');
   } catch (err) {
     throw new InputRefused(`cannot read the inventory ${path}: ${err instanceof Error ? err.message : err}`);
   }
   let document: unknown;
   try {
-    document = parseYaml(text, { maxAliasCount: 0 });
+    document = parseStrictYaml(text);
   } catch (err) {
     throw new InputRefused(
       `the inventory ${path} is neither YAML nor JSON: ${err instanceof Error ? err.message : err}`,
@@ -33,19 +31,45 @@ export function readInventoryFile(path: string): Inventory {
   return parsed.data;
 }
 
-/** Each `privateKeyPath` of the inventory is a regular file of a key's size; the problems name the field. */
-export async function privateKeyProblems(inventory: Inventory): Promise<string[]> {
+/**
+ * YAML 1.2's core schema and nothing else: a tag it does not know (`!!js/function`, `!!binary`, `!custom`), which
+ * the parser would only warn of and read as plain text, is an error naming its line, as is an alias.
+ */
+function parseStrictYaml(text: string): unknown {
+  const lines = new LineCounter();
+  const document = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    resolveKnownTags: false,
+    schema: 'core',
+    version: '1.2',
+  });
+  const problems = [...document.errors, ...document.warnings].map((problem) => {
+    const { line, col } = lines.linePos(problem.pos[0]);
+    return `line ${line}, column ${col}: ${problem.message}`;
+  });
+  if (problems.length) throw new Error(problems.join('; '));
+  return document.toJS({ maxAliasCount: 0 });
+}
+
+/**
+ * Each `privateKeyPath` of the inventory that this machine has is a regular file of a key's size; the problems name
+ * the field. A key this machine cannot open may be on the worker's alone: a warning, not a problem.
+ */
+export async function privateKeyProblems(inventory: Inventory): Promise<{ problems: string[]; warnings: string[] }> {
   const keys = [
     ['node.privateKeyPath', inventory.node.privateKeyPath],
     ...inventory.vms.map((vm, i) => [`vms.${i}.ssh.privateKeyPath`, vm.ssh?.privateKeyPath]),
   ].filter((entry): entry is [string, string] => entry[1] !== undefined);
-  const problems = await Promise.all(
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  await Promise.all(
     keys.map(([field, path]) =>
-      readPrivateKey(path).then(
-        () => undefined,
-        (err: Error) => `${field}: ${err.message}`,
-      ),
+      readPrivateKey(path).catch((err: Error) => {
+        if (err instanceof FileNotOpened) warnings.push(`${field}: ${err.message} here; the worker must be able to`);
+        else problems.push(`${field}: ${err.message}`);
+      }),
     ),
   );
-  return problems.filter((problem): problem is string => problem !== undefined);
+  return { problems, warnings };
 }

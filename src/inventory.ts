@@ -31,7 +31,7 @@ export type SshEndpoint = z.output<typeof SshEndpointSchema>;
 export const PanelReleaseSchema = strictObject({
   repo: githubRepo,
   tag: releaseTag,
-  baseUrl: releaseBaseUrl.default('https://api.github.com'),
+  baseUrl: releaseBaseUrl.prefault('https://api.github.com'),
 });
 
 /** Who may approve or reject, and whether the one who started a run may approve it (four eyes). */

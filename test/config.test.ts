@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +14,9 @@ const file = (name: string, text: string) => {
 const ca = file('ca.pem', '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n');
 const crt = file('client.pem', '-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n');
 const key = file('client.key', '-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n');
+/** A FIFO no one writes to: a blocking open or read of it would hang the CLI for good. */
+const fifo = join(dir, 'fifo');
+execFileSync('mkfifo', [fifo]);
 const toml = file(
   'temporal.toml',
   `[profile.default]
@@ -124,6 +128,17 @@ describe('temporalConfig', () => {
     expect(temporalConfig({ HOME: home }).source).toBe(`profile 'default' of ${home}/.config/temporalio/temporal.toml`);
   });
 
+  it('hands on addresses and the UI URL in the canonical form it checked', () => {
+    const config = temporalConfig({
+      TEMPORAL_ADDRESS: 'Temporal.Internal:7233',
+      TEMPORAL_UI_URL: 'HTTPS://UI.example:443/',
+      OPENCLAW_METRICS_ADDRESS: '[0:0::1]:9464',
+    });
+    expect(config.connection.address).toBe('temporal.internal:7233');
+    expect(config.uiUrl).toBe('https://ui.example');
+    expect(config.metricsAddress).toBe('[::1]:9464');
+  });
+
   it('reads the metrics address', () => {
     expect(temporalConfig({ OPENCLAW_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress).toBe('0.0.0.0:9464');
   });
@@ -153,12 +168,48 @@ describe('temporalConfig', () => {
       ['broken TOML', { TEMPORAL_CONFIG_FILE: file('broken.toml', '[profile.default\n') }, /broken\.toml: /],
       ['a bad address', { TEMPORAL_ADDRESS: 'no-port-here' }, /the environment:\n {2}address: must be host:port/],
       ['a bad task queue', { TEMPORAL_TASK_QUEUE: 'q'.repeat(300) }, /TEMPORAL_TASK_QUEUE: /],
+      ['userinfo in the address', { TEMPORAL_ADDRESS: 'x@evil.example:7233' }, /address: must be host:port/],
+      ['a backslash in the address', { TEMPORAL_ADDRESS: '127.0.0.1\\@evil:7233' }, /address: must be host:port/],
+      ['port 0', { TEMPORAL_ADDRESS: '127.0.0.1:0' }, /address: must be host:port/],
+      ['a UI URL that is not http', { TEMPORAL_UI_URL: 'javascript:alert(1)' }, /TEMPORAL_UI_URL: /],
       [
         'a bad metrics address',
         { OPENCLAW_METRICS_ADDRESS: 'everywhere' },
         /OPENCLAW_METRICS_ADDRESS: must be host:port/,
       ],
-      ['a missing certificate', { TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'gone.pem') }, /tls: .*gone\.pem/],
+      [
+        'a missing certificate',
+        { TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'gone.pem') },
+        /tls\.server_ca_cert_path: cannot read .*gone\.pem \(ENOENT\)/,
+      ],
+      ['a FIFO as the profile file', { TEMPORAL_CONFIG_FILE: fifo }, /fifo: .*fifo is not a regular file/],
+      [
+        'a FIFO as a client key',
+        { TEMPORAL_TLS_CLIENT_CERT_PATH: crt, TEMPORAL_TLS_CLIENT_KEY_PATH: fifo },
+        /tls\.client_key_path: .*fifo is not a regular file/,
+      ],
+      [
+        'a certificate of 2 MiB',
+        { TEMPORAL_TLS_SERVER_CA_CERT_PATH: file('huge.pem', 'x'.repeat(2 << 20)) },
+        /tls\.server_ca_cert_path: .*huge\.pem has 2097152 bytes \(1 to 1048576 expected\)/,
+      ],
+      [
+        "a profile's codec section, which would leave payloads unencoded",
+        {
+          TEMPORAL_CONFIG_FILE: file('codec.toml', '[profile.default.codec]\nendpoint = "https://codec.internal"\n'),
+        },
+        /codec\.toml: codec: payload codecs are not supported \(remove \[profile\.default\.codec\]/,
+      ],
+      [
+        'a codec from the environment',
+        { TEMPORAL_CODEC_ENDPOINT: 'https://codec.internal' },
+        /the environment: codec: payload codecs are not supported/,
+      ],
+      [
+        'TLS without host verification',
+        { TEMPORAL_TLS: 'true', TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true' },
+        /TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: not supported/,
+      ],
       [
         'a certificate without its key',
         { TEMPORAL_TLS_CLIENT_CERT_PATH: crt },

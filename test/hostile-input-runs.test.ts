@@ -135,6 +135,22 @@ describe('hostile input against running workflows', () => {
         [vmInput(2004, { node: { ...node(), host: '$(id)' } })],
         /node\.host: a DNS name/,
       ],
+      [
+        'migrateVm',
+        'a release base URL that curl reads as another host',
+        [
+          vmInput(2005, {
+            panelRelease: { repo: 'a/b', tag: 'v1', baseUrl: 'http://127.0.0.1\\@evil.example' },
+          }),
+        ],
+        /panelRelease\.baseUrl: no spaces, backslashes/,
+      ],
+      [
+        'migrateVm',
+        'an install command ending in a lone backslash',
+        [vmInput(2006, { installCommand: 'curl -fsSL https://openclaw.ai/install.sh | bash \\' })],
+        /installCommand: one command line bash can run as it is: a backslash at its end/,
+      ],
       ['migrateVm', 'no input', [], /\(input\): Invalid input: expected object/],
       [
         'migrateFleet',
@@ -550,11 +566,15 @@ describe('hostile input against running workflows', () => {
       return path;
     };
     /** The CLI with the node's listener as its Temporal server: any contact counts as a connection. */
-    const cli = (...args: string[]) =>
+    const cli = (...args: string[]) => cliWith({}, ...args);
+    const cliWith = (env: Record<string, string>, ...args: string[]) =>
       execResult(resolve('node_modules/.bin/tsx'), ['src/starter.ts', ...args], {
-        env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${nodePort}` },
+        env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${nodePort}`, ...env },
         timeout: 120_000,
       });
+    /** A FIFO no one writes to: a CLI that opened or read it blocking would hang here until the timeout. */
+    const fifo = join(dir, 'inventory.fifo');
+    execFileSync('mkfifo', [fifo]);
     const good = () => ({ ...inventory(2), node: { ...node(), privateKeyPath: '/dev/zero' } });
     const cases: [string, string[], RegExp][] = [
       [
@@ -575,6 +595,43 @@ describe('hostile input against running workflows', () => {
         ['plan', '3000', '--inventory', inventoryFile('zero.json', good())],
         /node\.privateKeyPath: \/dev\/zero is not a regular file/,
       ],
+      ['a FIFO as the inventory', ['plan', '3000', '--inventory', fifo], /inventory\.fifo is not a regular file/],
+      [
+        'a YAML tag the parser would only warn of',
+        [
+          'plan',
+          '3000',
+          '--inventory',
+          inventoryFile(
+            'tag.yaml',
+            `node: {host: 127.0.0.1, hostKeySha256: "${FINGERPRINT}"}\npanelRelease: {repo: a/b, tag: v1}\ninstallCommand: !!js/function "function () { return 1 }"\nvms: [{vmid: 3000, ip: 10.0.0.1}]\n`,
+          ),
+        ],
+        /tag\.yaml is neither YAML nor JSON: line 3, column 17: Unresolved tag: tag:yaml\.org,2002:js\/function/,
+      ],
+      [
+        'a release base URL that curl reads as another host',
+        [
+          'plan',
+          '3000',
+          '--inventory',
+          inventoryFile('url.json', {
+            ...inventory(1),
+            panelRelease: { ...inventory(1).panelRelease, baseUrl: 'http://127.0.0.1\\@evil.example' },
+          }),
+        ],
+        /panelRelease\.baseUrl: no spaces, backslashes/,
+      ],
+      [
+        'an install command that ends in a backslash',
+        [
+          'plan',
+          '3000',
+          '--inventory',
+          inventoryFile('install.json', { ...inventory(1), installCommand: 'curl -fsSL https://x/i.sh | bash \\' }),
+        ],
+        /installCommand: one command line bash can run as it is: a backslash at its end/,
+      ],
       [
         'a reason with a newline',
         ['approve', '105', '--by', 'alice', '--reason', 'ok\n## forged'],
@@ -589,6 +646,28 @@ describe('hostile input against running workflows', () => {
       expect(result.stderr).toMatch(message);
       expect(result.code).toBe(2);
       expect(connections).toBe(before);
+    });
+
+    it('refuses a FIFO as the Temporal profile file at once, before it contacts the server', async () => {
+      const before = connections;
+      const result = await cliWith({ TEMPORAL_CONFIG_FILE: fifo }, 'status', '105');
+      expect(result.stderr).toMatch(/Bad Temporal settings in .*inventory\.fifo: .*is not a regular file/);
+      expect(result.code).toBe(1);
+      expect(connections).toBe(before);
+    });
+
+    it("warns of a key file only the worker's machine may have, and goes on", async () => {
+      const elsewhere = inventoryFile('elsewhere.json', {
+        ...inventory(1),
+        node: { ...node(), privateKeyPath: '/var/lib/openclaw-worker-only/id_ed25519' },
+      });
+      const before = connections;
+      const result = await cli('plan', '3000', '--inventory', elsewhere);
+      expect(result.stderr).toMatch(
+        /warning: node\.privateKeyPath: cannot read \/var\/lib\/openclaw-worker-only\/id_ed25519 \(ENOENT\) here; the worker must be able to/,
+      );
+      expect(result.code).not.toBe(2);
+      expect(connections).toBeGreaterThan(before);
     });
 
     it('while a valid command does contact it (the listener would see a CLI that got through)', async () => {

@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { commitLedgerScript } from '../src/activities/shared-resources';
 import { backupScript, verifyBackupScript } from '../src/activities/backup';
-import { lastLines } from '../src/activities/guest-command';
+import { ApplicationFailure } from '@temporalio/common';
+import { asFailure, lastLines } from '../src/activities/guest-command';
+import { GuestExecFailed } from '../src/remote/errors';
 import { migrateDataScript } from '../src/activities/migrate-data';
 import { removeDockerScript } from '../src/activities/remove-docker';
 import { restoreGatewayConfigScript, startDockerScript, stopDirectServicesScript } from '../src/activities/rollback';
@@ -193,6 +195,18 @@ describe('an inventory', () => {
       inv((i) => (i.panelRelease.baseUrl = 'https://u:p@api.github.com')),
       'panelRelease.baseUrl',
       /without credentials/,
+    ],
+    [
+      'a base URL curl reads as another host',
+      inv((i) => (i.panelRelease.baseUrl = 'http://127.0.0.1\\@evil.example')),
+      'panelRelease.baseUrl',
+      /no spaces, backslashes/,
+    ],
+    [
+      'an install command ending in a lone backslash',
+      inv((i) => (i.installCommand = 'curl -fsSL https://openclaw.ai/install.sh | bash \\')),
+      'installCommand',
+      /a backslash at its end/,
     ],
     ['a repo of dot segments', inv((i) => (i.panelRelease.repo = '../..')), 'panelRelease.repo', /owner\/name/],
     ['a repo of three parts', inv((i) => (i.panelRelease.repo = 'a/b/c')), 'panelRelease.repo', /owner\/name/],
@@ -530,18 +544,70 @@ describe('the record', () => {
 });
 
 describe('guest output in a failure message', () => {
-  it('withholds lines that look like credentials', () => {
-    const output = [
-      'step 1 ok',
-      '"token": "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"',
-      'Authorization: Bearer abc',
-      'password=hunter2',
+  // each secret below must be gone from what is kept, and each line's other words stay
+  const secrets: [string, string, string][] = [
+    ['a JSON token', '"token": "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e",', '9f2c1e0d'],
+    ['a gateway token in camelCase', 'gatewayToken=Zx81kQ0pLr', 'Zx81kQ0pLr'],
+    ['an auth header', 'curl: sent Authorization: Bearer abc.def.ghi', 'abc.def'],
+    ['a bearer token alone', 'retrying with bearer 0123456789abcdefXYZ', '0123456789abcdef'],
+    ['a password assignment', 'mysql: password=hunter2 rejected', 'hunter2'],
+    ['a quoted password', "PASSWORD: 'correct horse battery staple'", 'correct horse battery staple'],
+    ['a cookie', 'Set-Cookie: session=s%3Aabc; Path=/', 's%3Aabc'],
+    ['credentials in a URL', 'fetching https://bot:pa55w0rd@example.com/x failed', 'pa55w0rd'],
+    ['a GitHub token', 'remote: ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 invalid', 'ghp_A1b2'],
+    ['an OpenAI key', 'OPENAI=sk-proj-abcdefghijklmnopqrstuvwxyz012345', 'abcdefghijklmnop'],
+    ['a Slack token', 'slack xoxb-1234567890-abcdefghij rejected', 'xoxb-1234567890'],
+    ['an AWS key id', 'using AKIAIOSFODNN7EXAMPLE now', 'AKIAIOSFODNN7EXAMPLE'],
+    ['a Telegram bot token', 'GET /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1/getMe 401', 'AAHdqTcvCH1vGWJ'],
+    ['a JWT', 'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sflKxwRJSMeKKF2QT4', 'sflKxwRJSMeKKF2QT4'],
+    ['a random base64 string', 'the key is q8Fz3LmP0xR7vT2nW9yK4bD6 ok', 'q8Fz3LmP0xR7vT2nW9yK4bD6'],
+    ['40 hex digits', 'secret value 9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e here', '9f2c1e0d8b7a6f5e4d3c2b1a0f'],
+  ];
+  it.each(secrets)('withholds %s and keeps the rest of the line', (_, line, secret) => {
+    const kept = lastLines(`step 1 ok\n${line}\nstep 2 failed`);
+    expect(kept).not.toContain(secret);
+    expect(kept).toMatch(/^step 1 ok\n.*\[withheld.*\nstep 2 failed$/);
+    // a word of the line that is no secret is still there
+    const word = line.split(/\s+/).find((w) => /^[a-z]{4,}:?$/.test(w) && !secret.includes(w));
+    if (word) expect(kept).toContain(word);
+  });
+
+  it('withholds a PEM block whole, however many lines it has', () => {
+    const pem = [
       '-----BEGIN OPENSSH PRIVATE KEY-----',
-      'step 2 failed',
-    ].join('\n');
-    const kept = lastLines(output);
-    expect(kept).not.toMatch(/9f2c1e0d|Bearer|hunter2|BEGIN OPENSSH/);
-    expect(kept).toMatch(/^step 1 ok\n(\[line withheld: it looks like a credential\]\n){4}step 2 failed$/);
+      'b3BlbnNzaC1rZXktdjEAAAAABG5vbmU',
+      'AAAA',
+      '-----END OPENSSH PRIVATE KEY-----',
+    ];
+    const kept = lastLines(['cat key', ...pem, 'done'].join('\n'));
+    expect(kept).toBe('cat key\n[withheld: a PEM block]\ndone');
+  });
+
+  it.each([
+    [
+      'a long path',
+      'tar: /root/.openclaw/agents/main/sessions/3f2a9c1e-4b5d-4e6f-8a7b-9c0d1e2f3a4b.jsonl: Cannot open',
+    ],
+    ['a long module path', 'Error: Cannot find module /usr/lib/node_modules/openclaw/dist/gateway/server-bootstrap.js'],
+    ['an identifier', 'WorkflowExecutionAlreadyStartedError: nodeVersionRequirementNotMet ERR_MODULE_NOT_FOUND'],
+    ['a unit and a version', 'openclaw-gateway.service failed; node v24.11.1; openclaw 2026.9.6-beta.2'],
+    ['a word about tokens', 'the gateway token is missing from openclaw.json'],
+    ['a date and a host', 'at 2026-12-01T00:00:00.000Z on pve1.example.net x86_64-linux-gnu'],
+    ["OpenClaw's token counts", '"inputTokens": 10, "totalTokensFresh": true, "contextTokens": null,'],
+    ['a session id', '"sessionId": "6c4280cc-1fee-43b9-a06d-a41b1402f634",'],
+  ])('keeps %s whole', (_, line) => expect(lastLines(line)).toBe(line));
+
+  it("filters qm's words in a remote failure like guest output", () => {
+    const qm = new GuestExecFailed(
+      'vm 105: qm guest exec: agent error: password=hunter2; Authorization: Basic dXNlcjpwYXNz; at /var/lib/vz/x',
+    );
+    const failure = asFailure(qm) as ApplicationFailure;
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure.type).toBe('GuestExecFailed');
+    expect(failure.message).toMatch(
+      /^vm 105: qm guest exec: agent error: password=\[withheld\]; Authorization: \[withheld\]/,
+    );
+    expect(failure.message).not.toMatch(/hunter2|dXNlcjpwYXNz/);
   });
 
   it('is cut by bytes, with a marker, and keeps no control character', () => {

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { parseMigrateFleetInput } from '../src/fleet/input';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
-import { parseMigrateVmInput, type MigrateVmInput } from '../src/migration/input';
+import { OFFICIAL_INSTALL_COMMAND, parseMigrateVmInput, type MigrateVmInput } from '../src/migration/input';
+import { unfinishedCommandLine } from '../src/schema';
 
 const valid: MigrateVmInput = {
   vmid: 105,
@@ -17,7 +19,7 @@ describe('migrateVm input', () => {
     expect(params.ports).toEqual({ panel: 28080, gateway: 28789, panelFront: 18080, gatewayFront: 18789 });
     expect(params.runAs).toEqual({ user: 'root', hardened: false });
     expect(params.installCommand).toMatch(/--no-prompt --no-onboard --no-gum$/);
-    expect(params.panelRelease.baseUrl).toBe('https://api.github.com');
+    expect(params.panelRelease.baseUrl).toBe('https://api.github.com/');
     expect(params.dryRun).toBe(false);
     expect(params.prestage).toBe(false);
   });
@@ -83,5 +85,55 @@ describe('migrateVm input', () => {
     expect(() => parseMigrateVmInput({ ...valid, transport: 'ssh' })).toThrow(
       /vmSsh: required when transport is 'ssh'/,
     );
+  });
+});
+
+describe('an install command', () => {
+  // install.sh runs it as `bash -c "$1"`: the check must take what bash can run whole, and refuse what it cannot
+  it.each([
+    [OFFICIAL_INSTALL_COMMAND, undefined],
+    ['curl -fsSL https://example.com/i.sh | bash -s -- --no-prompt', undefined],
+    ["echo 'it''s' \"a \\\" b\" `date` $(uname -r)", undefined],
+    ["echo $'it\\'s'", undefined],
+    ["echo 'a\\'", undefined],
+    ["echo done # a comment with an open quote: it's", undefined],
+    ['echo a\\ b', undefined],
+    ["curl -fsSL 'https://openclaw.ai/install.sh | bash", "' left open"],
+    ['echo "unclosed', '" left open'],
+    ['echo `date', '` left open'],
+    ["echo $'it\\'s", "' left open"],
+    ['echo "a\\"', '" left open'],
+  ])('%s: %s', (line, unfinished) => {
+    expect(unfinishedCommandLine(line)).toBe(unfinished);
+    // bash itself agrees: it cannot parse what is refused, and parses what is taken
+    expect(spawnSync('bash', ['-n', '-c', line]).status === 0).toBe(unfinished === undefined);
+  });
+
+  it('refuses a backslash at its end, which bash runs as a word of its own instead of joining a next line', () => {
+    expect(unfinishedCommandLine('curl -fsSL https://openclaw.ai/install.sh | bash \\')).toBe('a backslash at its end');
+    expect(spawnSync('bash', ['-c', 'printf "[%s]" a \\']).stdout.toString()).toBe('[a][\\]');
+  });
+
+  it('is refused at input when unfinished, naming the field, before any run starts', () => {
+    expect(() => parseMigrateVmInput({ ...valid, installCommand: 'curl -fsSL https://x/i.sh | bash \\' })).toThrow(
+      /installCommand: one command line bash can run as it is: a backslash at its end/,
+    );
+    const inventory = { node: valid.node, panelRelease: valid.panelRelease, vms: [{ vmid: 105, ip: '10.10.10.14' }] };
+    expect(() => parseMigrateFleetInput({ inventory: { ...inventory, installCommand: "bash -c 'x" } })).toThrow(
+      /inventory\.installCommand: one command line bash can run as it is: ' left open/,
+    );
+  });
+});
+
+describe('hosts and addresses', () => {
+  it('are handed on in one spelling: DNS names in lower case, IPv6 compressed', () => {
+    const params = parseMigrateVmInput({
+      ...valid,
+      vmIp: 'FD00:0:0::0A',
+      node: { ...valid.node, host: 'PVE1.Example.NET' },
+    });
+    expect(params.vmIp).toBe('fd00::a');
+    expect(params.node.host).toBe('pve1.example.net');
+    expect(parseMigrateVmInput({ ...valid, node: { ...valid.node, host: '0:0::1' } }).node.host).toBe('::1');
   });
 });

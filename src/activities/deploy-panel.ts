@@ -1,5 +1,6 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
+import { urlUnder } from '../schema';
 import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
@@ -14,9 +15,21 @@ export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
   return {
     label: 'deploy-panel',
     script: deployPanelScript,
-    args: [tag, repo, baseUrl, params.runAs.user, String(params.ports.panel), String(params.ports.gateway)],
+    args: [
+      tag,
+      repo,
+      releaseTarballUrl(baseUrl, repo, tag),
+      params.runAs.user,
+      String(params.ports.panel),
+      String(params.ports.gateway),
+    ],
     timeoutMs: params.timeouts.commandMs,
   };
+}
+
+/** GitHub's tarball of a release tag (its REST API's path), under the checked base URL and in canonical form. */
+export function releaseTarballUrl(baseUrl: string, repo: string, tag: string): string {
+  return urlUnder(baseUrl, `repos/${repo}/tarball/${tag}`);
 }
 
 export interface DeployPanelResult {

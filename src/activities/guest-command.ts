@@ -98,26 +98,73 @@ export async function onNode(node: SshEndpoint, command: Omit<GuestCommand, 'tim
 
 /**
  * The remote layer's errors become failures of their own type; those no retry can fix end the activity. Their
- * messages quote what qm or the guest's agent answered: cut, as guest output is, before they reach the history.
+ * messages quote what qm or the guest's agent answered: filtered and cut, as guest output is, before they reach the
+ * history.
  */
-function asFailure(err: unknown): unknown {
-  return err instanceof RemoteError ? failure(err.name, oneLine(err.message, 2000)) : err;
+export function asFailure(err: unknown): unknown {
+  return err instanceof RemoteError ? failure(err.name, oneLine(withholdCredentials(err.message), 2000)) : err;
 }
 
-/** Lines of guest output that may hold a secret: tokens, passwords, auth headers, keys, long random strings. */
-const CREDENTIAL =
-  /token|passw|secret|api[_-]?key|authori[sz]ation|bearer|cookie|private[ _-]?key|-----BEGIN|[A-Za-z0-9+/_=-]{32,}/i;
+const WITHHELD = '[withheld]';
+
+/**
+ * What has a credential's shape, and what it becomes: PEM blocks; auth headers and bearer tokens; a URL's userinfo;
+ * the value of a `password=`, `token:` or `"apiKey": "…"` (not a number, boolean or null: `"inputTokens": 10`); the
+ * tokens of known services by their prefix; and random-looking words (randomLooking). Paths, words and ids stay, so
+ * a failure's reason can still be read.
+ */
+const CREDENTIAL_SHAPES: [RegExp, string | ((match: string) => string)][] = [
+  [/-----BEGIN [A-Z0-9 ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/g, '[withheld: a PEM block]'],
+  [/\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|x-auth-token)(\s*[:=]\s*)[^\n]*/gi, `$1$2${WITHHELD}`],
+  [/\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*/gi, `$1${WITHHELD}`],
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi, `$1${WITHHELD}@`],
+  [
+    /([\w.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]*["']?\s*[:=]\s*)(?!(?:-?\d+|true|false|null)\b)("[^"\n]*"|'[^'\n]*'|[^\s,;&"'{[]+)/gi,
+    `$1${WITHHELD}`,
+  ],
+  [
+    /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|sk-[\w-]{20,}|xox[abposr]-[\w-]{10,}|xapp-[\w-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[\w-]{35}|glpat-[\w-]{20,}|npm_[A-Za-z0-9]{36}|eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*|[MNO][\w-]{23,27}\.[\w-]{6}\.[\w-]{27,})/g,
+    '[withheld: a token]',
+  ],
+  [/(?<![0-9])[0-9]{8,10}:[\w-]{35}(?![\w-])/g, '[withheld: a bot token]'],
+  [/[\w+/=.~-]{20,}/g, (word) => (randomLooking(word) ? '[withheld: a random-looking string]' : word)],
+];
+
+/**
+ * A word that looks random rather than written: never one with a '/' (a path or a URL, however long) nor a UUID (an
+ * id: sessions, runs); 32 or more hex digits (keys, also hashes); or 20 letters and digits or more that mix lower
+ * case, upper case and digits and switch between them at least every third character or so (words and CamelCase
+ * switch less).
+ */
+function randomLooking(word: string): boolean {
+  if (word.includes('/')) return false;
+  const plain = word.replace(/[^A-Za-z0-9]/g, '');
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(word)) return false;
+  if (/^(?:[0-9a-f]{32,}|[0-9A-F]{32,})$/.test(plain)) return /[0-9]/.test(plain) && /[a-f]/i.test(plain);
+  if (plain.length < 20 || !/[a-z]/.test(plain) || !/[A-Z]/.test(plain) || !/[0-9]/.test(plain)) return false;
+  const kind = (c: string) => (c >= 'a' && c <= 'z' ? 0 : c >= 'A' && c <= 'Z' ? 1 : 2);
+  let switches = 0;
+  for (let i = 1; i < plain.length; i++) if (kind(plain[i]) !== kind(plain[i - 1])) switches++;
+  return switches / (plain.length - 1) >= 0.3;
+}
+
+/** Text from a guest, qm or the node with whatever has a credential's shape withheld (CREDENTIAL_SHAPES). */
+export function withholdCredentials(text: string): string {
+  return CREDENTIAL_SHAPES.reduce(
+    (kept, [shape, replacement]) => kept.replace(shape, replacement as (match: string) => string),
+    text,
+  );
+}
 
 /**
  * The guest's last lines for a failure message (history, record): at most `count` lines and `maxBytes` bytes,
- * each line cut, control characters escaped, and a line that looks like a credential withheld.
+ * credentials withheld (withholdCredentials), each line cut and its control characters escaped.
  */
 export function lastLines(text: string, count = 20, maxBytes = 2000): string {
-  const lines = text
-    .trim()
+  const lines = withholdCredentials(text.trim())
     .split('\n')
     .slice(-count)
-    .map((line) => (CREDENTIAL.test(line) ? '[line withheld: it looks like a credential]' : oneLine(line, 240)));
+    .map((line) => oneLine(line, 240));
   let kept = lines.join('\n');
   while (Buffer.byteLength(kept) > maxBytes && lines.length > 1) kept = (lines.shift(), `[…]\n${lines.join('\n')}`);
   return Buffer.byteLength(kept) > maxBytes ? oneLine(kept, maxBytes / 4) : kept;

@@ -65,7 +65,7 @@ export function vmidArguments(args: string[]): number[] {
   });
 }
 
-/** The inventory, checked whole (its key files too) before the CLI contacts the server. */
+/** The inventory, checked whole (its key files too, where this machine has them) before the CLI contacts the server. */
 export async function readInventory(options: CliOptions): Promise<Inventory> {
   const path = options.inventory ?? process.env.OPENCLAW_INVENTORY;
   if (!path)
@@ -73,8 +73,9 @@ export async function readInventory(options: CliOptions): Promise<Inventory> {
       '--inventory FILE (or OPENCLAW_INVENTORY) is needed: the lab writes one, `npm run lab -- status` says where',
     );
   const inventory = readInventoryFile(path);
-  const problems = await privateKeyProblems(inventory);
+  const { problems, warnings } = await privateKeyProblems(inventory);
   if (problems.length) throw new InputRefused(`bad inventory ${path}:\n  ${problems.map(printable).join('\n  ')}`);
+  for (const warning of warnings) console.error(`warning: ${printable(warning)}`);
   return inventory;
 }
 

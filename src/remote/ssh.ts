@@ -5,11 +5,10 @@
  * when the worker shuts down.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { SshEndpoint } from '../inventory';
+import { readRegularFile } from '../regular-file';
 import { HostKeyMismatch, RemoteAuthFailed, RemoteUnavailable, formatMs } from './errors';
 
 export { GuestExecFailed, GuestCommandTimeout, HostKeyMismatch, RemoteAuthFailed, RemoteUnavailable } from './errors';
@@ -123,25 +122,9 @@ function removeConnection(conn: Connection): void {
 
 const MAX_PRIVATE_KEY_BYTES = 64 << 10;
 
-/**
- * A private key file's contents: a regular file of a key's size. Opened without blocking and checked on the open
- * file, so a FIFO or a device named by mistake is refused at once, never waited on or read without end.
- */
+/** A private key file's contents: a regular file of a key's size (readRegularFile: a FIFO is refused at once). */
 export async function readPrivateKey(path: string): Promise<Buffer> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY).catch(
-    (err: NodeJS.ErrnoException) => {
-      throw new Error(`cannot read ${path} (${err.code ?? err.message})`);
-    },
-  );
-  try {
-    const info = await file.stat();
-    if (!info.isFile()) throw new Error(`${path} is not a regular file`);
-    if (info.size === 0 || info.size > MAX_PRIVATE_KEY_BYTES)
-      throw new Error(`${path} has ${info.size} bytes, not a private key (1 to ${MAX_PRIVATE_KEY_BYTES})`);
-    return await file.readFile();
-  } finally {
-    await file.close();
-  }
+  return readRegularFile(path, MAX_PRIVATE_KEY_BYTES);
 }
 
 async function authConfig(endpoint: SshEndpoint): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {

@@ -79,9 +79,12 @@ const ipv4 = z.ipv4();
 const ipv6 = z.ipv6();
 export const isIpAddress = (s: string) => ipv4.safeParse(s).success || ipv6.safeParse(s).success;
 
-export const ipAddress = z.string().max(45).refine(isIpAddress, 'an IPv4 or IPv6 address');
+/** An IP address as the URL parser writes it (IPv6 compressed, lower case): one address, one spelling. */
+const canonicalIp = (s: string) => (ipv6.safeParse(s).success ? new URL(`http://[${s}]`).hostname.slice(1, -1) : s);
 
-/** A DNS name (RFC 1123 labels) or an IP literal. */
+export const ipAddress = z.string().max(45).refine(isIpAddress, 'an IPv4 or IPv6 address').transform(canonicalIp);
+
+/** A DNS name (RFC 1123 labels, kept in lower case) or an IP literal (canonicalIp). */
 export const hostName = z
   .string()
   .min(1)
@@ -93,7 +96,8 @@ export const hostName = z
         s,
       ),
     'a DNS name or an IP address',
-  );
+  )
+  .transform((s) => (isIpAddress(s) ? canonicalIp(s) : s.toLowerCase()));
 
 /** An absolute path already normalised: no '.' or '..' segments, no '//', no trailing '/', plain characters. */
 export const absolutePath = z
@@ -124,21 +128,56 @@ export const hostKeyFingerprint = z
     'a host-key fingerprint as ssh-keygen -l prints it: SHA256:<43 base64 chars> (32 bytes)',
   );
 
-/** https anywhere; plain http only to this machine (the lab's release server), never credentials in it. */
+/** Where a URL's parsers disagree (WHATWG's, curl's): spaces, backslashes, controls, anything not printable ASCII. */
+const URL_UNSAFE = /[^\x21-\x7e]|\\/;
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * Why a release base URL is refused, or its canonical form: the WHATWG parser's serialisation (`url.href`), which is
+ * what the guest's curl is given, so the host it asks is the one checked here. https anywhere, plain http only to
+ * this machine (the lab's release server), never credentials; the text must be one on which parsers agree: no
+ * character URL_UNSAFE names, `scheme://` written out, no '@' in the authority, the host written as the parser
+ * reads it (not `0x7f.1`, `%2e` or Unicode), and no query or fragment (paths are appended to it).
+ */
+function canonicalBaseUrl(raw: string): { problem: string } | { href: string } {
+  if (URL_UNSAFE.test(raw))
+    return { problem: 'no spaces, backslashes, control or non-ASCII characters (URL parsers read them differently)' };
+  const scheme = /^(https?):\/\//i.exec(raw);
+  if (!scheme) return { problem: 'an https URL (http only to 127.0.0.1, localhost or [::1]), written https://host' };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { problem: 'an https URL that parses as one' };
+  }
+  const authority = raw.slice(scheme[0].length).split(/[/?#]/)[0];
+  if (authority.includes('@') || url.username || url.password)
+    return { problem: "an https URL without credentials: no '@' before the host" };
+  const host = authority.replace(/:\d*$/, '').toLowerCase();
+  if (host !== url.hostname)
+    return { problem: `an https URL whose host is written as parsers read it ('${url.hostname}', not '${host}')` };
+  if (url.search || url.hash || /[?#]/.test(raw)) return { problem: 'an https URL without a query or fragment' };
+  const loopback = LOOPBACK_HOSTS.includes(url.hostname);
+  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback)))
+    return { problem: 'an https URL (http only to 127.0.0.1, localhost or [::1]), without credentials' };
+  return { href: url.href };
+}
+
+/** A release server's base URL, as its canonical form (canonicalBaseUrl): what is checked is what is fetched. */
 export const releaseBaseUrl = z
   .string()
   .max(2048)
-  .refine((s) => {
-    if (CONTROL.test(s)) return false;
-    let url: URL;
-    try {
-      url = new URL(s);
-    } catch {
-      return false;
-    }
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-    return (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) && !url.username && !url.password;
-  }, 'an https URL (http only to 127.0.0.1, localhost or [::1]), without credentials');
+  .transform((raw, ctx) => {
+    const canonical = canonicalBaseUrl(raw);
+    if ('href' in canonical) return canonical.href;
+    ctx.addIssue({ code: 'custom', message: canonical.problem });
+    return z.NEVER;
+  });
+
+/** A URL under a base URL that releaseBaseUrl produced: `path` is appended to the base's path, never replaces it. */
+export function urlUnder(base: string, path: string): string {
+  return new URL(path, base.endsWith('/') ? base : `${base}/`).href;
+}
 
 const repoPart = '[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}';
 export const githubRepo = z
@@ -151,12 +190,39 @@ export const releaseTag = z
   .regex(/^[A-Za-z0-9_][\w.+-]*$/, 'a release tag such as v2026.02.20-r4')
   .refine((s) => !s.includes('..'), 'no ..');
 
-/** A shell command line run on the VM: bounded and printable, so a bad one is refused before Docker stops. */
+/**
+ * What keeps a line from running as one command line in `bash -c` (install.sh runs it so): a quote or backquote left
+ * open (bash refuses it), or a backslash at its end, meant to join a next line that never comes (bash runs it as a
+ * word of its own).
+ */
+export function unfinishedCommandLine(line: string): string | undefined {
+  let open: "'" | "$'" | '"' | '`' | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (open === "'") {
+      if (c === "'") open = undefined;
+    } else if (c === '\\') {
+      if (i === line.length - 1) return 'a backslash at its end';
+      i++;
+    } else if (open) {
+      if (c === open.slice(-1)) open = undefined;
+    } else if (c === "'") open = line[i - 1] === '$' ? "$'" : "'";
+    else if (c === '"' || c === '`') open = c;
+    else if (c === '#' && (i === 0 || /[\s;&|()]/.test(line[i - 1]))) break;
+  }
+  return open && `${open.slice(-1)} left open`;
+}
+
+/** A shell command line run on the VM: bounded, printable and whole, so a bad one is refused before Docker stops. */
 export const shellCommandLine = z
   .string()
   .min(1)
   .max(4096)
-  .refine((s) => !CONTROL.test(s), 'one printable line: no NUL, newline or control characters');
+  .refine((s) => !CONTROL.test(s), 'one printable line: no NUL, newline or control characters')
+  .superRefine((s, ctx) => {
+    const unfinished = unfinishedCommandLine(s);
+    if (unfinished) ctx.addIssue({ code: 'custom', message: `one command line bash can run as it is: ${unfinished}` });
+  });
 
 /** Milliseconds between `min` and `max`. */
 export const duration = (min: number, max: number) => z.number().int().min(min).max(max);

@@ -1,9 +1,10 @@
 # Phase F (SOP §5.7, §5.8): the panel from its release tarball into /opt/openclaw-panel with .panel-release.json,
 # then its direct-install config in the types the panel parses, owned by the run-as user the panel runs as, mode
 # 600. A release already applied is not fetched again.
-# $1 = tag, $2 = repo, $3 = release base URL, $4 = run-as user, $5 = panel port, $6 = gateway port.
+# $1 = tag, $2 = repo, $3 = the release tarball's URL (canonical: the host the input's check allowed), $4 = run-as
+# user, $5 = panel port, $6 = gateway port.
 set -euo pipefail
-TAG=$1 REPO=$2 BASE_URL=$3
+TAG=$1 REPO=$2 TARBALL_URL=$3
 APP_DIR=/opt/openclaw-panel
 RUN_HOME=$(getent passwd "$4" | cut -d: -f6)
 if [ -f "$APP_DIR/.panel-release.json" ] && [ -d "$APP_DIR/src" ] &&
@@ -12,7 +13,7 @@ if [ -f "$APP_DIR/.panel-release.json" ] && [ -d "$APP_DIR/src" ] &&
 else
   TMP_DIR=$(mktemp -d)
   trap 'rm -rf "$TMP_DIR"' EXIT
-  curl -fsSL "$BASE_URL/repos/$REPO/tarball/$TAG" -o "$TMP_DIR/panel.tar.gz"
+  curl -fsSL "$TARBALL_URL" -o "$TMP_DIR/panel.tar.gz"
   tar -xzf "$TMP_DIR/panel.tar.gz" -C "$TMP_DIR"
   SRC_DIR=$(find "$TMP_DIR" -mindepth 1 -maxdepth 1 -type d | head -n 1)
   mkdir -p "$APP_DIR"
