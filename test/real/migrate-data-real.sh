@@ -139,7 +139,12 @@ mkdir -p /tmp/pe-client.\$\$ && chmod 700 /tmp/pe-client.\$\$
 HOME=/tmp/pe-client.\$\$ openclaw gateway call health --url ws://127.0.0.1:$P_NEW --token "$TOKEN" --json >$S/new-health-token.json 2>&1; echo \$? >$S/new-health-token.rc
 HOME=/tmp/pe-client.\$\$ openclaw gateway call health --url ws://127.0.0.1:$P_NEW --token not-the-token --json >$S/new-health-wrong.json 2>&1; echo \$? >$S/new-health-wrong.rc
 rm -rf /tmp/pe-client.\$\$
-kill \$gw; wait \$gw
+# runuser does not pass the signal on: the gateway itself is stopped, and gone before the re-run (doctor refuses
+# to repair a state a live gateway owns)
+gateway=\$(pgrep -P \$gw)
+kill \$gateway
+for _ in \$(seq 120); do kill -0 \$gateway 2>/dev/null || break; sleep 0.5; done
+wait \$gw
 bash $SCRIPTS/migrate-data.sh $RUN_AS $P_NEW $P_FRONT >$S/migrate-2.out 2>$S/migrate-2.err; echo \$? >$S/migrate-2.rc
 stat -c '%a %U' /home/$RUN_AS/.openclaw/openclaw.json >$S/new-config-mode
 bash $SCRIPTS/restore-gateway-config.sh $RUN_AS >$S/restore.out 2>&1

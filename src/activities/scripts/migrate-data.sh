@@ -222,4 +222,6 @@ for item in items:
     else:
         print("doctor_changed=" + item)
 PY
+# doctor's own backups of openclaw.json (.bak, .bak.1…) hold the token too
+chmod 600 "$TARGET_DIR"/openclaw.json*
 chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
