@@ -173,12 +173,14 @@ echo "target_sessions=$(find "$TARGET_DIR/agents/main/sessions" -type f 2>/dev/n
 echo "target_workspace=$(find "$TARGET_DIR/workspace" -type f 2>/dev/null | wc -l)"
 
 # Doctor, as the gateway will run: the run-as user, HOME its home, the installed release (phase D) with its node.
-OPENCLAW=$(HOME=/root command -v openclaw) || { echo "openclaw is not installed (phase D)" >&2; exit 1; }
+# The gateway's service is this migration's (phase G's units): OPENCLAW_SERVICE_REPAIR_POLICY=external is
+# OpenClaw's own switch that keeps doctor from installing or starting one of its own.
+OPENCLAW=$(command -v openclaw) || { echo "openclaw is not installed (phase D)" >&2; exit 1; }
 NODE_DIR=$(dirname "$(command -v node)")
 DOCTOR_OUT=/var/lib/openclaw-migrate/doctor.txt
 set +e
 (cd "$RUN_HOME" && runuser -u "$RUN_USER" -- env HOME="$RUN_HOME" PATH="$NODE_DIR:$PATH" NO_COLOR=1 \
-  "$OPENCLAW" doctor --fix --non-interactive) </dev/null >"$DOCTOR_OUT" 2>&1
+  OPENCLAW_SERVICE_REPAIR_POLICY=external "$OPENCLAW" doctor --fix --non-interactive) </dev/null >"$DOCTOR_OUT" 2>&1
 doctor_rc=$?
 set -e
 echo "doctor_exit=$doctor_rc"
