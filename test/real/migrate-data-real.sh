@@ -5,8 +5,8 @@
 # run-as user and asked: /readyz, its sessions, the migrated workspace, a client with the customer's token.
 # $1 = Docker-era release (an npm prefix holding node_modules/openclaw), $2 = installed release (same), $3 = where the
 # Docker-era token lives: `env` (the panel's compose: .env only) or `config` (openclaw.json), $4 = a scratch dir (made).
-# Root only: each side runs in a private mount namespace over an overlay of / (nothing outside the scratch dir
-# changes), so the paths are the real ones: /home/node, /data/openclaw, /opt/openclaw, /home/<run-as user>.
+# Root only: each side runs in private mount and pid namespaces over an overlay of / (nothing outside the scratch
+# dir changes, no process outlives it), so the paths are the real ones: /home/node, /data/openclaw, /opt/openclaw, /home/<run-as user>.
 # Prints `check=<name> ok|FAILED <detail>` lines; exits 1 when a check failed.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -50,14 +50,16 @@ STUB_PORT=$(cat "$S/stub.port")
 sandbox() {
   local root
   root=$(mktemp -d "$S/root.XXXX")
-  unshare -m bash -s "$root" "$@" <<'SH'
+  # its own pid namespace too: whatever it started ends with it
+  unshare -m -p -f bash -s "$root" "$@" <<'SH'
 set -e
 root=$1 binds=$2 script=$3
 mount --make-rprivate /
 mount -t tmpfs t "$root"
 mkdir "$root/up" "$root/work" "$root/m"
 mount -t overlay o -o "lowerdir=/,upperdir=$root/up,workdir=$root/work" "$root/m"
-for d in proc dev sys; do mount --rbind "/$d" "$root/m/$d"; done
+mount -t proc proc "$root/m/proc"
+for d in dev sys; do mount --rbind "/$d" "$root/m/$d"; done
 mount --bind /tmp "$root/m/tmp"
 IFS=, read -ra pairs <<<"$binds"
 for pair in "${pairs[@]}"; do mkdir -p "$root/m${pair#*:}"; mount --bind "${pair%%:*}" "$root/m${pair#*:}"; done
@@ -131,7 +133,15 @@ cp /var/lib/openclaw-migrate/doctor.txt $S/doctor-1.txt
 as() { (cd /home/$RUN_AS && runuser -u $RUN_AS -- env HOME=/home/$RUN_AS PATH=\$PATH "\$@"); }
 as openclaw gateway run >$S/new-gateway.log 2>&1 &
 gw=\$!
-trap 'kill \$gw 2>/dev/null || true' EXIT
+# runuser neither passes a signal on nor ends while its child runs: the gateway itself is stopped, and waited for
+stop_gateway() {
+  local gateway
+  gateway=\$(pgrep -P \$gw) || return 0
+  kill \$gateway
+  for _ in \$(seq 120); do kill -0 \$gateway 2>/dev/null || break; sleep 0.5; done
+  kill -9 \$gateway \$gw 2>/dev/null || true
+}
+trap stop_gateway EXIT
 wait_200 http://127.0.0.1:$P_NEW/readyz 240 && echo 200 >$S/new-readyz || echo timeout >$S/new-readyz
 as openclaw sessions --json >$S/new-sessions.json 2>$S/new-sessions.err
 as openclaw config get agents.defaults.workspace >$S/new-workspace.txt 2>&1
@@ -139,12 +149,8 @@ mkdir -p /tmp/pe-client.\$\$ && chmod 700 /tmp/pe-client.\$\$
 HOME=/tmp/pe-client.\$\$ openclaw gateway call health --url ws://127.0.0.1:$P_NEW --token "$TOKEN" --json >$S/new-health-token.json 2>&1; echo \$? >$S/new-health-token.rc
 HOME=/tmp/pe-client.\$\$ openclaw gateway call health --url ws://127.0.0.1:$P_NEW --token not-the-token --json >$S/new-health-wrong.json 2>&1; echo \$? >$S/new-health-wrong.rc
 rm -rf /tmp/pe-client.\$\$
-# runuser does not pass the signal on: the gateway itself is stopped, and gone before the re-run (doctor refuses
-# to repair a state a live gateway owns)
-gateway=\$(pgrep -P \$gw)
-kill \$gateway
-for _ in \$(seq 120); do kill -0 \$gateway 2>/dev/null || break; sleep 0.5; done
-wait \$gw
+# gone before the re-run: doctor refuses to repair a state a live gateway owns
+stop_gateway
 bash $SCRIPTS/migrate-data.sh $RUN_AS $P_NEW $P_FRONT >$S/migrate-2.out 2>$S/migrate-2.err; echo \$? >$S/migrate-2.rc
 stat -c '%a %U' /home/$RUN_AS/.openclaw/openclaw.json >$S/new-config-mode
 bash $SCRIPTS/restore-gateway-config.sh $RUN_AS >$S/restore.out 2>&1
