@@ -54,6 +54,11 @@ check("every session listed", len(old) >= 3 and old <= new, "old %s new %s %s" %
 check("workspace resolved", read("new-workspace.txt").strip() == "%s/workspace" % home, read("new-workspace.txt").strip())
 check("the customer's token connects", read("new-health-token.rc").strip() == "0", read("new-health-token.json")[-400:])
 check("another token is refused", read("new-health-wrong.rc").strip() != "0" and "mismatch" in read("new-health-wrong.json"), "")
+check(
+    "doctor's refusal is exit 3 with its tail",
+    read("migrate-live.rc").strip() == "3" and "doctor" in read("migrate-live.err").lower(),
+    read("migrate-live.rc").strip() + " " + read("migrate-live.err")[-300:],
+)
 check("re-run exits 0", read("migrate-2.rc").strip() == "0", read("migrate-2.err")[-800:])
 same = ("config_backup", "path_rewritten", "token_source", "doctor_exit", "doctor_disabled")
 check("re-run gives the same", all(first.get(k) == second.get(k) for k in same) and second.get("config_backup_new") == ["0"],

@@ -149,7 +149,8 @@ mkdir -p /tmp/pe-client.\$\$ && chmod 700 /tmp/pe-client.\$\$
 HOME=/tmp/pe-client.\$\$ openclaw gateway call health --url ws://127.0.0.1:$P_NEW --token "$TOKEN" --json >$S/new-health-token.json 2>&1; echo \$? >$S/new-health-token.rc
 HOME=/tmp/pe-client.\$\$ openclaw gateway call health --url ws://127.0.0.1:$P_NEW --token not-the-token --json >$S/new-health-wrong.json 2>&1; echo \$? >$S/new-health-wrong.rc
 rm -rf /tmp/pe-client.\$\$
-# gone before the re-run: doctor refuses to repair a state a live gateway owns
+# the fault: phase E again while the direct gateway owns the copy; doctor refuses, the script says so (exit 3)
+bash $SCRIPTS/migrate-data.sh $RUN_AS $P_NEW $P_FRONT >$S/migrate-live.out 2>$S/migrate-live.err; echo \$? >$S/migrate-live.rc
 stop_gateway
 bash $SCRIPTS/migrate-data.sh $RUN_AS $P_NEW $P_FRONT >$S/migrate-2.out 2>$S/migrate-2.err; echo \$? >$S/migrate-2.rc
 stat -c '%a %U' /home/$RUN_AS/.openclaw/openclaw.json >$S/new-config-mode
