@@ -32,6 +32,8 @@ export const failureTypes = {
   BackupFailed: { raisedBy: 'activity', retryable: false },
   BackupVerificationFailed: { raisedBy: 'activity', retryable: false },
   AcceptanceFailed: { raisedBy: 'activity', retryable: false },
+  /** the installed release's `openclaw doctor --fix --non-interactive` failed on the copy (phase E): its tail */
+  DoctorFailed: { raisedBy: 'activity', retryable: false },
   /** an input that fails its schema, in a workflow or an activity (src/migration/input.ts) */
   InvalidInput: { raisedBy: 'activity', retryable: false },
   /** the node's ledger could not be written */

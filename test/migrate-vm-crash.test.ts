@@ -264,8 +264,8 @@ describe('migrateVm with its worker killed in every phase', () => {
     expect(inGuest(`ls -d /root/migrate-backup-${vmid}-*`, vmid).split('\n')).toEqual([status.results.backup!.dir]);
     expect(written(vmid, new RegExp(`^CREATE,ISDIR /root/migrate-backup-${vmid}-[^/]*$`))).toHaveLength(1);
     expect(inGuest(`cat ${status.results.backup!.dir}/.verified`, vmid)).not.toBe('');
-    // one openclaw.json.bak, written once
-    expect(inGuest('ls /root/.openclaw/openclaw.json.bak.*', vmid).split('\n')).toEqual([
+    // one openclaw.json.bak.<timestamp>, written once (doctor's own rotating .bak, .bak.1… are not phase E's)
+    expect(inGuest(`ls /root/.openclaw/openclaw.json.bak.${'[0-9]'.repeat(14)}`, vmid).split('\n')).toEqual([
       status.results.migrateData!.configBackup,
     ]);
     expect(written(vmid, /^CLOSE_WRITE,CLOSE \/root\/\.openclaw\/openclaw\.json\.bak\./)).toHaveLength(1);

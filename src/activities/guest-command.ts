@@ -63,16 +63,20 @@ export async function runInGuest(params: MigrateVmParams, command: GuestCommand)
   }
 }
 
-/** Like runInGuest, and a non-zero exit fails the activity (retryable, unless `refusal` names a type that is not). */
+/**
+ * Like runInGuest, and a non-zero exit fails the activity (retryable, unless `refusal` names a type that is not;
+ * with `exitCode`, only that exit is refused).
+ */
 export async function runChecked(
   params: MigrateVmParams,
   command: GuestCommand,
-  refusal?: { type: NonRetryableType; message: string },
+  refusal?: { type: NonRetryableType; message: string; exitCode?: number },
 ): Promise<GuestResult> {
   const result = await runInGuest(params, command);
   if (result.exitCode !== 0) {
     const output = lastLines(`${result.stdout}\n${result.stderr}`);
-    if (refusal) refuse(refusal.type, `${refusal.message}: exit ${result.exitCode}\n${output}`);
+    if (refusal && (refusal.exitCode ?? result.exitCode) === result.exitCode)
+      refuse(refusal.type, `${refusal.message}: exit ${result.exitCode}\n${output}`);
     throw failure('GuestCommandFailed', `${command.label} exited ${result.exitCode} on vm ${params.vmid}:\n${output}`);
   }
   return result;

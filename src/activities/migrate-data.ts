@@ -4,8 +4,9 @@ import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
- * Phase E (SOP §5.5, §5.6): the run-as user made when missing, the data to its ~/.openclaw, openclaw.json patched;
- * safe to repeat. A pre-staged run copies first while Docker runs (`pre-copy`), and after C the same script copies
+ * Phase E (SOP §5.5, §5.6): the run-as user made when missing, the data to its ~/.openclaw, openclaw.json patched
+ * (the Docker-era home moved to the run-as user's in its paths, the compose environment's token carried into it),
+ * then the installed release's `openclaw doctor --fix --non-interactive` on the copy (issue 18); safe to repeat. A pre-staged run copies first while Docker runs (`pre-copy`), and after C the same script copies
  * the difference by content (`final`), then cleans and patches as the SOP's phase E does.
  */
 export const migrateDataScript = guestScript('migrate-data.sh');
@@ -34,7 +35,31 @@ export interface MigrateDataResult {
   targetWorkspace: number;
   /** leases the stopped Docker gateway left in the copy's state database (absent in runs from before) */
   staleLeasesCleared?: number;
+  /*
+   * Absent in runs from before issue 18: each `<JSON path> <Docker-era path> -> <migrated path>` of openclaw.json,
+   * where the gateway token came from, and what the installed release's doctor did to the copy.
+   */
+  pathsRewritten?: string[];
+  /** `config`: openclaw.json had it; `env`: carried from the compose environment (tokenReadFrom); `none`: neither */
+  tokenSource?: TokenSource;
+  tokenReadFrom?: string;
+  doctor?: DoctorReport;
 }
+
+export type TokenSource = 'config' | 'env' | 'none';
+
+/** What `openclaw doctor --fix --non-interactive` reported doing, item by item, for the record and the human. */
+export interface DoctorReport {
+  /** migrations and other repairs */
+  changed: string[];
+  /** what it archived (moved aside) */
+  archived: string[];
+  /** the skills it disabled */
+  disabled: string[];
+}
+
+/** migrate-data.sh's exit when doctor failed (its tail on stderr) */
+const DOCTOR_FAILED_EXIT = 3;
 
 export interface PreCopyResult {
   userCreated: boolean;
@@ -58,8 +83,13 @@ export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResul
 }
 
 export async function migrateData(params: MigrateVmParams): Promise<MigrateDataResult> {
-  const result = await runChecked(params, migrateDataCommand(params));
+  const result = await runChecked(params, migrateDataCommand(params), {
+    type: 'DoctorFailed',
+    message: `openclaw doctor --fix --non-interactive failed on the copy (all it said: /var/lib/openclaw-migrate/doctor.txt)`,
+    exitCode: DOCTOR_FAILED_EXIT,
+  });
   const values = keyValues(result.stdout);
+  const tokenSource = one(values, 'token_source');
   return {
     userCreated: one(values, 'user_created') === '1',
     targetDir: one(values, 'target_dir'),
@@ -69,5 +99,13 @@ export async function migrateData(params: MigrateVmParams): Promise<MigrateDataR
     targetSessions: Number(one(values, 'target_sessions')),
     targetWorkspace: Number(one(values, 'target_workspace')),
     staleLeasesCleared: Number(one(values, 'stale_leases_cleared')),
+    pathsRewritten: values.get('path_rewritten') ?? [],
+    tokenSource: tokenSource === 'config' || tokenSource === 'env' ? tokenSource : 'none',
+    ...(tokenSource === 'env' ? { tokenReadFrom: one(values, 'token_read_from') } : {}),
+    doctor: {
+      changed: values.get('doctor_changed') ?? [],
+      archived: values.get('doctor_archived') ?? [],
+      disabled: values.get('doctor_disabled') ?? [],
+    },
   };
 }

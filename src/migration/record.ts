@@ -1,3 +1,4 @@
+import type { TokenSource } from '../activities/migrate-data';
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
 import { inSeconds, outageTimes, type MigrationStatus, type PhaseResults } from './messages';
@@ -30,6 +31,13 @@ const fence = (text: string) => {
   const body = cut.trim().split('\n').map(printable).join('\n');
   const ticks = '`'.repeat(Math.max(2, ...(body.match(/`+/g) ?? []).map((run) => run.length)) + 1);
   return `${ticks}\n${body}\n${ticks}`;
+};
+
+/** Where phase E found the gateway token (`tokenSource`), for the record. */
+const tokenLine: Record<TokenSource, (readFrom: string) => string> = {
+  config: () => 'in openclaw.json, kept',
+  env: (readFrom) => `carried from the compose environment (${code(readFrom)}) into gateway.auth.token`,
+  none: () => 'none in openclaw.json nor in the compose environment',
 };
 
 /**
@@ -113,6 +121,20 @@ export function renderRecord(
             `  - ${result.staleLeasesCleared} lease(s) of the stopped Docker gateway cleared from the copy's state database`,
           ]
         : []),
+      ...(result.pathsRewritten ?? []).map((path) => `  - path moved from the Docker home: ${code(path)}`),
+      ...(result.tokenSource
+        ? [`  - gateway token: ${tokenLine[result.tokenSource](result.tokenReadFrom ?? '')}`]
+        : []),
+      ...(result.doctor
+        ? [
+            `  - \`openclaw doctor --fix --non-interactive\` on the copy: ${result.doctor.changed.length} change(s), ${result.doctor.archived.length} archived, ${result.doctor.disabled.length} skill(s) disabled`,
+            ...result.doctor.changed.map((item) => `    - changed: ${inline(item)}`),
+            ...result.doctor.archived.map((item) => `    - archived: ${inline(item)}`),
+            ...(result.doctor.disabled.length
+              ? [`    - disabled: ${result.doctor.disabled.map(code).join(', ')}`]
+              : []),
+          ]
+        : []),
     ],
     deployPanel: (result) => [
       `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600, owner ${params.runAs.user})${result.configFixed?.length ? `; brought to the panel's types: ${result.configFixed.map(code).join(', ')}` : ''}`,
@@ -169,6 +191,12 @@ export function renderRecord(
   add('## 风险与回滚 / Risks and rollback');
   if (backup) add(`- data rollback point: ${code(`${backup.dir}/*.tgz`)} (kept)`);
   if (migrateData) add(`- config rollback point: ${code(migrateData.configBackup)}`);
+  if (migrateData?.doctor?.disabled.length || migrateData?.doctor?.archived.length)
+    add(
+      `- doctor disabled ${migrateData.doctor.disabled.length} skill(s) and archived ${migrateData.doctor.archived.length} item(s) on the direct install (listed above): for the human's decision`,
+    );
+  if (migrateData?.tokenSource === 'none')
+    add('- no gateway token in openclaw.json nor in the compose environment: the direct gateway makes its own');
   if (!removeDocker && stopDocker)
     add(
       '- Docker containers are kept (stopped or restarted): `cd /opt/openclaw && docker compose start` brings them back',

@@ -1,12 +1,22 @@
 # Phase E (SOP §5.5, §5.6): /data/openclaw to the run-as user's ~/.openclaw with rsync -aHAX --delete (cp -a
-# without rsync), ownership fixed, then openclaw.json patched for the direct install.
+# without rsync), ownership fixed, openclaw.json patched for the direct install, then the installed release's
+# `openclaw doctor --fix --non-interactive` run on the copy before its first start (issue 18).
+# The patch, besides the SOP's §5.6: every absolute path under the Docker-era home (/home/node/.openclaw, /home/node)
+# in openclaw.json is moved to the run-as user's home (the bot's workspace, agents' dirs), and a gateway token that
+# lived only in the compose environment (the panel's compose passes OPENCLAW_GATEWAY_TOKEN from /opt/openclaw/.env)
+# goes into gateway.auth.token: the direct gateway has no such environment and would make a new one at each start.
+# The config's own token wins as in OpenClaw itself (`gateway.auth.token ?? OPENCLAW_GATEWAY_TOKEN`).
+# Doctor brings a Docker-era state to the installed release (2026.9.6 refuses to start on 2026.2.19's auth profiles
+# until it ran); what it migrated, archived or disabled is printed for the record, its whole output kept in
+# /var/lib/openclaw-migrate/doctor.txt. Exit 3: doctor failed (its tail on stderr).
 # $1 = run-as user (created when missing), $2 = gateway port, $3 = gateway front port, $4 = the step of a
-# pre-staged run: `pre-copy` (E₁, before C, Docker still running) copies only, without --delete, lease clean-up or
-# patch, and nothing without rsync (cp -a has no "difference": the final step copies it all); `final` (E₂, after
-# C) is the SOP's step comparing files by content (--checksum): a file the running gateway rewrote after the
+# pre-staged run: `pre-copy` (E₁, before C, Docker still running) copies only, without --delete, lease clean-up,
+# patch or doctor, and nothing without rsync (cp -a has no "difference": the final step copies it all); `final` (E₂,
+# after C) is the SOP's step comparing files by content (--checksum): a file the running gateway rewrote after the
 # pre-copy read it, at the same size within the same tick of the file system's clock, has the same mtime.
-# Safe to repeat: the copy is redone from the source (after C it no longer changes), the one
-# openclaw.json.bak.<ts> of the first attempt is kept and no second one is made, the patch gives the same result.
+# Safe to repeat: the copy is redone from the source (after C it no longer changes; what doctor changed in the copy
+# goes with it), the one openclaw.json.bak.<14 digits> of the first attempt is kept and no second one is made
+# (OpenClaw's own rotating openclaw.json.bak.1…4 are not it), the patch and doctor give the same result.
 set -euo pipefail
 umask 077
 RUN_USER=$1
@@ -22,6 +32,8 @@ echo "user_created=$([ -e "/var/lib/openclaw-migrate/user-created-$RUN_USER" ] &
 RUN_GROUP=$(id -gn "$RUN_USER")
 RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
 TARGET_DIR="$RUN_HOME/.openclaw"
+# this migration's own backup of openclaw.json: .bak.<timestamp of 14 digits>, never OpenClaw's .bak.<1…4>
+BAK_GLOB="openclaw.json.bak.$(printf '[0-9]%.0s' {1..14})"
 mkdir -p "$TARGET_DIR"
 # from here on the target is this migration's (the scan takes it for ours, not foreign data)
 date -Iseconds > /var/lib/openclaw-migrate/data-migrated
@@ -32,13 +44,13 @@ if command -v rsync >/dev/null 2>&1; then
     *) options=(--delete) ;;
   esac
   # Docker's gateway writes on during the pre-copy: a file gone before rsync read it (exit 24) is the final step's
-  rsync -aHAX "${options[@]}" --exclude '/openclaw.json.bak.*' /data/openclaw/ "$TARGET_DIR/" ||
+  rsync -aHAX "${options[@]}" --exclude "/$BAK_GLOB" /data/openclaw/ "$TARGET_DIR/" ||
     { code=$?; [ "$STEP" = pre-copy ] && [ "$code" = 24 ]; }
   echo "copied_with=rsync"
 elif [ "$STEP" = pre-copy ]; then
   echo "copied_with=none"
 else
-  find "$TARGET_DIR" -mindepth 1 -maxdepth 1 ! -name 'openclaw.json.bak.*' -exec rm -rf {} +
+  find "$TARGET_DIR" -mindepth 1 -maxdepth 1 ! -name "$BAK_GLOB" -exec rm -rf {} +
   cp -a /data/openclaw/. "$TARGET_DIR/"
   echo "copied_with=cp"
 fi
@@ -68,12 +80,17 @@ PY
 rm -f "$TARGET_DIR"/gateway.*.lock "$TARGET_DIR"/tmp/openclaw-*/gateway.*.lock
 chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
 
-CONFIG="$TARGET_DIR/openclaw.json" GATEWAY_PORT=$2 FRONT_PORT=$3 python3 - <<"PY"
+# The compose environment the Docker-era gateway ran with, for its token: as Docker Compose resolves it (its .env
+# included) when Docker is there, else the compose project's .env itself.
+COMPOSE_ENV=$({ cd /opt/openclaw && docker compose config --format json; } 2>/dev/null) || COMPOSE_ENV=
+CONFIG="$TARGET_DIR/openclaw.json" GATEWAY_PORT=$2 FRONT_PORT=$3 RUN_HOME="$RUN_HOME" BAK_GLOB="$BAK_GLOB" \
+  python3 - 3<<<"$COMPOSE_ENV" <<"PY"
 import glob, json, os, time
 p = os.environ["CONFIG"]
 port = int(os.environ["GATEWAY_PORT"])
 front = int(os.environ["FRONT_PORT"])
-baks = sorted(glob.glob(p + ".bak.*"))
+run_home = os.environ["RUN_HOME"]
+baks = sorted(glob.glob(os.path.join(os.path.dirname(p), os.environ["BAK_GLOB"])))
 cfg = json.load(open(p, encoding="utf-8"))
 if baks:
     bak = baks[0]
@@ -91,6 +108,59 @@ for u in ["http://127.0.0.1:%d" % front, "http://localhost:%d" % front]:
     if u not in origins:
         origins.append(u)
 ctrl["allowedOrigins"] = origins
+
+# The Docker-era home, as the compose mounts it (HOME=/home/node, the state at /home/node/.openclaw), to the run-as
+# user's: the state dir first, then the home itself, each only as a whole path component.
+moves = [("/home/node/.openclaw", os.path.join(run_home, ".openclaw")), ("/home/node", run_home)]
+def moved(value):
+    for old, new in moves:
+        if old != new and (value == old or value.startswith(old + "/")):
+            return new + value[len(old):]
+    return value
+def rewrite(node, where):
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, value in list(items):
+        at = "%s.%s" % (where, key) if isinstance(node, dict) else "%s[%d]" % (where, key)
+        if isinstance(value, str) and moved(value) != value:
+            node[key] = moved(value)
+            print("path_rewritten=%s %s -> %s" % (at[1:], value, node[key]))
+        else:
+            rewrite(value, at)
+rewrite(cfg, "")
+
+# The token: the config's own, else the compose environment's (never printed).
+auth = gw.get("auth") if isinstance(gw.get("auth"), dict) else {}
+def env_token():
+    try:
+        services = json.loads(os.fdopen(3).read() or "{}").get("services", {})
+    except ValueError:
+        services = {}
+    found = [s.get("environment", {}).get("OPENCLAW_GATEWAY_TOKEN") for s in services.values()]
+    found = [t for t in found if t]
+    if found:
+        return found[0], "docker compose config"
+    try:
+        lines = open("/opt/openclaw/.env", encoding="utf-8").read().splitlines()
+    except OSError:
+        return None, None
+    for line in lines:
+        key, _, value = line.strip().removeprefix("export ").partition("=")
+        value = value.strip()
+        if key.strip() == "OPENCLAW_GATEWAY_TOKEN" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key.strip() == "OPENCLAW_GATEWAY_TOKEN" and value:
+            return value, "/opt/openclaw/.env"
+    return None, None
+if isinstance(auth.get("token"), str) and auth["token"]:
+    print("token_source=config")
+else:
+    token, read_from = env_token()
+    if token and auth.get("mode", "token") == "token":
+        gw["auth"] = dict(auth, mode="token", token=token)
+        print("token_source=env")
+        print("token_read_from=" + read_from)
+    else:
+        print("token_source=none")
 open(p, "w", encoding="utf-8").write(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n")
 print("config_backup=" + bak)
 print("config_backup_new=%d" % (0 if baks else 1))
@@ -101,3 +171,59 @@ chown "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"/openclaw.json*
 echo "target_dir=$TARGET_DIR"
 echo "target_sessions=$(find "$TARGET_DIR/agents/main/sessions" -type f 2>/dev/null | wc -l)"
 echo "target_workspace=$(find "$TARGET_DIR/workspace" -type f 2>/dev/null | wc -l)"
+
+# Doctor, as the gateway will run: the run-as user, HOME its home, the installed release (phase D) with its node.
+# The gateway's service is this migration's (phase G's units): OPENCLAW_SERVICE_REPAIR_POLICY=external is
+# OpenClaw's own switch that keeps doctor from installing or starting one of its own.
+OPENCLAW=$(command -v openclaw) || { echo "openclaw is not installed (phase D)" >&2; exit 1; }
+NODE_DIR=$(dirname "$(command -v node)")
+DOCTOR_OUT=/var/lib/openclaw-migrate/doctor.txt
+set +e
+(cd "$RUN_HOME" && runuser -u "$RUN_USER" -- env HOME="$RUN_HOME" PATH="$NODE_DIR:$PATH" NO_COLOR=1 \
+  OPENCLAW_SERVICE_REPAIR_POLICY=external "$OPENCLAW" doctor --fix --non-interactive) </dev/null >"$DOCTOR_OUT" 2>&1
+doctor_rc=$?
+set -e
+echo "doctor_exit=$doctor_rc"
+if [ "$doctor_rc" != 0 ]; then
+  tail -n 30 "$DOCTOR_OUT" >&2
+  exit 3
+fi
+# What doctor did, from its report: each item of its "Doctor changes", "Doctor warnings", "Doctor notices" and
+# "Session SQLite" boxes (a "- " line or a paragraph, unwrapped), one line each; the skills it disabled by name.
+python3 - "$DOCTOR_OUT" <<"PY"
+import re, sys
+text = re.sub(r"\x1b\[[0-9;]*m", "", open(sys.argv[1], encoding="utf-8", errors="replace").read())
+kept = ("Doctor changes", "Doctor warnings", "Doctor notices", "Session SQLite")
+items, section, fresh = [], None, True
+for raw in text.splitlines():
+    head = re.match(r"^[◇┌]\s+(.*?)\s*─*╮?$", raw)
+    if head or raw.startswith(("├", "└")):
+        section, fresh = head.group(1) if head else None, True
+        continue
+    if section not in kept or not raw.startswith("│"):
+        continue
+    line = re.sub(r"^│|│$", "", raw.rstrip()).strip()
+    if not line:
+        fresh = True
+    elif line.startswith("- ") or fresh:
+        items.append(line[2:] if line.startswith("- ") else line)
+        fresh = False
+    else:
+        items[-1] += " " + line
+seen = set()
+for item in items:
+    item = re.sub(r"\s+", " ", item)[:300]
+    if item in seen:
+        continue
+    seen.add(item)
+    skill = re.fullmatch(r"Disabled (\S+)", item)
+    if skill:
+        print("doctor_disabled=" + skill.group(1))
+    elif "rchived" in item:
+        print("doctor_archived=" + item)
+    else:
+        print("doctor_changed=" + item)
+PY
+# doctor's own backups of openclaw.json (.bak, .bak.1…) hold the token too
+chmod 600 "$TARGET_DIR"/openclaw.json*
+chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
