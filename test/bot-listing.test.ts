@@ -10,7 +10,8 @@ import {
   type DirFiles,
 } from '../src/activities/bot-listing';
 import { keyValues } from '../src/activities/guest-command';
-import { botsSideBySide } from '../src/migration/record';
+import { scanScript } from '../src/activities/scan';
+import { botsSideBySide, doctorLines } from '../src/migration/record';
 
 // What the real CLIs printed (OpenClaw 2026.2.19 as the Docker-era bot, 2026.9.6 after the move and doctor --fix:
 // sessions and chat.history from ../shared/evidence, the rest from scratch homes), replayed by a stand-in CLI.
@@ -70,6 +71,16 @@ describe("the bots' own listings, on the real CLIs' outputs", () => {
     );
     expect(compared.differences).toContain('cron job heartbeat-main is new on the direct bot');
     expect(botsSideBySide(dockerEra, direct)).toContain('| session agent:main:main | 6 messages | 6 messages |');
+  });
+
+  test("the scan runs the bot's CLI as its container's command does (the released image: node dist/index.js in /app)", () => {
+    // the whole scan script, read-only, on this machine, with a stand-in docker whose container runs the release
+    const stdout = execFileSync('bash', ['-c', scanScript, 'scan', 'root'], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${fixtures}:${process.env.PATH}`, FAKE_BOT_DIR: join(fixtures, '2026.2.19') },
+    });
+    expect(parseBotListing(keyValues(stdout))).toEqual(dockerEra);
+    expect(stdout).toMatch(/^token_source=(none|config|environment)$/m);
   });
 
   test('a bot that does not answer leaves every item unknown, with its reasons; the scan goes on', () => {
@@ -152,6 +163,16 @@ describe('the faults each check must catch (issue 18, point 5)', () => {
       "skill github: the user's config enables it, the direct bot has it disabled",
     ]);
     expect(compared.differences).toContain('skill gemini: enabled on the Docker-era bot, not on the direct one');
+  });
+
+  test("phase E's doctor report, read whatever its shape", () => {
+    expect(doctorLines({ doctor: { disabled: ['skill 1password'], archived: ['auth.json'] } })).toEqual([
+      'disabled: skill 1password',
+      'archived: auth.json',
+    ]);
+    expect(doctorLines({ doctor: ['Disabled github'] })).toEqual(['Disabled github']);
+    expect(doctorLines({ configBackup: '/x' })).toEqual([]);
+    expect(doctorLines(undefined)).toEqual([]);
   });
 
   test('dir_files lines as acceptance.sh prints them, paths with spaces kept whole', () => {

@@ -141,6 +141,7 @@ export async function acceptance(
   };
   expect('panel direct', one(values, 'panel_direct'), '200');
   expect('gateway direct', one(values, 'gateway_direct'), '200');
+  expect('gateway ready (its /readyz, or its health RPC where it has none)', one(values, 'gateway_ready'), 'yes');
   expect('panel front without login', one(values, 'panel_front'), '401');
   expect('gateway front without login', one(values, 'gateway_front'), '401');
   expect('panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt', one(values, 'panel_front_login'), '200');

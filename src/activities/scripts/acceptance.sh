@@ -29,8 +29,8 @@ with_login() {
   printf 'user = "%s:%s"\n' "$(quote "$login_user")" "$(quote "$login_password")" |
     curl -K - -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true
 }
-# Until both answer at all, directly (000 = nothing listens yet) and through their fronts (502-504: nginx finds
-# nothing behind it yet); what they answer is judged below. The customer's outage ends when both fronts first
+# Until the panel answers at all (000 = nothing listens yet), the gateway says it is ready, and both answer through
+# their fronts (502-504: nginx finds nothing behind it yet); what they answer is judged below. The customer's outage ends when both fronts first
 # answer 200 with the login: the guest's clock (ms) then is printed for each.
 gateway_error() { [[ $1 == 50[234] ]]; }
 # Ready is the gateway's own word, never an answer on / or /health: OpenClaw 2026.9 answers /health while a start
@@ -46,8 +46,6 @@ gateway_ready() {
   esac
 }
 BOT=(runuser -u "$6" -- env HOME="$RUN_HOME" "$(command -v openclaw)")
-# shellcheck disable=SC2034 # bot_listing reads it: the wait above comes first
-BOT_BUDGET_S=$(($5 + 90))
 panel_answered_at='' gateway_answered_at=''
 while [ "$SECONDS" -lt "$5" ]; do
   front_panel=$(with_login "http://127.0.0.1:$3/")
@@ -58,6 +56,7 @@ while [ "$SECONDS" -lt "$5" ]; do
     ! gateway_error "$front_panel" && ! gateway_error "$front_gateway" && break
   sleep 0.2
 done
+echo "gateway_ready=$(gateway_ready "$2" && echo yes || echo no)"
 [ -n "$panel_answered_at" ] && echo "panel_front_answered_at=$panel_answered_at"
 [ -n "$gateway_answered_at" ] && echo "gateway_front_answered_at=$gateway_answered_at"
 echo "panel_direct=$(code "http://127.0.0.1:$1/")"
@@ -81,7 +80,8 @@ for unit in "$8" "$9"; do
   pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
   echo "proc_user=$unit:$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
 done
-echo "gateway_readyz=$(curl -s -m 5 "http://127.0.0.1:$2/readyz" | head -c 200 | tr -d '\n')"
+# shellcheck disable=SC2034 # bot_listing reads it
+BOT_BUDGET_S=$((SECONDS + 60))
 bot_listing
 # The skills and plugins the user's own config enables (the Docker-era one, which doctor never touched): names only.
 python3 -c '
