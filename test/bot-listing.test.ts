@@ -65,9 +65,19 @@ describe("the bots' own listings, on the real CLIs' outputs", () => {
   test('the real move passes; what differs is listed, not failed', () => {
     const compared = compareBots(dockerEra, direct, RUN_HOME, noUserEnables, dirs);
     expect(compared.failures).toEqual([]);
-    // 2026.9.6 has no phone-control plugin; its own jobs (heartbeat, dreaming) are new
+    // doctor --fix disabled 30 skills it found unusable here; 2026.9.6 has no phone-control plugin; its own jobs
+    // (heartbeat, dreaming) are new
     expect(compared.differences).toContain(
-      'plugin phone-control: enabled on the Docker-era bot, not on the direct one',
+      'skill github: enabled on the Docker-era bot, the direct bot has it disabled',
+    );
+    // 29 of doctor's 30: the 30th, xurl, is new in 2026.9.6
+    expect(compared.differences.filter((d) => d.endsWith('the direct bot has it disabled'))).toHaveLength(29);
+    // skills and plugins 2026.9.6 no longer ships
+    expect(compared.differences).toContain(
+      "skill discord: enabled on the Docker-era bot, the direct bot's release does not list it",
+    );
+    expect(compared.differences).toContain(
+      "plugin phone-control: enabled on the Docker-era bot, the direct bot's release does not list it",
     );
     expect(compared.differences).toContain('cron job heartbeat-main is new on the direct bot');
     expect(botsSideBySide(dockerEra, direct)).toContain('| session agent:main:main | 6 messages | 6 messages |');
@@ -151,18 +161,19 @@ describe('the faults each check must catch (issue 18, point 5)', () => {
     expect(tokenFailures(keyValues('token_source=none\ntoken_panel=none'))).toEqual([]);
   });
 
-  test('a cron job gone, and a skill the user enabled that the direct bot disabled (doctor disables skills)', () => {
-    const after = {
-      ...direct,
-      cronJobs: known(direct.cronJobs).filter((j) => j.name !== 'weekly-digest'),
-      skillsEnabled: known(direct.skillsEnabled).filter((s) => s !== 'github' && s !== 'gemini'),
-    };
-    const compared = compareBots(dockerEra, after, RUN_HOME, { skills: ['github'], plugins: [] }, dirs);
-    expect(compared.failures).toEqual([
+  test('a cron job gone', () => {
+    const after = { ...direct, cronJobs: known(direct.cronJobs).filter((j) => j.name !== 'weekly-digest') };
+    expect(compareBots(dockerEra, after, RUN_HOME, noUserEnables, dirs).failures).toEqual([
       'cron job weekly-digest (ce39b866-a81f-4db7-8e5e-80ce2c8b1f89) is not listed by the direct bot',
-      "skill github: the user's config enables it, the direct bot has it disabled",
     ]);
-    expect(compared.differences).toContain('skill gemini: enabled on the Docker-era bot, not on the direct one');
+  });
+
+  test("a skill the user's own config enables, which doctor --fix disabled", () => {
+    // the Docker-era config's skills.entries.github.enabled = true: doctor's disabling is then a failure
+    expect(
+      compareBots(dockerEra, direct, RUN_HOME, { skills: ['github', 'weather'], plugins: ['memory-core'] }, dirs)
+        .failures,
+    ).toEqual(["skill github: the user's config enables it, the direct bot has it disabled"]);
   });
 
   test("phase E's doctor report, read whatever its shape", () => {

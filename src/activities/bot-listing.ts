@@ -26,10 +26,13 @@ export interface BotListing {
   /** each agent's workspace as the bot resolves it (agents list) */
   workspaces: Known<{ agent: string; workspace: string }[]>;
   cronJobs: Known<{ id: string; name: string; enabled: boolean }[]>;
-  /** names of the skills the bot lists as not disabled */
+  /** names of the skills the bot lists as not disabled, and as disabled (doctor --fix disables unusable ones) */
   skillsEnabled: Known<string[]>;
-  /** ids of the plugins the bot lists as enabled */
+  /** absent in the results of workers before it was kept */
+  skillsDisabled?: Known<string[]>;
+  /** ids of the plugins the bot lists as enabled, and as not */
   pluginsEnabled: Known<string[]>;
+  pluginsDisabled?: Known<string[]>;
   /** what the bot's CLI answered instead, one line per call that failed */
   errors: string[];
 }
@@ -97,8 +100,14 @@ export function parseBotListing(values: Map<string, string[]>): BotListing {
     skillsEnabled: parsed('bot_skills', SkillsSchema, ({ skills }) =>
       skills.filter((s) => !s.disabled).map((s) => s.name),
     ),
+    skillsDisabled: parsed('bot_skills', SkillsSchema, ({ skills }) =>
+      skills.filter((s) => s.disabled).map((s) => s.name),
+    ),
     pluginsEnabled: parsed('bot_plugins', PluginsSchema, ({ plugins }) =>
       plugins.filter((p) => p.enabled).map((p) => p.id),
+    ),
+    pluginsDisabled: parsed('bot_plugins', PluginsSchema, ({ plugins }) =>
+      plugins.filter((p) => !p.enabled).map((p) => p.id),
     ),
     errors,
   };
@@ -200,19 +209,21 @@ export function compareBots(
       if (!ids.has(job.id) && !ids.has(job.name)) differences.push(`cron job ${job.name} is new on the direct bot`);
   }
 
-  for (const [kind, was, now, enabledByUser] of [
-    ['skill', before?.skillsEnabled, after.skillsEnabled, userEnables.skills],
-    ['plugin', before?.pluginsEnabled, after.pluginsEnabled, userEnables.plugins],
+  for (const [kind, was, now, disabledNow, enabledByUser] of [
+    ['skill', before?.skillsEnabled, after.skillsEnabled, after.skillsDisabled, userEnables.skills],
+    ['plugin', before?.pluginsEnabled, after.pluginsEnabled, after.pluginsDisabled, userEnables.plugins],
   ] as const) {
     if (!known(now)) continue;
     const enabledNow = new Set(now);
+    const disabled = new Set(disabledNow && known(disabledNow) ? disabledNow : []);
+    const state = (name: string) =>
+      disabled.has(name) ? 'the direct bot has it disabled' : "the direct bot's release does not list it";
     for (const name of enabledByUser)
-      if (!enabledNow.has(name))
-        failures.push(`${kind} ${name}: the user's config enables it, the direct bot has it disabled`);
+      if (!enabledNow.has(name)) failures.push(`${kind} ${name}: the user's config enables it, ${state(name)}`);
     if (!was || !known(was)) continue;
     for (const name of was)
       if (!enabledNow.has(name) && !enabledByUser.includes(name))
-        differences.push(`${kind} ${name}: enabled on the Docker-era bot, not on the direct one`);
+        differences.push(`${kind} ${name}: enabled on the Docker-era bot, ${state(name)}`);
     const enabledBefore = new Set(was);
     for (const name of now) if (!enabledBefore.has(name)) differences.push(`${kind} ${name}: newly enabled`);
   }
