@@ -45,7 +45,9 @@ gateway_ready() {
     *) false ;;
   esac
 }
-BOT=(runuser -u "$6" -- env HOME="$RUN_HOME" "$(command -v openclaw)")
+# the CLI finds its gateway by OPENCLAW_GATEWAY_PORT before the config's port (2026.2 and 2026.9 alike); the unit
+# passes the port on the gateway's command line, which the CLI does not read
+BOT=(runuser -u "$6" -- env HOME="$RUN_HOME" OPENCLAW_GATEWAY_PORT="$2" "$(command -v openclaw)")
 panel_answered_at='' gateway_answered_at=''
 while [ "$SECONDS" -lt "$5" ]; do
   front_panel=$(with_login "http://127.0.0.1:$3/")
