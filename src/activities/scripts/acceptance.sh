@@ -41,7 +41,7 @@ gateway_ready() {
   body=$(curl -s -m 5 "http://127.0.0.1:$1/readyz" || true)
   case $body in
     '{'*) [[ $body == *'"ready":true'* ]] ;;
-    '<'*) timeout 30 "${BOT[@]}" gateway call health --json > /dev/null 2>&1 ;;
+    '<'*) timeout "$BOT_CALL_S" "${BOT[@]}" gateway call health --json > /dev/null 2>&1 ;;
     *) false ;;
   esac
 }
