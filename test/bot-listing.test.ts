@@ -97,7 +97,7 @@ describe("the bots' own listings, on the real CLIs' outputs", () => {
     const silent = listing('no-such-release').bot;
     expect(silent.sessions).toBe(UNKNOWN);
     expect(silent.version).toBe(UNKNOWN);
-    expect(silent.errors.some((e) => e.startsWith('sessions: exit 1'))).toBe(true);
+    expect(silent.errors.some((e) => e.startsWith('sessions: '))).toBe(true);
     // without a Docker-era listing the direct bot's own answers are what is required
     expect(compareBots(silent, direct, RUN_HOME, noUserEnables, dirs).failures).toEqual([]);
     expect(compareBots(direct, silent, RUN_HOME, noUserEnables, dirs).failures).toContain(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lastLines } from './guest-command';
 import { guestScript } from './guest-scripts';
 import { oneLine } from '../schema';
 
@@ -60,7 +61,13 @@ const HistorySchema = z.object({ sessionKey: z.string().min(1), messages: z.numb
  * conversations themselves, no token. An answer that does not parse is unknown, with the reason in `errors`.
  */
 export function parseBotListing(values: Map<string, string[]>): BotListing {
-  const errors = (values.get('bot_error') ?? []).map((line) => oneLine(line, 300));
+  // what a CLI said instead of answering is kept for the record: a line that looks like a credential is withheld
+  const errors = (values.get('bot_error') ?? []).map((line) => {
+    const at = line.indexOf(': ');
+    return at < 0
+      ? lastLines(line, 1, 300)
+      : `${oneLine(line.slice(0, at), 200)}: ${lastLines(line.slice(at + 2), 1, 300)}`;
+  });
   const parse = <S extends z.ZodTypeAny, T>(
     key: string,
     text: string | undefined,
