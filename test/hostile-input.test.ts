@@ -514,6 +514,31 @@ describe('the record', () => {
     ],
     ['a problem with a fence', (t: string) => ({ problems: [t] }), 'x\n```\n# forged\n```'],
     [
+      "a session key and a difference from the bot's own listing",
+      (t: string) => ({
+        results: {
+          acceptance: {
+            passed: true,
+            failures: [],
+            checks: {},
+            bots: {
+              after: {
+                version: t,
+                sessions: [{ key: t, messages: 1 }],
+                workspaces: [{ agent: t, workspace: t }],
+                cronJobs: [{ id: t, name: t, enabled: true }],
+                skillsEnabled: [t],
+                pluginsEnabled: [],
+                errors: [t],
+              },
+              differences: [t],
+            },
+          },
+        },
+      }),
+      'x | y\n## forged\n| a | b |\n- **bold**',
+    ],
+    [
       'guest text in a fenced block',
       (t: string) => ({ results: { stopDocker: { containers: t } } }),
       'c1\n```\n## forged\n```\n- x',

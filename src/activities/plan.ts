@@ -32,7 +32,7 @@ const phaseCommands: Record<GuestPhase['name'], (params: MigrateVmParams, runHom
   'deploy-panel': (params) => [deployPanelCommand(params)],
   'stage-units': (params, runHome) => [stageUnitsCommand(params, expectedBinaries, runHome)],
   'systemd-units': (params, runHome) => [unitsCommand(params, expectedBinaries, runHome)],
-  acceptance: (params) => [acceptanceCommand(params)],
+  acceptance: (params, runHome) => [acceptanceCommand(params, runHome)],
   'remove-docker': (params) => [removeDockerCommand(params)],
 };
 

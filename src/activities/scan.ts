@@ -1,17 +1,22 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
+import { botListingScript, parseBotListing, type BotListing } from './bot-listing';
 import { keyValues, one, qm, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
- * Phase A (SOP §5.1), read-only: what the VM runs and holds, whether it can be migrated at all, and whether it has
- * the tools the phases run. $1 = run-as user.
+ * Phase A (SOP §5.1), read-only: what the VM runs and holds, whether it can be migrated at all, whether it has
+ * the tools the phases run, and what the Docker-era bot itself lists. $1 = run-as user.
  */
-export const scanScript = guestScript('scan.sh');
+export const scanScript = `${botListingScript}\n${guestScript('scan.sh')}`;
 
+/** The bot's CLI calls are Node starts, a few side by side: within the quick activities' 3 minutes. */
 export function scanCommand(params: MigrateVmParams): GuestCommand {
-  return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 60_000 };
+  return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 150_000 };
 }
+
+/** Where the Docker-era gateway took the customer's token from (2026.2: the config's, else the environment's). */
+export type TokenSource = 'config' | 'environment' | 'none';
 
 export interface ScanResult {
   vmStatus: string;
@@ -31,6 +36,13 @@ export interface ScanResult {
   freeBytes: number;
   /** the SOP's docker ps / ps -a / ss tables, for the record */
   evidence: string;
+  /**
+   * what the Docker-era bot listed by its own CLI (each item `unknown` when it did not answer: the scan goes on,
+   * the acceptance then requires the direct bot's own answers only); absent in older histories
+   */
+  bot?: BotListing;
+  /** where the customer's gateway token is kept (never the token); absent in older histories */
+  tokenSource?: TokenSource;
 }
 
 export async function scan(params: MigrateVmParams): Promise<ScanResult> {
@@ -63,6 +75,8 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     backupBytes: Number(one(values, 'backup_bytes')),
     freeBytes: Number(one(values, 'free_bytes')),
     evidence: result.stdout.slice(result.stdout.indexOf('--- docker ps')),
+    bot: parseBotListing(values),
+    tokenSource: tokenSource(one(values, 'token_source')),
   };
   // the units name the home (HOME=, WorkingDirectory=, ReadWritePaths=): a plain absolute path, nothing to quote
   if (!/^\/[\w.@/-]*$/.test(scanned.runHome)) {
@@ -98,4 +112,9 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     );
   }
   return scanned;
+}
+
+function tokenSource(text: string): TokenSource {
+  if (text === 'config' || text === 'environment' || text === 'none') return text;
+  throw new Error(`the guest's token_source is '${text}'`);
 }

@@ -1,3 +1,4 @@
+import type { BotListing } from '../activities/bot-listing';
 import type { TokenSource } from '../activities/migrate-data';
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
@@ -79,6 +80,12 @@ export function renderRecord(
     add(
       `- source: ${scan.sourceSessions} session files, ${scan.sourceWorkspace} workspace files; ${scan.backupBytes} bytes to back up, ${scan.freeBytes} free`,
     );
+    if (scan.bot)
+      add(
+        `- the Docker-era bot (its own CLI): ${inline(scan.bot.version)}; ${listed(scan.bot.sessions, 'sessions')}, ` +
+          `${listed(scan.bot.cronJobs, 'cron jobs')}; token kept in: ${inline(scan.tokenSource ?? UNKNOWN)}`,
+        ...scan.bot.errors.map((error) => `  - did not answer: ${inline(error)}`),
+      );
     add('', fence(scan.evidence));
   } else add('- not reached');
   add('');
@@ -173,6 +180,8 @@ export function renderRecord(
   if (acceptance) {
     add(`- result: ${acceptance.passed ? 'passed' : `FAILED: ${inline(acceptance.failures.join('; '))}`}`);
     for (const [key, value] of Object.entries(acceptance.checks)) add(`- ${inline(key)}: ${code(value)}`);
+    if (acceptance.bots) add('', ...botsSideBySide(acceptance.bots.before, acceptance.bots.after));
+    for (const difference of acceptance.bots?.differences ?? []) add(`- differs: ${inline(difference)}`);
   } else add('- not reached');
   if (status.outage)
     add(
@@ -212,4 +221,66 @@ export function renderRecord(
     add(`| ${phase.name} | ${phase.status} | ${phase.startedAt} | ${phase.endedAt ?? ''} |`);
   add('');
   return lines.join('\n');
+}
+
+/** bot-listing.ts's UNKNOWN: the workflow's sandbox imports this module, that one reads files */
+const UNKNOWN = 'unknown' satisfies import('../activities/bot-listing').Unknown;
+
+function listed<T>(items: T[] | typeof UNKNOWN, what: string): string {
+  return items === UNKNOWN ? `${what} unknown` : `${items.length} ${what}`;
+}
+
+/** The two bots' own listings in one table: what the Docker-era bot listed in the scan, what the direct one lists. */
+export function botsSideBySide(before: BotListing | undefined, after: BotListing): string[] {
+  const rows: [string, string, string][] = [['version', before?.version ?? '-', after.version]];
+  const byKey = <T>(
+    items: T[] | typeof UNKNOWN | undefined,
+    key: (item: T) => string,
+    value: (item: T) => string,
+  ): Map<string, string> => new Map(items && items !== UNKNOWN ? items.map((i) => [key(i), value(i)]) : []);
+  const table = <T>(
+    what: string,
+    was: T[] | typeof UNKNOWN | undefined,
+    now: T[] | typeof UNKNOWN,
+    key: (item: T) => string,
+    value: (item: T) => string,
+  ) => {
+    if (was === UNKNOWN || now === UNKNOWN)
+      rows.push([what, was === UNKNOWN ? UNKNOWN : '-', now === UNKNOWN ? UNKNOWN : 'listed']);
+    const left = byKey(was, key, value);
+    const right = byKey(now, key, value);
+    for (const name of new Set([...left.keys(), ...right.keys()]))
+      rows.push([`${what} ${name}`, left.get(name) ?? '-', right.get(name) ?? '-']);
+  };
+  table(
+    'session',
+    before?.sessions,
+    after.sessions,
+    (s) => s.key,
+    (s) => `${s.messages} messages`,
+  );
+  table(
+    'workspace of',
+    before?.workspaces,
+    after.workspaces,
+    (w) => w.agent,
+    (w) => w.workspace,
+  );
+  table(
+    'cron job',
+    before?.cronJobs,
+    after.cronJobs,
+    (j) => j.name,
+    (j) => (j.enabled ? 'enabled' : 'disabled'),
+  );
+  const count = (items: string[] | typeof UNKNOWN | undefined) =>
+    items === undefined ? '-' : items === UNKNOWN ? UNKNOWN : `${items.length} enabled`;
+  rows.push(['skills', count(before?.skillsEnabled), count(after.skillsEnabled)]);
+  rows.push(['plugins', count(before?.pluginsEnabled), count(after.pluginsEnabled)]);
+  const cell = (text: string) => inline(text).replace(/\|/g, '\\|');
+  return [
+    '| | Docker-era bot (scan) | direct bot (acceptance) |',
+    '| --- | --- | --- |',
+    ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ];
 }

@@ -316,7 +316,7 @@ export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult>
       await runPhase('deploy-panel');
       await runPhase('systemd-units', installed, scanned.runHome);
     }
-    await runPhase('acceptance');
+    await runPhase('acceptance', scanned.runHome, scanned.bot);
     status.outage = outageOf(status.results);
     await awaitDecision();
   } catch (err) {

@@ -2,7 +2,11 @@
 # the customer's own login. $1 = panel port, $2 = gateway port, $3 = panel front, $4 = gateway front, $5 = seconds
 # to wait for the gateway and the panel to answer at all (a real gateway takes ~15 s after a start), $6 = run-as
 # user, $7 = seconds each update check may take (a real panel's bot check runs `openclaw update status`, up to
-# ~30 s without internet), $8 $9 = the gateway's and the panel's units.
+# ~30 s without internet), $8 $9 = the gateway's and the panel's units, ${10}… = directories whose files to count
+# (the Docker-era workspaces on the VM and where the direct bot must resolve them).
+# The direct bot is asked by its own CLI as the run-as user with its HOME (bot-listing.sh, sourced ahead): nothing
+# here writes into the user's history (no chat turn). The customer's token (customer_token) is kept in a variable
+# and reaches curl on its stdin only; it is never printed.
 # The login in /root/OPENCLAW_WEB_LOGIN.txt is read and used here only: it reaches curl on its stdin (`-K -`),
 # never an argument, and nothing of it is printed.
 # Sessions: OpenClaw ≥ 2026.9 moves legacy session files into session-sqlite-import-archive/ at its first start,
@@ -25,20 +29,36 @@ with_login() {
   printf 'user = "%s:%s"\n' "$(quote "$login_user")" "$(quote "$login_password")" |
     curl -K - -s -o /dev/null -m 10 -w "%{http_code}" "$1" || true
 }
-# Until both answer at all, directly (000 = nothing listens yet) and through their fronts (502-504: nginx finds
-# nothing behind it yet); what they answer is judged below. The customer's outage ends when both fronts first
+# Until the panel answers at all (000 = nothing listens yet), the gateway says it is ready, and both answer through
+# their fronts (502-504: nginx finds nothing behind it yet); what they answer is judged below. The customer's outage ends when both fronts first
 # answer 200 with the login: the guest's clock (ms) then is printed for each.
 gateway_error() { [[ $1 == 50[234] ]]; }
+# Ready is the gateway's own word, never an answer on / or /health: OpenClaw 2026.9 answers /health while a start
+# fails and /readyz 503 until it is ready, then {"ready":true,…}. A release without /readyz (2026.2 serves its
+# Control UI's page for any path) is asked by its CLI (health over its RPC) instead, which costs a Node start.
+gateway_ready() {
+  local body
+  body=$(curl -s -m 5 "http://127.0.0.1:$1/readyz" || true)
+  case $body in
+    '{'*) [[ $body == *'"ready":true'* ]] ;;
+    '<'*) timeout "$BOT_CALL_S" "${BOT[@]}" gateway call health --json > /dev/null 2>&1 ;;
+    *) false ;;
+  esac
+}
+# the CLI finds its gateway by OPENCLAW_GATEWAY_PORT before the config's port (2026.2 and 2026.9 alike); the unit
+# passes the port on the gateway's command line, which the CLI does not read
+BOT=(runuser -u "$6" -- env HOME="$RUN_HOME" OPENCLAW_GATEWAY_PORT="$2" "$(command -v openclaw)")
 panel_answered_at='' gateway_answered_at=''
 while [ "$SECONDS" -lt "$5" ]; do
   front_panel=$(with_login "http://127.0.0.1:$3/")
   [ -z "$panel_answered_at" ] && [ "$front_panel" = 200 ] && panel_answered_at=$(date +%s%3N)
   front_gateway=$(with_login "http://127.0.0.1:$4/")
   [ -z "$gateway_answered_at" ] && [ "$front_gateway" = 200 ] && gateway_answered_at=$(date +%s%3N)
-  [ "$(code "http://127.0.0.1:$1/")" != 000 ] && [ "$(code "http://127.0.0.1:$2/")" != 000 ] &&
+  [ "$(code "http://127.0.0.1:$1/")" != 000 ] && gateway_ready "$2" &&
     ! gateway_error "$front_panel" && ! gateway_error "$front_gateway" && break
   sleep 0.2
 done
+echo "gateway_ready=$(gateway_ready "$2" && echo yes || echo no)"
 [ -n "$panel_answered_at" ] && echo "panel_front_answered_at=$panel_answered_at"
 [ -n "$gateway_answered_at" ] && echo "gateway_front_answered_at=$gateway_answered_at"
 echo "panel_direct=$(code "http://127.0.0.1:$1/")"
@@ -62,3 +82,47 @@ for unit in "$8" "$9"; do
   pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
   echo "proc_user=$unit:$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
 done
+# shellcheck disable=SC2034 # bot_listing reads it
+BOT_BUDGET_S=$((SECONDS + 60))
+bot_listing
+# The skills and plugins the user's own config enables (the Docker-era one, which doctor never touched): names only.
+python3 -c '
+import json
+try:
+    config = json.load(open("/data/openclaw/openclaw.json"))
+except Exception:
+    config = {}
+for kind in ("skills", "plugins"):
+    for name, entry in sorted(((config.get(kind) or {}).get("entries") or {}).items()):
+        if isinstance(entry, dict) and entry.get("enabled") is True:
+            print(f"user_enables_{kind[:-1]}={name}")
+'
+for dir in "${@:10}"; do
+  echo "dir_files=$(find "$dir" -type f 2> /dev/null | wc -l) $([ -f "$dir/MEMORY.md" ] && echo 1 || echo 0) $dir"
+done
+# The customer's token against the direct gateway (its HTTP tool endpoint takes the gateway's auth: 401 for any
+# other token; an unknown tool's 404 means the token passed), and the token the panel reads from the OpenClaw
+# config its own config names (how the panel reaches the gateway), compared with it and tried the same way.
+token_probe() {
+  printf 'Authorization: Bearer %s\n' "$1" | curl -s -o /dev/null -m 10 -w "%{http_code}" -H @- \
+    -H 'content-type: application/json' -d '{"tool":"openclaw-migrate-token-probe"}' \
+    "http://127.0.0.1:$2/tools/invoke" || true
+}
+read -r token_source token < <(customer_token)
+echo "token_source=$token_source"
+[ -n "${token:-}" ] && echo "token_gateway=$(token_probe "$token" "$2")"
+panel_token=$(python3 -c '
+import json
+try:
+    path = json.load(open("/etc/openclaw-panel/panel.config.json"))["openclaw"]["config_path"]
+    print(json.load(open(path))["gateway"]["auth"]["token"])
+except Exception:
+    pass
+')
+if [ -z "$panel_token" ]; then
+  echo "token_panel=none"
+else
+  echo "token_panel=$([ "$panel_token" = "${token:-}" ] && echo same || echo differs)"
+  echo "token_panel_gateway=$(token_probe "$panel_token" "$2")"
+fi
+unset token panel_token

@@ -1,5 +1,6 @@
-# Phase A (SOP §5.1), read-only: what the VM runs and holds, whether it can be migrated at all, and whether it has
-# the tools the phases run. $1 = run-as user. Prints key=value lines; the SOP's own tables follow as evidence.
+# Phase A (SOP §5.1), read-only: what the VM runs and holds, whether it can be migrated at all, whether it has the
+# tools the phases run, and what the Docker-era bot itself lists (bot-listing.sh, sourced ahead). $1 = run-as user.
+# Prints key=value lines; the SOP's own tables follow as evidence.
 set -u
 RUN_HOME=$(getent passwd "$1" | cut -d: -f6)
 if [ -z "$RUN_HOME" ]; then
@@ -34,6 +35,27 @@ echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc 
 echo "backup_bytes=$(du -scb /data/openclaw /data/panel /opt/openclaw /root/.ssh 2>/dev/null | tail -n 1 | cut -f1)"
 echo "free_bytes=$(df --output=avail -B1 /root | tail -n 1 | tr -d ' ')"
 echo "docker_present=$(command -v docker > /dev/null && echo 1 || echo 0)"
+# The Docker-era bot's own listing, by its CLI in its container as the compose runs it: the container's command up
+# to its `gateway` argument (`node dist/index.js` in the released image, `node openclaw.mjs` in others), in its
+# working directory, as the container's user, told the port its gateway was started on (the CLI reads
+# OPENCLAW_GATEWAY_PORT before the config). A bot that does not answer leaves its items unknown: the acceptance
+# decides what that means.
+if container=$(docker inspect --format '{{.Config.WorkingDir}}{{"\n"}}{{json .Config.Cmd}}' openclaw-gateway 2>&1) &&
+  mapfile -t BOT < <(python3 -c '
+import json, sys
+workdir, cmd = sys.argv[1].split("\n", 1)
+cmd = json.loads(cmd)
+gateway = cmd.index("gateway")
+port = cmd[cmd.index("--port", gateway) + 1] if "--port" in cmd[gateway:] else None
+env = ["-e", "OPENCLAW_GATEWAY_PORT=" + port] if port else []
+for arg in ["docker", "exec", "-w", workdir or "/", *env, "openclaw-gateway", *cmd[:gateway]]:
+    print(arg)
+' "$container") && [ "${#BOT[@]}" -gt 5 ]; then
+  bot_listing
+else
+  echo "bot_error=container openclaw-gateway: no command with a gateway argument: $(echo "$container" | tail -n 1 | cut -c1-300)"
+fi
+echo "token_source=$(customer_token | cut -d' ' -f1)"
 echo "--- docker ps"
 docker ps --format "table {{.Names}}\t{{.Status}}\t{{.Ports}}" 2>&1 || true
 echo "--- docker ps -a"
