@@ -60,6 +60,13 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
   const result = await runChecked(params, scanCommand(params));
   const values = keyValues(result.stdout);
   const toolsMissing = values.get('tool_missing') ?? [];
+  // first: what the scan reads next (the bot's listings, the token's source) needs these tools itself
+  if (toolsMissing.length > 0) {
+    refuse(
+      'PreflightRefused',
+      `vm ${params.vmid} lacks what the migration runs: ${toolsMissing.join(', ')}. Install it and start again`,
+    );
+  }
   const scanned: ScanResult = {
     vmStatus,
     hostname: one(values, 'hostname'),
@@ -83,12 +90,6 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
     refuse(
       'PreflightRefused',
       `user '${params.runAs.user}' has the home '${scanned.runHome}', which a unit cannot name`,
-    );
-  }
-  if (toolsMissing.length > 0) {
-    refuse(
-      'PreflightRefused',
-      `vm ${params.vmid} lacks what the migration runs: ${toolsMissing.join(', ')}. Install it and start again`,
     );
   }
   if (!scanned.existing.includes('/data/openclaw')) {
