@@ -99,7 +99,7 @@ function filesUnder(dir: string): string[] {
 
 /** Everything the image is made of; its hash names the image's directory. */
 async function imageInputs(log: Log): Promise<Record<string, unknown>> {
-  const openclaw = await prepareOpenClawCache(undefined, { log: (line) => log(`openclaw-cache: ${line}`) });
+  const openclaw = await prepareOpenClawCache({ log: (line) => log(`openclaw-cache: ${line}`) });
   return {
     format: IMAGE_FORMAT,
     suite: GUEST_SUITE,
@@ -241,7 +241,7 @@ async function build(dir: string, inputs: Record<string, unknown>, log: Log): Pr
   await buildCompose(work, join(rootfs, 'usr/libexec/docker/cli-plugins/docker-compose'), log);
   log(`compose plugin built after ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-  const openclaw = await prepareOpenClawCache(undefined, { log });
+  const openclaw = await prepareOpenClawCache({ log });
   const prefix = join(work, 'openclaw-prefix');
   mkdirSync(prefix);
   execFileSync('tar', ['-xzf', openclaw.prefixTgz, '-C', prefix]);

@@ -196,7 +196,7 @@ async function fill(dir: string, inputs: Record<string, unknown>, uplink: string
   mkdirSync(work, { recursive: true });
 
   // Node and npm: the OpenClaw cache's, so that both installs report the same versions.
-  const openclaw = await prepareOpenClawCache(undefined, { log: (line) => log(`openclaw-cache: ${line}`) });
+  const openclaw = await prepareOpenClawCache({ log: (line) => log(`openclaw-cache: ${line}`) });
   mkdirSync(join(dir, 'node'));
   const nodeFiles = ['bin/node', 'bin/npm', 'bin/npx', 'lib/node_modules/npm'];
   await run('tar', ['-xzf', openclaw.prefixTgz, '-C', join(dir, 'node'), ...nodeFiles]);
