@@ -68,6 +68,24 @@ export interface Container {
   machineDir: string;
 }
 
+/**
+ * Serves a host unix socket on <bind>:<port> inside a machine's network namespace: socat in the namespace, which
+ * outlives the guest's reboots as a VM's NIC does. Returns socat's pid.
+ */
+export function bridgeIntoMachine(container: Container, port: number, socket: string, bind = '127.0.0.1'): number {
+  return startDetached(
+    'nsenter',
+    [
+      `--net=/proc/${container.machinePid}/ns/net`,
+      'socat',
+      `TCP-LISTEN:${port},bind=${bind},fork,reuseaddr`,
+      `UNIX-CONNECT:${socket}`,
+    ],
+    {},
+    join(container.machineDir, `bridge-${port}.log`),
+  );
+}
+
 /** Boots a systemd-nspawn container and returns once its systemd has finished booting (running or degraded). */
 export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000): Promise<Container> {
   const machinePid = startDetached(
