@@ -44,6 +44,7 @@ import { dirname, join, relative } from 'node:path';
 import { bootContainer, bridgeIntoMachine, enterMachine, killContainer } from './machine';
 import { MODEL_BASE_URL_IN_GUEST, MODEL_HOST, MODEL_PORT_IN_GUEST, startModelStub } from './model-stub';
 import {
+  DEFAULT_DOCKER_ERA_RELEASE,
   defaultCacheDir,
   DOCKER_ERA_RELEASES,
   prepareOpenClawCache,
@@ -78,9 +79,11 @@ export const GUEST_PACKAGES = [
 ] as const;
 export const COMPOSE_MODULE = 'github.com/docker/compose/v2';
 export const COMPOSE_VERSION = 'v2.40.3';
-/** The record's Docker-era images (vmid 105's compose file): the gateway's tag is its release. */
+/** A Docker-era gateway image: the record's name (vmid 105's compose file), tagged with its release. */
+export const gatewayImage = (release: OpenClawRelease) => `ghcr.io/openclaw/openclaw:${release}`;
+/** The Docker-era images of a guest of the default release. */
 export const DOCKER_ERA_IMAGES = {
-  gateway: (release: OpenClawRelease) => `ghcr.io/openclaw/openclaw:${release}`,
+  gateway: gatewayImage(DEFAULT_DOCKER_ERA_RELEASE),
   panel: 'ghcr.io/bianshumeng/openclaw-panel:v2026.02.10',
 } as const;
 const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
@@ -133,7 +136,7 @@ async function imageInputs(log: Log): Promise<Record<string, unknown>> {
     aptSources: readFileSync(APT_SOURCES, 'utf8'),
     compose: `${COMPOSE_MODULE}@${COMPOSE_VERSION}`,
     openclaw,
-    images: { gateway: DOCKER_ERA_RELEASES.map(DOCKER_ERA_IMAGES.gateway), panel: DOCKER_ERA_IMAGES.panel },
+    images: { gateway: DOCKER_ERA_RELEASES.map(gatewayImage), panel: DOCKER_ERA_IMAGES.panel },
     panelApp: createHash('sha256')
       .update(
         filesUnder(PANEL_APP_DIR)
@@ -142,10 +145,7 @@ async function imageInputs(log: Log): Promise<Record<string, unknown>> {
           .join('\n'),
       )
       .digest('hex'),
-    scripts: createHash('sha256')
-      .update(source('nspawn-boot.sh'))
-      .update(source('guest/seed-state.sh'))
-      .digest('hex'),
+    scripts: createHash('sha256').update(source('nspawn-boot.sh')).update(source('guest/seed-state.sh')).digest('hex'),
   };
 }
 
@@ -245,7 +245,7 @@ docker save -o /run/guest-image/panel.tar "$1"`,
       DOCKER_ERA_IMAGES.panel,
     );
     for (const release of DOCKER_ERA_RELEASES) {
-      const image = DOCKER_ERA_IMAGES.gateway(release);
+      const image = gatewayImage(release);
       inGuest(
         `making the ${release} gateway image`,
         `tar -C "/run/guest-image/gateway-root-$2" -c . | docker import --change 'WORKDIR /app' --change 'USER node' \

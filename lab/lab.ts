@@ -31,7 +31,13 @@ import {
   type Container,
 } from './machine';
 import { MODEL_PORT_IN_GUEST, readModelLog, type ModelRequest } from './model-stub';
-import { DOCKER_ERA_RELEASES, OPENCLAW_VERSION, prepareOpenClawCache, type OpenClawRelease } from './openclaw-cache';
+import {
+  DEFAULT_DOCKER_ERA_RELEASE,
+  DOCKER_ERA_RELEASES,
+  OPENCLAW_VERSION,
+  prepareOpenClawCache,
+  type OpenClawRelease,
+} from './openclaw-cache';
 import { GUEST_REGISTRY_PORT, prepareRegistry, startLabRegistry, type RegistryCache } from './registry';
 import { GUEST_QGA_DIR, seedGuestData, seedGuestSystem, toolWrapper } from './seed';
 import { QM_PVE_FILE } from './node/qm';
@@ -76,9 +82,6 @@ export const FaultSchema = z
   .pipe(z.object({ vmid: z.number().int().positive(), kind: z.enum(faultKinds) }));
 export type Fault = z.output<typeof FaultSchema>;
 
-/** The release a guest's Docker-era gateway runs unless the lab's options say otherwise. */
-export const DEFAULT_DOCKER_ERA_RELEASE: OpenClawRelease = '2026.9.6';
-
 export const LabOptionsSchema = z.object({
   guests: z.number().int().min(1).max(500).default(3),
   firstVmid: z.number().int().min(100).default(105),
@@ -99,7 +102,7 @@ export const LabOptionsSchema = z.object({
    */
   install: z.enum(['prefix', 'registry']).default('prefix'),
   /** the Docker-era release of the guests not named in `dockerEraOf` */
-  dockerEra: z.enum(DOCKER_ERA_RELEASES).default(() => DEFAULT_DOCKER_ERA_RELEASE),
+  dockerEra: z.enum(DOCKER_ERA_RELEASES).default(DEFAULT_DOCKER_ERA_RELEASE),
   /** a guest's own Docker-era release, by vmid (one fleet can mix them) */
   dockerEraOf: z.record(z.string().regex(/^\d+$/), z.enum(DOCKER_ERA_RELEASES)).default({}),
 });

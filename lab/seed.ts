@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { DOCKER_ERA_IMAGES } from './guest-image';
+import { DOCKER_ERA_IMAGES, gatewayImage } from './guest-image';
 import { MODEL_HOST } from './model-stub';
 import type { OpenClawRelease } from './openclaw-cache';
 import { GUEST_REGISTRY_PORT } from './registry';
@@ -208,7 +208,7 @@ export function seedGuestSystem(
     root,
     'opt/openclaw/.env',
     [
-      `OPENCLAW_IMAGE=${DOCKER_ERA_IMAGES.gateway(seed.release)}`,
+      `OPENCLAW_IMAGE=${gatewayImage(seed.release)}`,
       `OPENCLAW_GATEWAY_TOKEN=${seed.gatewayToken}`,
       'OPENCLAW_GATEWAY_BIND=lan',
       'OPENCLAW_GATEWAY_BIND_IP=127.0.0.1',
