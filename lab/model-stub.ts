@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { eachArg } from './shared/args';
-import { listen } from './shared/net';
+import { closeServers, listen } from './shared/net';
 
 export const MODEL_ID = 'lab-model';
 /** Where a guest reaches the model endpoint (its loopback; bridged to the guest's socket on the host). */
@@ -153,15 +153,7 @@ export async function startModelStub(endpoints: Array<{ socketPath: string; logP
   }
   return {
     close: async () => {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+      await closeServers(servers);
       for (const { socketPath } of endpoints) rmSync(socketPath, { force: true });
     },
   };
