@@ -41,7 +41,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { bootContainer, bridgeIntoMachine, enterMachine, killContainer } from './machine';
+import { bootContainer, bridgeIntoMachine, enterMachine, inMachine, killContainer } from './machine';
 import { MODEL_BASE_URL_IN_GUEST, MODEL_HOST, MODEL_PORT_IN_GUEST, startModelStub } from './model-stub';
 import {
   DEFAULT_DOCKER_ERA_RELEASE,
@@ -209,6 +209,9 @@ function imageRoot(root: string, nodeBinary: string, appDir: string, nodeModules
   const own = (src: string) => !nodeModules || src !== join(appDir, 'node_modules');
   cpSync(appDir, join(root, 'app'), { recursive: true, verbatimSymlinks: true, filter: own });
   if (nodeModules) cpSync(nodeModules, join(root, 'app/node_modules'), { recursive: true, verbatimSymlinks: true });
+  // readable by the image's user: a package unpacked from its npm tarball keeps the tarball's modes, and 2026.2.19's
+  // has files only their owner reads (dist/paths-*.js, 0600), which `npm install -g` would have normalized
+  execFileSync('chmod', ['-R', 'a+rX', join(root, 'app')]);
 }
 
 /**
@@ -257,13 +260,18 @@ docker save -o "/run/guest-image/gateway-$2.tar" "$1"`,
       );
       const started = Date.now();
       log(`seeding the ${release} state with its gateway (onboarding, 6 agent turns, a cron job)`);
-      inGuest(
-        `seeding the ${release} state`,
-        'bash /run/guest-image/seed-state.sh "$@"',
-        image,
-        `/run/guest-image/state-${release}.tgz`,
-        MODEL_BASE_URL_IN_GUEST,
-        `${MODEL_HOST}:127.0.0.1`,
+      // not enterMachine: its spawnSync would block this process's event loop, and the model endpoint with it
+      await run(
+        'nsenter',
+        inMachine(guest.initPid, [
+          'bash',
+          '/run/guest-image/seed-state.sh',
+          image,
+          `/run/guest-image/state-${release}.tgz`,
+          MODEL_BASE_URL_IN_GUEST,
+          `${MODEL_HOST}:127.0.0.1`,
+        ]),
+        { log, prefix: `seed ${release}: ` },
       );
       log(`${release} state seeded in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }

@@ -35,9 +35,24 @@ function commandName(pid: number): string | undefined {
   }
 }
 
+/** nsenter's arguments that run `argv` as root in every namespace of the machine whose PID 1 is `initPid`. */
+export const inMachine = (initPid: number, argv: string[]) => [
+  '-t',
+  String(initPid),
+  '-m',
+  '-u',
+  '-i',
+  '-n',
+  '-p',
+  '-r',
+  '-w',
+  '--',
+  ...argv,
+];
+
 /** Runs a command as root in every namespace of the machine whose PID 1 has host pid `initPid`. */
 export function enterMachine(initPid: number, argv: string[], input?: string): SpawnSyncReturns<string> {
-  return spawnSync('nsenter', ['-t', String(initPid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...argv], {
+  return spawnSync('nsenter', inMachine(initPid, argv), {
     encoding: 'utf8',
     input,
     maxBuffer: 64 * 1024 * 1024,
