@@ -36,7 +36,7 @@ oc config set 'models.providers.lab.models[0].contextWindow' 128000 >/dev/null
 docker exec -d -w /app openclaw-seed sh -c \
   "echo \$\$ >/tmp/gateway.pid; exec node dist/index.js gateway --bind lan --port $port >/tmp/gateway.log 2>&1"
 for _ in $(seq 1 600); do
-  curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/health" && break
+  curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$port/health" && break
   sleep 0.5
 done
 curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$port/health"
@@ -46,8 +46,11 @@ call() {
 turn=0
 agent_turn() {
   turn=$((turn + 1))
-  call agent --expect-final --json \
-    --params "{\"message\":\"$2\",\"sessionKey\":\"$1\",\"idempotencyKey\":\"lab-seed-$turn\"}" >/dev/null
+  local answer
+  answer=$(call agent --expect-final --json \
+    --params "{\"message\":\"$2\",\"sessionKey\":\"$1\",\"idempotencyKey\":\"lab-seed-$turn\"}")
+  # a turn counts once the model's canned answer came back (lab/model-stub.ts); the CLI's status alone does not say
+  grep -q 'Lab model answer' <<<"$answer" || { echo "agent turn $turn in $1 got no model answer: $answer" >&2; exit 1; }
 }
 agent_turn agent:main:main 'Hello! Please remember that I like short answers.'
 agent_turn agent:main:main 'What did I ask you to remember?'
@@ -58,13 +61,17 @@ agent_turn agent:main:ops-review 'Thanks, that is all for today.'
 oc cron add --url "ws://127.0.0.1:$port" --token "$token" --name 'daily backup reminder' --cron '0 9 * * *' \
   --session isolated --message 'Remind me to check the backups.' --no-deliver >/dev/null
 
-# The files the user made in the workspace, as the user node.
-docker exec -u node -i openclaw-seed sh -c '
-  cd /home/node/.openclaw/workspace && mkdir -p memory notes scripts &&
-  printf "%s\n" "# MEMORY" "- The user likes short answers." "- lab-memory-marker: the teal lighthouse keeps the backups." >MEMORY.md &&
-  printf "%s\n" "# 2026-02-20" "Release review on Monday, backups on Tuesday." >memory/2026-02-20.md &&
-  printf "%s\n" "# ops" "Check the backups every morning." >notes/ops.md &&
-  printf "%s\n" "#!/bin/sh" "echo backup of the notes" >scripts/backup-notes.sh && chmod 755 scripts/backup-notes.sh'
+# The files the user made in the workspace (the image has no tools beyond sh and node: written from the guest),
+# owned by the container's user.
+workspace=$state/workspace
+mkdir -p "$workspace/memory" "$workspace/notes" "$workspace/scripts"
+printf '%s\n' '# MEMORY' '- The user likes short answers.' \
+  '- lab-memory-marker: the teal lighthouse keeps the backups.' >"$workspace/MEMORY.md"
+printf '%s\n' '# 2026-02-20' 'Release review on Monday, backups on Tuesday.' >"$workspace/memory/2026-02-20.md"
+printf '%s\n' '# ops' 'Check the backups every morning.' >"$workspace/notes/ops.md"
+printf '%s\n' '#!/bin/sh' 'echo backup of the notes' >"$workspace/scripts/backup-notes.sh"
+chmod 755 "$workspace/scripts/backup-notes.sh"
+chown -R 1000:1000 "$workspace"
 
 # the bot's own listing, kept beside the tarball (what each guest's Docker-era bot lists before a migration)
 oc sessions --json >"$out.sessions.json"
