@@ -35,11 +35,18 @@ oc config set 'models.providers.lab.models[0].contextWindow' 128000 >/dev/null
 
 docker exec -d -w /app openclaw-seed sh -c \
   "echo \$\$ >/tmp/gateway.pid; exec node dist/index.js gateway --bind lan --port $port >/tmp/gateway.log 2>&1"
+# ready, not just answering: 2026.9.6's /health answers 200 while it still starts (its /readyz says 503);
+# 2026.2.19 has no /readyz (404), and its /health answers once it listens
+ready() {
+  local code
+  code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") || return 1
+  [ "$code" = 200 ] || { [ "$code" = 404 ] && curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$port/health"; }
+}
 for _ in $(seq 1 600); do
-  curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$port/health" && break
+  ready && break
   sleep 0.5
 done
-curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$port/health"
+ready || { echo "the $image gateway did not get ready" >&2; exit 1; }
 call() {
   oc gateway call --url "ws://127.0.0.1:$port" --token "$token" --timeout 180000 "$@"
 }
@@ -48,7 +55,8 @@ agent_turn() {
   turn=$((turn + 1))
   local answer
   answer=$(call agent --expect-final --json \
-    --params "{\"message\":\"$2\",\"sessionKey\":\"$1\",\"idempotencyKey\":\"lab-seed-$turn\"}")
+    --params "{\"message\":\"$2\",\"sessionKey\":\"$1\",\"idempotencyKey\":\"lab-seed-$turn\"}" 2>&1) ||
+    { echo "agent turn $turn in $1 failed: $answer" >&2; exit 1; }
   # a turn counts once the model's canned answer came back (lab/model-stub.ts); the CLI's status alone does not say
   grep -q 'Lab model answer' <<<"$answer" || { echo "agent turn $turn in $1 got no model answer: $answer" >&2; exit 1; }
 }
