@@ -50,7 +50,7 @@ export const OPENCLAW_VERSION = '2026.9.6';
 export const DOCKER_ERA_RELEASES = ['2026.2.19', OPENCLAW_VERSION] as const;
 export type OpenClawRelease = (typeof DOCKER_ERA_RELEASES)[number];
 /** The release a lab guest's Docker-era gateway runs unless the lab's options say otherwise (lab/lab.ts). */
-export const DEFAULT_DOCKER_ERA_RELEASE: OpenClawRelease = '2026.9.6';
+export const DEFAULT_DOCKER_ERA_RELEASE: OpenClawRelease = '2026.2.19';
 /**
  * npm `overrides` a release needs to install here: 2026.2.19's WhatsApp library (@whiskeysockets/baileys) depends on
  * libsignal from a git repository on GitHub, out of reach; the registry's libsignal 2.0.1 stands in (the WhatsApp
