@@ -41,7 +41,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { bootContainer, bridgeIntoMachine, enterMachine, inMachine, killContainer } from './machine';
+import {
+  bootContainer,
+  bridgeIntoMachine,
+  enterMachine,
+  inMachine,
+  killContainer,
+  MACHINE_LAN_ADDRESS,
+} from './machine';
 import { MODEL_BASE_URL_IN_GUEST, MODEL_HOST, MODEL_PORT_IN_GUEST, startModelStub } from './model-stub';
 import {
   DEFAULT_DOCKER_ERA_RELEASE,
@@ -232,7 +239,7 @@ async function makeDockerImages(work: string, rootfs: string, log: Log): Promise
     binds: [{ host: work, guest: '/run/guest-image' }],
   });
   const model = await startModelStub([{ socketPath: join(work, 'model.sock'), logPath: join(work, 'model-seed.log') }]);
-  const bridge = bridgeIntoMachine(guest, MODEL_PORT_IN_GUEST, join(work, 'model.sock'));
+  const bridge = bridgeIntoMachine(guest, MODEL_PORT_IN_GUEST, join(work, 'model.sock'), MACHINE_LAN_ADDRESS);
   const inGuest = (what: string, script: string, ...args: string[]) => {
     const done = enterMachine(guest.initPid, ['/bin/bash', '-c', `set -euo pipefail\n${script}`, what, ...args]);
     if (done.status !== 0) throw new Error(`guest-image: ${what} failed:\n${done.stderr}${done.stdout}`);
@@ -269,7 +276,7 @@ docker save -o "/run/guest-image/gateway-$2.tar" "$1"`,
           image,
           `/run/guest-image/state-${release}.tgz`,
           MODEL_BASE_URL_IN_GUEST,
-          `${MODEL_HOST}:127.0.0.1`,
+          `${MODEL_HOST}:${MACHINE_LAN_ADDRESS}`,
         ]),
         { log, prefix: `seed ${release}: ` },
       );

@@ -310,7 +310,8 @@ async function startGuest(
       { host: image.panelImageTar, guest: PANEL_IMAGE_IN_GUEST, readOnly: true },
     ],
   });
-  // on every address of the guest: the gateway's container reaches it at the Docker host's address (extra_hosts)
+  // on every address of the guest: the gateway's container reaches it at the Docker host's address (extra_hosts), the
+  // direct install after a migration at the guest's LAN address (its /etc/hosts, lab/seed.ts)
   const modelBridgePid = bridgeIntoMachine(container, MODEL_PORT_IN_GUEST, modelSocket(dir, guest.vmid), '0.0.0.0');
   const releaseBridgePid = bridgeIntoMachine(container, RELEASE_PORT_IN_GUEST, join(dir, 'run/release.sock'));
   const registryBridgePid = bridgeIntoMachine(container, GUEST_REGISTRY_PORT, join(dir, 'run/registry.sock'));

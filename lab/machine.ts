@@ -9,6 +9,13 @@ import { waitFor } from './shared/wait';
 
 const labSources = resolve(__dirname);
 
+/**
+ * Every machine's address on its "LAN" (a VM's NIC has one): lab/nspawn-boot.sh puts it on the loopback device of
+ * the machine's network namespace, the only device there. Not a loopback address, because OpenClaw 2026.9.6 refuses
+ * a model provider whose host name resolves to one (see MODEL_HOST in lab/model-stub.ts).
+ */
+export const MACHINE_LAN_ADDRESS = '10.98.0.1';
+
 export function startDetached(command: string, args: string[], env: NodeJS.ProcessEnv, logPath: string): number {
   const log = openSync(logPath, 'a');
   const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
@@ -124,6 +131,7 @@ export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000)
       LAB_DISK_SIZE: opts.diskSize,
       LAB_DOCKER_SIZE: opts.dockerSize,
       LAB_HOSTNAME: opts.hostname,
+      LAB_LAN_ADDRESS: MACHINE_LAN_ADDRESS,
     },
     join(opts.machineDir, 'boot.log'),
   );

@@ -18,11 +18,17 @@ import { eachArg } from './shared/args';
 import { closeServers, listen } from './shared/net';
 
 export const MODEL_ID = 'lab-model';
-/** Where a guest reaches the model endpoint (its loopback; bridged to the guest's socket on the host). */
+/** Where a guest reaches the model endpoint (on every address of the guest; bridged to its socket on the host). */
 export const MODEL_PORT_IN_GUEST = 8098;
 /**
- * The name the bots' config gives it: the guest's /etc/hosts says 127.0.0.1 (the direct install), the compose file's
- * extra_hosts the Docker host's gateway address (the Docker-era container, whose loopback is its own).
+ * The name the bots' config gives it: the guest's /etc/hosts says the guest's LAN address (MACHINE_LAN_ADDRESS, the
+ * direct install), the compose file's extra_hosts the Docker host's gateway address (the Docker-era container, whose
+ * loopback is its own). Never a loopback address: OpenClaw 2026.9.6 trusts a configured provider's host name but
+ * refuses it when it resolves to loopback, unless the name is `localhost` or a loopback IP itself (dist/ssrf-*.mjs,
+ * assertAllowedTrustedHostnameResolvedAddressesOrThrow; the turn fails as "LLM request failed: network connection
+ * error", the gateway's log says "Blocked: resolves to private/internal/special-use IP address"). A private address
+ * passes. Its one way around it, `models.providers.<id>.request.allowPrivateNetwork`, is a key 2026.2.19's strict
+ * config schema rejects, and both releases read the same state.
  */
 export const MODEL_HOST = 'model.lab.internal';
 export const MODEL_BASE_URL_IN_GUEST = `http://${MODEL_HOST}:${MODEL_PORT_IN_GUEST}/v1`;

@@ -4,6 +4,7 @@ import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync }
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { DOCKER_ERA_IMAGES, gatewayImage } from './guest-image';
+import { MACHINE_LAN_ADDRESS } from './machine';
 import { MODEL_HOST } from './model-stub';
 import type { OpenClawRelease } from './openclaw-cache';
 import { GUEST_REGISTRY_PORT } from './registry';
@@ -151,8 +152,12 @@ export function seedGuestSystem(
   seed: Pick<GuestSeed, 'release' | 'gatewayToken'>,
 ): void {
   write(root, 'etc/hostname', `${vm.name}\n`); // the image's is the build machine's, and systemd prefers it
-  // the lab's model endpoint (lab/model-stub.ts) on the guest's loopback, for the direct install after a migration
-  write(root, 'etc/hosts', `127.0.0.1 localhost ${MODEL_HOST}\n::1 localhost ip6-localhost ip6-loopback\n`);
+  // the lab's model endpoint (lab/model-stub.ts) at the guest's LAN address, for the direct install after a migration
+  write(
+    root,
+    'etc/hosts',
+    `127.0.0.1 localhost\n${MACHINE_LAN_ADDRESS} ${MODEL_HOST}\n::1 localhost ip6-localhost ip6-loopback\n`,
+  );
   const compose = {
     services: {
       'openclaw-gateway': {

@@ -7,7 +7,8 @@
 # the user made in the workspace. The token lives only in the environment (OPENCLAW_GATEWAY_TOKEN), as with the
 # panel's .env. The state is packed (numeric owners) into the tarball each guest unpacks into /data/openclaw.
 #   $1 the gateway image   $2 the tarball to write   $3 the model endpoint's base URL, with a host name that
-#   $4 (name:address, docker run's --add-host) gives the address it has in the build guest
+#   $4 (name:address, docker run's --add-host) gives the address it has in the build guest: not a loopback one,
+#   which 2026.9.6 refuses behind a name (lab/model-stub.ts, MODEL_HOST)
 set -euo pipefail
 image=$1
 out=$2
@@ -50,15 +51,26 @@ ready || { echo "the $image gateway did not get ready" >&2; exit 1; }
 call() {
   oc gateway call --url "ws://127.0.0.1:$port" --token "$token" --timeout 180000 "$@"
 }
+# the gateway's log says why: the CLI's error is the gateway's summary ("LLM request failed: network connection
+# error" for a refused or failed model request alike)
+turn_failed() {
+  echo "$1" >&2
+  echo "the gateway's log, its end:" >&2
+  # (the image has no tail)
+  docker exec openclaw-seed node -e \
+    'process.stdout.write(require("fs").readFileSync("/tmp/gateway.log", "utf8").split("\n").slice(-40).join("\n"))' \
+    >&2 || true
+  exit 1
+}
 turn=0
 agent_turn() {
   turn=$((turn + 1))
   local answer
   answer=$(call agent --expect-final --json \
     --params "{\"message\":\"$2\",\"sessionKey\":\"$1\",\"idempotencyKey\":\"lab-seed-$turn\"}" 2>&1) ||
-    { echo "agent turn $turn in $1 failed: $answer" >&2; exit 1; }
+    turn_failed "agent turn $turn in $1 failed: $answer"
   # a turn counts once the model's canned answer came back (lab/model-stub.ts); the CLI's status alone does not say
-  grep -q 'Lab model answer' <<<"$answer" || { echo "agent turn $turn in $1 got no model answer: $answer" >&2; exit 1; }
+  grep -q 'Lab model answer' <<<"$answer" || turn_failed "agent turn $turn in $1 got no model answer: $answer"
 }
 agent_turn agent:main:main 'Hello! Please remember that I like short answers.'
 agent_turn agent:main:main 'What did I ask you to remember?'
