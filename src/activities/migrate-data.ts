@@ -1,3 +1,4 @@
+import type { MigrateDataResult, PreCopyResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
@@ -24,51 +25,8 @@ export const migrateDataCommand = (params: MigrateVmParams) =>
   dataCommand(params, 'migrate-data', params.prestage ? ['final'] : []);
 export const preCopyCommand = (params: MigrateVmParams) => dataCommand(params, 'pre-copy', ['pre-copy']);
 
-export interface MigrateDataResult {
-  /** the run-as user did not exist and the migration created it (a system user); absent in older histories */
-  userCreated?: boolean;
-  targetDir: string;
-  copiedWith: string;
-  configBackup: string;
-  configBackupCreated: boolean;
-  targetSessions: number;
-  targetWorkspace: number;
-  /** leases the stopped Docker gateway left in the copy's state database (absent in runs from before) */
-  staleLeasesCleared?: number;
-  /*
-   * Absent in runs from before issue 18: each `<JSON path> <Docker-era path> -> <migrated path>` of openclaw.json,
-   * where the gateway token came from, and what the installed release's doctor did to the copy.
-   */
-  pathsRewritten?: string[];
-  /** `config`: openclaw.json had it; `env`: carried from the compose environment (tokenReadFrom); `none`: neither */
-  tokenSource?: TokenSource;
-  tokenReadFrom?: string;
-  doctor?: DoctorReport;
-}
-
-export type TokenSource = 'config' | 'env' | 'none';
-
-/** What `openclaw doctor --fix --non-interactive` reported doing, item by item, for the record and the human. */
-export interface DoctorReport {
-  /** migrations and other repairs */
-  changed: string[];
-  /** what it archived (moved aside) */
-  archived: string[];
-  /** the skills it disabled */
-  disabled: string[];
-}
-
 /** migrate-data.sh's exit when doctor failed (its tail on stderr) */
 const DOCTOR_FAILED_EXIT = 3;
-
-export interface PreCopyResult {
-  userCreated: boolean;
-  targetDir: string;
-  /** `none` without rsync: the final step after C copies it all with cp -a */
-  copiedWith: 'rsync' | 'none';
-  targetFiles: number;
-  targetBytes: number;
-}
 
 /** E₁ of a pre-staged run (before C): the data copied while Docker still runs; no clean-up, no patch yet. */
 export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResult> {

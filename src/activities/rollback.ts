@@ -1,5 +1,5 @@
 import type { MigrateVmParams } from '../migration/input';
-import type { Undone } from '../migration/messages';
+import type { Undone } from '../migration/contracts';
 import type { GuestCommand } from '../remote/guest';
 import { GuestClockSchema, keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import { OutageMsSchema, type FleetGate } from '../migration/messages';
+import type { FleetGate } from '../migration/messages';
+import { OutageMsSchema } from '../migration/outage';
 import { migrationPhases, runOrderOf, type MigrationPhase } from '../migration/phases';
 import { operatorName } from '../identity';
 import { strictObject, text, vmid } from '../schema';

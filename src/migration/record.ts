@@ -1,8 +1,8 @@
-import type { BotListing } from '../activities/bot-listing';
-import type { TokenSource } from '../activities/migrate-data';
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
-import { inSeconds, outageTimes, type MigrationStatus, type PhaseResults } from './messages';
+import { UNKNOWN, type BotListing, type PhaseResults, type TokenSource } from './contracts';
+import type { MigrationStatus } from './messages';
+import { inSeconds, outageTimes } from './outage';
 import { phaseOrder } from './phases';
 
 /** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
@@ -222,9 +222,6 @@ export function renderRecord(
   add('');
   return lines.join('\n');
 }
-
-/** bot-listing.ts's UNKNOWN: the workflow's sandbox imports this module, that one reads files */
-const UNKNOWN = 'unknown' satisfies import('../activities/bot-listing').Unknown;
 
 function listed<T>(items: T[] | typeof UNKNOWN, what: string): string {
   return items === UNKNOWN ? `${what} unknown` : `${items.length} ${what}`;

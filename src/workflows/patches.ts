@@ -3,6 +3,8 @@
  * started before a change replays without it, one started after takes it. An id, once deployed, never changes.
  */
 export const patches = {
+  /** migrateVm: a run shows itself in the scan once (it upserted and told its fleet twice as it started) */
+  scanEnteredOnce: 'scan-entered-once',
   /** migrateVm: a fleet's child took a `fleetGate` signal naming its own fleet only */
   gateFromItsFleetOnly: 'fleet-gate-from-its-fleet-only',
   /** migrateVm: the outage, once measured, goes with every progress signal */
