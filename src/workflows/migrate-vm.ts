@@ -5,8 +5,6 @@ import { phaseOrder } from '../migration/phases';
 import { MigrationRun, type MigrateVmResult } from './migration-run';
 import { patches } from './patches';
 
-export type { MigrateVmResult } from './migration-run';
-
 /**
  * Migrates one OpenClaw VM from Docker to the direct install, phase by phase as the SOP prescribes
  * (../shared/seeds/001_*.txt): A scan, B verified backup, C stop Docker, D install, E data, F panel,
@@ -18,6 +16,7 @@ export type { MigrateVmResult } from './migration-run';
 export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult> {
   const run = new MigrationRun(parseMigrateVmInput(input));
   const { params, status } = run;
+  // runs started before the patch showed the scan twice: theirs replay so
   if (!patched(patches.scanEnteredOnce)) run.enter('scan');
   const order = phaseOrder(params.prestage);
   const [scan, ...beforeDecision] = order.filter((phase) => !phase.afterApproval);

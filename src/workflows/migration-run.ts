@@ -135,6 +135,7 @@ export class MigrationRun {
   private readonly compensations: { name: string; undo: () => Promise<string | Undone> }[] = [];
   private readonly quick: Activities;
   private readonly proxies: Record<PhaseTimeout, Activities>;
+  /** the same activities, typed by the table for runPhase (a proxy only names them: it issues no command) */
   private readonly phaseActivities: Record<PhaseTimeout, PhaseActivities>;
 
   constructor(readonly params: MigrateVmParams) {
