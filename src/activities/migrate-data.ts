@@ -27,6 +27,7 @@ export const preCopyCommand = (params: MigrateVmParams) => dataCommand(params, '
 
 /** migrate-data.sh's exit when doctor failed (its tail on stderr) */
 const DOCTOR_FAILED_EXIT = 3;
+const DOCTOR_LOST_FILE_EXIT = 4;
 
 /** E₁ of a pre-staged run (before C): the data copied while Docker still runs; no clean-up, no patch yet. */
 export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResult> {
@@ -41,11 +42,18 @@ export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResul
 }
 
 export async function migrateData(params: MigrateVmParams): Promise<MigrateDataResult> {
-  const result = await runChecked(params, migrateDataCommand(params), {
-    type: 'DoctorFailed',
-    message: `openclaw doctor --fix --non-interactive failed on the copy (all it said: /var/lib/openclaw-migrate/doctor.txt)`,
-    exitCode: DOCTOR_FAILED_EXIT,
-  });
+  const result = await runChecked(params, migrateDataCommand(params), [
+    {
+      type: 'DoctorFailed',
+      message: `openclaw doctor --fix --non-interactive failed on the copy (all it said: /var/lib/openclaw-migrate/doctor.txt)`,
+      exitCode: DOCTOR_FAILED_EXIT,
+    },
+    {
+      type: 'DoctorFailed',
+      message: `openclaw doctor --fix --non-interactive took a file out of the user's workspace on the copy and kept no copy of it (the Docker-era data is untouched)`,
+      exitCode: DOCTOR_LOST_FILE_EXIT,
+    },
+  ]);
   const values = keyValues(result.stdout);
   const tokenSource = one(values, 'token_source');
   return {
@@ -64,6 +72,8 @@ export async function migrateData(params: MigrateVmParams): Promise<MigrateDataR
       changed: values.get('doctor_changed') ?? [],
       archived: values.get('doctor_archived') ?? [],
       disabled: values.get('doctor_disabled') ?? [],
+      moved: values.get('doctor_moved') ?? [],
+      edited: values.get('doctor_edited') ?? [],
     },
   };
 }

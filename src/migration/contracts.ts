@@ -135,6 +135,10 @@ export interface DoctorReport {
   archived: string[];
   /** the skills it disabled */
   disabled: string[];
+  /** the user's workspace files it took out of the workspace, each `old -> new` under the state dir, byte for byte */
+  moved?: string[];
+  /** the user's workspace files it changed in place (the Docker-era original stays in /data/openclaw and the backup) */
+  edited?: string[];
 }
 
 export interface PreCopyResult {
