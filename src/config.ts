@@ -10,9 +10,9 @@ import {
 import { tomlLoadClientConfigProfile, type TomlClientConfigProfile } from '@temporalio/envconfig/lib/envconfig-toml';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { WebhooksSchema, type Webhook } from './notify/config';
+import { WEBHOOK_NAME, WebhooksSchema, type Webhook } from './notify/config';
 import { readRegularFile } from './regular-file';
-import { hostName, oneLine } from './schema';
+import { hostName } from './schema';
 
 /**
  * How the worker and the CLI reach Temporal: the part that both `@temporalio/client`'s Connection and the worker's
@@ -263,8 +263,9 @@ export function webhookConfig(env: NodeJS.ProcessEnv = process.env): Webhook[] {
     const issues = parsed.error.issues.map((issue) => {
       const [index, ...field] = issue.path;
       const name = typeof index === 'number' ? (data as { name?: unknown }[])[index]?.name : undefined;
-      const which =
-        typeof index === 'number' ? `[${index}]${typeof name === 'string' ? ` (${oneLine(name, 64)})` : ''}` : '';
+      // a name is shown only once it is one: a URL given as a name by mistake is not quoted
+      const shown = typeof name === 'string' && WEBHOOK_NAME.test(name) ? ` (${name})` : '';
+      const which = typeof index === 'number' ? `[${index}]${shown}` : '';
       return `${which}${field.length ? `.${field.join('.')}` : ''}: ${issue.message}`;
     });
     throw new Error(`Bad webhook settings in ${source}:\n  ${issues.join('\n  ')}`);

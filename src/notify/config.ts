@@ -27,12 +27,12 @@ const webhookUrl = z
     return url.href;
   });
 
+export const WEBHOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 export const WebhookSchema = z
   .strictObject({
     /** how messages, status and metrics name it (its URL is never shown) */
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1–64 letters, digits, . _ - (a letter or digit first)'),
+    name: z.string().regex(WEBHOOK_NAME, '1–64 letters, digits, . _ - (a letter or digit first)'),
     format: z.enum(webhookFormats),
     url: webhookUrl,
     /** Feishu's or DingTalk's signing secret ("signature verification" / 加签), when the bot has one */
