@@ -61,7 +61,7 @@ describe('webhook settings', () => {
   });
 
   it.each([
-    ['an unknown format', hook({ format: 'teams' }), /^  \[0\] \(ops\)\.format: Invalid option/m],
+    ['an unknown format', hook({ format: 'teams' }), /^ {2}\[0\] \(ops\)\.format: Invalid option/m],
     ['a URL not http(s)', hook({ url: `ftp://h.example/${SECRET}` }), /\[0\] \(ops\)\.url: must be an http\(s\) URL/],
     ['a URL with user:password@', hook({ url: `https://u:${SECRET}@h.example/` }), /\(ops\)\.url: must be/],
     ['no URL', hook({ url: undefined }), /\(ops\)\.url: Invalid input/],

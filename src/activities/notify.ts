@@ -63,10 +63,11 @@ async function deliver(hook: Webhook, event: NotifyEvent, cancelled: AbortSignal
     });
     return refusalOf(hook.format, response.status, await response.text());
   } catch (err) {
-    // fetch's own errors name the address at most (ECONNREFUSED 127.0.0.1:80), never the path or query
-    const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
-    if (err instanceof Error && err.name === 'TimeoutError') return `no answer within ${hook.timeoutMs} ms`;
-    return cause?.code ?? (err instanceof Error ? err.name : 'failed');
+    // fetch's own errors name the address at most (ECONNREFUSED 127.0.0.1:80), never the path or query. Read by
+    // their shape: they come from Node's realm, which is not always the caller's (instanceof Error fails in jest).
+    const { name, cause } = (err ?? {}) as { name?: unknown; cause?: { code?: unknown } };
+    if (name === 'TimeoutError') return `no answer within ${hook.timeoutMs} ms`;
+    return String(cause?.code ?? name ?? 'failed');
   }
 }
 
