@@ -1,7 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MetricMeter } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { notifyWith } from '../src/activities/notify';
 import { webhookConfig } from '../src/config';
 import type { Webhook } from '../src/notify/config';
 import { acceptanceEvidence, messageOf, type NotifyEvent } from '../src/notify/events';
@@ -162,5 +167,88 @@ describe('the formats', () => {
     expect(refusalOf('slack', 403, 'invalid_token')).toBe('HTTP 403: invalid_token');
     expect(refusalOf('json', 204, '')).toBeUndefined();
     expect(refusalOf('wecom', 200, '<html>')).toBe("answered '<html>', not JSON");
+  });
+});
+
+describe('the notify activity', () => {
+  let server: Server;
+  let base: string;
+  const posted: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => void (posted.push(req.url!), req.resume(), res.writeHead(204).end()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  const event: NotifyEvent = { kind: 'gate-opened', fleetId: 'migrate-fleet-default', by: 'alice', reason: 'ok' };
+  /** A port nothing listens on: the connection is refused. */
+  const refused = async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  };
+  /** Runs `notify` as one attempt would, with the heartbeat of the attempt before; answers what it did. */
+  async function attempt(webhooks: Webhook[], before?: { delivered: string[] }) {
+    const counted: Record<string, string>[] = [];
+    const meter = { createCounter: () => ({ add: (_: number, tags: Record<string, string>) => counted.push(tags) }) };
+    const env = new MockActivityEnvironment(
+      { heartbeatDetails: before },
+      { metricMeter: meter as unknown as MetricMeter },
+    );
+    const heartbeats: unknown[] = [];
+    env.on('heartbeat', (details: unknown) => heartbeats.push(details));
+    const outcome = await env
+      .run(
+        notifyWith(() => webhooks),
+        event,
+      )
+      .then(
+        (result) => ({ result }),
+        (err: Error) => ({ error: err.message }),
+      );
+    return { outcome, counted, heartbeats };
+  }
+
+  it('posts to each webhook configured for the event, fails naming the one that did not take it, and counts', async () => {
+    posted.length = 0;
+    const hooks: Webhook[] = [
+      { name: 'up', format: 'json', url: `${base}/up/${SECRET}`, timeoutMs: 2000 },
+      { name: 'down', format: 'json', url: `http://127.0.0.1:${await refused()}/${SECRET}`, timeoutMs: 2000 },
+      { name: 'elsewhere', format: 'json', url: `${base}/elsewhere`, timeoutMs: 2000, events: ['run-failed'] },
+    ];
+    const first = await attempt(hooks);
+    expect(first.outcome).toEqual({
+      error: "gate-opened not delivered: webhook 'down' (json): ECONNREFUSED",
+    });
+    expect(posted).toEqual([`/up/${SECRET}`]);
+    expect(first.heartbeats).toEqual([{ delivered: ['up'] }]);
+    expect(first.counted).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ webhook: 'up', event: 'gate-opened', outcome: 'delivered' }),
+        expect.objectContaining({ webhook: 'down', event: 'gate-opened', outcome: 'failed' }),
+      ]),
+    );
+    // the retry, its heartbeat before it: only the webhook that failed is tried again
+    const second = await attempt(hooks, { delivered: ['up'] });
+    expect(posted).toEqual([`/up/${SECRET}`]);
+    expect(second.counted).toEqual([expect.objectContaining({ webhook: 'down', outcome: 'failed' })]);
+    // once it answers, the event is delivered to both
+    hooks[1] = { ...hooks[1], url: `${base}/down` };
+    expect((await attempt(hooks, { delivered: ['up'] })).outcome).toEqual({ result: { delivered: ['up', 'down'] } });
+    expect(posted).toEqual([`/up/${SECRET}`, '/down']);
+  });
+
+  it('sends nothing without webhooks, and refuses an event that is not one', async () => {
+    expect((await attempt([])).outcome).toEqual({ result: { delivered: [] } });
+    const env = new MockActivityEnvironment();
+    await expect(
+      env.run(
+        notifyWith(() => []),
+        { kind: 'vm-exploded' } as unknown as NotifyEvent,
+      ),
+    ).rejects.toThrow(/^notify: /);
   });
 });
