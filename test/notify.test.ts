@@ -175,7 +175,13 @@ describe('the notify activity', () => {
   let base: string;
   const posted: string[] = [];
   beforeAll(async () => {
-    server = createServer((req, res) => void (posted.push(req.url!), req.resume(), res.writeHead(204).end()));
+    // `/echo/…` refuses, quoting the URL it was posted to, as a careless receiver might
+    server = createServer((req, res) => {
+      posted.push(req.url!);
+      req.resume();
+      if (req.url!.startsWith('/echo/')) res.writeHead(403).end(`no hook at ${req.url}`);
+      else res.writeHead(204).end();
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -239,6 +245,15 @@ describe('the notify activity', () => {
     hooks[1] = { ...hooks[1], url: `${base}/down` };
     expect((await attempt(hooks, { delivered: ['up'] })).outcome).toEqual({ result: { delivered: ['up', 'down'] } });
     expect(posted).toEqual([`/up/${SECRET}`, '/down']);
+  });
+
+  it("withholds the webhook's credentials from a refusal that quotes them", async () => {
+    const url = `${base}/echo/${SECRET}?access_token=${SECRET}x`;
+    const { outcome } = await attempt([{ name: 'echo', format: 'json', url, timeoutMs: 2000 }]);
+    expect(outcome).toEqual({
+      error:
+        "gate-opened not delivered: webhook 'echo' (json): HTTP 403: no hook at /echo/[withheld]?access_token=[withheld]",
+    });
   });
 
   it('sends nothing without webhooks, and refuses an event that is not one', async () => {

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { webhookConfig } from '../config';
 import { failure } from '../failures';
+import { withholdCredentials } from './guest-command';
 import { notificationCounter } from '../metrics';
 import type { Webhook } from '../notify/config';
 import { NotifyEventSchema, type NotifyEvent } from '../notify/events';
@@ -61,7 +62,8 @@ async function deliver(hook: Webhook, event: NotifyEvent, cancelled: AbortSignal
       redirect: 'error',
       signal: AbortSignal.any([AbortSignal.timeout(hook.timeoutMs), cancelled]),
     });
-    return refusalOf(hook.format, response.status, await response.text());
+    const refusal = refusalOf(hook.format, response.status, await response.text());
+    return refusal && withholdWebhook(hook, refusal);
   } catch (err) {
     // fetch's own errors name the address at most (ECONNREFUSED 127.0.0.1:80), never the path or query. Read by
     // their shape: they come from Node's realm, which is not always the caller's (instanceof Error fails in jest).
@@ -69,6 +71,19 @@ async function deliver(hook: Webhook, event: NotifyEvent, cancelled: AbortSignal
     if (name === 'TimeoutError') return `no answer within ${hook.timeoutMs} ms`;
     return String(cause?.code ?? name ?? 'failed');
   }
+}
+
+/**
+ * A service's answer with the webhook's own credentials withheld, should it echo them (its URL's path segments and
+ * query values, the signing secret), then whatever else has a credential's shape.
+ */
+function withholdWebhook(hook: Webhook, answer: string): string {
+  const url = new URL(hook.url);
+  const parts = [...url.pathname.split('/'), ...url.searchParams.values(), hook.secret ?? '']
+    .filter((p) => p.length >= 8)
+    // the longest first: a value that holds another is withheld whole
+    .sort((a, b) => b.length - a.length);
+  return withholdCredentials(parts.reduce((kept, part) => kept.split(part).join('[withheld]'), answer));
 }
 
 let configured: Webhook[] | undefined;
