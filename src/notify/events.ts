@@ -148,7 +148,9 @@ export function acceptanceEvidence(
   const checks = acceptance ? Object.keys(acceptance.checks) : [];
   const differences = acceptance?.bots?.differences ?? [];
   return [
-    acceptance ? `${checks.length} acceptance checks passed (${checks.slice(0, 8).join(', ')})` : 'acceptance passed',
+    checks.length
+      ? `${checks.length} acceptance checks passed (${checks.slice(0, 8).join(', ')})`
+      : 'acceptance passed',
     ...(differences.length ? [`bots differ in: ${differences.slice(0, 3).join('; ')}`] : []),
     ...(outageMs !== undefined ? [`outage ${seconds(outageMs)}`] : []),
   ].join('; ');
