@@ -26,4 +26,9 @@ export const patches = {
    * grant is believed only once the lock names the run as its holder
    */
   lockHeldUntilItsHolderEnds: 'lock-held-until-its-holder-ends',
+  /**
+   * migrateFleet: tells the worker's webhooks (the `notify` activity, never awaited in a VM's path) of its gate, its
+   * children awaiting approval, rolling back, rolled back or failed, and of its end; counts what was not delivered
+   */
+  fleetNotifies: 'fleet-notifies',
 } as const;
