@@ -1,7 +1,7 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { Undone } from '../migration/messages';
-import { classTimeoutMs, compensationTimeout, type CompensationActivity } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
+import { classTimeoutMs, compensationTimeout, type CompensationActivity } from '../migration/phases';
 import { GuestClockSchema, keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
