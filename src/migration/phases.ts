@@ -216,6 +216,10 @@ export function phaseOrder(prestage: boolean): readonly Phase[] {
 /** What a run is in besides a phase: waiting, rolling back, or at its end. */
 const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
 const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
+/** Where a run has ended: every end but the rollback under way. */
+export const terminalPhases = ends.filter(
+  (end): end is Exclude<(typeof ends)[number], 'rolling-back'> => end !== 'rolling-back',
+);
 
 /** Where a run goes when nothing fails: its phases, with the human's decision and the fleet's gate before I. */
 export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
