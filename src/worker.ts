@@ -3,7 +3,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import * as activities from './activities';
 import { temporalConfig, webhookConfig, type TemporalConfig } from './config';
 import { installMetricsRuntime, phaseDurations, pollFleetGauges } from './metrics';
-import { closeAllConnections } from './remote';
+import { sshPool } from './remote';
 import { workflowCode } from './workflow-code';
 
 /**
@@ -56,7 +56,7 @@ export async function serveWorker(phases: typeof activities = activities, config
     console.log('worker stopped');
   } finally {
     await stopGauges();
-    await closeAllConnections();
+    await sshPool.close();
     await connection.close();
   }
 }

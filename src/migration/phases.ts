@@ -200,6 +200,23 @@ export function phaseNamed<N extends PhaseName>(name: N): Extract<Phase, { name:
 }
 
 /**
+ * A guest command's own timeout in a phase or compensation of this class. migrateVm bounds the activity a margin
+ * above it, so the command's timeout fires (and kills it) before the activity's start-to-close.
+ */
+export function classTimeoutMs(timeout: PhaseTimeout, timeouts: { commandMs: number; installMs: number }): number {
+  return { quick: 60_000, command: timeouts.commandMs, install: timeouts.installMs }[timeout];
+}
+
+type Compensation = Extract<Phase, { compensation: object }>['compensation'];
+export type CompensationActivity = Compensation['activity'];
+
+/** The class of the compensation that this activity runs, by the table. */
+export function compensationTimeout(activity: CompensationActivity): PhaseTimeout {
+  const compensations: readonly Compensation[] = phases.flatMap((p) => ('compensation' in p ? [p.compensation] : []));
+  return compensations.find((compensation) => compensation.activity === activity)!.timeout;
+}
+
+/**
  * A pre-staged run (`prestage`, issue 13) before the human's decision: the verified backup first as ever, then what
  * does not need Docker stopped while it still serves (D, the pre-copy E₁, F, the units written G₁), and only then
  * C, the final copy of the difference with the lease clean-up and the §5.6 patch (E₂), the units started (G₂), H.
@@ -227,6 +244,10 @@ export function phaseOrder(prestage: boolean): readonly Phase[] {
 /** What a run is in besides a phase: waiting, rolling back, or at its end. */
 const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
 const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
+/** Where a run has ended: every end but the rollback under way. */
+export const terminalPhases = ends.filter(
+  (end): end is Exclude<(typeof ends)[number], 'rolling-back'> => end !== 'rolling-back',
+);
 
 /** Where a run goes when nothing fails: its phases, with the human's decision and the fleet's gate before I. */
 export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
