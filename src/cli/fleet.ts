@@ -20,7 +20,8 @@ import {
   type FleetStatus,
   type FleetVm,
 } from '../fleet/messages';
-import { approveUpdate, inSeconds, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { inSeconds } from '../migration/outage';
 import { parseInput } from '../migration/input';
 import { fleetSummary } from '../migration/ui-metadata';
 import { InputRefused, printable } from '../schema';

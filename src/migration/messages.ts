@@ -93,7 +93,3 @@ export interface MigrationStatus {
   /** what the customer noticed, once the acceptance passed (absent for runs before it was measured) */
   outage?: Outage;
 }
-
-/** The CLI reads these here until its imports name ./outage (its branch owns those lines). */
-export { inSeconds, outageTimes } from './outage';
-export type { Outage } from './contracts';
