@@ -58,7 +58,7 @@ function parseStrictYaml(text: string): unknown {
  */
 export async function privateKeyProblems(inventory: Inventory): Promise<{ problems: string[]; warnings: string[] }> {
   const keys = [
-    ['node.privateKeyPath', inventory.node.privateKeyPath],
+    ...Object.entries(inventory.nodes).map(([name, node]) => [`nodes.${name}.privateKeyPath`, node.privateKeyPath]),
     ...inventory.vms.map((vm, i) => [`vms.${i}.ssh.privateKeyPath`, vm.ssh?.privateKeyPath]),
   ].filter((entry): entry is [string, string] => entry[1] !== undefined);
   const problems: string[] = [];
