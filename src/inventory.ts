@@ -161,15 +161,30 @@ function checkNodes(written: z.output<typeof WrittenInventorySchema>, ctx: z.Ref
  * The inventory in its one canonical form: `nodes` (the shorthand's node named by its host, its `ledgerPath` in
  * it) and every VM naming its node. Parsing this form again gives it back unchanged.
  */
-export const InventorySchema = WrittenInventorySchema.superRefine(checkNodes).transform(
-  ({ node, ledgerPath: shorthandLedger, nodes, vms, ...rest }) => {
-    const canonicalNodes: Record<string, InventoryNode> = nodes ?? {
-      [node!.host]: { ...node!, ...(shorthandLedger ? { ledgerPath: shorthandLedger } : {}) },
-    };
-    const only = Object.keys(canonicalNodes)[0];
-    return { nodes: canonicalNodes, ...rest, vms: vms.map((vm) => ({ ...vm, node: vm.node ?? only })) };
-  },
-);
+function canonical<Written extends z.output<typeof WrittenInventorySchema>>({
+  node,
+  ledgerPath: shorthandLedger,
+  nodes,
+  vms,
+  ...rest
+}: Written) {
+  const canonicalNodes: Record<string, InventoryNode> = nodes ?? {
+    [node!.host]: { ...node!, ...(shorthandLedger ? { ledgerPath: shorthandLedger } : {}) },
+  };
+  const only = Object.keys(canonicalNodes)[0];
+  return { nodes: canonicalNodes, ...rest, vms: vms.map((vm) => ({ ...vm, node: vm.node ?? only })) };
+}
+
+export const InventorySchema = WrittenInventorySchema.superRefine(checkNodes).transform(canonical);
+/**
+ * What `discover` starts from: an inventory whose VMs may be none (the nodes are what it looks at; its settings go
+ * into the inventory it writes).
+ */
+export const DiscoverySourceSchema = WrittenInventorySchema.extend({
+  vms: z.array(InventoryVmSchema).max(MAX_FLEET_VMS).default([]),
+})
+  .superRefine(checkNodes)
+  .transform(canonical);
 export type Inventory = z.output<typeof InventorySchema>;
 /** An inventory as written (either form), as a fleet's input or a file may hold it. */
 export type InventoryInput = z.input<typeof InventorySchema>;

@@ -23,6 +23,7 @@ import {
   migrateFleetCommand,
   planFleetCommand,
 } from './cli/fleet';
+import { discoverCommand } from './cli/discover';
 import { migrateVmInputFor, type VmOverrides } from './migration/from-inventory';
 import { parseMigrateVmInput, type MigrateVmInput } from './migration/input';
 import {
@@ -250,6 +251,8 @@ commands.status = {
   },
 };
 
+commands.discover = discoverCommand;
+
 commands.approve = decisionCommand(true);
 commands.reject = decisionCommand(false);
 
@@ -301,6 +304,8 @@ export function usage(): string {
     '  --reason TEXT             why',
     '  --wait                    migrate vm: follow the run until it awaits approval or ends',
     '  --watch                   status: redraw until the fleet ends',
+    "  --node NAME --out FILE    discover: one of the inventory's nodes; the inventory to write (inventory.discovered.yaml)",
+    "  --tag                     discover: write each VM's state as a Proxmox tag (qm set --tags, other tags kept)",
     '  --json                    machine-readable output',
     '  -h, --help                this text',
     '',
@@ -334,6 +339,9 @@ const flags = {
   reason: { type: 'string' },
   wait: { type: 'boolean' },
   watch: { type: 'boolean' },
+  node: { type: 'string' },
+  out: { type: 'string' },
+  tag: { type: 'boolean' },
 } as const;
 
 /** The command line, or a refusal naming the flag and the nearest known one. */
@@ -382,6 +390,9 @@ export async function runCli(argv: string[]): Promise<number> {
       reason: values.reason,
       wait: values.wait,
       watch: values.watch,
+      node: values.node,
+      out: values.out,
+      tag: values.tag,
     },
   });
   // commands set exitCode 3 when a decision was not taken
