@@ -85,6 +85,16 @@ export const MAX_FLEET_VMS = 2000;
 /** Nodes of one inventory: a cluster's size is bounded by corosync well below this. */
 export const MAX_NODES = 100;
 
+/** Nodes by name, as an inventory's `nodes` (and discover's input) has them. */
+export const NodesSchema = z
+  .record(nodeName, InventoryNodeSchema, {
+    // zod says 'Invalid key in record' alone: the rule the name broke is the useful part
+    error: (issue) =>
+      issue.code === 'invalid_key' ? `${issue.issues.map((inner) => inner.message).join('; ')}` : undefined,
+  })
+  .refine((nodes) => Object.keys(nodes).length >= 1, 'at least one node')
+  .refine((nodes) => Object.keys(nodes).length <= MAX_NODES, `at most ${MAX_NODES} nodes`);
+
 /**
  * A fleet of OpenClaw VMs behind one or more Proxmox nodes, as written: `nodes` (a name each) with every VM naming
  * its node, or the one-node shorthand `node` (+ `ledgerPath`). The lab writes one, operators and `discover` theirs.
@@ -94,15 +104,7 @@ const WrittenInventorySchema = strictObject({
   node: SshEndpointSchema.optional(),
   /** with `node`: the node's bot ledger (default /root/openclaw-bot-ledger.tsv); with `nodes` each node says */
   ledgerPath: ledgerPath.optional(),
-  nodes: z
-    .record(nodeName, InventoryNodeSchema, {
-      // zod says 'Invalid key in record' alone: the rule the name broke is the useful part
-      error: (issue) =>
-        issue.code === 'invalid_key' ? `${issue.issues.map((inner) => inner.message).join('; ')}` : undefined,
-    })
-    .refine((nodes) => Object.keys(nodes).length >= 1, 'at least one node')
-    .refine((nodes) => Object.keys(nodes).length <= MAX_NODES, `at most ${MAX_NODES} nodes`)
-    .optional(),
+  nodes: NodesSchema.optional(),
   panelRelease: PanelReleaseSchema,
   installCommand: shellCommandLine.optional(),
   /** phase I removes each VM's OpenClaw images too (after acceptance and approval); default: they stay */

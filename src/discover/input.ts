@@ -1,13 +1,10 @@
 import { z } from 'zod';
-import { InventoryNodeSchema, MAX_NODES, nodeName } from '../inventory';
+import { NodesSchema } from '../inventory';
 import { strictObject } from '../schema';
 
 /** What one discover run reads: nodes by name, as an inventory's `nodes` has them. */
 export const DiscoverInputSchema = strictObject({
-  nodes: z
-    .record(nodeName, InventoryNodeSchema)
-    .refine((nodes) => Object.keys(nodes).length >= 1, 'at least one node')
-    .refine((nodes) => Object.keys(nodes).length <= MAX_NODES, `at most ${MAX_NODES} nodes`),
+  nodes: NodesSchema,
   /** write each VM's state back as a Proxmox tag (`qm set --tags`), its other tags kept; off by default */
   tag: z.boolean().default(false),
   /** nodes read at once */
