@@ -33,7 +33,10 @@ export interface VmConfig {
   agent: boolean;
 }
 
-/** `qm config <vmid>`: `key: value` lines; a description's further lines are indented, so never a key. */
+/**
+ * `qm config <vmid>`: `key: value` lines, keys sorted (qm.pm prints the description through encode_text, its
+ * newlines as %0A, so every line is a key's); the first of a key counts.
+ */
 export function parseQmConfig(text: string): VmConfig {
   const values = new Map<string, string>();
   for (const line of text.split('\n')) {
