@@ -217,6 +217,12 @@ describe('the inventory discover writes', () => {
     expect(text).toContain('#   pve2 vm 207 (bot-207): not-openclaw: why 207');
   });
 
+  it('leaves out a name the inventory would refuse, not the VM', () => {
+    const named = { nodes: [{ name: 'pve1', vms: [{ ...vm(105, 'pve1', 'docker-era'), name: 'VM 105' }] }] };
+    const inventory = InventorySchema.parse(parse(renderInventory(source, named)));
+    expect(inventory.vms).toEqual([{ vmid: 105, ip: '10.10.10.5', node: 'pve1' }]);
+  });
+
   it('is the same file when the same fleet is discovered again', () => {
     expect(renderInventory(source, structuredClone(report))).toBe(renderInventory(source, report));
   });

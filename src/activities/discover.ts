@@ -98,7 +98,8 @@ function discovered(node: string, listing: NodeListing, facts: VmFacts): Discove
   return {
     vmid: listed.vmid,
     node,
-    ...((listed.config?.name ?? listed.name) ? { name: listed.config?.name ?? listed.name } : {}),
+    // qm list's `VM <vmid>` stands for no name
+    ...(listed.config?.name ? { name: listed.config.name } : {}),
     status: listed.status,
     state,
     why,

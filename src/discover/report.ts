@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { Inventory } from '../inventory';
+import { InventoryVmSchema, type Inventory } from '../inventory';
 import { oneLine, printable } from '../schema';
 import { VM_STATES, type DiscoveredVm, type DiscoveryReport } from './facts';
 
@@ -53,7 +53,8 @@ export function renderInventory(source: Inventory, report: DiscoveryReport): str
     return {
       vmid: vm.vmid,
       ip: vm.ip,
-      ...(vm.name ? { name: vm.name } : {}),
+      // a name the inventory would refuse (PVE's are DNS names, so none should be) is left out, not the VM
+      ...(vm.name && InventoryVmSchema.shape.name.safeParse(vm.name).success ? { name: vm.name } : {}),
       node: vm.node,
       ...(known?.ssh ? { ssh: known.ssh } : {}),
       ...(known?.prestage !== undefined ? { prestage: known.prestage } : {}),
