@@ -125,19 +125,19 @@ describe('classifying a VM', () => {
       'half-way: a stopped Docker and no direct unit',
       facts(probe(gatewayContainer('exited'), ...unitsAbsent, 'docker_data=1')),
       'half-way',
-      /^Docker stopped, and no direct gateway running \(container openclaw-gateway exited/,
+      /^the Docker-era gateway stopped, and no direct gateway running \(container openclaw-gateway exited/,
     ],
     [
       'half-way: direct running, Docker stopped but not removed',
       facts(probe(gatewayContainer('exited'), ...unitsActive, 'home=/root/.openclaw')),
       'half-way',
-      /^the direct gateway runs, Docker stopped but not removed/,
+      /^the direct gateway running, Docker not removed/,
     ],
     [
       'half-way: both running',
       facts(probe(gatewayContainer('running'), ...unitsActive)),
       'half-way',
-      /^Docker-era and direct gateways both running/,
+      /^the Docker-era and the direct gateway both running/,
     ],
     [
       'agent-down: no answer',

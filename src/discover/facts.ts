@@ -262,15 +262,20 @@ export function classify(facts: VmFacts): { state: VmState; why: string; release
     return { state: 'docker-era', why, ...withRelease };
   if (directActive && running.length === 0 && (probe.dockerRemoved !== undefined || probe.containers.length === 0))
     return { state: 'direct', why };
-  return { state: 'half-way', why: halfWay(probe, directActive, running.length > 0) + ` (${why})`, ...withRelease };
+  return {
+    state: 'half-way',
+    why: halfWay(probe, directActive, gateway?.state === 'running') + ` (${why})`,
+    ...withRelease,
+  };
 }
 
-function halfWay(probe: ProbeFindings, directActive: boolean, dockerRunning: boolean): string {
-  if (dockerRunning && directActive) return 'Docker-era and direct gateways both running';
-  if (dockerRunning) return 'Docker-era OpenClaw running beside a direct unit or a docker-removed marker';
-  if (directActive) return 'the direct gateway runs, Docker stopped but not removed';
+/** What a half-way VM has of each side, by its gateways (the panel's container may run on without its gateway). */
+function halfWay(probe: ProbeFindings, directActive: boolean, dockerGateway: boolean): string {
+  if (dockerGateway && directActive) return 'the Docker-era and the direct gateway both running';
+  if (dockerGateway) return 'the Docker-era gateway running beside a direct unit or a docker-removed marker';
+  if (directActive) return 'the direct gateway running, Docker not removed';
   if (probe.dockerRemoved !== undefined) return 'Docker removed, and no direct gateway running';
-  if (probe.containers.length > 0) return 'Docker stopped, and no direct gateway running';
+  if (probe.containers.length > 0) return 'the Docker-era gateway stopped, and no direct gateway running';
   return 'OpenClaw data, and no gateway running';
 }
 
