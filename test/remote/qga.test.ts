@@ -1,5 +1,5 @@
 import { clearFault, guestExec, injectFault } from '../../lab/lab';
-import type { SshEndpoint } from '../../src/inventory';
+import { soleNode, type SshEndpoint } from '../../src/inventory';
 import {
   GuestExecFailed,
   GuestCommandTimeout,
@@ -30,7 +30,7 @@ describe('a guest through qm guest exec', () => {
   let guest: QgaGuest;
   beforeAll(async () => {
     lab = await startLab({ guests: 2 });
-    node = inventoryOf(lab).node;
+    node = soleNode(inventoryOf(lab));
     guest = new QgaGuest(sshPool, 105, node, { killGraceMs: 1000 });
   }, 300_000);
   afterAll(async () => {
