@@ -7,7 +7,7 @@ import { fleetWorkflowId } from '../src/fleet/messages';
 import { migrationId, statusQuery, type MigrationStatus } from '../src/migration/messages';
 import { WorkerProcesses } from '../test/support/worker-process';
 import { devServer } from './fleet';
-import { median, s, startWatcher, stopWatcher, unionMs, type GuestCommandSeen } from './outage';
+import { median, phaseRows, s, startWatcher, stopWatcher, unionMs, type GuestCommandSeen } from './outage';
 
 /**
  * Prints figures, asserts nothing: `npm run bench -- fleet-lab`. Where the product's own time and CPU go: the
@@ -185,24 +185,8 @@ function report({ concurrency, canary, makespanMs, cpu, starts, vms }: Run): voi
       `${vms.map((vm) => `${vm.vmid} ${vm.status.phase}`).join(', ')}); makespan ${s(makespanMs)} s, ideal ` +
       `${s(ideal)} s (the guest commands' own times, scheduled), makespan/ideal ${(makespanMs / ideal).toFixed(2)}`,
   );
-  const rows = new Map<string, { activity: number[]; own: number[] }>();
-  for (const { status, commands } of vms) {
-    for (const phase of status.phases) {
-      if (!phase.endedAt) continue;
-      const [from, to] = [Date.parse(phase.startedAt), Date.parse(phase.endedAt)];
-      // a command is the phase's when its middle falls within it; a script's subshells carry its command line
-      // too, so the time is the union of what was seen
-      const own = unionMs(
-        commands.filter(({ startMs, endMs }) => from <= (startMs + endMs) / 2 && (startMs + endMs) / 2 <= to),
-      );
-      const row = rows.get(phase.name) ?? { activity: [], own: [] };
-      row.activity.push(to - from);
-      row.own.push(own);
-      rows.set(phase.name, row);
-    }
-  }
   console.log(`  ${'phase (medians over the VMs, s)'.padEnd(44)} activity   guest command   difference`);
-  for (const [phase, { activity, own }] of rows)
+  for (const [phase, { recorded: activity, guest: own }] of phaseRows(vms))
     console.log(
       `  ${phase.padEnd(44)} ${s(median(activity)).padStart(8)} ${s(median(own)).padStart(15)} ` +
         `${s(median(activity.map((ms, i) => ms - own[i]))).padStart(12)}`,

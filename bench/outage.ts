@@ -143,13 +143,10 @@ export const median = (values: number[]) => {
 };
 export const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : (ms / 1000).toFixed(2));
 
-function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
-  console.log(`\n${name}: ${vms.length} VMs at concurrency ${concurrency}, makespan ${s(wallMs)} s`);
-  for (const { vmid, status, gatewayStartMs } of vms)
-    console.log(
-      `  vm ${vmid}: ${status.phase}, outage ${s(status.outage?.ms)} s, the gateway's own start ${s(gatewayStartMs)} s`,
-    );
-  // each phase's recorded time and the run time of the guest commands that ran within it, per VM, medians
+/** Per phase, each VM's recorded time and the run time of the guest commands that ran within it. */
+export function phaseRows(
+  vms: { status: MigrationStatus; commands: GuestCommandSeen[] }[],
+): Map<string, { recorded: number[]; guest: number[] }> {
   const rows = new Map<string, { recorded: number[]; guest: number[] }>();
   for (const { status, commands } of vms) {
     for (const phase of status.phases) {
@@ -168,6 +165,16 @@ function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
       rows.set(phase.name, row);
     }
   }
+  return rows;
+}
+
+function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
+  console.log(`\n${name}: ${vms.length} VMs at concurrency ${concurrency}, makespan ${s(wallMs)} s`);
+  for (const { vmid, status, gatewayStartMs } of vms)
+    console.log(
+      `  vm ${vmid}: ${status.phase}, outage ${s(status.outage?.ms)} s, the gateway's own start ${s(gatewayStartMs)} s`,
+    );
+  const rows = phaseRows(vms);
   console.log(`  ${'phase (median over VMs)'.padEnd(44)} recorded   guest commands   overhead`);
   for (const [phase, { recorded, guest }] of rows) {
     const overhead = recorded.map((ms, i) => ms - guest[i]);
