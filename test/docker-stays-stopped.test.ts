@@ -141,9 +141,10 @@ describe('Docker between phase C and the human decision', () => {
     expect(removed.pruneReclaimed).toBe('0B');
     expect(result.record).toContain('`openclaw-gateway always`, `openclaw-panel always`');
     expect(result.record).toContain('reclaimed 0B');
-    // doctor.txt: phase E's `openclaw doctor --fix` output, kept on the VM for the operator
+    // doctor.txt and doctor-moved: phase E's `openclaw doctor --fix` output and the user's files it moved aside, kept
+    // on the VM for the operator (and the latter for the acceptance's counts)
     expect(inGuest(105, 'ls /var/lib/openclaw-migrate')).toBe(
-      'data-migrated\ndocker-removed\ndocker-stopped-at\ndoctor.txt',
+      'data-migrated\ndocker-removed\ndocker-stopped-at\ndoctor-moved\ndoctor.txt',
     );
   });
 
@@ -163,7 +164,7 @@ describe('Docker between phase C and the human decision', () => {
     expect(running(106)).toBe('openclaw-gateway\nopenclaw-panel');
     const status = await handle.query(statusQuery);
     expect(status.rollback).toContain('docker compose start: done (restart_policy=openclaw-gateway always)');
-    expect(inGuest(106, 'ls /var/lib/openclaw-migrate')).toBe('data-migrated\ndoctor.txt');
+    expect(inGuest(106, 'ls /var/lib/openclaw-migrate')).toBe('data-migrated\ndoctor-moved\ndoctor.txt');
     // as before the migration: a dockerd restart brings them back by their own policy
     injectFault(run.lab, { vmid: 106, kind: 'dockerd-restart' });
     await waitFor(() => running(106) === 'openclaw-gateway\nopenclaw-panel', {

@@ -108,21 +108,23 @@ describe('notifications', () => {
     ]);
     const inventory = standInInventory(3);
     inventory.vms.forEach((vm, i) => Object.assign(vm, { vmid: OK + i, name: `customer-${i}` }));
+    // all three at once (no canary): the first waits for its approval, which holds the fleet open while the others'
+    // rollback and failure close its gate and the operator opens it again
     const handle = await env.client.workflow.start(migrateFleet, {
       taskQueue,
       workflowId: `notify-${randomUUID()}`,
-      args: [{ inventory, concurrency: 2, failureBudget: 3 }],
+      args: [{ inventory, concurrency: 3, canary: 0, failureBudget: 3 }],
     });
-    const stopApproving = approveAsTheyArrive(env.client, handle);
     await waitFor(
-      'the rollback and the failure',
+      'the rollback and the failure, the first awaiting approval',
       async () => {
         const { vms } = await handle.query(fleetStatusQuery);
-        return vms[1].state === 'rolled-back' && vms[2].state === 'failed';
+        return vms[0].phase === 'awaiting-approval' && vms[1].state === 'rolled-back' && vms[2].state === 'failed';
       },
       60_000,
     );
     await handle.executeUpdate(setFleetGateUpdate, { args: [{ open: true, by: 'Alice', reason: 'understood' }] });
+    const stopApproving = approveAsTheyArrive(env.client, handle);
     const report = await handle.result().finally(stopApproving);
     expect(report.counts).toEqual({ completed: 1, 'rolled-back': 1, failed: 1 });
 

@@ -184,7 +184,8 @@ DOCTOR_OUT=/var/lib/openclaw-migrate/doctor.txt
 # workspace the copy's config names must be, after doctor, at its path or, byte for byte, elsewhere in the state
 # dir: what moved (with where to) or was edited is printed for the record, what moved is listed in DOCTOR_MOVED for
 # the acceptance's counts (the old path, a line each), and a file gone with no copy left fails the phase (exit 4).
-WORKSPACE_BEFORE=/var/lib/openclaw-migrate/workspace-before-doctor.json
+WORKSPACE_BEFORE=$(mktemp)
+trap 'rm -f "$WORKSPACE_BEFORE"' EXIT
 DOCTOR_MOVED=/var/lib/openclaw-migrate/doctor-moved
 account_workspaces() {
   python3 - "$@" <<"PY"
