@@ -329,9 +329,15 @@ PY`,
       expect(result.outcome).toBe('completed');
       const order = phaseOrder(true);
       expect(result.status.phases.map((p) => p.name)).toEqual(order.map((p) => p.name));
-      // the history: each phase's activity scheduled in the pre-staged order, and no rollback
+      // the history: each phase's activity scheduled in the pre-staged order, and no rollback; a lone run tells the
+      // worker's webhooks once, as it starts to await approval (src/notify)
+      const activities = order.flatMap((p) => ('activity' in p ? [p.activity] : []));
+      const awaitsApproval = activities.indexOf('acceptanceGate') + 1;
+      expect(awaitsApproval).toBeGreaterThan(0);
       expect(await activitiesRun(handle)).toEqual([
-        ...order.flatMap((p) => ('activity' in p ? [p.activity] : [])),
+        ...activities.slice(0, awaitsApproval),
+        'notify',
+        ...activities.slice(awaitsApproval),
         'writeRecord',
       ]);
       expect(inGuest(111, 'systemctl is-enabled openclaw-gateway openclaw-panel')).toBe('enabled\nenabled');
