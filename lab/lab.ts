@@ -336,7 +336,8 @@ async function startGuest(
       enterMachine(container.initPid, [
         '/bin/bash',
         '-c',
-        `docker logs openclaw-gateway 2>&1 | grep -q "$4" &&
+        // the compose sets TERM=xterm-256color, so the gateway colours its log: codes stripped before matching
+        `docker logs openclaw-gateway 2>&1 | sed 's/\\x1b\\[[0-9;]*m//g' | grep -q "$4" &&
           curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2" &&
           [ -d "$3" ] && [ -z "$(find "$3" -newermt '5 seconds ago' -print -quit)" ]`,
         'lab-up',
