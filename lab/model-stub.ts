@@ -5,7 +5,8 @@
  * `{"at","method","path","body"}`), so a test can see what a bot put in front of its model (its MEMORY.md, say).
  *
  *     GET  /v1/models              the one model, MODEL_ID
- *     POST /v1/chat/completions    a canned answer; as server-sent chunks when the request says `"stream": true`
+ *     POST /v1/chat/completions    a canned answer, or a call of the bot's `read` tool when the user asks to read a
+ *                                  workspace file (fileToRead); as server-sent chunks when the request says `"stream": true`
  *     POST /v1/responses           404: the bots are configured with the chat-completions API
  *
  *     node model-stub.js --socket <path> --log <path> [--socket <path> --log <path> …]
@@ -57,12 +58,32 @@ const ChatRequestSchema = z
     messages: z.array(z.object({ role: z.string() }).passthrough()),
     stream: z.boolean().optional(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().optional(),
+    tools: z
+      .array(z.object({ function: z.object({ name: z.string() }).passthrough().optional() }).passthrough())
+      .optional(),
   })
   .passthrough();
 
 /** The canned answer: says which turn of the endpoint it is and how many messages it was given. */
 function answerFor(turn: number, messages: number): string {
   return `Lab model answer ${turn}: noted (${messages} messages read).`;
+}
+
+type ChatMessage = z.infer<typeof ChatRequestSchema>['messages'][number];
+const textOf = (message: ChatMessage): string =>
+  typeof message.content === 'string' ? message.content : JSON.stringify(message.content ?? '');
+
+/**
+ * As a model does when the user asks it to read a file of its workspace: a call of the bot's `read` tool on that file
+ * (its path as the user wrote it, resolved by the bot against the agent's workspace). The tool's answer comes back
+ * in the turn's next request, so a test sees there what the bot read. Only a user message ending the request asks for
+ * it, only when the bot offers `read`: every other request gets the canned answer.
+ */
+function fileToRead(chat: z.infer<typeof ChatRequestSchema>): string | undefined {
+  const last = chat.messages.at(-1);
+  const offersRead = (chat.tools ?? []).some((tool) => tool.function?.name === 'read');
+  if (!last || last.role !== 'user' || !offersRead) return undefined;
+  return /\bread (?:your )?([\w./-]+\.md)\b/i.exec(textOf(last))?.[1];
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -106,16 +127,26 @@ function handler(logPath: string) {
     }
     turns += 1;
     const content = answerFor(turns, chat.data.messages.length);
+    const file = fileToRead(chat.data);
+    const toolCall = file && {
+      id: `call-lab-${turns}`,
+      type: 'function',
+      function: { name: 'read', arguments: JSON.stringify({ path: file }) },
+    };
     const id = `chatcmpl-lab-${turns}`;
     const created = Math.floor(Date.now() / 1000);
     const usage = { prompt_tokens: 10, completion_tokens: 8, total_tokens: 18 };
+    const finish = toolCall ? 'tool_calls' : 'stop';
     if (!chat.data.stream) {
+      const message = toolCall
+        ? { role: 'assistant', content: null, tool_calls: [toolCall] }
+        : { role: 'assistant', content };
       return send(res, 200, {
         id,
         object: 'chat.completion',
         created,
         model: chat.data.model,
-        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        choices: [{ index: 0, message, finish_reason: finish }],
         usage,
       });
     }
@@ -125,10 +156,14 @@ function handler(logPath: string) {
         `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: chat.data.model, choices, ...extra })}\n\n`,
       );
     chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
-    for (const word of content.match(/\S+\s*/g) ?? []) {
-      chunk([{ index: 0, delta: { content: word }, finish_reason: null }]);
+    if (toolCall) {
+      chunk([{ index: 0, delta: { tool_calls: [{ index: 0, ...toolCall }] }, finish_reason: null }]);
+    } else {
+      for (const word of content.match(/\S+\s*/g) ?? []) {
+        chunk([{ index: 0, delta: { content: word }, finish_reason: null }]);
+      }
     }
-    chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]);
+    chunk([{ index: 0, delta: {}, finish_reason: finish }]);
     if (chat.data.stream_options?.include_usage) chunk([], { usage });
     res.end('data: [DONE]\n\n');
   };

@@ -54,7 +54,8 @@ describe.each(Object.entries(GUESTS).map(([vmid, release]) => [Number(vmid), rel
       expect(sessionKeys(listed)).toEqual(
         expect.arrayContaining(['agent:main:main', 'agent:main:telegram:direct:4242', 'agent:main:ops-review']),
       );
-      expect(inGuest(vmid, 'cat /data/openclaw/cron/jobs.json').stdout).toContain('daily backup reminder');
+      // 2026.9.6 keeps its cron jobs in its own store, no longer in cron/jobs.json: the bot is asked
+      expect(botCli(vmid, 'cron', 'list', '--all', '--json').stdout).toContain('daily backup reminder');
       expect(inGuest(vmid, 'cat /data/openclaw/devices/paired.json').stdout).toContain('"clientId": "cli"');
     });
 
@@ -95,13 +96,17 @@ describe.each(Object.entries(GUESTS).map(([vmid, release]) => [Number(vmid), rel
         '--timeout',
         '180000',
         '--params',
-        JSON.stringify({ message: 'What do you remember?', sessionKey: 'agent:main:main', idempotencyKey: 'test-1' }),
+        JSON.stringify({
+          message: 'Read your MEMORY.md and tell me what it says.',
+          sessionKey: 'agent:main:main',
+          idempotencyKey: 'test-1',
+        }),
         '--json',
       );
       expect(turn.status).toBe(0);
       const sent = guestModelRequests(lab, vmid).slice(before);
       expect(sent.map((r) => r.path)).toContain('/v1/chat/completions');
-      // the user's MEMORY.md, as the Docker-era bot put it in front of its model
+      // the user's MEMORY.md, as the Docker-era bot read it from its workspace and put it in front of its model
       expect(JSON.stringify(sent.map((r) => r.body))).toContain('the teal lighthouse keeps the backups');
     }, 300_000);
   },
