@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { guestExec, guestModelRequests } from '../../lab/lab';
+import { guestExec } from '../../lab/lab';
 import { prepareGuestImage } from '../../lab/guest-image';
 import type { OpenClawRelease } from '../../lab/openclaw-cache';
+import {
+  composeEnv,
+  customerToken,
+  dockerEraBot,
+  gatewayCall,
+  memoryTurn,
+  MEMORY_MARKER,
+  sessionKeys,
+} from '../support/bot';
 import { startLab, stopLab, type Lab } from '../support/lab';
 
 /**
@@ -13,16 +22,9 @@ let lab: Lab;
 
 const inGuest = (vmid: number, script: string, ...args: string[]) =>
   guestExec(lab, vmid, ['/bin/bash', '-c', script, 'docker-era-test', ...args]);
-/** The bot's CLI in its container, as the panel's compose runs the gateway (`node dist/index.js` in /app). */
-const botCli = (vmid: number, ...args: string[]) =>
-  inGuest(vmid, 'docker exec -w /app openclaw-gateway node dist/index.js "$@"', ...args);
-const envValue = (vmid: number, key: string) =>
-  (/^(\w+)=(.*)$/m.exec(inGuest(vmid, 'grep "^$1=" /opt/openclaw/.env', key).stdout) ?? [])[2];
-
-interface SessionListing {
-  sessions: Array<{ key: string; sessionId: string }>;
-}
-const sessionKeys = (listing: SessionListing) => listing.sessions.map((s) => s.key).sort();
+const botCli = (vmid: number, ...args: string[]) => dockerEraBot(lab, vmid, ...args);
+/** The gateway listens on 18789 in its container. */
+const GATEWAY_PORT = 18789;
 
 beforeAll(async () => {
   const started = Date.now();
@@ -36,9 +38,9 @@ describe.each(Object.entries(GUESTS).map(([vmid, release]) => [Number(vmid), rel
   (vmid, release) => {
     it('runs the release from the compose project in the panel shape, its token in .env only', () => {
       expect(botCli(vmid, '--version').stdout).toContain(release);
-      expect(envValue(vmid, 'OPENCLAW_IMAGE')).toBe(`ghcr.io/openclaw/openclaw:${release}`);
+      expect(composeEnv(lab, vmid, 'OPENCLAW_IMAGE')).toBe(`ghcr.io/openclaw/openclaw:${release}`);
       expect(inGuest(vmid, 'stat -c "%a %U" /opt/openclaw/.env').stdout.trim()).toBe('600 root');
-      const token = envValue(vmid, 'OPENCLAW_GATEWAY_TOKEN');
+      const token = customerToken(lab, vmid);
       expect(token).toMatch(/^[0-9a-f]{48}$/);
       expect(inGuest(vmid, 'grep -rlF "$1" /data/openclaw /opt/openclaw/docker-compose.yml', token).stdout).toBe('');
       const command = inGuest(vmid, "docker inspect -f '{{json .Config.Cmd}} {{.Config.User}}' openclaw-gateway");
@@ -47,9 +49,9 @@ describe.each(Object.entries(GUESTS).map(([vmid, release]) => [Number(vmid), rel
     });
 
     it("lists, with the bot's own CLI, the sessions its real gateway wrote (a channel-style key among them)", async () => {
-      const listed = JSON.parse(botCli(vmid, 'sessions', '--json').stdout) as SessionListing;
+      const listed = botCli(vmid, 'sessions', '--json').stdout;
       const image = await prepareGuestImage();
-      const seeded = JSON.parse(readFileSync(`${image.stateTgz[release]}.sessions.json`, 'utf8')) as SessionListing;
+      const seeded = readFileSync(`${image.stateTgz[release]}.sessions.json`, 'utf8');
       expect(sessionKeys(listed)).toEqual(sessionKeys(seeded));
       expect(sessionKeys(listed)).toEqual(
         expect.arrayContaining(['agent:main:main', 'agent:main:telegram:direct:4242', 'agent:main:ops-review']),
@@ -59,55 +61,20 @@ describe.each(Object.entries(GUESTS).map(([vmid, release]) => [Number(vmid), rel
       expect(inGuest(vmid, 'cat /data/openclaw/devices/paired.json').stdout).toContain('"clientId": "cli"');
     });
 
-    it("accepts the token in .env, and no other; an agent turn reaches the guest's model endpoint", () => {
-      const token = envValue(vmid, 'OPENCLAW_GATEWAY_TOKEN') as string;
-      const call = (withToken: string, method: string, params = '{}') =>
-        botCli(
-          vmid,
-          'gateway',
-          'call',
-          method,
-          '--url',
-          'ws://127.0.0.1:18789',
-          '--token',
-          withToken,
-          '--params',
-          params,
-          '--json',
-        );
-      const health = call(token, 'health');
+    it("accepts the token in .env, and no other; an agent turn reads the user's MEMORY.md", () => {
+      const token = customerToken(lab, vmid);
+      const health = gatewayCall(dockerEraBot, lab, vmid, GATEWAY_PORT, token, 'health');
       expect(health.stderr).not.toMatch(/unauthorized|mismatch/i);
       expect(health.status).toBe(0);
-      const wrong = call('not-the-customers-token', 'health');
+      const wrong = gatewayCall(dockerEraBot, lab, vmid, GATEWAY_PORT, 'not-the-customers-token', 'health');
       expect(wrong.status).not.toBe(0);
       expect(wrong.stdout + wrong.stderr).toMatch(/unauthorized|mismatch/i);
 
-      const before = guestModelRequests(lab, vmid).length;
-      const turn = botCli(
-        vmid,
-        'gateway',
-        'call',
-        'agent',
-        '--url',
-        'ws://127.0.0.1:18789',
-        '--token',
-        token,
-        '--expect-final',
-        '--timeout',
-        '180000',
-        '--params',
-        JSON.stringify({
-          message: 'Read your MEMORY.md and tell me what it says.',
-          sessionKey: 'agent:main:main',
-          idempotencyKey: 'test-1',
-        }),
-        '--json',
-      );
+      const { turn, sent, paths } = memoryTurn(dockerEraBot, lab, vmid, GATEWAY_PORT, token, 'test-1');
       expect(turn.status).toBe(0);
-      const sent = guestModelRequests(lab, vmid).slice(before);
-      expect(sent.map((r) => r.path)).toContain('/v1/chat/completions');
+      expect(paths).toContain('/v1/chat/completions');
       // the user's MEMORY.md, as the Docker-era bot read it from its workspace and put it in front of its model
-      expect(JSON.stringify(sent.map((r) => r.body))).toContain('the teal lighthouse keeps the backups');
+      expect(sent).toContain(MEMORY_MARKER);
     }, 300_000);
   },
 );
