@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp } from '../lab/lab';
 import { readInventoryFile } from '../src/inventory-file';
-import { QgaGuest, closeAllConnections, nodeFor, type GuestCommand } from '../src/remote';
+import { QgaGuest, nodeFor, sshPool, type GuestCommand } from '../src/remote';
 
 /**
  * Prints figures, asserts nothing: for guest commands of known length, the guest command's own run time (its
@@ -17,7 +17,7 @@ export async function benchCommand(rounds: number, pve: '8' | '9'): Promise<void
     const lab = await labUp({ guests: 1, workspaceFiles: 5, bigFileMiB: 0, pve }, dir);
     const inventory = readInventoryFile(lab.inventoryPath);
     const vmid = lab.guests[0].vmid;
-    const guest = new QgaGuest(vmid, inventory.node);
+    const guest = new QgaGuest(sshPool, vmid, inventory.node);
     const node = nodeFor(inventory.node);
     console.log(
       `guest commands on vm ${vmid} (real guest) through the lab's qm (PVE ${pve} wording), ${rounds} rounds:`,
@@ -68,7 +68,7 @@ export async function benchCommand(rounds: number, pve: '8' | '9'): Promise<void
     }
     console.log('(medians in seconds; overhead = observed − own: qm and SSH round trips, bash start, the wait)');
   } finally {
-    await closeAllConnections();
+    await sshPool.close();
     await labDown(dir);
     rmSync(dir, { recursive: true, force: true });
   }

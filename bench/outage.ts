@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestExec, labDown, labUp } from '../lab/lab';
 import { readInventoryFile } from '../src/inventory-file';
-import { inSeconds, migrationId, statusQuery, type MigrationStatus } from '../src/migration/messages';
+import { migrationId, statusQuery, type MigrationStatus } from '../src/migration/messages';
+import { inSeconds } from '../src/migration/outage';
 import { runWorker } from '../test/support/temporal';
 import { devServer, runFleet } from './fleet';
 

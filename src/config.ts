@@ -9,6 +9,8 @@ import {
 // The SDK's own loader, one step before it drops what it does not support (codec): that is what must be refused.
 import { tomlLoadClientConfigProfile, type TomlClientConfigProfile } from '@temporalio/envconfig/lib/envconfig-toml';
 import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { WEBHOOK_NAME, WebhooksSchema, type Webhook } from './notify/config';
 import { readRegularFile } from './regular-file';
 import { hostName } from './schema';
 
@@ -232,4 +234,41 @@ function profileKey(path: PropertyKey[]): string {
 /** The Temporal UI page of one workflow run. */
 export function workflowUiLink(config: Pick<TemporalConfig, 'uiUrl' | 'namespace'>, workflowId: string): string {
   return `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/**
+ * The webhooks the worker notifies (src/notify): a YAML or JSON list, from the file that OPENCLAW_WEBHOOKS_FILE names
+ * or inline in OPENCLAW_WEBHOOKS (not both). None when neither is set. A refusal names the setting and the field,
+ * never a URL or a secret.
+ */
+export function webhookConfig(env: NodeJS.ProcessEnv = process.env): Webhook[] {
+  const file = env.OPENCLAW_WEBHOOKS_FILE;
+  const inline = env.OPENCLAW_WEBHOOKS;
+  if (file && inline)
+    throw new Error('Bad webhook settings: set OPENCLAW_WEBHOOKS_FILE or OPENCLAW_WEBHOOKS, not both');
+  if (!file && !inline) return [];
+  const source = file ? `OPENCLAW_WEBHOOKS_FILE (${file})` : 'OPENCLAW_WEBHOOKS';
+  const text = file ? readRegularFile(file, MAX_SETTINGS_FILE_BYTES).toString('utf8') : inline!;
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    // a parser's message may quote the line it stopped at, and that line may hold a URL: only where it stopped
+    const at = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    const where = at ? ` at line ${at.line}, column ${at.col}` : '';
+    throw new Error(`Bad webhook settings in ${source}: not YAML or JSON${where}`);
+  }
+  const parsed = WebhooksSchema.safeParse(data);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => {
+      const [index, ...field] = issue.path;
+      const name = typeof index === 'number' ? (data as { name?: unknown }[])[index]?.name : undefined;
+      // a name is shown only once it is one: a URL given as a name by mistake is not quoted
+      const shown = typeof name === 'string' && WEBHOOK_NAME.test(name) ? ` (${name})` : '';
+      const which = typeof index === 'number' ? `[${index}]${shown}` : '';
+      return `${which}${field.length ? `.${field.join('.')}` : ''}: ${issue.message}`;
+    });
+    throw new Error(`Bad webhook settings in ${source}:\n  ${issues.join('\n  ')}`);
+  }
+  return parsed.data;
 }

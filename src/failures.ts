@@ -38,6 +38,8 @@ export const failureTypes = {
   InvalidInput: { raisedBy: 'activity', retryable: false },
   /** the node's ledger could not be written */
   LedgerCommitFailed: { raisedBy: 'activity', retryable: true },
+  /** a webhook did not take a notification (src/activities/notify.ts): the next attempt tries it again */
+  NotificationFailed: { raisedBy: 'activity', retryable: true },
 
   // migrateVm's own ends (a workflow failure is never retried: the types tell a fleet and a dashboard how it ended)
   MigrationRolledBack: { raisedBy: 'workflow', retryable: false },

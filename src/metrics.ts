@@ -94,3 +94,15 @@ export function pollFleetGauges(client: Client, meter: MetricMeter, intervalMs =
     await loop;
   };
 }
+
+/**
+ * Each attempt to deliver a notification to one webhook, by its name, the event and whether the webhook took it
+ * (`delivered`, `failed`): a webhook that fails shows here while migrations go on.
+ */
+export function notificationCounter(meter: MetricMeter) {
+  return meter.createCounter(
+    'openclaw_migrate_notifications_total',
+    'attempts',
+    'notification attempts per webhook, by webhook, event and outcome: delivered, failed',
+  );
+}

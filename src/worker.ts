@@ -1,9 +1,9 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import * as activities from './activities';
-import { temporalConfig, type TemporalConfig } from './config';
+import { temporalConfig, webhookConfig, type TemporalConfig } from './config';
 import { installMetricsRuntime, phaseDurations, pollFleetGauges } from './metrics';
-import { closeAllConnections } from './remote';
+import { sshPool } from './remote';
 import { workflowCode } from './workflow-code';
 
 /**
@@ -36,6 +36,8 @@ export async function createWorker(
  * graceful shutdown: running activities are given their shutdown grace time, then run() resolves).
  */
 export async function serveWorker(phases: typeof activities = activities, config = temporalConfig()): Promise<void> {
+  // bad webhook settings refuse the start, not each notification later
+  const webhooks = webhookConfig();
   if (config.metricsAddress) installMetricsRuntime(config.metricsAddress);
   const connection = await NativeConnection.connect(config.connection);
   let stopGauges = async () => {};
@@ -47,13 +49,14 @@ export async function serveWorker(phases: typeof activities = activities, config
     }
     console.log(
       `worker polling task queue '${config.taskQueue}' on ${config.address} (namespace ${config.namespace}, ${config.source})` +
-        (config.metricsAddress ? `, metrics at http://${config.metricsAddress}/metrics` : ''),
+        (config.metricsAddress ? `, metrics at http://${config.metricsAddress}/metrics` : '') +
+        (webhooks.length ? `, notifying ${webhooks.map((hook) => `${hook.name} (${hook.format})`).join(', ')}` : ''),
     );
     await worker.run();
     console.log('worker stopped');
   } finally {
     await stopGauges();
-    await closeAllConnections();
+    await sshPool.close();
     await connection.close();
   }
 }

@@ -1,14 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { dirFiles, tokenFailures } from '../src/activities/acceptance';
-import {
-  botListingScript,
-  compareBots,
-  parseBotListing,
-  UNKNOWN,
-  type BotListing,
-  type DirFiles,
-} from '../src/activities/bot-listing';
+import { botListingScript, compareBots, parseBotListing, type DirFiles } from '../src/activities/bot-listing';
+import { UNKNOWN, type BotListing } from '../src/migration/contracts';
 import { keyValues } from '../src/activities/guest-command';
 import { scanScript } from '../src/activities/scan';
 import { botsSideBySide } from '../src/migration/record';

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateDataScript } from '../src/activities/migrate-data';
@@ -40,6 +40,70 @@ describe("phase E's reading of doctor's report", () => {
 
   it('leaves out the advice boxes (security, skills it could not use, memory search)', () => {
     expect(lines.join('\n')).not.toMatch(/plaintext secret|not usable in this environment|OPENAI_API_KEY/);
+  });
+});
+
+/** migrate-data.sh's accounting of the user's workspace files across doctor, taken from the script itself. */
+const accountWorkspaces = /account_workspaces\(\) \{\n {2}python3 - "\$@" <<"PY"\n([\s\S]*?)\nPY\n/.exec(
+  migrateDataScript,
+)![1];
+const account = (...args: string[]) => spawnSync('python3', ['-c', accountWorkspaces, ...args], { encoding: 'utf8' });
+
+describe("phase E's accounting of the user's workspace across doctor", () => {
+  let state: string;
+  const write = (path: string, content: string) => {
+    mkdirSync(join(state, path, '..'), { recursive: true });
+    writeFileSync(join(state, path), content);
+  };
+  beforeEach(() => {
+    state = mkdtempSync(join(tmpdir(), 'account-'));
+    write(
+      'openclaw.json',
+      JSON.stringify({ agents: { list: [{ id: 'ops', workspace: join(state, 'workspace-ops') }] } }),
+    );
+    write('workspace/MEMORY.md', '# MEMORY\nthe teal lighthouse keeps the backups\n');
+    write('workspace/HEARTBEAT.md', '# HEARTBEAT\ncheck the backups\n');
+    write('workspace/TOOLS.md', '# TOOLS\nlocal notes\n');
+    write('workspace/AGENTS.md', '# AGENTS\n');
+    write('workspace-ops/notes.md', 'ops notes\n');
+    expect(account('snapshot', state, `${state}.before`).status).toBe(0);
+  });
+  afterEach(() => {
+    for (const path of [state, `${state}.before`, `${state}.moved`]) rmSync(path, { recursive: true, force: true });
+  });
+  const compare = () => account('compare', state, `${state}.before`, `${state}.moved`);
+
+  it("lists what 2026.9.6's doctor moved aside byte for byte and what it edited, for the acceptance and the record", () => {
+    // as the real doctor did on a 2026.2.19 state: HEARTBEAT.md into a cron job, TOOLS.md merged into AGENTS.md,
+    // each original kept under ~/.openclaw/backups/
+    renameSync(join(state, 'workspace/HEARTBEAT.md'), join(state, 'hb.md'));
+    write('backups/heartbeat-migration/main-1.md', readFileSync(join(state, 'hb.md'), 'utf8'));
+    rmSync(join(state, 'hb.md'));
+    write('backups/tools-md-migration/main-2.md', readFileSync(join(state, 'workspace/TOOLS.md'), 'utf8'));
+    rmSync(join(state, 'workspace/TOOLS.md'));
+    write('workspace/AGENTS.md', '# AGENTS\n# TOOLS\nlocal notes\n');
+    const result = compare();
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'doctor_edited=workspace/AGENTS.md',
+      'doctor_moved=workspace/HEARTBEAT.md -> backups/heartbeat-migration/main-1.md',
+      'doctor_moved=workspace/TOOLS.md -> backups/tools-md-migration/main-2.md',
+    ]);
+    expect(readFileSync(`${state}.moved`, 'utf8')).toBe(
+      `${join(state, 'workspace/HEARTBEAT.md')}\n${join(state, 'workspace/TOOLS.md')}\n`,
+    );
+  });
+
+  it('fails when a file left a workspace with no copy of it left, in any workspace the config names', () => {
+    rmSync(join(state, 'workspace-ops/notes.md'));
+    write('backups/notes.md', 'ops notes, rewritten\n'); // not the same bytes: not a copy
+    const result = compare();
+    expect(result.status).toBe(4);
+    expect(result.stderr).toContain(`doctor removed ${join(state, 'workspace-ops/notes.md')} from the workspace`);
+  });
+
+  it('says nothing of a workspace doctor left alone', () => {
+    expect(compare()).toMatchObject({ status: 0, stdout: '' });
   });
 });
 
@@ -95,7 +159,9 @@ describe("phase E's result in the record", () => {
     );
     expect(text).toContain('1 change(s), 1 archived, 1 skill(s) disabled');
     expect(text).toContain('    - disabled: `github`');
-    expect(text).toMatch(/^- doctor disabled 1 skill\(s\) and archived 1 item\(s\)/m);
+    expect(text).toMatch(
+      /^- doctor disabled 1 skill\(s\), archived 1 item\(s\), moved 0 and edited 0 of the user's workspace files/m,
+    );
   });
 
   it("cannot be forged by doctor's text", () => {

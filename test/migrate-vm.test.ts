@@ -8,12 +8,12 @@ import { migrateVmInputFor } from '../src/migration/from-inventory';
 import type { MigrateVmInput } from '../src/migration/input';
 import {
   approveUpdate,
-  inSeconds,
   rejectSignal,
   statusQuery,
   type MigrationPhase,
   type MigrationStatus,
 } from '../src/migration/messages';
+import { inSeconds } from '../src/migration/outage';
 import { phaseOrder } from '../src/migration/phases';
 import { migrateVm } from '../src/workflows';
 import {

@@ -1,4 +1,5 @@
-import { outageAfterRollback, outageOf, outageTimes, type Outage } from '../src/migration/messages';
+import type { Outage } from '../src/migration/contracts';
+import { outageAfterRollback, outageOf, outageTimes } from '../src/migration/outage';
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 11, 2, 10, 0, seconds)).toISOString();
 

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
 import { ensureWorkflowBundle } from '../src/workflow-code';
 
 const DIR = join(__dirname, 'fixtures/histories');
@@ -54,5 +55,23 @@ describe('replay of recorded histories', () => {
     }
     expect(failures).toEqual([]);
     expect(replayed).toBe(files.length);
+  });
+
+  /**
+   * The check above can fail: a history whose commands the code does not issue is refused, as in the SDK's own
+   * replay tests (they point a history at other workflow code). Here the run's first activity is not the one the
+   * code schedules first.
+   */
+  it('refuses a history whose commands the current code does not issue', async () => {
+    const latest = recordings.at(-1)!;
+    const history = JSON.parse(readFileSync(join(DIR, latest, 'migrate-vm-2000.run1.json'), 'utf8')) as {
+      events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[];
+    };
+    const first = history.events.find((event) => event.activityTaskScheduledEventAttributes);
+    expect(first?.activityTaskScheduledEventAttributes?.activityType.name).toBe('scan');
+    first!.activityTaskScheduledEventAttributes!.activityType.name = 'backup';
+    await expect(Worker.runReplayHistory({ workflowBundle: { codePath } }, history, 'migrate-vm-2000')).rejects.toThrow(
+      DeterminismViolationError,
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { UNKNOWN, type AcceptanceResult, type BotListing } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import {
@@ -6,8 +7,6 @@ import {
   compareBots,
   movedPath,
   parseBotListing,
-  UNKNOWN,
-  type BotListing,
   type DirFiles,
 } from './bot-listing';
 import { GuestClockSchema, keyValues, one, refuse, runChecked } from './guest-command';
@@ -57,23 +56,6 @@ export function acceptanceCommand(params: MigrateVmParams, runHome: string, befo
     ].map(String),
     timeoutMs: params.timeouts.commandMs,
   };
-}
-
-export interface AcceptanceResult {
-  passed: boolean;
-  failures: string[];
-  checks: Record<string, string>;
-  /**
-   * when the direct gateway and panel had both first answered 200 with the customer's login through their fronts,
-   * by the guest's clock: the customer's outage ends here. Absent when one never did, and in the results of
-   * workers before the outage was measured (histories replay those)
-   */
-  answeredAt?: string;
-  /**
-   * both bots' own listings side by side (the Docker-era one from the scan, absent when the run had none) and what
-   * differs without failing, for the human's decision; absent in the results of workers before bots were asked
-   */
-  bots?: { before?: BotListing; after: BotListing; differences: string[] };
 }
 
 /** What acceptance.sh prints of the guest's clock: the outage's end, not a check. */

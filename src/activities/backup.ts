@@ -1,3 +1,4 @@
+import type { BackupResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
@@ -20,14 +21,6 @@ export function backupCommand(params: MigrateVmParams, runId: string): GuestComm
 
 export function verifyBackupCommand(params: MigrateVmParams, dir: string): GuestCommand {
   return { label: 'verify-backup', script: verifyBackupScript, args: [dir], timeoutMs: params.timeouts.commandMs };
-}
-
-export interface BackupResult {
-  dir: string;
-  reused: boolean;
-  /** SHA256SUMS.txt's lines */
-  sha256: string[];
-  sizes: string[];
 }
 
 /** `runId`: the workflow run's id, which ties a reusable backup to the run that made it. */

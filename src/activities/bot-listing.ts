@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNKNOWN, type BotListing, type Known } from '../migration/contracts';
 import { lastLines } from './guest-command';
 import { guestScript } from './guest-scripts';
 import { oneLine } from '../schema';
@@ -8,35 +9,6 @@ import { oneLine } from '../schema';
  * (the Docker-era bot in its container) and the acceptance's (the direct bot as the run-as user).
  */
 export const botListingScript = guestScript('bot-listing.sh');
-
-/** An item the bot did not answer for: its CLI failed, timed out, or printed no JSON. */
-export const UNKNOWN = 'unknown';
-export type Unknown = typeof UNKNOWN;
-type Known<T> = T | Unknown;
-
-export interface BotSession {
-  key: string;
-  /** messages chat.history returned (at most 1000, its cap in both releases), or unknown */
-  messages: Known<number>;
-}
-
-export interface BotListing {
-  /** `--version`'s first line, e.g. `2026.2.19` or `OpenClaw 2026.9.6 (eb377ac)` */
-  version: Known<string>;
-  sessions: Known<BotSession[]>;
-  /** each agent's workspace as the bot resolves it (agents list) */
-  workspaces: Known<{ agent: string; workspace: string }[]>;
-  cronJobs: Known<{ id: string; name: string; enabled: boolean }[]>;
-  /** names of the skills the bot lists as not disabled, and as disabled (doctor --fix disables unusable ones) */
-  skillsEnabled: Known<string[]>;
-  /** absent in the results of workers before it was kept */
-  skillsDisabled?: Known<string[]>;
-  /** ids of the plugins the bot lists as enabled, and as not */
-  pluginsEnabled: Known<string[]>;
-  pluginsDisabled?: Known<string[]>;
-  /** what the bot's CLI answered instead, one line per call that failed */
-  errors: string[];
-}
 
 // The real CLIs' JSON (OpenClaw 2026.2.19 and 2026.9.6): only the fields used are checked, the rest pass.
 const SessionsSchema = z

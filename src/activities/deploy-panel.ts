@@ -1,3 +1,4 @@
+import type { DeployPanelResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { urlUnder } from '../schema';
@@ -30,15 +31,6 @@ export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
 /** GitHub's tarball of a release tag (its REST API's path), under the checked base URL and in canonical form. */
 export function releaseTarballUrl(baseUrl: string, repo: string, tag: string): string {
   return urlUnder(baseUrl, `repos/${repo}/tarball/${tag}`);
-}
-
-export interface DeployPanelResult {
-  fetched: boolean;
-  /** .panel-release.json */
-  release: string;
-  /** the Docker-era config's keys brought to the types the panel parses, or left out (no values: tokens); absent
-   * in older histories */
-  configFixed?: string[];
 }
 
 export async function deployPanel(params: MigrateVmParams): Promise<DeployPanelResult> {

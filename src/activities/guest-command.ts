@@ -63,20 +63,25 @@ export async function runInGuest(params: MigrateVmParams, command: GuestCommand)
   }
 }
 
-/**
- * Like runInGuest, and a non-zero exit fails the activity (retryable, unless `refusal` names a type that is not;
- * with `exitCode`, only that exit is refused).
- */
+/** An exit status of a guest command that is a failure of its own, not retried (every status without exitCode). */
+interface Refusal {
+  type: NonRetryableType;
+  message: string;
+  exitCode?: number;
+}
+
+/** Like runInGuest, and a non-zero exit fails the activity: retryable, unless one of `refusals` matches it. */
+
 export async function runChecked(
   params: MigrateVmParams,
   command: GuestCommand,
-  refusal?: { type: NonRetryableType; message: string; exitCode?: number },
+  refusals?: Refusal | Refusal[],
 ): Promise<GuestResult> {
   const result = await runInGuest(params, command);
   if (result.exitCode !== 0) {
     const output = lastLines(`${result.stdout}\n${result.stderr}`);
-    if (refusal && (refusal.exitCode ?? result.exitCode) === result.exitCode)
-      refuse(refusal.type, `${refusal.message}: exit ${result.exitCode}\n${output}`);
+    const refusal = [refusals ?? []].flat().find((r) => (r.exitCode ?? result.exitCode) === result.exitCode);
+    if (refusal) refuse(refusal.type, `${refusal.message}: exit ${result.exitCode}\n${output}`);
     throw failure('GuestCommandFailed', `${command.label} exited ${result.exitCode} on vm ${params.vmid}:\n${output}`);
   }
   return result;

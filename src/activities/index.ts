@@ -13,3 +13,4 @@ export { writeRecord } from './record';
 export { planCommands } from './plan';
 export { commitLedgerEntry, requestSharedResourceLock } from './shared-resources';
 export { awaitHolderEnd, holdsLock, readChildProgress, readFleetGate } from './workflow-state';
+export { notify } from './notify';

@@ -1,3 +1,4 @@
+import type { InstallResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
@@ -13,14 +14,6 @@ export function installCommand(params: MigrateVmParams): GuestCommand {
     args: [params.installCommand],
     timeoutMs: params.timeouts.installMs,
   };
-}
-
-export interface InstallResult {
-  installedNow: boolean;
-  nodePath: string;
-  nodeVersion: string;
-  openclawPath: string;
-  openclawVersion: string;
 }
 
 export async function install(params: MigrateVmParams): Promise<InstallResult> {

@@ -1,3 +1,4 @@
+import type { MigrateDataResult, PreCopyResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
@@ -24,51 +25,9 @@ export const migrateDataCommand = (params: MigrateVmParams) =>
   dataCommand(params, 'migrate-data', params.prestage ? ['final'] : []);
 export const preCopyCommand = (params: MigrateVmParams) => dataCommand(params, 'pre-copy', ['pre-copy']);
 
-export interface MigrateDataResult {
-  /** the run-as user did not exist and the migration created it (a system user); absent in older histories */
-  userCreated?: boolean;
-  targetDir: string;
-  copiedWith: string;
-  configBackup: string;
-  configBackupCreated: boolean;
-  targetSessions: number;
-  targetWorkspace: number;
-  /** leases the stopped Docker gateway left in the copy's state database (absent in runs from before) */
-  staleLeasesCleared?: number;
-  /*
-   * Absent in runs from before issue 18: each `<JSON path> <Docker-era path> -> <migrated path>` of openclaw.json,
-   * where the gateway token came from, and what the installed release's doctor did to the copy.
-   */
-  pathsRewritten?: string[];
-  /** `config`: openclaw.json had it; `env`: carried from the compose environment (tokenReadFrom); `none`: neither */
-  tokenSource?: TokenSource;
-  tokenReadFrom?: string;
-  doctor?: DoctorReport;
-}
-
-export type TokenSource = 'config' | 'env' | 'none';
-
-/** What `openclaw doctor --fix --non-interactive` reported doing, item by item, for the record and the human. */
-export interface DoctorReport {
-  /** migrations and other repairs */
-  changed: string[];
-  /** what it archived (moved aside) */
-  archived: string[];
-  /** the skills it disabled */
-  disabled: string[];
-}
-
 /** migrate-data.sh's exit when doctor failed (its tail on stderr) */
 const DOCTOR_FAILED_EXIT = 3;
-
-export interface PreCopyResult {
-  userCreated: boolean;
-  targetDir: string;
-  /** `none` without rsync: the final step after C copies it all with cp -a */
-  copiedWith: 'rsync' | 'none';
-  targetFiles: number;
-  targetBytes: number;
-}
+const DOCTOR_LOST_FILE_EXIT = 4;
 
 /** E₁ of a pre-staged run (before C): the data copied while Docker still runs; no clean-up, no patch yet. */
 export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResult> {
@@ -83,11 +42,18 @@ export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResul
 }
 
 export async function migrateData(params: MigrateVmParams): Promise<MigrateDataResult> {
-  const result = await runChecked(params, migrateDataCommand(params), {
-    type: 'DoctorFailed',
-    message: `openclaw doctor --fix --non-interactive failed on the copy (all it said: /var/lib/openclaw-migrate/doctor.txt)`,
-    exitCode: DOCTOR_FAILED_EXIT,
-  });
+  const result = await runChecked(params, migrateDataCommand(params), [
+    {
+      type: 'DoctorFailed',
+      message: `openclaw doctor --fix --non-interactive failed on the copy (all it said: /var/lib/openclaw-migrate/doctor.txt)`,
+      exitCode: DOCTOR_FAILED_EXIT,
+    },
+    {
+      type: 'DoctorFailed',
+      message: `openclaw doctor --fix --non-interactive took a file out of the user's workspace on the copy and kept no copy of it (the Docker-era data is untouched)`,
+      exitCode: DOCTOR_LOST_FILE_EXIT,
+    },
+  ]);
   const values = keyValues(result.stdout);
   const tokenSource = one(values, 'token_source');
   return {
@@ -106,6 +72,8 @@ export async function migrateData(params: MigrateVmParams): Promise<MigrateDataR
       changed: values.get('doctor_changed') ?? [],
       archived: values.get('doctor_archived') ?? [],
       disabled: values.get('doctor_disabled') ?? [],
+      moved: values.get('doctor_moved') ?? [],
+      edited: values.get('doctor_edited') ?? [],
     },
   };
 }

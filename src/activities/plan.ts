@@ -1,5 +1,5 @@
 import type { MigrateVmParams } from '../migration/input';
-import type { PlannedCommand } from '../migration/messages';
+import type { PlannedCommand } from '../migration/contracts';
 import { phaseOrder, type Phase } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { shellCommand } from '../remote/shell-quote';

@@ -1,3 +1,4 @@
+import type { RemoveDockerResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
@@ -16,28 +17,6 @@ export function removeDockerCommand(params: MigrateVmParams): GuestCommand {
     args: [params.removeImages ? '1' : '0'],
     timeoutMs: params.timeouts.commandMs,
   };
-}
-
-export interface RemoveDockerResult {
-  /** docker ps -a after the removal */
-  output: string;
-  /** absent in the results of workers before phase I reported (histories replay those) */
-  report?: RemovalReport;
-}
-
-/** What phase I did and left, in docker's own words (no figure of ours). */
-export interface RemovalReport {
-  /** the project's images this run removed (removeImages) */
-  imagesRemoved: string[];
-  /** `docker image prune -f`'s "Total reclaimed space: …" */
-  pruneReclaimed: string;
-  /** `docker images`: repository:tag, id, size */
-  imagesLeft: string[];
-  /** `docker volume ls` */
-  volumesLeft: string[];
-  /** `docker system df` before the removal and after it: type, total, active, size, reclaimable */
-  diskUsageBefore: string[];
-  diskUsage: string[];
 }
 
 export async function removeDocker(params: MigrateVmParams): Promise<RemoveDockerResult> {

@@ -1,12 +1,17 @@
 import type { MigrateVmParams } from '../migration/input';
-import type { Undone } from '../migration/messages';
+import type { Undone } from '../migration/contracts';
 import type { GuestCommand } from '../remote/guest';
+import { classTimeoutMs, compensationTimeout, type CompensationActivity } from '../migration/phases';
 import { GuestClockSchema, keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
  * Compensations (SOP §7), each safe to repeat. None deletes the backup or the migrated copy.
  */
+
+/** A compensation's guest timeout: its class in the phase table, the one its activity is bounded by. */
+const timeoutOf = (activity: CompensationActivity, params: MigrateVmParams) =>
+  classTimeoutMs(compensationTimeout(activity), params.timeouts);
 
 /** Keys of a compensation's output that read the guest's clock: the outage's, not the summary's. */
 const CLOCK_KEYS = { direct_stopped_at: 'directStoppedAt', docker_answered_at: 'dockerAnsweredAt' } as const;
@@ -32,7 +37,11 @@ function undone(stdout: string): Undone {
 export const stopDirectServicesScript = guestScript('stop-direct-services.sh');
 
 export const stopDirectServices = (params: MigrateVmParams) =>
-  stopDirect(params, { label: 'rollback-services', script: stopDirectServicesScript, timeoutMs: 120_000 });
+  stopDirect(params, {
+    label: 'rollback-services',
+    script: stopDirectServicesScript,
+    timeoutMs: timeoutOf('stopDirectServices', params),
+  });
 
 /**
  * Undoes a pre-staged run's stage-units: the direct services stopped and disabled, as after phase G, and their unit
@@ -43,7 +52,7 @@ export const removeDirectUnits = (params: MigrateVmParams) =>
     label: 'rollback-units',
     script: stopDirectServicesScript,
     args: ['remove'],
-    timeoutMs: 120_000,
+    timeoutMs: timeoutOf('removeDirectUnits', params),
   });
 
 async function stopDirect(params: MigrateVmParams, command: GuestCommand): Promise<Undone> {
@@ -58,7 +67,7 @@ export async function restoreGatewayConfig(params: MigrateVmParams): Promise<str
     label: 'rollback-config',
     script: restoreGatewayConfigScript,
     args: [params.runAs.user],
-    timeoutMs: 60_000,
+    timeoutMs: timeoutOf('restoreGatewayConfig', params),
   });
   return keyValues(result.stdout).get('restored_from')?.[0] ?? '';
 }
@@ -69,15 +78,18 @@ export async function restoreGatewayConfig(params: MigrateVmParams): Promise<str
  */
 export const startDockerScript = guestScript('start-docker.sh');
 
-/** How long start-docker.sh waits for Docker's gateway and panel (under load they take minutes), within its timeout */
+/** How long start-docker.sh waits for Docker's gateway and panel (under load they take minutes) */
 const DOCKER_ANSWER_WAIT_S = 150;
 
 export async function startDocker(params: MigrateVmParams): Promise<Undone> {
+  const timeoutMs = timeoutOf('startDocker', params);
+  // within its timeout, with a fifth of it left for `docker compose start` and the report
+  const waitS = Math.min(DOCKER_ANSWER_WAIT_S, Math.floor((timeoutMs * 0.8) / 1000));
   const result = await runChecked(params, {
     label: 'rollback-docker',
     script: startDockerScript,
-    args: [String(params.ports.panel), String(params.ports.gateway), String(DOCKER_ANSWER_WAIT_S)],
-    timeoutMs: 180_000,
+    args: [String(params.ports.panel), String(params.ports.gateway), String(waitS)],
+    timeoutMs,
   });
   return undone(result.stdout);
 }

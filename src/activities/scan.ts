@@ -1,6 +1,7 @@
+import type { DockerTokenSource as TokenSource, ScanResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import { botListingScript, parseBotListing, type BotListing } from './bot-listing';
+import { botListingScript, parseBotListing } from './bot-listing';
 import { keyValues, one, qm, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
@@ -13,36 +14,6 @@ export const scanScript = `${botListingScript}\n${guestScript('scan.sh')}`;
 /** The bot's CLI calls are Node starts, a few side by side: within the quick activities' 3 minutes. */
 export function scanCommand(params: MigrateVmParams): GuestCommand {
   return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 150_000 };
-}
-
-/** Where the Docker-era gateway took the customer's token from (2026.2: the config's, else the environment's). */
-export type TokenSource = 'config' | 'environment' | 'none';
-
-export interface ScanResult {
-  vmStatus: string;
-  hostname: string;
-  os: string;
-  runHome: string;
-  /** the run-as user does not exist yet: phase E creates it, with runHome as its home; absent in older histories */
-  runUserMissing?: boolean;
-  existing: string[];
-  missing: string[];
-  /** what the phases run and the VM lacks (bash, tar, …, `rsync or cp`, `docker compose`); absent in the
-   * results of workers before the preflight (histories replay those) */
-  toolsMissing?: string[];
-  sourceSessions: number;
-  sourceWorkspace: number;
-  backupBytes: number;
-  freeBytes: number;
-  /** the SOP's docker ps / ps -a / ss tables, for the record */
-  evidence: string;
-  /**
-   * what the Docker-era bot listed by its own CLI (each item `unknown` when it did not answer: the scan goes on,
-   * the acceptance then requires the direct bot's own answers only); absent in older histories
-   */
-  bot?: BotListing;
-  /** where the customer's gateway token is kept (never the token); absent in older histories */
-  tokenSource?: TokenSource;
 }
 
 export async function scan(params: MigrateVmParams): Promise<ScanResult> {

@@ -1,11 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { failure } from '../failures';
-import {
-  acquireLockSignal,
-  type LedgerCommit,
-  type LockRequest,
-  type SharedResourcesInput,
-} from '../migration/shared-resources';
+import type { LedgerCommit } from '../migration/contracts';
+import { acquireLockSignal, type LockRequest, type SharedResourcesInput } from '../migration/shared-resources';
 import { keyValues, lastLines, one, onNode } from './guest-command';
 import { guestScript } from './guest-scripts';
 

@@ -1,3 +1,4 @@
+import type { StopDockerResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
 import { GuestClockSchema, keyValues, one, runChecked, withoutKeyValues } from './guest-command';
@@ -11,27 +12,6 @@ export const stopDockerScript = guestScript('stop-docker.sh');
 
 export function stopDockerCommand(params: MigrateVmParams): GuestCommand {
   return { label: 'stop-docker', script: stopDockerScript, timeoutMs: params.timeouts.commandMs };
-}
-
-/** A container's restart policy as Docker had it before phase C, which rollback puts back. */
-export interface RestartPolicy {
-  container: string;
-  /** no, always, unless-stopped, on-failure */
-  policy: string;
-  /** on-failure's retry limit (0 = none) */
-  maximumRetryCount: number;
-}
-
-export interface StopDockerResult {
-  /** docker ps -a after the stop */
-  containers: string;
-  /** absent in the results of workers before restart policies were recorded (histories replay those) */
-  restartPolicies?: RestartPolicy[];
-  /**
-   * when `docker compose stop` took the Docker-era gateway and panel away, by the guest's clock; a retried C keeps
-   * the first stop's. Absent in the results of workers before the outage was measured (histories replay those)
-   */
-  stoppedAt?: string;
 }
 
 export async function stopDocker(params: MigrateVmParams): Promise<StopDockerResult> {

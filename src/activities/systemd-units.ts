@@ -1,6 +1,6 @@
+import type { InstallResult, SystemdUnitsResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import type { GuestCommand } from '../remote/guest';
-import type { InstallResult } from './install';
 import { keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
@@ -115,15 +115,6 @@ export const stageUnitsCommand = (params: MigrateVmParams, binaries: Binaries, r
   label: 'stage-units',
   args: ['stage'],
 });
-
-export interface SystemdUnitsResult {
-  unitsChanged: boolean;
-  gatewayActive: string;
-  panelActive: string;
-  /** pre-staged units, before C: `disabled` (absent once started) */
-  gatewayEnabled?: string;
-  panelEnabled?: string;
-}
 
 async function runUnits(params: MigrateVmParams, command: GuestCommand): Promise<SystemdUnitsResult> {
   const values = keyValues((await runChecked(params, command)).stdout);

@@ -3,41 +3,42 @@ import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { workflowUiLink, type TemporalConfig } from '../config';
 import type { Inventory } from '../inventory';
 import { privateKeyProblems, readInventoryFile } from '../inventory-file';
-import { DecisionSchema, inSeconds, outageTimes, type Decision, type Outage } from '../migration/messages';
+import type { Outage } from '../migration/contracts';
+import { DecisionSchema, type Decision } from '../migration/messages';
+import { inSeconds, outageTimes } from '../migration/outage';
+import { terminalPhases, type MigrationPhase } from '../migration/phases';
 import { parseInput } from '../migration/input';
 import { shellCommand } from '../remote/shell-quote';
 import { InputRefused, printable } from '../schema';
-
-export interface CliOptions {
-  inventory?: string;
-  by?: string;
-  reason?: string;
-  wait?: boolean;
-  fleet: string;
-  concurrency?: number;
-  canary?: number;
-  failureBudget?: number;
-  allowConcurrencyAboveSop?: boolean;
-  yes?: boolean;
-  watch?: boolean;
-  detach?: boolean;
-  /** phase I removes the project's images too */
-  removeImages?: boolean;
-  /** the pre-staged order: Docker stopped only for the final copy and the start */
-  prestage?: boolean;
-}
+import type { CliOptions } from './flags';
 
 export interface CommandContext {
   config: TemporalConfig;
+  /** the words after the command's name */
   args: string[];
-  json: boolean;
   options: CliOptions;
 }
 
+/** What the CLI's process exits with. */
+export const exitCodes = {
+  ok: 0,
+  /** the command failed, or the server or the worker did */
+  failed: 1,
+  /** refused input (InputRefused): nothing was started, no server contacted */
+  refused: 2,
+  /** a decision was not taken: the run has moved on, or no run awaited one */
+  notTaken: 3,
+} as const;
+export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];
+
 export interface Command {
   summary: string;
-  run(context: CommandContext): Promise<void>;
+  run(context: CommandContext): Promise<ExitCode>;
 }
+
+/** Whether a run reported its last phase (its close may not have reached the server's listings yet). */
+export const hasEnded = (phase: MigrationPhase | undefined) =>
+  phase !== undefined && (terminalPhases as readonly MigrationPhase[]).includes(phase);
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const clock = () => new Date().toISOString().slice(11, 19);

@@ -20,10 +20,11 @@ import {
   type FleetStatus,
   type FleetVm,
 } from '../fleet/messages';
-import { approveUpdate, inSeconds, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
+import { inSeconds } from '../migration/outage';
 import { parseInput } from '../migration/input';
 import { fleetSummary } from '../migration/ui-metadata';
-import { printable } from '../schema';
+import { InputRefused, printable } from '../schema';
 import { FleetIdAttribute } from '../search-attributes';
 import type { migrateFleet, migrateVm } from '../workflows';
 import {
@@ -31,11 +32,14 @@ import {
   clock,
   decisionFrom,
   equivalent,
+  exitCodes,
+  hasEnded,
   readInventory,
   sleep,
   startedBy,
   withClient,
   type CommandContext,
+  type ExitCode,
 } from './common';
 
 type FleetHandle = WorkflowHandle<typeof migrateFleet>;
@@ -170,9 +174,7 @@ export async function followFleet(
       const now = vm.state === 'running' ? (vm.phase ?? 'starting') : vm.state;
       if (seen.get(vm.vmid) !== now && vm.state !== 'queued') {
         // a run that reported its last phase counts as done, though its close has not reached the fleet yet
-        const done = status.vms.filter(
-          (v) => !['queued', 'running'].includes(v.state) || ['completed', 'rolled-back', 'failed'].includes(v.phase!),
-        ).length;
+        const done = status.vms.filter((v) => !['queued', 'running'].includes(v.state) || hasEnded(v.phase)).length;
         say(
           `vm ${vm.vmid}: ${now}${vm.error ? ` (${printable(vm.error.split('\n')[0])})` : ''}` +
             `   [${done}/${status.vms.length} done, ${status.inFlight} in flight]`,
@@ -278,8 +280,9 @@ function printOutcome(config: TemporalConfig, name: string, state: { status: Fle
   console.log(`UI: ${workflowUiLink(config, state.status.fleetId)}`);
 }
 
-export async function migrateFleetCommand(context: CommandContext): Promise<void> {
-  const { config, json, options } = context;
+export async function migrateFleetCommand(context: CommandContext): Promise<ExitCode> {
+  const { config, options } = context;
+  const { json } = options;
   const workflowId = fleetWorkflowId(options.fleet);
   const input = await fleetInput(context);
   const approveAs = options.yes ? decisionFrom(options, userInfo().username, 'approved with --yes') : undefined;
@@ -302,10 +305,12 @@ export async function migrateFleetCommand(context: CommandContext): Promise<void
     if (json) console.log(JSON.stringify(state.report ?? state.status));
     else printOutcome(config, options.fleet, state);
   });
+  return exitCodes.ok;
 }
 
-export async function planFleetCommand(context: CommandContext): Promise<void> {
-  const { config, json, options } = context;
+export async function planFleetCommand(context: CommandContext): Promise<ExitCode> {
+  const { config, options } = context;
+  const { json } = options;
   const input = await fleetInput(context, true);
   await withClient(config, async (client) => {
     const handle = await startFleet(context, client, planFleetId(options.fleet), input).catch((err: unknown) => {
@@ -335,9 +340,12 @@ export async function planFleetCommand(context: CommandContext): Promise<void> {
         for (const step of vm.plan) console.log(`# ${step.phase}\n${step.command}\n`);
       }
   });
+  return exitCodes.ok;
 }
 
-export async function fleetStatusCommand({ config, json, options }: CommandContext): Promise<boolean> {
+/** Shows the fleet's table (redrawn with --watch); answers false when the server has no such fleet to show. */
+export async function showFleetStatus({ config, options }: CommandContext): Promise<boolean> {
+  const { json } = options;
   const workflowId = fleetWorkflowId(options.fleet);
   return withClient(config, async (client) => {
     const handle = await findFleet(client, workflowId);
@@ -370,10 +378,11 @@ export async function fleetStatusCommand({ config, json, options }: CommandConte
 
 /** Approves or rejects every VM of the fleet that awaits a decision. */
 export async function fleetDecisionCommand(
-  { config, json, options }: CommandContext,
+  { config, options }: CommandContext,
   approve: boolean,
   decision: Decision,
-): Promise<void> {
+): Promise<ExitCode> {
+  const { json } = options;
   const workflowId = fleetWorkflowId(options.fleet);
   const verb = approve ? 'approve' : 'reject';
   equivalent(
@@ -405,12 +414,13 @@ export async function fleetDecisionCommand(
         ? `vm ${answer.vmid}: ${verb}d by ${decision.by}`
         : `vm ${answer.vmid}: not taken: ${printable(answer.reason ?? '')}`,
     );
-  if (answers.length === 0 || answers.some((answer) => !answer.accepted)) process.exitCode = 3;
+  return answers.length === 0 || answers.some((answer) => !answer.accepted) ? exitCodes.notTaken : exitCodes.ok;
 }
 
-export async function gateCommand({ config, args, json, options }: CommandContext): Promise<void> {
+export async function gateCommand({ config, args, options }: CommandContext): Promise<ExitCode> {
   const [action] = args;
-  if (action !== 'open' && action !== 'close') throw new Error(`gate open|close (got '${action ?? ''}')`);
+  if (action !== 'open' && action !== 'close')
+    throw new InputRefused(`gate open|close (got '${printable(action ?? '')}')`);
   const workflowId = fleetWorkflowId(options.fleet);
   const { by, reason } = decisionFrom(
     options,
@@ -428,7 +438,7 @@ export async function gateCommand({ config, args, json, options }: CommandContex
   const answer = await withClient(config, async (client) =>
     (await existingFleet(client, workflowId)).executeUpdate(setFleetGateUpdate, { args: [change] }),
   );
-  if (json) console.log(JSON.stringify(answer));
+  if (options.json) console.log(JSON.stringify(answer));
   else
     console.log(
       `gate ${answer.gate.open ? 'open' : 'closed'} (${answer.gate.by}: ${answer.gate.reason})` +
@@ -436,4 +446,5 @@ export async function gateCommand({ config, args, json, options }: CommandContex
           ? `; ${answer.gate.open ? 'released' : 'waiting'}: vm ${answer.waitingAtGate.join(', ')}`
           : ''),
     );
+  return exitCodes.ok;
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { InventorySchema, MAX_FLEET_VMS } from '../inventory';
 import { parseInput, VmOverridesSchema } from '../migration/input';
-import { FleetGateSchema, OutageMsSchema } from '../migration/messages';
+import { FleetGateSchema } from '../migration/messages';
+import { OutageMsSchema } from '../migration/outage';
 import { strictObject, vmid } from '../schema';
 import { VmProgressSchema } from './messages';
 

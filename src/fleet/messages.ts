@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import { OutageMsSchema, type FleetGate } from '../migration/messages';
+import type { FleetGate } from '../migration/messages';
+import { OutageMsSchema } from '../migration/outage';
 import { migrationPhases, runOrderOf, type MigrationPhase } from '../migration/phases';
 import { operatorName } from '../identity';
 import { strictObject, text, vmid } from '../schema';
@@ -107,8 +108,19 @@ export interface FleetStatus {
   runs: number;
   startedAt: string;
   vms: FleetVm[];
+  /** what the worker's webhooks were told (runs since notifications; see src/notify) */
+  notifications?: NotificationCounts;
 }
 export const fleetStatusQuery = defineQuery<FleetStatus>('fleetStatus');
+
+export interface NotificationCounts {
+  /** events sent: each to every webhook configured for it (none configured counts as sent) */
+  sent: number;
+  /** events that some webhook did not take after every attempt */
+  undelivered: number;
+  /** the last reason, without the webhook's URL */
+  lastFailure?: string;
+}
 
 /** The fleet's result: every VM's outcome, timings and record. */
 export interface FleetReport extends FleetStatus {

@@ -1,17 +1,41 @@
-import type * as activities from '../activities';
-import type { PhaseResults } from './messages';
+import type { BotListing, InstallResult, PhaseResults } from './contracts';
 
-type ActivityName = keyof typeof activities;
 /** Which of migrateVm's activity options a phase runs with: a minute, the command timeout, the install timeout. */
 export type PhaseTimeout = 'quick' | 'command' | 'install';
+
+/** What a phase's activity may take besides the run's params: the run's id, or what an earlier phase answered. */
+export interface PhaseInputs {
+  runId: string;
+  installed: InstallResult;
+  runHome: string;
+  /** the Docker-era bot's own listing; absent from scans of workers before it was kept */
+  bot: BotListing | undefined;
+}
+export type PhaseInput = keyof PhaseInputs;
+
+/** Each input taken from the run's id and the results so far; one taken before its phase ran is the table's bug. */
+export const phaseInputs: { [K in PhaseInput]: (results: PhaseResults, runId: string) => PhaseInputs[K] } = {
+  runId: (_, runId) => runId,
+  installed: ({ install }) => install ?? notYet('install'),
+  runHome: ({ scan }) => scan?.runHome ?? notYet('scan'),
+  bot: ({ scan }) => scan?.bot,
+};
+function notYet(phase: string): never {
+  throw new Error(`the phase table runs a phase that takes ${phase}'s result before ${phase}`);
+}
 
 export interface PhaseDefinition {
   name: string;
   /** the SOP's stage letter (§4), when it has one, and its section (../shared/seeds/001_*.txt) */
   stage?: string;
   sop: string;
-  /** the activity that runs it; none for the one a child workflow runs */
-  activity?: ActivityName;
+  /**
+   * the activity that runs it (the workflow checks each against src/activities' own signature); none for the one a
+   * child workflow runs
+   */
+  activity?: string;
+  /** what its activity takes after the run's params, in order: see `PhaseInputs` */
+  takes?: readonly PhaseInput[];
   timeout: PhaseTimeout;
   /** where it is kept in the status's results */
   resultKey: keyof PhaseResults;
@@ -20,7 +44,7 @@ export interface PhaseDefinition {
   /** it runs only after a human approved the migration (SOP §4: I after the user's acceptance) */
   afterApproval: boolean;
   /** what undoes it, registered before it runs: a rollback runs the registered ones newest first */
-  compensation?: { name: string; activity: ActivityName; timeout: PhaseTimeout };
+  compensation?: { name: string; activity: string; timeout: PhaseTimeout };
   /** a step of pre-staged runs only (`prestage`), done while Docker still runs: see `phaseOrder` */
   prestaged?: true;
 }
@@ -46,6 +70,7 @@ export const phases = [
     stage: 'B',
     sop: '§5.2',
     activity: 'backup',
+    takes: ['runId'],
     timeout: 'command',
     resultKey: 'backup',
     runsOn: 'guest',
@@ -111,6 +136,7 @@ export const phases = [
     stage: 'G',
     sop: '§5.9',
     activity: 'stageUnits',
+    takes: ['installed', 'runHome'],
     timeout: 'command',
     resultKey: 'stagedUnits',
     runsOn: 'guest',
@@ -127,6 +153,7 @@ export const phases = [
     stage: 'G',
     sop: '§5.9',
     activity: 'installUnits',
+    takes: ['installed', 'runHome'],
     timeout: 'command',
     resultKey: 'systemdUnits',
     runsOn: 'guest',
@@ -138,6 +165,7 @@ export const phases = [
     stage: 'H',
     sop: '§5.10',
     activity: 'acceptanceGate',
+    takes: ['runHome', 'bot'],
     timeout: 'command',
     resultKey: 'acceptance',
     runsOn: 'guest',
@@ -172,6 +200,23 @@ export function phaseNamed<N extends PhaseName>(name: N): Extract<Phase, { name:
 }
 
 /**
+ * A guest command's own timeout in a phase or compensation of this class. migrateVm bounds the activity a margin
+ * above it, so the command's timeout fires (and kills it) before the activity's start-to-close.
+ */
+export function classTimeoutMs(timeout: PhaseTimeout, timeouts: { commandMs: number; installMs: number }): number {
+  return { quick: 60_000, command: timeouts.commandMs, install: timeouts.installMs }[timeout];
+}
+
+type Compensation = Extract<Phase, { compensation: object }>['compensation'];
+export type CompensationActivity = Compensation['activity'];
+
+/** The class of the compensation that this activity runs, by the table. */
+export function compensationTimeout(activity: CompensationActivity): PhaseTimeout {
+  const compensations: readonly Compensation[] = phases.flatMap((p) => ('compensation' in p ? [p.compensation] : []));
+  return compensations.find((compensation) => compensation.activity === activity)!.timeout;
+}
+
+/**
  * A pre-staged run (`prestage`, issue 13) before the human's decision: the verified backup first as ever, then what
  * does not need Docker stopped while it still serves (D, the pre-copy E₁, F, the units written G₁), and only then
  * C, the final copy of the difference with the lease clean-up and the §5.6 patch (E₂), the units started (G₂), H.
@@ -199,6 +244,10 @@ export function phaseOrder(prestage: boolean): readonly Phase[] {
 /** What a run is in besides a phase: waiting, rolling back, or at its end. */
 const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
 const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
+/** Where a run has ended: every end but the rollback under way. */
+export const terminalPhases = ends.filter(
+  (end): end is Exclude<(typeof ends)[number], 'rolling-back'> => end !== 'rolling-back',
+);
 
 /** Where a run goes when nothing fails: its phases, with the human's decision and the fleet's gate before I. */
 export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
@@ -211,8 +260,6 @@ export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
     'completed',
   ];
 }
-/** A run in the SOP's order. */
-export const runOrder = runOrderOf(false);
 
 /** Every value of a run's phase (the status, the search attribute, the fleet's progress signal). */
 export const migrationPhases = ['starting', ...phaseNames, ...waits, ...ends] as const;

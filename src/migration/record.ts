@@ -1,8 +1,8 @@
-import type { BotListing } from '../activities/bot-listing';
-import type { TokenSource } from '../activities/migrate-data';
 import { printable } from '../schema';
 import type { MigrateVmParams } from './input';
-import { inSeconds, outageTimes, type MigrationStatus, type PhaseResults } from './messages';
+import { UNKNOWN, type BotListing, type PhaseResults, type TokenSource } from './contracts';
+import type { MigrationStatus } from './messages';
+import { inSeconds, outageTimes } from './outage';
 import { phaseOrder } from './phases';
 
 /** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
@@ -137,6 +137,8 @@ export function renderRecord(
             `  - \`openclaw doctor --fix --non-interactive\` on the copy: ${result.doctor.changed.length} change(s), ${result.doctor.archived.length} archived, ${result.doctor.disabled.length} skill(s) disabled`,
             ...result.doctor.changed.map((item) => `    - changed: ${inline(item)}`),
             ...result.doctor.archived.map((item) => `    - archived: ${inline(item)}`),
+            ...(result.doctor.moved ?? []).map((item) => `    - moved out of the workspace: ${code(item)}`),
+            ...(result.doctor.edited ?? []).map((item) => `    - edited in the workspace: ${code(item)}`),
             ...(result.doctor.disabled.length
               ? [`    - disabled: ${result.doctor.disabled.map(code).join(', ')}`]
               : []),
@@ -200,9 +202,11 @@ export function renderRecord(
   add('## 风险与回滚 / Risks and rollback');
   if (backup) add(`- data rollback point: ${code(`${backup.dir}/*.tgz`)} (kept)`);
   if (migrateData) add(`- config rollback point: ${code(migrateData.configBackup)}`);
-  if (migrateData?.doctor?.disabled.length || migrateData?.doctor?.archived.length)
+  const doctor = migrateData?.doctor;
+  const [moved, edited] = [doctor?.moved?.length ?? 0, doctor?.edited?.length ?? 0];
+  if (doctor && (doctor.disabled.length || doctor.archived.length || moved || edited))
     add(
-      `- doctor disabled ${migrateData.doctor.disabled.length} skill(s) and archived ${migrateData.doctor.archived.length} item(s) on the direct install (listed above): for the human's decision`,
+      `- doctor disabled ${doctor.disabled.length} skill(s), archived ${doctor.archived.length} item(s), moved ${moved} and edited ${edited} of the user's workspace files on the direct install (listed above): for the human's decision`,
     );
   if (migrateData?.tokenSource === 'none')
     add('- no gateway token in openclaw.json nor in the compose environment: the direct gateway makes its own');
@@ -222,9 +226,6 @@ export function renderRecord(
   add('');
   return lines.join('\n');
 }
-
-/** bot-listing.ts's UNKNOWN: the workflow's sandbox imports this module, that one reads files */
-const UNKNOWN = 'unknown' satisfies import('../activities/bot-listing').Unknown;
 
 function listed<T>(items: T[] | typeof UNKNOWN, what: string): string {
   return items === UNKNOWN ? `${what} unknown` : `${items.length} ${what}`;

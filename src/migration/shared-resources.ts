@@ -70,7 +70,6 @@ export const LedgerEntrySchema = strictObject({
   panelFront: port,
   gatewayFront: port,
 });
-export type LedgerEntry = z.output<typeof LedgerEntrySchema>;
 
 export const SharedResourcesInputSchema = strictObject({
   node: SshEndpointSchema,
@@ -78,11 +77,3 @@ export const SharedResourcesInputSchema = strictObject({
   entry: LedgerEntrySchema,
 });
 export type SharedResourcesInput = z.output<typeof SharedResourcesInputSchema>;
-
-/** The VM's node-side view after the commit: its NAT mappings (external port → guest port) and its ledger row. */
-export interface LedgerCommit {
-  natMappings: { external: number; guestPort: number }[];
-  /** the lowest external port mapped to the VM: the start of its port block */
-  portBlock?: number;
-  row: string;
-}

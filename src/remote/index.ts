@@ -1,11 +1,12 @@
 /**
- * The remote layer as the activities use it: a Guest per VM and a ProxmoxNode per node, cached per process
- * (the SSH connections behind them are pooled per endpoint in ./ssh).
+ * The remote layer as the activities use it: a Guest per VM and a ProxmoxNode per node, cached per process, and the
+ * process's pool of SSH connections behind them (`sshPool`: the worker closes it at shutdown).
  */
 import type { SshEndpoint } from '../inventory';
 import type { Guest, ProxmoxNode } from './guest';
 import { QgaGuest, QmNode } from './qga';
 import { SshGuest } from './ssh-guest';
+import { SshPool } from './ssh';
 
 export type { Guest, GuestCommand, GuestProgress, GuestResult, ProxmoxNode, RunHooks } from './guest';
 export {
@@ -19,7 +20,7 @@ export {
   RemoteError,
   RemoteUnavailable,
 } from './errors';
-export { closeAllConnections, configurePool, hostKeyFingerprint, poolStats } from './ssh';
+export { hostKeyFingerprint, SshPool, type PoolSettings } from './ssh';
 export { QgaGuest, QmNode } from './qga';
 export { SshGuest } from './ssh-guest';
 
@@ -31,6 +32,9 @@ export interface GuestTarget {
   /** the VM's own endpoint; required for transport 'ssh' */
   vmSsh?: SshEndpoint;
 }
+
+/** The SSH connections of this process's guests and nodes. */
+export const sshPool = new SshPool();
 
 const guests = new Map<string, Guest>();
 const nodes = new Map<string, ProxmoxNode>();
@@ -44,7 +48,10 @@ export function guestFor(input: GuestTarget): Guest {
   const key = JSON.stringify([input.transport, input.vmid, endpointKey(endpoint)]);
   let guest = guests.get(key);
   if (!guest) {
-    guest = input.transport === 'ssh' ? new SshGuest(endpoint, input.vmid) : new QgaGuest(input.vmid, endpoint);
+    guest =
+      input.transport === 'ssh'
+        ? new SshGuest(sshPool, endpoint, input.vmid)
+        : new QgaGuest(sshPool, input.vmid, endpoint);
     guests.set(key, guest);
   }
   return guest;
@@ -55,7 +62,7 @@ export function nodeFor(endpoint: SshEndpoint): ProxmoxNode {
   const key = endpointKey(endpoint);
   let node = nodes.get(key);
   if (!node) {
-    node = new QmNode(endpoint);
+    node = new QmNode(sshPool, endpoint);
     nodes.set(key, node);
   }
   return node;

@@ -32,7 +32,7 @@ import {
   type RunOptions,
 } from './async-run';
 import { shellCommand } from './shell-quote';
-import { describeEndpoint, exec, type ExecResult } from './ssh';
+import { describeEndpoint, type ExecResult, type SshPool } from './ssh';
 
 export interface QmOptions {
   /** one qm call (start, exec-status) must answer within this; default 60 s */
@@ -45,6 +45,7 @@ export class QmNode implements ProxmoxNode {
   private readonly qmTimeoutMs: number;
 
   constructor(
+    private readonly pool: SshPool,
     readonly endpoint: SshEndpoint,
     options: QmOptions = {},
   ) {
@@ -54,7 +55,7 @@ export class QmNode implements ProxmoxNode {
 
   /** Runs `qm <args…>` (each word quoted); a non-zero exit is a result. Throws Remote* errors only. */
   qm(args: readonly string[], stdin?: string): Promise<GuestResult> {
-    return exec(this.endpoint, shellCommand(['qm', ...args]), stdin, { timeoutMs: this.qmTimeoutMs });
+    return this.pool.exec(this.endpoint, shellCommand(['qm', ...args]), stdin, { timeoutMs: this.qmTimeoutMs });
   }
 
   /** `wait`: a script that takes its time on purpose (the node's exec-status wait) gets that much longer. */
@@ -62,7 +63,7 @@ export class QmNode implements ProxmoxNode {
     { script, label, args = [], stdin }: Omit<GuestCommand, 'timeoutMs'>,
     wait: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<GuestResult> {
-    return exec(this.endpoint, shellCommand(['/bin/bash', '-c', script, label, ...args]), stdin, {
+    return this.pool.exec(this.endpoint, shellCommand(['/bin/bash', '-c', script, label, ...args]), stdin, {
       timeoutMs: this.qmTimeoutMs + (wait.timeoutMs ?? 0),
       signal: wait.signal,
     });
@@ -167,11 +168,12 @@ export class QgaGuest implements Guest {
   private readonly frozenWaitMs: number;
 
   constructor(
+    pool: SshPool,
     readonly vmid: number,
     nodeEndpoint: SshEndpoint,
     private readonly options: QgaGuestOptions = {},
   ) {
-    this.node = new QmNode(nodeEndpoint, options);
+    this.node = new QmNode(pool, nodeEndpoint, options);
     this.description = `vm ${vmid} via qm on ${describeEndpoint(nodeEndpoint)}`;
     this.waitPausesMs = options.waitPausesMs ?? { first: 50, longest: 500 };
     this.frozenWaitMs = options.frozenWaitMs ?? 120_000;

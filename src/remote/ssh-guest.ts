@@ -19,7 +19,7 @@ import {
   type RunOptions,
 } from './async-run';
 import { shellCommand } from './shell-quote';
-import { describeEndpoint, exec, type ExecResult } from './ssh';
+import { describeEndpoint, type ExecResult, type SshPool } from './ssh';
 
 /**
  * Runs in the new session: `$1` the command's directory, then `<script> <label> <args…>`. Its stdin is the `in`
@@ -102,6 +102,7 @@ export class SshGuest implements Guest {
   private readonly callTimeoutMs: number;
 
   constructor(
+    private readonly pool: SshPool,
     readonly endpoint: SshEndpoint,
     /** names the VM in descriptions and errors */
     readonly vmid?: number,
@@ -125,7 +126,7 @@ export class SshGuest implements Guest {
   }
 
   private call(script: string, name: string, args: readonly string[], stdin?: string, timeoutMs?: number) {
-    return exec(this.endpoint, shellCommand(['/bin/bash', '-c', script, name, ...args]), stdin ?? '', {
+    return this.pool.exec(this.endpoint, shellCommand(['/bin/bash', '-c', script, name, ...args]), stdin ?? '', {
       timeoutMs: timeoutMs ?? this.callTimeoutMs,
     });
   }

@@ -1,8 +1,8 @@
 /**
- * SSH with a connection pool per endpoint: commands run as exec channels over a few long-lived connections
- * instead of a handshake each. The host key is pinned (SHA256 of the key blob, as `ssh-keygen -l -E sha256`
- * prints it); a connection that died is replaced on the next command; `closeAllConnections()` ends them all
- * when the worker shuts down.
+ * SSH through a pool (`SshPool`) of connections per endpoint: commands run as exec channels over a few long-lived
+ * connections instead of a handshake each. The host key is pinned (SHA256 of the key blob, as `ssh-keygen -l -E
+ * sha256` prints it); a connection that died is replaced on the next command; `close()` ends them all when the
+ * worker shuts down.
  */
 import { createHash } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
@@ -40,7 +40,7 @@ export interface PoolSettings {
   keepaliveCountMax: number;
 }
 
-const settings: PoolSettings = {
+export const defaultPoolSettings: Readonly<PoolSettings> = {
   maxChannelsPerConnection: 8,
   maxConnectionsPerEndpoint: 4,
   idleMs: 60_000,
@@ -48,11 +48,6 @@ const settings: PoolSettings = {
   keepaliveIntervalMs: 10_000,
   keepaliveCountMax: 3,
 };
-
-/** Changes the pool's settings for connections opened from now on. */
-export function configurePool(changes: Partial<PoolSettings>): void {
-  Object.assign(settings, changes);
-}
 
 /** `SHA256:<base64 without padding>` of a host key blob, as `ssh-keygen -l -E sha256` prints it. */
 export function hostKeyFingerprint(keyBlob: Buffer): string {
@@ -72,52 +67,6 @@ function keyType(keyBlob: Buffer): string {
 export function describeEndpoint(endpoint: SshEndpoint): string {
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
   return `${endpoint.user}@${host}:${endpoint.port}`;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The pool
-
-interface Connection {
-  readonly id: number;
-  readonly key: string;
-  readonly client: Client;
-  /** resolves when authenticated; rejects with HostKeyMismatch, RemoteAuthFailed or RemoteUnavailable */
-  ready: Promise<void>;
-  active: number;
-  capacity: number;
-  closed: boolean;
-  idleTimer?: NodeJS.Timeout;
-  readonly closedPromise: Promise<void>;
-}
-
-const pools = new Map<string, Connection[]>();
-const waiters = new Map<string, (() => void)[]>();
-let connectionSeq = 0;
-
-function poolKey(endpoint: SshEndpoint): string {
-  return JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.privateKeyPath, endpoint.hostKeySha256]);
-}
-
-function wakeOne(key: string): void {
-  const queue = waiters.get(key);
-  const next = queue?.shift();
-  if (queue && queue.length === 0) waiters.delete(key);
-  next?.();
-}
-
-function wakeAll(key: string): void {
-  const queue = waiters.get(key) ?? [];
-  waiters.delete(key);
-  for (const wake of queue) wake();
-}
-
-function removeConnection(conn: Connection): void {
-  if (conn.idleTimer) clearTimeout(conn.idleTimer);
-  const list = pools.get(conn.key);
-  if (!list) return;
-  const index = list.indexOf(conn);
-  if (index >= 0) list.splice(index, 1);
-  if (list.length === 0) pools.delete(conn.key);
 }
 
 const MAX_PRIVATE_KEY_BYTES = 64 << 10;
@@ -142,186 +91,6 @@ async function authConfig(endpoint: SshEndpoint): Promise<Pick<ConnectConfig, 'p
   throw new RemoteAuthFailed(
     `no privateKeyPath for ${describeEndpoint(endpoint)} and no ssh agent (SSH_AUTH_SOCK is not set)`,
   );
-}
-
-function openConnection(endpoint: SshEndpoint, key: string): Connection {
-  const target = describeEndpoint(endpoint);
-  const client = new Client();
-  let seenKey: string | undefined;
-  let seenType: string | undefined;
-  let hostKeyRejected = false;
-  let resolveClosed!: () => void;
-  const conn: Connection = {
-    id: ++connectionSeq,
-    key,
-    client,
-    ready: Promise.resolve(),
-    active: 0,
-    capacity: settings.maxChannelsPerConnection,
-    closed: false,
-    closedPromise: new Promise<void>((resolve) => (resolveClosed = resolve)),
-  };
-  const markClosed = () => {
-    if (conn.closed) return;
-    conn.closed = true;
-    removeConnection(conn);
-    wakeAll(key);
-  };
-
-  // The key is read before the handshake; a key that cannot be used fails this connection's waiters at once.
-  conn.ready = authConfig(endpoint).then(
-    (auth) =>
-      new Promise<void>((resolve, reject) => {
-        let settled = false;
-        const fail = (err: Error) => {
-          if (settled) return;
-          settled = true;
-          reject(err);
-        };
-        client.once('ready', () => {
-          settled = true;
-          resolve();
-        });
-        client.on('error', (err: Error & { level?: string }) => {
-          if (hostKeyRejected) fail(new HostKeyMismatch(target, seenKey ?? '(none)', endpoint.hostKeySha256, seenType));
-          else if (err.level === 'client-authentication')
-            fail(new RemoteAuthFailed(`${target} refused the key offered: ${err.message}`, { cause: err }));
-          else if (err.level === 'client-timeout')
-            fail(new RemoteUnavailable(`no SSH handshake with ${target} within ${formatMs(settings.readyTimeoutMs)}`));
-          else fail(new RemoteUnavailable(`cannot reach ${target}: ${err.message}`, { cause: err }));
-          markClosed();
-        });
-        client.on('close', () => {
-          fail(new RemoteUnavailable(`${target} closed the connection before it was ready`));
-          markClosed();
-          resolveClosed();
-        });
-        try {
-          client.connect({
-            host: endpoint.host,
-            port: endpoint.port,
-            username: endpoint.user,
-            ...auth,
-            readyTimeout: settings.readyTimeoutMs,
-            keepaliveInterval: settings.keepaliveIntervalMs,
-            keepaliveCountMax: settings.keepaliveCountMax,
-            hostVerifier: (keyBlob: Buffer) => {
-              seenKey = hostKeyFingerprint(keyBlob);
-              seenType = keyType(keyBlob);
-              hostKeyRejected = seenKey !== endpoint.hostKeySha256;
-              return !hostKeyRejected;
-            },
-          });
-        } catch (err) {
-          // ssh2 throws at once for a key it cannot parse (unknown format, or encrypted: no passphrases here)
-          fail(new RemoteAuthFailed(`cannot use the key for ${target}: ${(err as Error).message}`, { cause: err }));
-          markClosed();
-          resolveClosed();
-        }
-      }),
-    (err: unknown) => {
-      markClosed();
-      resolveClosed();
-      throw err;
-    },
-  );
-  conn.ready.catch(() => undefined); // the waiters see the error; an unread one is not a crash
-
-  if (!conn.closed) {
-    const list = pools.get(key) ?? [];
-    list.push(conn);
-    pools.set(key, list);
-  }
-  return conn;
-}
-
-/** A connection with a free channel: an open one, a new one, or the next one to free up. */
-async function acquire(endpoint: SshEndpoint, signal?: AbortSignal): Promise<Connection> {
-  const key = poolKey(endpoint);
-  for (;;) {
-    signal?.throwIfAborted();
-    const list = (pools.get(key) ?? []).filter((c) => !c.closed);
-    let conn = list.find((c) => c.active < c.capacity);
-    if (!conn && list.length < settings.maxConnectionsPerEndpoint) conn = openConnection(endpoint, key);
-    if (conn) {
-      conn.active++;
-      if (conn.idleTimer) clearTimeout(conn.idleTimer);
-      conn.idleTimer = undefined;
-      try {
-        await conn.ready;
-      } catch (err) {
-        release(conn);
-        throw err;
-      }
-      if (!conn.closed) return conn;
-      release(conn);
-      continue;
-    }
-    await new Promise<void>((resolve) => {
-      const queue = waiters.get(key) ?? [];
-      const wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        const index = queue.indexOf(wake);
-        if (index >= 0) queue.splice(index, 1);
-        resolve(); // the loop's throwIfAborted throws
-      };
-      queue.push(wake);
-      waiters.set(key, queue);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-}
-
-/** Takes a connection out of the pool for good and ends it. */
-function retire(conn: Connection): void {
-  if (conn.closed) return;
-  conn.closed = true;
-  removeConnection(conn);
-  conn.client.end();
-  wakeAll(conn.key);
-}
-
-function release(conn: Connection): void {
-  conn.active--;
-  if (conn.closed) return;
-  wakeOne(conn.key);
-  if (conn.active === 0) {
-    conn.idleTimer = setTimeout(() => {
-      if (conn.active === 0) retire(conn);
-    }, settings.idleMs);
-    conn.idleTimer.unref();
-  }
-}
-
-/** Ends every pooled connection (the worker's shutdown); commands still running on them fail. */
-export async function closeAllConnections(): Promise<void> {
-  const all = [...pools.values()].flat();
-  await Promise.all(
-    all.map(async (conn) => {
-      retire(conn);
-      const slow = setTimeout(() => conn.client.destroy(), 2000);
-      await conn.closedPromise;
-      clearTimeout(slow);
-    }),
-  );
-}
-
-/** How many connections the pool holds, per `user@host:port`: for logs and tests. */
-export function poolStats(): Record<string, { connections: number; activeChannels: number }> {
-  const stats: Record<string, { connections: number; activeChannels: number }> = {};
-  for (const list of pools.values()) {
-    for (const conn of list) {
-      const [user, host, port] = JSON.parse(conn.key) as [string, string, number];
-      const name = `${user}@${host}:${port}`;
-      stats[name] ??= { connections: 0, activeChannels: 0 };
-      stats[name].connections++;
-      stats[name].activeChannels += conn.active;
-    }
-  }
-  return stats;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -430,32 +199,270 @@ function runOnConnection(
   });
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The pool
+
+interface Connection {
+  readonly key: string;
+  readonly client: Client;
+  /** resolves when authenticated; rejects with HostKeyMismatch, RemoteAuthFailed or RemoteUnavailable */
+  ready: Promise<void>;
+  active: number;
+  capacity: number;
+  closed: boolean;
+  idleTimer?: NodeJS.Timeout;
+  readonly closedPromise: Promise<void>;
+}
+
+function poolKey(endpoint: SshEndpoint): string {
+  return JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.privateKeyPath, endpoint.hostKeySha256]);
+}
+
 /**
- * Runs one command line (already quoted) on the endpoint's shell, with `stdin` then EOF on its standard input.
- * A non-zero exit code is a result, not an error. Throws HostKeyMismatch, RemoteAuthFailed, or RemoteUnavailable
- * (cannot connect, or the connection dropped before the exit status came: the command may have run).
+ * Connections per endpoint, each with a few exec channels, under its own settings. The worker keeps one for the
+ * process (src/remote/index.ts); a test makes its own.
  */
-export async function exec(
-  endpoint: SshEndpoint,
-  commandLine: string,
-  stdin?: string | Buffer,
-  options: ExecOptions = {},
-): Promise<ExecResult> {
-  const target = describeEndpoint(endpoint);
-  for (let attempt = 1; ; attempt++) {
-    const conn = await acquire(endpoint, options.signal);
-    try {
-      return await runOnConnection(conn, target, commandLine, stdin, options);
-    } catch (err) {
-      if (!(err instanceof ChannelNotOpened)) throw err;
-      // The command never started: another connection (or a smaller share of this one) is safe to try.
-      if (err.prohibited) conn.capacity = Math.max(1, conn.active - 1);
-      else retire(conn);
-      if (attempt >= 3) {
-        throw new RemoteUnavailable(`cannot open a channel to ${target}: ${err.cause.message}`, { cause: err.cause });
+export class SshPool {
+  readonly settings: Readonly<PoolSettings>;
+  private readonly pools = new Map<string, Connection[]>();
+  private readonly waiters = new Map<string, (() => void)[]>();
+
+  constructor(settings: Partial<PoolSettings> = {}) {
+    this.settings = { ...defaultPoolSettings, ...settings };
+  }
+
+  /**
+   * Runs one command line (already quoted) on the endpoint's shell, with `stdin` then EOF on its standard input.
+   * A non-zero exit code is a result, not an error. Throws HostKeyMismatch, RemoteAuthFailed, or RemoteUnavailable
+   * (cannot connect, or the connection dropped before the exit status came: the command may have run).
+   */
+  async exec(
+    endpoint: SshEndpoint,
+    commandLine: string,
+    stdin?: string | Buffer,
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    const target = describeEndpoint(endpoint);
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.acquire(endpoint, options.signal);
+      try {
+        return await runOnConnection(conn, target, commandLine, stdin, options);
+      } catch (err) {
+        if (!(err instanceof ChannelNotOpened)) throw err;
+        // The command never started: another connection (or a smaller share of this one) is safe to try.
+        if (err.prohibited) conn.capacity = Math.max(1, conn.active - 1);
+        else this.retire(conn);
+        if (attempt >= 3) {
+          throw new RemoteUnavailable(`cannot open a channel to ${target}: ${err.cause.message}`, { cause: err.cause });
+        }
+      } finally {
+        this.release(conn);
       }
-    } finally {
-      release(conn);
+    }
+  }
+
+  /** Ends every pooled connection (the worker's shutdown); commands still running on them fail. */
+  async close(): Promise<void> {
+    const all = [...this.pools.values()].flat();
+    await Promise.all(
+      all.map(async (conn) => {
+        this.retire(conn);
+        const slow = setTimeout(() => conn.client.destroy(), 2000);
+        await conn.closedPromise;
+        clearTimeout(slow);
+      }),
+    );
+  }
+
+  /** How many connections the pool holds, per `user@host:port`: for logs and tests. */
+  stats(): Record<string, { connections: number; activeChannels: number }> {
+    const stats: Record<string, { connections: number; activeChannels: number }> = {};
+    for (const list of this.pools.values()) {
+      for (const conn of list) {
+        const [user, host, port] = JSON.parse(conn.key) as [string, string, number];
+        const name = `${user}@${host}:${port}`;
+        stats[name] ??= { connections: 0, activeChannels: 0 };
+        stats[name].connections++;
+        stats[name].activeChannels += conn.active;
+      }
+    }
+    return stats;
+  }
+
+  private wakeOne(key: string): void {
+    const queue = this.waiters.get(key);
+    const next = queue?.shift();
+    if (queue && queue.length === 0) this.waiters.delete(key);
+    next?.();
+  }
+
+  private wakeAll(key: string): void {
+    const queue = this.waiters.get(key) ?? [];
+    this.waiters.delete(key);
+    for (const wake of queue) wake();
+  }
+
+  private removeConnection(conn: Connection): void {
+    if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    const list = this.pools.get(conn.key);
+    if (!list) return;
+    const index = list.indexOf(conn);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) this.pools.delete(conn.key);
+  }
+
+  private openConnection(endpoint: SshEndpoint, key: string): Connection {
+    const { settings } = this;
+    const target = describeEndpoint(endpoint);
+    const client = new Client();
+    let seenKey: string | undefined;
+    let seenType: string | undefined;
+    let hostKeyRejected = false;
+    let resolveClosed!: () => void;
+    const conn: Connection = {
+      key,
+      client,
+      ready: Promise.resolve(),
+      active: 0,
+      capacity: settings.maxChannelsPerConnection,
+      closed: false,
+      closedPromise: new Promise<void>((resolve) => (resolveClosed = resolve)),
+    };
+    const markClosed = () => {
+      if (conn.closed) return;
+      conn.closed = true;
+      this.removeConnection(conn);
+      this.wakeAll(key);
+    };
+
+    // The key is read before the handshake; a key that cannot be used fails this connection's waiters at once.
+    conn.ready = authConfig(endpoint).then(
+      (auth) =>
+        new Promise<void>((resolve, reject) => {
+          let settled = false;
+          const fail = (err: Error) => {
+            if (settled) return;
+            settled = true;
+            reject(err);
+          };
+          client.once('ready', () => {
+            settled = true;
+            resolve();
+          });
+          client.on('error', (err: Error & { level?: string }) => {
+            if (hostKeyRejected)
+              fail(new HostKeyMismatch(target, seenKey ?? '(none)', endpoint.hostKeySha256, seenType));
+            else if (err.level === 'client-authentication')
+              fail(new RemoteAuthFailed(`${target} refused the key offered: ${err.message}`, { cause: err }));
+            else if (err.level === 'client-timeout')
+              fail(
+                new RemoteUnavailable(`no SSH handshake with ${target} within ${formatMs(settings.readyTimeoutMs)}`),
+              );
+            else fail(new RemoteUnavailable(`cannot reach ${target}: ${err.message}`, { cause: err }));
+            markClosed();
+          });
+          client.on('close', () => {
+            fail(new RemoteUnavailable(`${target} closed the connection before it was ready`));
+            markClosed();
+            resolveClosed();
+          });
+          try {
+            client.connect({
+              host: endpoint.host,
+              port: endpoint.port,
+              username: endpoint.user,
+              ...auth,
+              readyTimeout: settings.readyTimeoutMs,
+              keepaliveInterval: settings.keepaliveIntervalMs,
+              keepaliveCountMax: settings.keepaliveCountMax,
+              hostVerifier: (keyBlob: Buffer) => {
+                seenKey = hostKeyFingerprint(keyBlob);
+                seenType = keyType(keyBlob);
+                hostKeyRejected = seenKey !== endpoint.hostKeySha256;
+                return !hostKeyRejected;
+              },
+            });
+          } catch (err) {
+            // ssh2 throws at once for a key it cannot parse (unknown format, or encrypted: no passphrases here)
+            fail(new RemoteAuthFailed(`cannot use the key for ${target}: ${(err as Error).message}`, { cause: err }));
+            markClosed();
+            resolveClosed();
+          }
+        }),
+      (err: unknown) => {
+        markClosed();
+        resolveClosed();
+        throw err;
+      },
+    );
+    conn.ready.catch(() => undefined); // the waiters see the error; an unread one is not a crash
+
+    if (!conn.closed) {
+      const list = this.pools.get(key) ?? [];
+      list.push(conn);
+      this.pools.set(key, list);
+    }
+    return conn;
+  }
+
+  /** A connection with a free channel: an open one, a new one, or the next one to free up. */
+  private async acquire(endpoint: SshEndpoint, signal?: AbortSignal): Promise<Connection> {
+    const key = poolKey(endpoint);
+    for (;;) {
+      signal?.throwIfAborted();
+      const list = (this.pools.get(key) ?? []).filter((c) => !c.closed);
+      let conn = list.find((c) => c.active < c.capacity);
+      if (!conn && list.length < this.settings.maxConnectionsPerEndpoint) conn = this.openConnection(endpoint, key);
+      if (conn) {
+        conn.active++;
+        if (conn.idleTimer) clearTimeout(conn.idleTimer);
+        conn.idleTimer = undefined;
+        try {
+          await conn.ready;
+        } catch (err) {
+          this.release(conn);
+          throw err;
+        }
+        if (!conn.closed) return conn;
+        this.release(conn);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const queue = this.waiters.get(key) ?? [];
+        const wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          const index = queue.indexOf(wake);
+          if (index >= 0) queue.splice(index, 1);
+          resolve(); // the loop's throwIfAborted throws
+        };
+        queue.push(wake);
+        this.waiters.set(key, queue);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /** Takes a connection out of the pool for good and ends it. */
+  private retire(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.removeConnection(conn);
+    conn.client.end();
+    this.wakeAll(conn.key);
+  }
+
+  private release(conn: Connection): void {
+    conn.active--;
+    if (conn.closed) return;
+    this.wakeOne(conn.key);
+    if (conn.active === 0) {
+      conn.idleTimer = setTimeout(() => {
+        if (conn.active === 0) this.retire(conn);
+      }, this.settings.idleMs);
+      conn.idleTimer.unref();
     }
   }
 }

@@ -43,6 +43,8 @@ import { FleetIdAttribute, MigrationPhaseAttribute, VmIdAttribute } from '../sea
 import { failure } from '../failures';
 import { migrateVm } from './migrate-vm';
 import { patches } from './patches';
+import { acceptanceEvidence, approveCommand, notifyActivityOptions } from '../notify/events';
+import { notifier } from '../notify/notifier';
 import type * as activities from '../activities';
 
 const { readChildProgress } = proxyActivities<typeof activities>({
@@ -50,6 +52,8 @@ const { readChildProgress } = proxyActivities<typeof activities>({
   // a worker down for a while: the gate stays unsettled meanwhile, and children at it wait
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
+
+const { notify } = proxyActivities<typeof activities>(notifyActivityOptions);
 
 const succeeded: FleetVmState[] = ['completed', 'planned'];
 /** What counts against the failure budget; a skipped VM (migrated before, or migrating elsewhere) does not. */
@@ -101,6 +105,16 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   };
   const slots = () => (canaryDone() ? params.concurrency : 1);
 
+  // Runs started before this told no one; since, the worker's webhooks hear of the gate, the children and the end.
+  const notifies = patched(patches.fleetNotifies);
+  const notifications = notifier(notify, () => showDetails());
+  const tell: typeof notifications.tell = (...args) => void (notifies && notifications.tell(...args));
+  const vmRef = (entry: FleetVm) => ({
+    vmid: entry.vmid,
+    ...(entry.name !== undefined && { name: entry.name }),
+    workflowId: entry.workflowId ?? '',
+  });
+
   /** The Temporal UI's current details of the fleet (user metadata, answered by a query: never in the history). */
   const showDetails = () => setCurrentDetails(fleetDetails(status()));
   const sendGate = (workflowId: string, answer?: true) =>
@@ -110,6 +124,12 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   const setGate = (gate: FleetGate) => {
     state.gate = { ...gate, reason: oneLine(gate.reason, 1000), at: new Date().toISOString() };
     for (const vmid of running) void sendGate(vm(vmid)!.workflowId!);
+    tell({
+      kind: gate.open ? 'gate-opened' : 'gate-closed',
+      fleetId,
+      by: gate.by ?? 'migrateFleet',
+      reason: gate.reason,
+    });
     showDetails();
   };
   // Each VM closes the gate once: an operator who opened it while that VM was still rolling back meant it.
@@ -132,6 +152,19 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     if (outageMs !== undefined) entry.outageMs = outageMs;
     if (phase === 'rolling-back' || phase === 'failed' || (trustsOnlyWhatItReads && phase === 'rolled-back'))
       closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+    if (phase === 'awaiting-approval')
+      tell(
+        {
+          kind: 'awaiting-approval',
+          ...vmRef(entry),
+          fleetId,
+          evidence: acceptanceEvidence(undefined, entry.outageMs),
+          approve: approveCommand(entry.vmid),
+        },
+        `${entry.vmid}:awaiting-approval`,
+      );
+    if (phase === 'rolling-back')
+      tell({ kind: 'rollback-started', ...vmRef(entry), why: problem ?? 'see its run' }, `${entry.vmid}:rollback`);
     // A child at the gate asks for it: the answer is the gate as of every progress taken before this one.
     if (phase === 'awaiting-fleet-gate' && patched(patches.gateAnswer)) void sendGate(entry.workflowId!, true);
     showDetails();
@@ -208,6 +241,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       stoppedStarting: stopped,
       runs: state.runs,
       startedAt: state.startedAt,
+      ...(notifies && { notifications: notifications.counts }),
       vms: state.vms.map((entry) =>
         entry.state !== 'queued'
           ? entry
@@ -289,6 +323,14 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     });
     running.delete(entry.vmid);
     showDetails();
+    const why = entry.error ?? entry.problems?.at(-1) ?? 'see its run';
+    if (outcome === 'rolled-back' || outcome === 'rejected')
+      tell({ kind: 'rollback-ended', ...vmRef(entry), ended: 'done', detail: `${outcome}: ${why}` });
+    // a run that failed in its rollback (RollbackIncomplete) left a VM half-way: that is how its rollback ended
+    if (outcome === 'failed' && (entry.phase === 'rolling-back' || entry.phase === 'failed'))
+      tell({ kind: 'rollback-ended', ...vmRef(entry), ended: 'incomplete', detail: why });
+    else if (outcome === 'failed')
+      tell({ kind: 'run-failed', ...vmRef(entry), error: `in ${entry.phase ?? 'starting'}: ${why}` });
   }
 
   let startedThisRun = 0;
@@ -298,6 +340,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     if (startedThisRun >= params.childrenPerRun || workflowInfo().continueAsNewSuggested) {
       // Children are awaited by the run that started them: drain, then hand the table to the next run.
       await condition(() => running.size === 0);
+      await notifications.settled();
       await continueAsNew<typeof migrateFleet>(input, { ...state, runs: state.runs + 1 });
     }
     await start(entry);
@@ -312,11 +355,16 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   const counts: FleetReport['counts'] = {};
   for (const entry of state.vms) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
   const outage = outageSummary(state.vms);
-  return {
-    ...status(),
-    endedAt,
-    wallMs: Date.parse(endedAt) - Date.parse(state.startedAt),
+  const wallMs = Date.parse(endedAt) - Date.parse(state.startedAt);
+  tell({
+    kind: 'fleet-finished',
+    fleetId,
     counts,
+    wallMs,
     ...(outage && { outage }),
-  };
+    ...(stopped && { stoppedStarting: stopped }),
+  });
+  // what the webhooks were told, its end too, goes in the report: within the notify activity's bound
+  await notifications.settled();
+  return { ...status(), endedAt, wallMs, counts, ...(outage && { outage }) };
 }

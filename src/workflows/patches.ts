@@ -3,6 +3,8 @@
  * started before a change replays without it, one started after takes it. An id, once deployed, never changes.
  */
 export const patches = {
+  /** migrateVm: a run shows itself in the scan once (it upserted and told its fleet twice as it started) */
+  scanEnteredOnce: 'scan-entered-once',
   /** migrateVm: a fleet's child took a `fleetGate` signal naming its own fleet only */
   gateFromItsFleetOnly: 'fleet-gate-from-its-fleet-only',
   /** migrateVm: the outage, once measured, goes with every progress signal */
@@ -24,4 +26,9 @@ export const patches = {
    * grant is believed only once the lock names the run as its holder
    */
   lockHeldUntilItsHolderEnds: 'lock-held-until-its-holder-ends',
+  /**
+   * migrateFleet: tells the worker's webhooks (the `notify` activity, never awaited in a VM's path) of its gate, its
+   * children awaiting approval, rolling back, rolled back or failed, and of its end; counts what was not delivered
+   */
+  fleetNotifies: 'fleet-notifies',
 } as const;

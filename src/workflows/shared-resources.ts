@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
+import type { LedgerCommit } from '../migration/contracts';
 import { parseInput } from '../migration/input';
 import {
   acquireLockSignal,
@@ -24,7 +25,6 @@ import {
   releaseLockSignal,
   sharedResourceLockId,
   SharedResourcesInputSchema,
-  type LedgerCommit,
   type LockGrant,
   type LockRequest,
   type LockState,

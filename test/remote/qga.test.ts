@@ -7,10 +7,10 @@ import {
   InvalidGuestCommand,
   QgaGuest,
   RemoteUnavailable,
-  closeAllConnections,
   guestFor,
   nodeFor,
   type GuestProgress,
+  sshPool,
 } from '../../src/remote';
 import { nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
 import {
@@ -31,10 +31,10 @@ describe('a guest through qm guest exec', () => {
   beforeAll(async () => {
     lab = await startLab({ guests: 2 });
     node = inventoryOf(lab).node;
-    guest = new QgaGuest(105, node, { killGraceMs: 1000 });
+    guest = new QgaGuest(sshPool, 105, node, { killGraceMs: 1000 });
   }, 300_000);
   afterAll(async () => {
-    await closeAllConnections();
+    await sshPool.close();
     await stopLab(lab);
   });
 
@@ -241,7 +241,7 @@ describe('a guest through qm guest exec', () => {
   it('surfaces the ssh-drop fault at the start as RemoteUnavailable; a second run succeeds', async () => {
     const counter = `/tmp/${marker('counter')}`;
     const script = 'n=$(cat "$1" 2>/dev/null || echo 0); echo $((n + 1)) >"$1"; echo "runs: $(cat "$1")"';
-    const other = new QgaGuest(106, node);
+    const other = new QgaGuest(sshPool, 106, node);
     injectFault(lab, { vmid: 106, kind: 'ssh-drop' });
     const error = await other.run({ label: 'dropped', script, args: [counter], timeoutMs: 10_000 }).catch((e) => e);
     expect(error).toBeInstanceOf(RemoteUnavailable);
@@ -302,7 +302,7 @@ describe('a guest through qm guest exec', () => {
     });
 
     it('says GuestExecFailed, with qm’s words, for a VM the node does not have', async () => {
-      const error = await new QgaGuest(999, node)
+      const error = await new QgaGuest(sshPool, 999, node)
         .run({ label: 'nowhere', script: 'true', timeoutMs: 5000 })
         .catch((e) => e);
       expect(error).toBeInstanceOf(GuestExecFailed);

@@ -6,9 +6,9 @@ import {
   HostKeyMismatch,
   RemoteUnavailable,
   SshGuest,
-  closeAllConnections,
   guestFor,
   type GuestProgress,
+  sshPool,
 } from '../../src/remote';
 import { nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
 import {
@@ -34,7 +34,7 @@ beforeAll(async () => {
   lab = await startLab({ guests: 2, directSsh: [106] });
 }, 900_000);
 afterAll(async () => {
-  await closeAllConnections();
+  await sshPool.close();
   await stopLab(lab);
 });
 
@@ -51,7 +51,7 @@ function behaviours(name: string, machine: () => Machine, everything: boolean) {
     let m: Machine;
     beforeAll(() => {
       m = machine();
-      guest = new SshGuest(m.endpoint, m.vmid, { killGraceMs: 1000 });
+      guest = new SshGuest(sshPool, m.endpoint, m.vmid, { killGraceMs: 1000 });
     });
     const processesWith = (text: string) =>
       m
@@ -152,7 +152,7 @@ function behaviours(name: string, machine: () => Machine, everything: boolean) {
       /** an earlier attempt whose network went away after the start: it fails, the command goes on */
       const earlierAttempt = async (counter: string, seconds: string) => {
         const route = await cuttableRoute(m.endpoint);
-        const cutOff = new SshGuest(route.endpoint, m.vmid, { statusRetries: 0 });
+        const cutOff = new SshGuest(sshPool, route.endpoint, m.vmid, { statusRetries: 0 });
         let pid = 0;
         const error = await cutOff
           .run(

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { failure } from '../../src/failures';
 import * as activities from '../../src/activities';
 import type { MigrateVmParams } from '../../src/migration/input';
-import type { PhaseResults } from '../../src/migration/messages';
+import type { PhaseResults } from '../../src/migration/contracts';
 import { phases, type PhaseName } from '../../src/migration/phases';
 
 export interface StandInOptions {

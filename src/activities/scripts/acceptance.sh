@@ -76,8 +76,17 @@ for port in "$1" "$2" "$3" "$4"; do
 done
 echo "source_sessions=$(find /data/openclaw/agents/main/sessions /data/openclaw/agents/main/session-sqlite-import-archive -type f 2>/dev/null | wc -l)"
 echo "target_sessions=$(find "$RUN_HOME/.openclaw/agents/main/sessions" "$RUN_HOME/.openclaw/agents/main/session-sqlite-import-archive" -type f 2>/dev/null | wc -l)"
+# A workspace's files, with those phase E saw doctor move elsewhere in the state dir byte for byte (migrate-data.sh's
+# DOCTOR_MOVED): they are the user's, kept and listed in the record, not lost.
+workspace_files() {
+  local moved=0 old
+  while IFS= read -r old; do
+    [[ $old == "$1"/* ]] && moved=$((moved + 1))
+  done 2>/dev/null </var/lib/openclaw-migrate/doctor-moved || true
+  echo $(($(find "$1" -type f 2>/dev/null | wc -l) + moved))
+}
 echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc -l)"
-echo "target_workspace=$(find "$RUN_HOME/.openclaw/workspace" -type f 2>/dev/null | wc -l)"
+echo "target_workspace=$(workspace_files "$RUN_HOME/.openclaw/workspace")"
 for unit in "$8" "$9"; do
   pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
   echo "proc_user=$unit:$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
@@ -98,7 +107,7 @@ for kind in ("skills", "plugins"):
             print(f"user_enables_{kind[:-1]}={name}")
 '
 for dir in "${@:10}"; do
-  echo "dir_files=$(find "$dir" -type f 2> /dev/null | wc -l) $([ -f "$dir/MEMORY.md" ] && echo 1 || echo 0) $dir"
+  echo "dir_files=$(workspace_files "$dir") $([ -f "$dir/MEMORY.md" ] && echo 1 || echo 0) $dir"
 done
 # The customer's token against the direct gateway (its HTTP tool endpoint takes the gateway's auth: 401 for any
 # other token; an unknown tool's 404 means the token passed), and the token the panel reads from the OpenClaw

@@ -8,7 +8,8 @@
 # The config's own token wins as in OpenClaw itself (`gateway.auth.token ?? OPENCLAW_GATEWAY_TOKEN`).
 # Doctor brings a Docker-era state to the installed release (2026.9.6 refuses to start on 2026.2.19's auth profiles
 # until it ran); what it migrated, archived or disabled is printed for the record, its whole output kept in
-# /var/lib/openclaw-migrate/doctor.txt. Exit 3: doctor failed (its tail on stderr).
+# /var/lib/openclaw-migrate/doctor.txt. Exit 3: doctor failed (its tail on stderr); exit 4: doctor took a file out
+# of the user's workspace and kept no copy of it.
 # $1 = run-as user (created when missing), $2 = gateway port, $3 = gateway front port, $4 = the step of a
 # pre-staged run: `pre-copy` (E₁, before C, Docker still running) copies only, without --delete, lease clean-up,
 # patch or doctor, and nothing without rsync (cp -a has no "difference": the final step copies it all); `final` (E₂,
@@ -178,6 +179,66 @@ echo "target_workspace=$(find "$TARGET_DIR/workspace" -type f 2>/dev/null | wc -
 OPENCLAW=$(command -v openclaw) || { echo "openclaw is not installed (phase D)" >&2; exit 1; }
 NODE_DIR=$(dirname "$(command -v node)")
 DOCTOR_OUT=/var/lib/openclaw-migrate/doctor.txt
+# The user's workspace files across doctor: it may move one (2026.9.6 folds HEARTBEAT.md into a cron job and TOOLS.md
+# into AGENTS.md, keeping each original under ~/.openclaw/backups/) or edit one in place. Each regular file of every
+# workspace the copy's config names must be, after doctor, at its path or, byte for byte, elsewhere in the state
+# dir: what moved (with where to) or was edited is printed for the record, what moved is listed in DOCTOR_MOVED for
+# the acceptance's counts (the old path, a line each), and a file gone with no copy left fails the phase (exit 4).
+WORKSPACE_BEFORE=/var/lib/openclaw-migrate/workspace-before-doctor.json
+DOCTOR_MOVED=/var/lib/openclaw-migrate/doctor-moved
+account_workspaces() {
+  python3 - "$@" <<"PY"
+import hashlib, json, os, sys
+mode, state, before_file = sys.argv[1:4]
+def digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+def regular_files(top):
+    for root, _, names in os.walk(top):
+        for name in names:
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                yield path
+def workspaces():
+    try:
+        agents = json.load(open(os.path.join(state, "openclaw.json"), encoding="utf-8")).get("agents") or {}
+    except ValueError:
+        agents = {}
+    entries = [agents.get("defaults") or {}] + list(agents.get("list") or [])
+    named = [e["workspace"] for e in entries if isinstance(e, dict) and isinstance(e.get("workspace"), str)]
+    return sorted({os.path.normpath(w) for w in [os.path.join(state, "workspace")] + named if os.path.isdir(w)})
+rel = lambda path: os.path.relpath(path, state)
+if mode == "snapshot":
+    snapshot = {p: [os.path.getsize(p), digest(p)] for w in workspaces() for p in regular_files(w)}
+    json.dump(snapshot, open(before_file, "w", encoding="utf-8"))
+    sys.exit(0)
+before = json.load(open(before_file, encoding="utf-8"))
+gone = {path: tuple(seen) for path, seen in before.items() if not os.path.isfile(path)}
+sizes = {size for size, _ in gone.values()}
+copies = {}
+for path in regular_files(state):
+    if path not in before and os.path.getsize(path) in sizes:
+        copies.setdefault((os.path.getsize(path), digest(path)), path)
+lost = []
+with open(sys.argv[4], "w", encoding="utf-8") as moved:
+    for path, (size, sha) in sorted(before.items()):
+        if path not in gone:
+            if digest(path) != sha:
+                print("doctor_edited=" + rel(path))
+        elif (size, sha) in copies:
+            print("doctor_moved=%s -> %s" % (rel(path), rel(copies[(size, sha)])))
+            moved.write(path + "\n")
+        else:
+            lost.append(path)
+for path in lost:
+    print("doctor removed %s from the workspace and kept no copy of it" % path, file=sys.stderr)
+sys.exit(4 if lost else 0)
+PY
+}
+account_workspaces snapshot "$TARGET_DIR" "$WORKSPACE_BEFORE"
 set +e
 (cd "$RUN_HOME" && runuser -u "$RUN_USER" -- env HOME="$RUN_HOME" PATH="$NODE_DIR:$PATH" NO_COLOR=1 \
   OPENCLAW_SERVICE_REPAIR_POLICY=external "$OPENCLAW" doctor --fix --non-interactive) </dev/null >"$DOCTOR_OUT" 2>&1
@@ -224,6 +285,7 @@ for item in items:
     else:
         print("doctor_changed=" + item)
 PY
+account_workspaces compare "$TARGET_DIR" "$WORKSPACE_BEFORE" "$DOCTOR_MOVED" || exit 4
 # doctor's own backups of openclaw.json (.bak, .bak.1…) hold the token too
 chmod 600 "$TARGET_DIR"/openclaw.json*
 chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
