@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp } from '../lab/lab';
+import { soleNode } from '../src/inventory';
 import { readInventoryFile } from '../src/inventory-file';
 import { QgaGuest, nodeFor, sshPool, type GuestCommand } from '../src/remote';
 
@@ -17,8 +18,8 @@ export async function benchCommand(rounds: number, pve: '8' | '9'): Promise<void
     const lab = await labUp({ guests: 1, workspaceFiles: 5, bigFileMiB: 0, pve }, dir);
     const inventory = readInventoryFile(lab.inventoryPath);
     const vmid = lab.guests[0].vmid;
-    const guest = new QgaGuest(sshPool, vmid, inventory.node);
-    const node = nodeFor(inventory.node);
+    const guest = new QgaGuest(sshPool, vmid, soleNode(inventory));
+    const node = nodeFor(soleNode(inventory));
     console.log(
       `guest commands on vm ${vmid} (real guest) through the lab's qm (PVE ${pve} wording), ${rounds} rounds:`,
     );

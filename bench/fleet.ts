@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { labDown, labUp } from '../lab/lab';
 import type { FleetReport } from '../src/fleet/messages';
 import type { MigrateFleetInput } from '../src/fleet/input';
-import { readInventoryFile } from '../src/inventory-file';
 import { approveAsTheyArrive, standInInventory } from '../test/support/fleet';
 import { standInActivities } from '../test/support/stand-in-activities';
 import { runWorker, startDevServer } from '../test/support/temporal';
@@ -56,23 +52,6 @@ function wallVersusIdeal(label: string, report: FleetReport, wallMs: number, con
       `per VM median ${(sorted[Math.floor(sorted.length / 2)] / 1000).toFixed(1)} s, max ${(sorted[sorted.length - 1] / 1000).toFixed(1)} s; ` +
       `outcomes ${JSON.stringify(report.counts)}`,
   );
-}
-
-/** The whole job on the lab: real guests with the lab's small data, every phase for real, approvals as they come. */
-export async function benchLabFleet(guests: number, concurrency: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
-  const [env] = await Promise.all([devServer(), labUp({ guests, workspaceFiles: 60, bigFileMiB: 2 }, dir)]);
-  const { taskQueue, stop } = await runWorker(env);
-  try {
-    const inventory = readInventoryFile(join(dir, 'inventory.json'));
-    const { report, wallMs } = await runFleet(env, taskQueue, { inventory, concurrency, canary: 1 });
-    wallVersusIdeal(`fleet on the lab (real phases, small data)`, report, wallMs, concurrency);
-  } finally {
-    await stop();
-    await env.teardown();
-    await labDown(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**

@@ -66,7 +66,7 @@ export async function benchOutage(guests: number, concurrency: number): Promise<
 
 type LabState = Awaited<ReturnType<typeof labUp>>;
 
-interface GuestCommandSeen {
+export interface GuestCommandSeen {
   label: string;
   startMs: number;
   endMs: number;
@@ -89,7 +89,7 @@ function inGuest(lab: LabState, vmid: number, argv: string[]): string {
 }
 
 /** The watcher as a transient unit of the guest's systemd: it notes the product's commands until stopped. */
-function startWatcher(lab: LabState, vmid: number): void {
+export function startWatcher(lab: LabState, vmid: number): void {
   inGuest(lab, vmid, [
     'systemd-run',
     `--unit=${WATCHER_UNIT}`,
@@ -100,12 +100,16 @@ function startWatcher(lab: LabState, vmid: number): void {
   ]);
 }
 
-function stopWatcher(lab: LabState, vmid: number): GuestCommandSeen[] {
+export function stopWatcher(lab: LabState, vmid: number): GuestCommandSeen[] {
   inGuest(lab, vmid, ['systemctl', 'stop', WATCHER_UNIT]);
-  return inGuest(lab, vmid, ['cat', WATCHER_OUTPUT])
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as GuestCommandSeen);
+  return (
+    inGuest(lab, vmid, ['cat', WATCHER_OUTPUT])
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as GuestCommandSeen)
+      // the node's wait for a command (src/remote/scripts/guest-pid-wait.sh) is not a command of its own
+      .filter((command) => command.label !== 'guest-pid-wait')
+  );
 }
 
 /** From the direct gateway unit's first start to the gateway's first `[gateway] ready` after it, by the journal. */
@@ -123,7 +127,7 @@ function gatewayStartMs(lab: LabState, vmid: number): number | undefined {
 }
 
 /** How long at least one of the commands ran. */
-function unionMs(commands: GuestCommandSeen[]): number {
+export function unionMs(commands: GuestCommandSeen[]): number {
   let total = 0;
   let end = -Infinity;
   for (const { startMs, endMs } of [...commands].sort((a, b) => a.startMs - b.startMs)) {
@@ -133,20 +137,17 @@ function unionMs(commands: GuestCommandSeen[]): number {
   return total;
 }
 
-const median = (values: number[]) => {
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
-const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : (ms / 1000).toFixed(2));
+export const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : (ms / 1000).toFixed(2));
 
-function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
-  console.log(`\n${name}: ${vms.length} VMs at concurrency ${concurrency}, makespan ${s(wallMs)} s`);
-  for (const { vmid, status, gatewayStartMs } of vms)
-    console.log(
-      `  vm ${vmid}: ${status.phase}, outage ${s(status.outage?.ms)} s, the gateway's own start ${s(gatewayStartMs)} s`,
-    );
-  // each phase's recorded time and the run time of the guest commands that ran within it, per VM, medians
+/** Per phase, each VM's recorded time and the run time of the guest commands that ran within it. */
+export function phaseRows(
+  vms: { status: MigrationStatus; commands: GuestCommandSeen[] }[],
+): Map<string, { recorded: number[]; guest: number[] }> {
   const rows = new Map<string, { recorded: number[]; guest: number[] }>();
   for (const { status, commands } of vms) {
     for (const phase of status.phases) {
@@ -165,6 +166,16 @@ function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
       rows.set(phase.name, row);
     }
   }
+  return rows;
+}
+
+function printOrder({ name, wallMs, vms }: Order, concurrency: number): void {
+  console.log(`\n${name}: ${vms.length} VMs at concurrency ${concurrency}, makespan ${s(wallMs)} s`);
+  for (const { vmid, status, gatewayStartMs } of vms)
+    console.log(
+      `  vm ${vmid}: ${status.phase}, outage ${s(status.outage?.ms)} s, the gateway's own start ${s(gatewayStartMs)} s`,
+    );
+  const rows = phaseRows(vms);
   console.log(`  ${'phase (median over VMs)'.padEnd(44)} recorded   guest commands   overhead`);
   for (const [phase, { recorded, guest }] of rows) {
     const overhead = recorded.map((ms, i) => ms - guest[i]);

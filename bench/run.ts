@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { labDown, labUp } from '../lab/lab';
 import { benchCommand } from './command';
-import { benchLabFleet, benchLargeFleet } from './fleet';
+import { benchLargeFleet } from './fleet';
+import { benchFleetLab } from './fleet-lab';
 import { benchOutage } from './outage';
 
 /**
@@ -48,7 +49,7 @@ const { values, positionals } = parseArgs({
 });
 const benches: Record<string, () => Promise<void>> = {
   'lab-up': () => benchLabUp(3, 3),
-  'fleet-lab': () => benchLabFleet(3, 2),
+  'fleet-lab': () => benchFleetLab(),
   'fleet-large': () => benchLargeFleet(Number(values.vms), 3, Number(values['phase-ms'])),
   command: () => benchCommand(Number(values.rounds), values.pve === '8' ? '8' : '9'),
   outage: () => benchOutage(Number(values.guests), 2),

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
 import { InventorySchema, type Inventory } from './inventory';
 import { FileNotOpened, readRegularFile } from './regular-file';
@@ -7,8 +8,11 @@ import { describeIssues, InputRefused, printable } from './schema';
 /** An inventory of the largest fleet is well below this; a bigger file is not one. */
 const MAX_INVENTORY_BYTES = 4 << 20;
 
-/** Reads and validates an inventory file, YAML or JSON (JSON is YAML too); the error names every bad field. */
-export function readInventoryFile(path: string): Inventory {
+/**
+ * Reads and validates an inventory file, YAML or JSON (JSON is YAML too); the error names every bad field.
+ * `schema`: DiscoverySourceSchema for `discover`, whose inventory may have no VMs yet.
+ */
+export function readInventoryFile(path: string, schema: z.ZodType<Inventory, unknown> = InventorySchema): Inventory {
   let text: string;
   try {
     text = readRegularFile(path, MAX_INVENTORY_BYTES).toString('utf8');
@@ -23,13 +27,17 @@ export function readInventoryFile(path: string): Inventory {
       `the inventory ${path} is neither YAML nor JSON: ${err instanceof Error ? err.message : err}`,
     );
   }
-  const parsed = InventorySchema.safeParse(document);
+  const parsed = schema.safeParse(document);
   if (!parsed.success)
     throw new InputRefused(
       `bad inventory ${path}:\n  ${describeIssues(parsed.error, '(file)').map(printable).join('\n  ')}`,
     );
+  if (document !== null && typeof document === 'object' && 'node' in document) writtenAsShorthand.add(parsed.data);
   return parsed.data;
 }
+
+/** The inventories read from a file that wrote the one-node shorthand: their problems name `node.…` as written. */
+const writtenAsShorthand = new WeakSet<Inventory>();
 
 /**
  * YAML 1.2's core schema and nothing else: a tag it does not know (`!!js/function`, `!!binary`, `!custom`), which
@@ -58,7 +66,10 @@ function parseStrictYaml(text: string): unknown {
  */
 export async function privateKeyProblems(inventory: Inventory): Promise<{ problems: string[]; warnings: string[] }> {
   const keys = [
-    ['node.privateKeyPath', inventory.node.privateKeyPath],
+    ...Object.entries(inventory.nodes).map(([name, node]) => [
+      writtenAsShorthand.has(inventory) ? 'node.privateKeyPath' : `nodes.${name}.privateKeyPath`,
+      node.privateKeyPath,
+    ]),
     ...inventory.vms.map((vm, i) => [`vms.${i}.ssh.privateKeyPath`, vm.ssh?.privateKeyPath]),
   ].filter((entry): entry is [string, string] => entry[1] !== undefined);
   const problems: string[] = [];

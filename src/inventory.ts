@@ -42,6 +42,28 @@ export const ApproverPolicyShape = {
   fourEyes: z.boolean().optional(),
 };
 
+/**
+ * A Proxmox node's name in an inventory: PVE's node names are host names; the one-node shorthand's node is named by
+ * its host, which may be an IP address (hence ':').
+ */
+export const nodeName = z
+  .string()
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'a node name (letters, digits, . _ - :)')
+  .refine((s) => !/^\d+$/.test(s), 'a node name with a letter or a dot (a number is a vmid)');
+
+/** One node of `nodes`: how to reach it over SSH, and its bot ledger (default /root/openclaw-bot-ledger.tsv). */
+export const InventoryNodeSchema = strictObject({
+  ...SshEndpointSchema.shape,
+  ledgerPath: ledgerPath.optional(),
+});
+export type InventoryNode = z.output<typeof InventoryNodeSchema>;
+
+/** The SSH endpoint of a node entry: what a migrateVm run's `node` is. */
+export function nodeEndpoint({ ledgerPath: _, ...endpoint }: InventoryNode): SshEndpoint {
+  return endpoint;
+}
+
 export const InventoryVmSchema = strictObject({
   vmid,
   ip: ipAddress,
@@ -50,6 +72,8 @@ export const InventoryVmSchema = strictObject({
     .max(63)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a VM name (letters, digits, . _ -)')
     .optional(),
+  /** the name of its node in `nodes`; may be left out when there is one node */
+  node: nodeName.optional(),
   /** set for machines reached straight over SSH instead of through the node's guest agent */
   ssh: SshEndpointSchema.optional(),
   /** this VM's own choice of the pre-staged order, over the inventory's `prestage` */
@@ -58,14 +82,31 @@ export const InventoryVmSchema = strictObject({
 
 /** Enough for the 500-VM benchmark four times over; a fleet's input and its VM table stay far below the payload limit. */
 export const MAX_FLEET_VMS = 2000;
+/** Nodes of one inventory: a cluster's size is bounded by corosync well below this. */
+export const MAX_NODES = 100;
 
-/** A fleet of OpenClaw VMs behind one Proxmox node: the lab writes one, operators write theirs. */
-export const InventorySchema = strictObject({
-  node: SshEndpointSchema,
+/** Nodes by name, as an inventory's `nodes` (and discover's input) has them. */
+export const NodesSchema = z
+  .record(nodeName, InventoryNodeSchema, {
+    // zod says 'Invalid key in record' alone: the rule the name broke is the useful part
+    error: (issue) =>
+      issue.code === 'invalid_key' ? `${issue.issues.map((inner) => inner.message).join('; ')}` : undefined,
+  })
+  .refine((nodes) => Object.keys(nodes).length >= 1, 'at least one node')
+  .refine((nodes) => Object.keys(nodes).length <= MAX_NODES, `at most ${MAX_NODES} nodes`);
+
+/**
+ * A fleet of OpenClaw VMs behind one or more Proxmox nodes, as written: `nodes` (a name each) with every VM naming
+ * its node, or the one-node shorthand `node` (+ `ledgerPath`). The lab writes one, operators and `discover` theirs.
+ */
+const WrittenInventorySchema = strictObject({
+  /** the one-node shorthand: the same as `nodes` with this one node, named by its host */
+  node: SshEndpointSchema.optional(),
+  /** with `node`: the node's bot ledger (default /root/openclaw-bot-ledger.tsv); with `nodes` each node says */
+  ledgerPath: ledgerPath.optional(),
+  nodes: NodesSchema.optional(),
   panelRelease: PanelReleaseSchema,
   installCommand: shellCommandLine.optional(),
-  /** the node's bot ledger (default /root/openclaw-bot-ledger.tsv) */
-  ledgerPath: ledgerPath.optional(),
   /** phase I removes each VM's OpenClaw images too (after acceptance and approval); default: they stay */
   removeImages: z.boolean().optional(),
   /** every VM migrates pre-staged (Docker stopped only for the final copy and the start) unless it says otherwise */
@@ -76,11 +117,84 @@ export const InventorySchema = strictObject({
     .min(1)
     .max(MAX_FLEET_VMS)
     .superRefine((vms, ctx) => {
-      const seen = new Set<number>();
+      const seen = new Map<number, string | undefined>();
       vms.forEach((vm, i) => {
-        if (seen.has(vm.vmid)) ctx.addIssue({ code: 'custom', path: [i, 'vmid'], message: `vmid ${vm.vmid} twice` });
-        seen.add(vm.vmid);
+        if (seen.has(vm.vmid)) {
+          const other = seen.get(vm.vmid);
+          const twoNodes = other !== undefined && vm.node !== undefined && other !== vm.node;
+          const message = twoNodes ? `vmid ${vm.vmid} on two nodes: ${other} and ${vm.node}` : `vmid ${vm.vmid} twice`;
+          ctx.addIssue({ code: 'custom', path: [i, 'vmid'], message });
+        } else seen.set(vm.vmid, vm.node);
       });
     }),
 });
+
+/** Where the written form leaves the nodes ambiguous or wrong; each problem names its field. */
+function checkNodes(written: z.output<typeof WrittenInventorySchema>, ctx: z.RefinementCtx): void {
+  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (written.node && written.nodes) return problem(['nodes'], 'either `node` (one node) or `nodes`, not both');
+  if (!written.node && !written.nodes)
+    return problem(['node'], 'expected object: `node` (the one node) or `nodes` (a name each)');
+  if (written.nodes) {
+    if (written.ledgerPath) problem(['ledgerPath'], 'with `nodes`, each node has its own ledgerPath');
+    const names = Object.keys(written.nodes);
+    const byKey = new Map<string, string>();
+    for (const name of names) {
+      const key = written.nodes[name].hostKeySha256;
+      const other = byKey.get(key);
+      if (other !== undefined)
+        problem(['nodes', name, 'hostKeySha256'], `the host key of node ${other} too: one machine named twice?`);
+      else byKey.set(key, name);
+    }
+    written.vms.forEach((vm, i) => {
+      if (vm.node === undefined) {
+        if (names.length > 1) problem(['vms', i, 'node'], `which node: one of ${names.join(', ')}`);
+      } else if (!names.includes(vm.node))
+        problem(['vms', i, 'node'], `node ${vm.node} is not in nodes (${names.join(', ')})`);
+    });
+  } else {
+    written.vms.forEach((vm, i) => {
+      if (vm.node !== undefined) problem(['vms', i, 'node'], 'a node name needs `nodes`; with `node` there is one');
+    });
+  }
+}
+
+/**
+ * The inventory in its one canonical form: `nodes` (the shorthand's node named by its host, its `ledgerPath` in
+ * it) and every VM naming its node. Parsing this form again gives it back unchanged.
+ */
+function canonical<Written extends z.output<typeof WrittenInventorySchema>>({
+  node,
+  ledgerPath: shorthandLedger,
+  nodes,
+  vms,
+  ...rest
+}: Written) {
+  const canonicalNodes: Record<string, InventoryNode> = nodes ?? {
+    [node!.host]: { ...node!, ...(shorthandLedger ? { ledgerPath: shorthandLedger } : {}) },
+  };
+  const only = Object.keys(canonicalNodes)[0];
+  return { nodes: canonicalNodes, ...rest, vms: vms.map((vm) => ({ ...vm, node: vm.node ?? only })) };
+}
+
+export const InventorySchema = WrittenInventorySchema.superRefine(checkNodes).transform(canonical);
+/**
+ * What `discover` starts from: an inventory whose VMs may be none (the nodes are what it looks at; its settings go
+ * into the inventory it writes).
+ */
+export const DiscoverySourceSchema = WrittenInventorySchema.extend({
+  vms: z.array(InventoryVmSchema).max(MAX_FLEET_VMS).default([]),
+})
+  .superRefine(checkNodes)
+  .transform(canonical);
 export type Inventory = z.output<typeof InventorySchema>;
+/** An inventory as written (either form), as a fleet's input or a file may hold it. */
+export type InventoryInput = z.input<typeof InventorySchema>;
+export type InventoryVm = Inventory['vms'][number];
+
+/** The node of a one-node inventory (the lab's, a shorthand's), as an SSH endpoint; refused for several nodes. */
+export function soleNode(inventory: Inventory): SshEndpoint {
+  const nodes = Object.values(inventory.nodes);
+  if (nodes.length !== 1) throw new Error(`the inventory has ${nodes.length} nodes, not one`);
+  return nodeEndpoint(nodes[0]);
+}

@@ -8,7 +8,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fleetStatusQuery, gateForChildrenQuery, setFleetGateUpdate, vmProgressSignal } from '../src/fleet/messages';
-import type { Inventory } from '../src/inventory';
+import type { InventoryInput } from '../src/inventory';
 import type { MigrateVmInput } from '../src/migration/input';
 import {
   approveSignal,
@@ -82,7 +82,7 @@ describe('hostile input against running workflows', () => {
     panelRelease: { repo: 'Bianshumeng/openclaw-panel-public', tag: 'v2026.02.20-r4', baseUrl: 'http://127.0.0.1' },
     ...more,
   });
-  const inventory = (count: number): Inventory => ({
+  const inventory = (count: number): InventoryInput => ({
     node: node(),
     panelRelease: { repo: 'Bianshumeng/openclaw-panel-public', tag: 'v2026.02.20-r4', baseUrl: 'http://127.0.0.1' },
     vms: Array.from({ length: count }, (_, i) => ({ vmid: 3000 + i, ip: `10.30.${i >> 8}.${i & 255}` })),

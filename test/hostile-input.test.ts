@@ -10,7 +10,7 @@ import { restoreGatewayConfigScript, startDockerScript, stopDirectServicesScript
 import { stopDockerScript } from '../src/activities/stop-docker';
 import { canFollow, GateChangeSchema, VmProgressSchema } from '../src/fleet/messages';
 import { MigrateFleetInputSchema } from '../src/fleet/input';
-import { InventorySchema, type Inventory } from '../src/inventory';
+import { InventorySchema, type InventoryInput } from '../src/inventory';
 import { MigrateVmInputSchema, parseMigrateVmInput, type MigrateVmInput } from '../src/migration/input';
 import { DecisionSchema, FleetGateSchema, type MigrationStatus } from '../src/migration/messages';
 import { renderRecord } from '../src/migration/record';
@@ -29,6 +29,8 @@ import { describeIssues, nearestKey, printable } from '../src/schema';
 
 const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
 const node = { host: 'pve1.example.net', port: 22, user: 'root', hostKeySha256: FINGERPRINT };
+/** the one-node shorthand, as operators write it */
+type Inventory = InventoryInput & { node: typeof node; vms: { vmid: number; ip: string; name?: string }[] };
 const inventory: Inventory = {
   node,
   panelRelease: { repo: 'Bianshumeng/openclaw-panel-public', tag: 'v2026.02.20-r4', baseUrl: 'https://api.github.com' },

@@ -7,7 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { guestExec } from '../lab/lab';
 import { fleetStatusQuery, setFleetGateUpdate, type FleetStatus, type FleetVm } from '../src/fleet/messages';
 import { readInventoryFile } from '../src/inventory-file';
-import type { Inventory } from '../src/inventory';
+import { soleNode, type Inventory } from '../src/inventory';
 import { approveUpdate, migrationId, statusQuery, type MigrationPhase } from '../src/migration/messages';
 import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/shared-resources';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
@@ -209,7 +209,7 @@ describe('migrateFleet', () => {
           workflowId: `lock-test-${vmid}-${randomUUID()}`,
           args: [
             {
-              node: inventory.node,
+              node: soleNode(inventory),
               ledgerPath: '/root/lock-test-ledger.tsv',
               entry: {
                 vmid,

@@ -5,10 +5,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fleetStatusQuery, setFleetGateUpdate } from '../src/fleet/messages';
 import { failure } from '../src/failures';
 import { notifyWith } from '../src/activities/notify';
-import { migrationId } from '../src/migration/messages';
+import { migrateVmInputFor } from '../src/migration/from-inventory';
+import { approveUpdate, migrationId } from '../src/migration/messages';
 import type { Webhook } from '../src/notify/config';
 import { NotifyEventSchema, type NotifyEvent } from '../src/notify/events';
-import { migrateFleet } from '../src/workflows';
+import { migrateFleet, migrateVm } from '../src/workflows';
 import { approveAsTheyArrive, standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
 import { runWorker, startDevServer } from './support/temporal';
@@ -228,6 +229,53 @@ describe('notifications', () => {
         .sort(),
     ).toEqual(['gate-closed', 'gate-closed', 'gate-opened']);
     expect(report.notifications).toEqual({ sent: events.length, undelivered: 0 });
+  });
+
+  it("tells a lone run's events of its own, reminders included; a fleet's child tells its reminders only", async () => {
+    const taskQueue = await workerWith([{ name: 'lone', format: 'json', url: `${hooks.base}/lone/hook` }]);
+    const inventory = standInInventory(3);
+    inventory.vms.forEach((vm, i) => Object.assign(vm, { vmid: OK + i }));
+    const timeouts = { approvalReminderMs: 300 };
+    const start = (vmid: number) =>
+      env.client.workflow.start(migrateVm, {
+        taskQueue,
+        workflowId: `lone-${vmid}-${randomUUID()}`,
+        args: [migrateVmInputFor(inventory, vmid, { timeouts })],
+      });
+    const [ok, rollsBack, fails] = await Promise.all([OK, ROLLS_BACK, FAILS].map(start));
+    const told = (workflowId: string) =>
+      hooks.received
+        .filter((r) => r.path.startsWith('/lone/'))
+        .map((r) => NotifyEventSchema.parse(r.body.details))
+        .filter((e) => 'workflowId' in e && e.workflowId === workflowId);
+    await waitFor('two reminders', async () => told(ok.workflowId).length >= 3, 30_000);
+    await ok.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'checked' }] });
+    expect((await ok.result()).outcome).toBe('completed');
+    await expect(rollsBack.result()).rejects.toThrow();
+    await expect(fails.result()).rejects.toThrow();
+    const kinds = (workflowId: string) => told(workflowId).map((e) => e.kind);
+    const okKinds = kinds(ok.workflowId);
+    expect(okKinds[0]).toBe('awaiting-approval');
+    expect(okKinds.slice(1)).toEqual(okKinds.slice(1).map(() => 'approval-reminder'));
+    expect(told(ok.workflowId)[1]).toMatchObject({
+      reminders: 1,
+      approve: `npm run starter -- approve ${OK} --reason '…'`,
+    });
+    // each told before its run ended: a lone run waits for what it sent
+    expect(kinds(rollsBack.workflowId)).toEqual(['rollback-started', 'rollback-ended']);
+    expect(kinds(fails.workflowId)).toEqual(['run-failed']);
+
+    // in a fleet, its children tell their reminders, the fleet every other event
+    const fleet = await env.client.workflow.start(migrateFleet, {
+      taskQueue,
+      workflowId: `notify-${randomUUID()}`,
+      args: [{ inventory: standInInventory(1), concurrency: 1, vmOverrides: { timeouts } }],
+    });
+    const childKinds = () => kinds(migrationId(1000));
+    await waitFor('a reminder from the child', async () => childKinds().includes('approval-reminder'), 30_000);
+    await fleet.terminate('enough');
+    // awaiting approval told once, by the fleet; the reminders by the child
+    expect(childKinds().filter((kind) => kind !== 'approval-reminder')).toEqual(['awaiting-approval']);
   });
 
   it('lets a dead webhook hold up neither the migration nor the fleet beyond its bound, and counts it', async () => {

@@ -14,3 +14,4 @@ export { planCommands } from './plan';
 export { commitLedgerEntry, requestSharedResourceLock } from './shared-resources';
 export { awaitHolderEnd, holdsLock, readChildProgress, readFleetGate } from './workflow-state';
 export { notify } from './notify';
+export { discoverNode, tagDiscoveredVms } from './discover';

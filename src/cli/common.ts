@@ -1,7 +1,8 @@
 import { hostname, userInfo } from 'node:os';
 import { ApplicationFailure, Client, Connection } from '@temporalio/client';
+import type { z } from 'zod';
 import { workflowUiLink, type TemporalConfig } from '../config';
-import type { Inventory } from '../inventory';
+import { InventorySchema, type Inventory } from '../inventory';
 import { privateKeyProblems, readInventoryFile } from '../inventory-file';
 import type { Outage } from '../migration/contracts';
 import { DecisionSchema, type Decision } from '../migration/messages';
@@ -67,13 +68,16 @@ export function vmidArguments(args: string[]): number[] {
 }
 
 /** The inventory, checked whole (its key files too, where this machine has them) before the CLI contacts the server. */
-export async function readInventory(options: CliOptions): Promise<Inventory> {
+export async function readInventory(
+  options: CliOptions,
+  schema: z.ZodType<Inventory, unknown> = InventorySchema,
+): Promise<Inventory> {
   const path = options.inventory ?? process.env.OPENCLAW_INVENTORY;
   if (!path)
     throw new InputRefused(
       '--inventory FILE (or OPENCLAW_INVENTORY) is needed: the lab writes one, `npm run lab -- status` says where',
     );
-  const inventory = readInventoryFile(path);
+  const inventory = readInventoryFile(path, schema);
   const { problems, warnings } = await privateKeyProblems(inventory);
   if (problems.length) throw new InputRefused(`bad inventory ${path}:\n  ${problems.map(printable).join('\n  ')}`);
   for (const warning of warnings) console.error(`warning: ${printable(warning)}`);

@@ -76,6 +76,14 @@ const flags = {
   reason: { type: 'string', value: 'TEXT', help: 'why' },
   wait: { type: 'boolean', help: 'migrate vm: follow the run until it awaits approval or ends' },
   watch: { type: 'boolean', help: 'status: redraw until the fleet ends' },
+  node: { type: 'string', value: 'NAME', help: "discover: one of the inventory's nodes (default: every node)" },
+  out: {
+    type: 'string',
+    value: 'FILE',
+    help: 'discover: the inventory of the Docker-era VMs to write',
+    default: 'inventory.discovered.yaml',
+  },
+  tag: { type: 'boolean', help: "discover: write each VM's state as a Proxmox tag (qm set --tags, other tags kept)" },
   json: { type: 'boolean', help: 'machine-readable output' },
   help: { type: 'boolean', short: 'h', help: 'this text' },
 } as const satisfies Record<string, Flag>;

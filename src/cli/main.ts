@@ -13,6 +13,7 @@ import {
   vmDecisionCommand,
   vmStatusCommand,
 } from './vm';
+import { discoverCommand } from './discover';
 
 function decisionCommand(approve: boolean): Command {
   const verb = approve ? 'approve' : 'reject';
@@ -54,6 +55,7 @@ const commands: Record<string, Command> = {
       return (await showFleetStatus(context)) ? exitCodes.ok : listMigrationsCommand(context);
     },
   },
+  discover: discoverCommand,
   approve: decisionCommand(true),
   reject: decisionCommand(false),
   gate: {

@@ -1,4 +1,4 @@
-import type { Inventory } from '../inventory';
+import { nodeEndpoint, type Inventory } from '../inventory';
 import type { MigrateVmInput } from './input';
 
 /** What a fleet or the CLI may set on top of the inventory for each VM (VmOverridesSchema checks a fleet's). */
@@ -8,7 +8,7 @@ export type VmOverrides = Pick<
 >;
 
 /**
- * One VM's migrateVm input from a fleet inventory; `overrides` wins (timeouts, run-as user, dry run, …), and a VM's
+ * One VM's migrateVm input from a fleet inventory, reached through its own node (and that node's ledger); `overrides` wins (timeouts, run-as user, dry run, …), and a VM's
  * own `prestage` wins over the inventory's.
  */
 export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides: VmOverrides = {}): MigrateVmInput {
@@ -16,15 +16,16 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
   if (!vm)
     throw new Error(`vmid ${vmid} is not in the inventory (it has ${inventory.vms.map((v) => v.vmid).join(', ')})`);
   const prestage = vm.prestage ?? inventory.prestage;
+  const node = inventory.nodes[vm.node];
   return {
     vmid,
     vmIp: vm.ip,
-    node: inventory.node,
+    node: nodeEndpoint(node),
     transport: vm.ssh ? 'ssh' : 'qga',
     vmSsh: vm.ssh,
     panelRelease: inventory.panelRelease,
     ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
-    ...(inventory.ledgerPath ? { ledgerPath: inventory.ledgerPath } : {}),
+    ...(node.ledgerPath ? { ledgerPath: node.ledgerPath } : {}),
     ...(inventory.removeImages !== undefined ? { removeImages: inventory.removeImages } : {}),
     ...(prestage !== undefined ? { prestage } : {}),
     ...(inventory.approvers ? { approvers: inventory.approvers } : {}),

@@ -1,6 +1,7 @@
 /**
  * The run loop both guests share: start the command detached in the guest, poll for its end (500 ms, backing
- * off to 2 s; or, where the backend can wait on the far side, one wait of up to 2 s after another), report
+ * off to 2 s; or, where the backend can wait on the far side, one wait after another, the first of up to 2 s, the
+ * next of up to twice the command's age, 30 s at most), report
  * progress after every poll or wait, and on timeout or cancellation kill it in the guest (the whole tree) before
  * failing; a cancellation that `leaveRunning` accepts (a worker shutting down) leaves it running.
  * A retried activity passes the earlier pid back as `resumePid`: a command still running is waited for, a
@@ -51,16 +52,27 @@ export interface ExitWait {
 }
 
 export interface RunOptions {
-  /** first poll interval and the one it backs off to (×1.5 each poll); the longest a waitForExit takes */
+  /** first poll interval and the one it backs off to (×1.5 each poll); the longest first waitForExit */
   pollFirstMs?: number;
   pollMaxMs?: number;
+  /**
+   * the longest later waitForExit: each takes up to twice the command's age within this, so a long command costs
+   * the far side a few waits, not one every pollMaxMs (the heartbeat does not depend on it)
+   */
+  waitSliceMaxMs?: number;
   /** between TERM and KILL */
   killGraceMs?: number;
   /** a status call that hit a dropped connection is tried again this many times (1 s, 2 s, 4 s … apart) */
   statusRetries?: number;
 }
 
-const DEFAULTS: Required<RunOptions> = { pollFirstMs: 500, pollMaxMs: 2000, killGraceMs: 3000, statusRetries: 3 };
+const DEFAULTS: Required<RunOptions> = {
+  pollFirstMs: 500,
+  pollMaxMs: 2000,
+  waitSliceMaxMs: 30_000,
+  killGraceMs: 3000,
+  statusRetries: 3,
+};
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const MAX_STDIN_BYTES = 1024 * 1024;
@@ -176,12 +188,11 @@ export async function runDetached(
       if (remaining <= 0) break;
       const { waitForExit } = backend;
       const ask = waitForExit
-        ? () =>
-            waitForExit.call(backend, pid!, command, {
-              sliceMs: Math.min(opts.pollMaxMs, remaining),
-              ranMs: Date.now() - begun,
-              signal,
-            })
+        ? () => {
+            const ranMs = Date.now() - begun;
+            const sliceMs = Math.max(opts.pollMaxMs, Math.min(opts.waitSliceMaxMs, 2 * ranMs));
+            return waitForExit.call(backend, pid!, command, { sliceMs: Math.min(sliceMs, remaining), ranMs, signal });
+          }
         : () => backend.status(pid!, command);
       if (!waitForExit) {
         await sleep(Math.min(interval, remaining), signal).catch((reason) => {

@@ -1,10 +1,11 @@
 /**
  * Guests reached through the Proxmox node's `qm guest exec` (the SOP's way), over the node's pooled SSH
  * connection. Commands start with `--synchronous 0` (the pid comes back at once: heartbeats, resumePid, the kill),
- * and a fixed script on the node (scripts/exec-status-wait.sh) polls `qm guest exec-status` there, 50 ms apart at
- * first and 500 ms at most, for up to 2 s per SSH call: the end is seen within a pause, the network crossed once
- * per slice. Nothing waits on qm's own 30 s synchronous limit, and a command outlives the SSH connection that
- * started it.
+ * and a fixed script on the node (scripts/exec-status-wait.sh) waits there for up to a slice per SSH call: a young
+ * command's by polling `qm guest exec-status` (50 ms apart at first, 500 ms at most), an older one's through a
+ * waiter in the guest (scripts/guest-pid-wait.sh) under one `qm guest exec --timeout`, which polls inside one qm
+ * process as qm's own synchronous wait does, then one exec-status. Nothing waits on qm's own 30 s synchronous
+ * limit, and a command outlives the SSH connection that started it.
  *
  * A dropped connection (the lab's ssh-drop fault kills the node's sshd session in the middle of
  * `qm guest exec`): the start is not retried here, since the command may already run in the guest, so run()
@@ -148,8 +149,10 @@ const ExecStatusSchema = z.strictObject({
 /** `qm guest exec --synchronous 0`: the pid. */
 const ExecStartSchema = z.strictObject({ pid: z.number().int().positive() });
 
-/** Waits on the node for a command's end: `exec-status-wait.sh <vmid> <pid> <slice ms> <pauses ms…> <ran ms>`. */
+/** Waits on the node for a command's end: `exec-status-wait.sh <vmid> <pid> <slice ms> <pauses ms…> <ran ms> <waiter>`. */
 const EXEC_STATUS_WAIT_SCRIPT = readFileSync(join(__dirname, 'scripts', 'exec-status-wait.sh'), 'utf8');
+/** Waits in the guest for a pid to end, without a process per look: `guest-pid-wait.sh <pid> <ms>`. */
+const GUEST_PID_WAIT_SCRIPT = readFileSync(join(__dirname, 'scripts', 'guest-pid-wait.sh'), 'utf8');
 
 const TRUNCATED = '\n[openclaw-migrate: the guest agent truncated this output at its limit]\n';
 
@@ -251,8 +254,9 @@ export class QgaGuest implements Guest {
   }
 
   /**
-   * exec-status-wait.sh on the node: `qm guest exec-status` there until the command exits or the slice is over,
-   * so its end is seen within a pause (≤ 500 ms) and the network is crossed once per slice, not once per poll.
+   * exec-status-wait.sh on the node: waits there until the command exits or the slice is over, so the network is
+   * crossed once per slice, and its end is seen within a pause (≤ 500 ms) or, through the guest's waiter, within
+   * qm's one-second poll plus one exec-status.
    */
   private async waitForExit(pid: number, { sliceMs, ranMs, signal }: ExitWait): Promise<CommandStatus> {
     const { first, longest } = this.waitPausesMs;
@@ -260,7 +264,10 @@ export class QgaGuest implements Guest {
       {
         script: EXEC_STATUS_WAIT_SCRIPT,
         label: 'exec-status-wait',
-        args: [this.vmid, pid, sliceMs, first, longest, ranMs].map((n) => String(Math.max(0, Math.round(n)))),
+        args: [
+          ...[this.vmid, pid, sliceMs, first, longest, ranMs].map((n) => String(Math.max(0, Math.round(n)))),
+          GUEST_PID_WAIT_SCRIPT,
+        ],
       },
       { timeoutMs: sliceMs, signal },
     );

@@ -15,12 +15,23 @@ import { patches } from './patches';
  */
 export async function migrateVm(input: MigrateVmInput): Promise<MigrateVmResult> {
   const run = new MigrationRun(parseMigrateVmInput(input));
+  try {
+    return await migrate(run);
+  } finally {
+    await run.notificationsSettled();
+  }
+}
+
+async function migrate(run: MigrationRun): Promise<MigrateVmResult> {
   const { params, status } = run;
   // runs started before the patch showed the scan twice: theirs replay so
   if (!patched(patches.scanEnteredOnce)) run.enter('scan');
   const order = phaseOrder(params.prestage);
   const [scan, ...beforeDecision] = order.filter((phase) => !phase.afterApproval);
-  await run.runPhase(scan);
+  await run.runPhase(scan).catch((err: unknown) => {
+    run.tellFailed(err);
+    throw err;
+  });
   if (params.dryRun) return await run.plan();
 
   let decision;

@@ -50,6 +50,8 @@ import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
 import { sameOperator } from '../identity';
 import { patches } from './patches';
+import { acceptanceEvidence, approveCommand, notifyActivityOptions, type NotifyEvent } from '../notify/events';
+import { notifier } from '../notify/notifier';
 
 type ActivityPhase = Extract<Phase, { activity: string }>;
 type Activities = typeof activities;
@@ -131,6 +133,12 @@ export class MigrationRun {
   private gateHints = 0;
   private decision: (Decision & { approve: boolean }) | undefined;
   private record: string | null = null;
+  // Runs started before this told no webhook of themselves.
+  private readonly notifies = patched(patches.vmNotifies);
+  private readonly notifications = notifier(
+    proxyActivities<Activities>(notifyActivityOptions).notify,
+    () => undefined, // its counts show in the worker's log and metrics; a fleet's status shows its own
+  );
   /** What undoes the phases run so far, newest first (unshifted as each registers). */
   private readonly compensations: { name: string; undo: () => Promise<string | Undone> }[] = [];
   private readonly quick: Activities;
@@ -331,6 +339,29 @@ export class MigrationRun {
     return { vmid: params.vmid, outcome: 'planned', record, status };
   }
 
+  /**
+   * Tells the worker's webhooks (src/notify), never awaited in the run's path: a lone run every event of its own, a
+   * fleet's child its approval reminders only (its fleet tells the rest, as it learns them from the child).
+   */
+  tell(event: NotifyEvent): void {
+    if (this.notifies && (this.parent === undefined || event.kind === 'approval-reminder'))
+      this.notifications.tell(event);
+  }
+
+  /** A lone run tells its failure when no rollback will (a refused scan). */
+  tellFailed(err: unknown): void {
+    this.tell({ kind: 'run-failed', ...this.ref(), error: failureMessage(err) });
+  }
+
+  /** Before a lone run ends: its notifications in flight would be lost with it (each is bounded, src/notify). */
+  async notificationsSettled(): Promise<void> {
+    if (this.notifies && this.parent === undefined) await this.notifications.settled();
+  }
+
+  private ref() {
+    return { vmid: this.params.vmid, workflowId: workflowInfo().workflowId };
+  }
+
   /** Waits for the human's decision, reminding and, past the run's deadline, rejecting on their behalf. */
   async awaitDecision(): Promise<Decision & { approve: boolean }> {
     const { approvalReminderMs, approvalDeadlineMs } = this.params.timeouts;
@@ -339,6 +370,10 @@ export class MigrationRun {
       'awaiting-approval',
       'a human to approve or reject (signal approve/reject, or update approveMigration/rejectMigration)',
     );
+    const since = Date.now();
+    const approve = approveCommand(this.params.vmid);
+    const evidence = acceptanceEvidence(this.status.results.acceptance, this.status.outage?.ms);
+    this.tell({ kind: 'awaiting-approval', ...this.ref(), evidence, approve });
     for (let reminders = 1; ; reminders++) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       const wait = Math.min(approvalReminderMs ?? Infinity, left ?? Infinity);
@@ -356,6 +391,7 @@ export class MigrationRun {
         reminders,
         workflowId: workflowInfo().workflowId,
       });
+      this.tell({ kind: 'approval-reminder', ...this.ref(), reminders, waitingMs: Date.now() - since, approve });
       this.status.waitingFor = `a human to approve or reject (reminded ${reminders} time${reminders > 1 ? 's' : ''})`;
     }
   }
@@ -511,6 +547,9 @@ export class MigrationRun {
       throw err;
     }
     this.enter(this.compensations.length ? 'rolled-back' : 'failed');
+    const why = this.status.problems.at(-1) ?? 'see its run';
+    if (this.compensations.length) this.tell({ kind: 'rollback-ended', ...this.ref(), ended: 'done', detail: why });
+    else this.tell({ kind: 'run-failed', ...this.ref(), error: why });
     return (await this.writeTheRecord()).record;
   }
 
@@ -521,6 +560,8 @@ export class MigrationRun {
     /** the guest's clock as the steps stopped the direct services and brought Docker back: the outage's end */
     const clock: Omit<Undone, 'summary'> = {};
     const outageBefore = status.outage;
+    if (compensations.length)
+      this.tell({ kind: 'rollback-started', ...this.ref(), why: status.problems.at(-1) ?? 'see its run' });
     for (const step of compensations) {
       try {
         const output = await this.step(`rollback:${step.name}`, step.undo);
@@ -539,6 +580,7 @@ export class MigrationRun {
           `Done before it: ${done}. Not done: ${notDone.join(', ')}. ` +
           `The backup in ${status.results.backup?.dir ?? '(none)'} and the migrated copy are untouched.`;
         status.problems.push(message);
+        this.tell({ kind: 'rollback-ended', ...this.ref(), ended: 'incomplete', detail: message });
         throw failure('RollbackIncomplete', message, [status]);
       }
     }

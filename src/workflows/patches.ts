@@ -31,4 +31,9 @@ export const patches = {
    * children awaiting approval, rolling back, rolled back or failed, and of its end; counts what was not delivered
    */
   fleetNotifies: 'fleet-notifies',
+  /**
+   * migrateVm: a lone run tells the worker's webhooks of itself (awaiting approval, reminders, rollback, failure); a
+   * fleet's child tells its approval reminders only, its fleet tells the rest
+   */
+  vmNotifies: 'vm-notifies',
 } as const;

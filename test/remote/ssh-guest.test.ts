@@ -1,6 +1,6 @@
 import type { SpawnSyncReturns } from 'node:child_process';
 import { guestExec } from '../../lab/lab';
-import type { SshEndpoint } from '../../src/inventory';
+import { soleNode, type SshEndpoint } from '../../src/inventory';
 import {
   GuestCommandTimeout,
   HostKeyMismatch,
@@ -207,7 +207,7 @@ function behaviours(name: string, machine: () => Machine, everything: boolean) {
 behaviours(
   'any machine over ssh (the lab node’s sshd)',
   () => ({
-    endpoint: inventoryOf(lab).node,
+    endpoint: soleNode(inventoryOf(lab)),
     sh: (script, ...args) => nodeSsh(lab, ['/bin/bash', '-c', script, 'test', ...args]),
   }),
   false,
@@ -230,14 +230,14 @@ behaviours(
 it('guestFor picks SshGuest for transport ssh, pinned to the VM’s own host key', async () => {
   const inventory = inventoryOf(lab);
   const vm = inventory.vms.find((v) => v.ssh)!;
-  const guest = guestFor({ vmid: vm.vmid, transport: 'ssh', node: inventory.node, vmSsh: vm.ssh });
+  const guest = guestFor({ vmid: vm.vmid, transport: 'ssh', node: soleNode(inventory), vmSsh: vm.ssh });
   expect(guest).toBeInstanceOf(SshGuest);
   expect(guest.description).toBe(`vm ${vm.vmid} via ssh to root@127.0.0.1:${vm.ssh!.port}`);
   const wrongPin = guestFor({
     vmid: vm.vmid,
     transport: 'ssh',
-    node: inventory.node,
-    vmSsh: { ...vm.ssh!, hostKeySha256: inventory.node.hostKeySha256 },
+    node: soleNode(inventory),
+    vmSsh: { ...vm.ssh!, hostKeySha256: soleNode(inventory).hostKeySha256 },
   });
   const error = await wrongPin.run({ label: 'pinned', script: 'true', timeoutMs: 5000 }).catch((e) => e);
   expect(error).toBeInstanceOf(HostKeyMismatch);

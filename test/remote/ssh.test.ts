@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { SshEndpoint } from '../../src/inventory';
+import { soleNode, type SshEndpoint } from '../../src/inventory';
 import {
   HostKeyMismatch,
   RemoteAuthFailed,
@@ -18,7 +18,7 @@ describe('ssh to the node', () => {
   const pool = new SshPool();
   beforeAll(async () => {
     lab = await startLab({ guests: 1 });
-    node = inventoryOf(lab).node;
+    node = soleNode(inventoryOf(lab));
   }, 900_000);
   afterEach(() => pool.close());
   afterAll(() => stopLab(lab));

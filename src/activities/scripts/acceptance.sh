@@ -48,17 +48,29 @@ gateway_ready() {
 # the CLI finds its gateway by OPENCLAW_GATEWAY_PORT before the config's port (2026.2 and 2026.9 alike); the unit
 # passes the port on the gateway's command line, which the CLI does not read
 BOT=(runuser -u "$6" -- env HOME="$RUN_HOME" OPENCLAW_GATEWAY_PORT="$2" "$(command -v openclaw)")
-panel_answered_at='' gateway_answered_at=''
+panel_answered_at='' gateway_answered_at='' ready=no
+# $1 = a front: its code with the login, then when it answered (µs of the guest's clock)
+front_probe() {
+  with_login "$1"
+  echo " ${EPOCHREALTIME//[!0-9]/}"
+}
 while [ "$SECONDS" -lt "$5" ]; do
-  front_panel=$(with_login "http://127.0.0.1:$3/")
-  [ -z "$panel_answered_at" ] && [ "$front_panel" = 200 ] && panel_answered_at=$(date +%s%3N)
-  front_gateway=$(with_login "http://127.0.0.1:$4/")
-  [ -z "$gateway_answered_at" ] && [ "$front_gateway" = 200 ] && gateway_answered_at=$(date +%s%3N)
-  [ "$(code "http://127.0.0.1:$1/")" != 000 ] && gateway_ready "$2" &&
+  # the two fronts side by side: a gateway that is still starting may hold its front's answer for seconds
+  front_probe "http://127.0.0.1:$3/" > "$BOT_TMP/front_panel" &
+  front_probe "http://127.0.0.1:$4/" > "$BOT_TMP/front_gateway" &
+  wait
+  read -r front_panel panel_us < "$BOT_TMP/front_panel"
+  read -r front_gateway gateway_us < "$BOT_TMP/front_gateway"
+  [ -z "$panel_answered_at" ] && [ "$front_panel" = 200 ] && panel_answered_at=$((10#$panel_us / 1000))
+  [ -z "$gateway_answered_at" ] && [ "$front_gateway" = 200 ] && gateway_answered_at=$((10#$gateway_us / 1000))
+  [ "$(code "http://127.0.0.1:$1/")" != 000 ] && gateway_ready "$2" && ready=yes &&
     ! gateway_error "$front_panel" && ! gateway_error "$front_gateway" && break
+  ready=no
   sleep 0.2
 done
-echo "gateway_ready=$(gateway_ready "$2" && echo yes || echo no)"
+# the loop's own answer when it ended on it (for 2026.2 the CLI's health call is a Node start); else asked once more
+[ "$ready" = yes ] || { gateway_ready "$2" && ready=yes; }
+echo "gateway_ready=$ready"
 [ -n "$panel_answered_at" ] && echo "panel_front_answered_at=$panel_answered_at"
 [ -n "$gateway_answered_at" ] && echo "gateway_front_answered_at=$gateway_answered_at"
 echo "panel_direct=$(code "http://127.0.0.1:$1/")"
@@ -68,9 +80,13 @@ echo "gateway_front=$(code "http://127.0.0.1:$4/")"
 echo "panel_front_login=$(with_login "http://127.0.0.1:$3/")"
 echo "gateway_front_login=$(with_login "http://127.0.0.1:$4/")"
 unset login_password
-echo "update_bot=$(curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=bot" | head -c 300 | tr -d '\n')"
-echo "update_panel=$(curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=panel" | head -c 300 | tr -d '\n')"
-echo "openclaw_version=$(openclaw --version 2>&1 | head -n 1)"
+# Side by side with everything below, as they mostly wait: the two update checks (a real panel's bot check runs
+# `openclaw update status`, ~30 s without internet) and root's `openclaw --version` (a Node start); their answers
+# are printed at the end.
+for target in bot panel; do
+  curl -sS -m "$7" "http://127.0.0.1:$1/api/update/check?target=$target" > "$BOT_TMP/update_$target" &
+done
+openclaw --version > "$BOT_TMP/openclaw_version" 2>&1 &
 for port in "$1" "$2" "$3" "$4"; do
   echo "listening=$port:$(ss -lntp | grep -c ":$port ")"
 done
@@ -93,7 +109,8 @@ for unit in "$8" "$9"; do
 done
 # shellcheck disable=SC2034 # bot_listing reads it
 BOT_BUDGET_S=$((SECONDS + 60))
-bot_listing
+# in a subshell: bot_listing's own `wait`s are for its calls, not for the update checks above
+(bot_listing)
 # The skills and plugins the user's own config enables (the Docker-era one, which doctor never touched): names only.
 python3 -c '
 import json
@@ -135,3 +152,6 @@ else
   echo "token_panel_gateway=$(token_probe "$panel_token" "$2")"
 fi
 unset token panel_token
+wait
+for target in bot panel; do echo "update_$target=$(head -c 300 "$BOT_TMP/update_$target" | tr -d '\n')"; done
+echo "openclaw_version=$(head -n 1 "$BOT_TMP/openclaw_version")"

@@ -18,11 +18,11 @@ if [ ! -e "$POLICIES" ]; then
     sed 's|^/||' > "$POLICIES.tmp"
   mv "$POLICIES.tmp" "$POLICIES"
 fi
-while read -r container _; do
-  docker update --restart=no "$container" > /dev/null
-done < "$POLICIES"
-all=$(docker compose ps --all --quiet | wc -l)
-running=$(docker compose ps --status running --quiet | wc -l)
+# one `docker update` for the whole set, one `docker compose ps` for how many there are and how many run
+cut -d ' ' -f 1 "$POLICIES" | xargs -r docker update --restart=no > /dev/null
+states=$(docker compose ps --all --format '{{.State}}')
+all=$(grep -c . <<< "$states" || true)
+running=$(grep -cx running <<< "$states" || true)
 if [ ! -e "$STOPPED_AT" ] || { [ "$running" -gt 0 ] && [ "$running" = "$all" ]; }; then
   date +%s%3N > "$STOPPED_AT.tmp"
   mv "$STOPPED_AT.tmp" "$STOPPED_AT"
