@@ -162,7 +162,25 @@ describe('migrateVm', () => {
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
       expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      expect(treeOf(105, '/root/.openclaw/workspace')).toBe(treeOf(105, '/data/openclaw/workspace'));
+      // The workspace as it was, but for what doctor moved or edited (the result lists each); what it moved is in the
+      // state dir byte for byte.
+      const doctor = result.status.results.migrateData!.doctor!;
+      const moves = (doctor.moved ?? []).map((move) => move.split(' -> '));
+      const touched = [...(doctor.edited ?? []), ...moves.flat()]
+        .filter((path) => path.startsWith('workspace/'))
+        .map((path) => path.slice('workspace/'.length));
+      const untouched = (tree: string) =>
+        tree
+          .split('\n')
+          .filter((line) => !touched.some((path) => line.startsWith(`${path} `) || line.endsWith(`  ./${path}`)))
+          .join('\n');
+      expect(untouched(treeOf(105, '/root/.openclaw/workspace'))).toBe(
+        untouched(treeOf(105, '/data/openclaw/workspace')),
+      );
+      for (const [from, to] of moves)
+        expect(inGuest(105, `sha256sum < '/root/.openclaw/${to}'`)).toBe(
+          inGuest(105, `sha256sum < '/data/openclaw/${from}'`),
+        );
       // The user's view, asked through the bot's own CLI: every conversation the Docker-era bot listed before the run,
       // the migrated workspace as the agent's, the customer's token accepted, and a turn that reads the user's
       // MEMORY.md from there.
