@@ -286,7 +286,7 @@ for item in items:
     else:
         print("doctor_changed=" + item)
 PY
-account_workspaces compare "$TARGET_DIR" "$WORKSPACE_BEFORE" "$DOCTOR_MOVED" || exit 4
+account_workspaces compare "$TARGET_DIR" "$WORKSPACE_BEFORE" "$DOCTOR_MOVED" # exit 4: a file lost (set -e)
 # doctor's own backups of openclaw.json (.bak, .bak.1…) hold the token too
 chmod 600 "$TARGET_DIR"/openclaw.json*
 chown -R "$RUN_USER:$RUN_GROUP" "$TARGET_DIR"
