@@ -42,6 +42,10 @@ export class WorkerProcesses {
 
   constructor(private readonly options: WorkerProcessOptions) {}
 
+  get taskQueue(): string {
+    return this.options.taskQueue;
+  }
+
   get current(): WorkerGeneration | undefined {
     return this.child ? this.generations[this.generations.length - 1] : undefined;
   }
