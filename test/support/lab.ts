@@ -93,3 +93,19 @@ export function sopStep(lab: Lab, vmid: number, script: string, ...params: strin
   if (ssh.status !== 0) throw new Error(`qm guest exec failed (${ssh.status}): ${ssh.stderr}`);
   return JSON.parse(ssh.stdout) as QgaResult;
 }
+
+/**
+ * One lab for a whole test file: booted before its first test, taken down after its last. The file's suites get it
+ * from the returned function once their own beforeAll runs.
+ */
+export function labForFile(options: LabOptions): () => Lab {
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    lab = await startLab(options);
+  }, 900_000);
+  afterAll(() => stopLab(lab));
+  return () => {
+    if (!lab) throw new Error('the lab of this file did not come up');
+    return lab;
+  };
+}
