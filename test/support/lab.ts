@@ -3,14 +3,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp, readLabState, type LabOptions } from '../../lab/lab';
+import { withPidLock } from '../../lab/shared/pid-lock';
 import { shellCommand } from '../../src/remote/shell-quote';
 
 export type Lab = NonNullable<ReturnType<typeof readLabState>>;
 
+/**
+ * Held while a lab boots: the test files run two at a time, and booting guests (their Docker, their gateways getting
+ * ready) keeps both cores busy, so one file's boot overlaps the other's migrations, never another boot. Gateways
+ * booting side by side under a load of 20 and more fail their own startup lease and restart for minutes.
+ */
+const LAB_BOOT_LOCK = join(tmpdir(), 'openclaw-test-lab-boot.lock');
+
 /** A lab of its own for one test file, in a fresh directory; small data unless the test asks for more. */
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
-  return labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, ...options }, dir);
+  return withPidLock(LAB_BOOT_LOCK, { pollMs: 500 }, () =>
+    labUp({ guests: 1, workspaceFiles: 60, bigFileMiB: 2, ...options }, dir),
+  );
 }
 
 export async function stopLab(lab: Lab | undefined): Promise<void> {
@@ -82,4 +92,20 @@ export function sopStep(lab: Lab, vmid: number, script: string, ...params: strin
   ]);
   if (ssh.status !== 0) throw new Error(`qm guest exec failed (${ssh.status}): ${ssh.stderr}`);
   return JSON.parse(ssh.stdout) as QgaResult;
+}
+
+/**
+ * One lab for a whole test file: booted before its first test, taken down after its last. The file's suites get it
+ * from the returned function once their own beforeAll runs.
+ */
+export function labForFile(options: LabOptions): () => Lab {
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    lab = await startLab(options);
+  }, 900_000);
+  afterAll(() => stopLab(lab));
+  return () => {
+    if (!lab) throw new Error('the lab of this file did not come up');
+    return lab;
+  };
 }

@@ -10,7 +10,7 @@ import {
   type GuestProgress,
   sshPool,
 } from '../../src/remote';
-import { nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
+import { nodeSsh, type Lab } from '../support/lab';
 import {
   ECHO_ARGS_SCRIPT,
   HOSTILE_VALUES,
@@ -30,13 +30,6 @@ import {
  */
 
 let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab({ guests: 2, directSsh: [106] });
-}, 900_000);
-afterAll(async () => {
-  await sshPool.close();
-  await stopLab(lab);
-});
 
 interface Machine {
   endpoint: SshEndpoint;
@@ -204,42 +197,50 @@ function behaviours(name: string, machine: () => Machine, everything: boolean) {
   });
 }
 
-behaviours(
-  'any machine over ssh (the lab node’s sshd)',
-  () => ({
-    endpoint: soleNode(inventoryOf(lab)),
-    sh: (script, ...args) => nodeSsh(lab, ['/bin/bash', '-c', script, 'test', ...args]),
-  }),
-  false,
-);
+export const sshGuestSuite = (labOfFile: () => Lab) =>
+  describe('SshGuest', () => {
+    beforeAll(() => {
+      lab = labOfFile();
+    });
+    afterAll(() => sshPool.close());
 
-behaviours(
-  'a lab guest with its own sshd (inventory.vms[i].ssh)',
-  () => {
-    const vm = inventoryOf(lab).vms.find((v) => v.ssh);
-    if (!vm?.ssh) throw new Error('the lab inventory has no vms[i].ssh');
-    return {
-      endpoint: vm.ssh,
-      vmid: vm.vmid,
-      sh: (script, ...args) => guestExec(lab, vm.vmid, ['/bin/bash', '-c', script, 'test', ...args]),
-    };
-  },
-  true,
-);
+    behaviours(
+      'any machine over ssh (the lab node’s sshd)',
+      () => ({
+        endpoint: soleNode(inventoryOf(lab)),
+        sh: (script, ...args) => nodeSsh(lab, ['/bin/bash', '-c', script, 'test', ...args]),
+      }),
+      false,
+    );
 
-it('guestFor picks SshGuest for transport ssh, pinned to the VM’s own host key', async () => {
-  const inventory = inventoryOf(lab);
-  const vm = inventory.vms.find((v) => v.ssh)!;
-  const guest = guestFor({ vmid: vm.vmid, transport: 'ssh', node: soleNode(inventory), vmSsh: vm.ssh });
-  expect(guest).toBeInstanceOf(SshGuest);
-  expect(guest.description).toBe(`vm ${vm.vmid} via ssh to root@127.0.0.1:${vm.ssh!.port}`);
-  const wrongPin = guestFor({
-    vmid: vm.vmid,
-    transport: 'ssh',
-    node: soleNode(inventory),
-    vmSsh: { ...vm.ssh!, hostKeySha256: soleNode(inventory).hostKeySha256 },
+    behaviours(
+      'a lab guest with its own sshd (inventory.vms[i].ssh)',
+      () => {
+        const vm = inventoryOf(lab).vms.find((v) => v.ssh);
+        if (!vm?.ssh) throw new Error('the lab inventory has no vms[i].ssh');
+        return {
+          endpoint: vm.ssh,
+          vmid: vm.vmid,
+          sh: (script, ...args) => guestExec(lab, vm.vmid, ['/bin/bash', '-c', script, 'test', ...args]),
+        };
+      },
+      true,
+    );
+
+    it('guestFor picks SshGuest for transport ssh, pinned to the VM’s own host key', async () => {
+      const inventory = inventoryOf(lab);
+      const vm = inventory.vms.find((v) => v.ssh)!;
+      const guest = guestFor({ vmid: vm.vmid, transport: 'ssh', node: soleNode(inventory), vmSsh: vm.ssh });
+      expect(guest).toBeInstanceOf(SshGuest);
+      expect(guest.description).toBe(`vm ${vm.vmid} via ssh to root@127.0.0.1:${vm.ssh!.port}`);
+      const wrongPin = guestFor({
+        vmid: vm.vmid,
+        transport: 'ssh',
+        node: soleNode(inventory),
+        vmSsh: { ...vm.ssh!, hostKeySha256: soleNode(inventory).hostKeySha256 },
+      });
+      const error = await wrongPin.run({ label: 'pinned', script: 'true', timeoutMs: 5000 }).catch((e) => e);
+      expect(error).toBeInstanceOf(HostKeyMismatch);
+      expect(error.seen).toBe(vm.ssh!.hostKeySha256);
+    });
   });
-  const error = await wrongPin.run({ label: 'pinned', script: 'true', timeoutMs: 5000 }).catch((e) => e);
-  expect(error).toBeInstanceOf(HostKeyMismatch);
-  expect(error.seen).toBe(vm.ssh!.hostKeySha256);
-});
