@@ -32,4 +32,6 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.cjs'], languageOptions: { globals: { module: 'writable', require: 'readonly' } } },
+  // jest reads its config as CommonJS; the number of test workers comes from the environment
+  { files: ['jest.config.js'], languageOptions: { globals: { process: 'readonly' } } },
 );
