@@ -38,7 +38,8 @@ export const MigrateFleetInputSchema = strictObject({
       message: aboveSop(input.concurrency),
     });
   }
-  for (const [name, node] of Object.entries(input.inventory.nodes)) {
+  // zod runs this on an inventory it refused too: there may be none
+  for (const [name, node] of Object.entries((input.inventory as Partial<typeof input.inventory>).nodes ?? {})) {
     if (node.concurrency === undefined) continue;
     const path = ['inventory', 'nodes', name, 'concurrency'];
     if (node.concurrency > SOP_MAX_CONCURRENCY && !input.allowConcurrencyAboveSop)
