@@ -52,15 +52,22 @@ export const nodeName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'a node name (letters, digits, . _ - :)')
   .refine((s) => !/^\d+$/.test(s), 'a node name with a letter or a dot (a number is a vmid)');
 
-/** One node of `nodes`: how to reach it over SSH, and its bot ledger (default /root/openclaw-bot-ledger.tsv). */
+/** Even with allowConcurrencyAboveSop: one fleet, or one node of it, does not take more migrations at once. */
+export const MAX_CONCURRENCY = 20;
+
+/**
+ * One node of `nodes`: how to reach it over SSH, its bot ledger (default /root/openclaw-bot-ledger.tsv), and how
+ * many of a fleet's migrations it takes at once (default: the fleet's `concurrency`).
+ */
 export const InventoryNodeSchema = strictObject({
   ...SshEndpointSchema.shape,
   ledgerPath: ledgerPath.optional(),
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
 });
 export type InventoryNode = z.output<typeof InventoryNodeSchema>;
 
 /** The SSH endpoint of a node entry: what a migrateVm run's `node` is. */
-export function nodeEndpoint({ ledgerPath: _, ...endpoint }: InventoryNode): SshEndpoint {
+export function nodeEndpoint({ ledgerPath: _, concurrency: __, ...endpoint }: InventoryNode): SshEndpoint {
   return endpoint;
 }
 

@@ -137,7 +137,7 @@ describe('migrateFleet rules', () => {
     // what the Temporal UI shows: each child's summary, and the current details of the child and the fleet
     const child = env.client.workflow.getHandle(migrationId(1202));
     expect(await (await child.describe()).staticSummary()).toBe(
-      `Migration of VM 1202 (customer-2) from Docker to the direct install, fleet ${handle.workflowId}`,
+      `Migration of VM 1202 (customer-2) on node 127.0.0.1 from Docker to the direct install, fleet ${handle.workflowId}`,
     );
     const details = async (h: { query: (name: string) => Promise<unknown> }) =>
       ((await h.query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails;

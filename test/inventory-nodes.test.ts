@@ -1,3 +1,4 @@
+import { parseMigrateFleetInput } from '../src/fleet/input';
 import { InventorySchema, soleNode, type InventoryInput } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { describeIssues } from '../src/schema';
@@ -35,6 +36,8 @@ describe('an inventory with nodes', () => {
     const second = migrateVmInputFor(inventory, 205);
     expect(first.node).toEqual({ host: 'pve1.example.net', port: 2201, user: 'root', hostKeySha256: key('A') });
     expect(first.ledgerPath).toBe('/root/bots.tsv');
+    // named in the record and the UI
+    expect([first.nodeName, second.nodeName]).toEqual(['9900K-1', 'pve2']);
     expect(second.node).toEqual({ host: '10.0.0.2', port: 22, user: 'root', hostKeySha256: key('Q') });
     expect(second).not.toHaveProperty('ledgerPath');
   });
@@ -114,11 +117,61 @@ describe('an inventory with nodes', () => {
       /^nodes\.pve2: unknown key 'ledger' \(did you mean 'ledgerPath'\?\)$/,
     ],
     [
+      "a node's concurrency of 0",
+      patched((i) => (i.nodes!.pve2.concurrency = 0)),
+      /^nodes\.pve2\.concurrency: Too small: expected number to be >=1$/,
+    ],
+    [
+      "a node's concurrency that is not a whole number",
+      patched((i) => Object.assign(i.nodes!.pve2, { concurrency: '2' })),
+      /^nodes\.pve2\.concurrency: Invalid input: expected number, received string$/,
+    ],
+    [
       'a VM node with the shorthand',
       { node: twoNodes.nodes!.pve2, panelRelease, vms: [{ vmid: 105, ip: '10.0.0.5', node: 'pve2' }] },
       /^vms\.0\.node: a node name needs `nodes`/,
     ],
   ])('refuses %s, naming the field', (_, value, rule) => {
     expect(problems(value)).toContainEqual(expect.stringMatching(rule));
+  });
+});
+
+describe("a fleet's concurrency per node", () => {
+  const refusal = (input: unknown) => {
+    try {
+      parseMigrateFleetInput(input);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'taken';
+  };
+  const withNode = (concurrency: number) => patched((i) => (i.nodes!.pve2.concurrency = concurrency));
+
+  it("takes a node bounded below the fleet's, and keeps it out of each run's input", () => {
+    const params = parseMigrateFleetInput({ inventory: withNode(1), concurrency: 3 });
+    expect(params.inventory.nodes.pve2.concurrency).toBe(1);
+    expect(params.inventory.nodes['9900K-1']).not.toHaveProperty('concurrency');
+    // the node's SSH endpoint in each run's input holds no fleet setting
+    expect(migrateVmInputFor(params.inventory, 205).node).not.toHaveProperty('concurrency');
+  });
+
+  it.each([
+    [
+      'above the SOP',
+      { inventory: withNode(4), concurrency: 3 },
+      /inventory\.nodes\.pve2\.concurrency: 4 is above the SOP's limit of 3 \(§2\.1\); set allowConcurrencyAboveSop/,
+    ],
+    [
+      "above the fleet's",
+      { inventory: withNode(3), concurrency: 2 },
+      /inventory\.nodes\.pve2\.concurrency: 3 is above the fleet's concurrency \(2\), which bounds every node/,
+    ],
+  ])('refuses one %s, naming the field', (_, input, rule) => {
+    expect(refusal(input)).toMatch(rule);
+  });
+
+  it('takes one above the SOP when the fleet insists', () => {
+    const input = { inventory: withNode(4), concurrency: 6, allowConcurrencyAboveSop: true };
+    expect(parseMigrateFleetInput(input).inventory.nodes.pve2.concurrency).toBe(4);
   });
 });

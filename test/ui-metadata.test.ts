@@ -17,6 +17,9 @@ describe('what the Temporal UI shows', () => {
       'Migration of VM 105 (shop # forged) from Docker to the direct install, fleet migrate-fleet-default',
     );
     expect(migrationSummary({ vmid: 105, dryRun: true })).toBe('Dry run of VM 105 from Docker to the direct install');
+    expect(migrationSummary({ vmid: 105, node: '9900K-1' })).toBe(
+      'Migration of VM 105 on node 9900K-1 from Docker to the direct install',
+    );
     expect(fleetSummary({ fleetId: 'migrate-fleet-a', vms: 3, concurrency: 2, dryRun: false })).toBe(
       'Migration of fleet migrate-fleet-a: 3 VMs, 2 at a time',
     );

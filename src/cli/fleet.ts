@@ -23,7 +23,7 @@ import {
 import { approveUpdate, rejectUpdate, type Decision, type DecisionAnswer } from '../migration/messages';
 import { inSeconds } from '../migration/outage';
 import { parseInput } from '../migration/input';
-import { fleetSummary } from '../migration/ui-metadata';
+import { fleetSummary, nodesLine } from '../migration/ui-metadata';
 import { InputRefused, printable } from '../schema';
 import { FleetIdAttribute } from '../search-attributes';
 import type { migrateFleet, migrateVm } from '../workflows';
@@ -170,13 +170,14 @@ export async function followFleet(
     const gate = status.gate.open ? 'open' : `CLOSED (${printable(status.gate.reason)})`;
     if (gate !== gateSeen) say(`gate ${gate}`);
     gateSeen = gate;
+    const several = (status.nodes?.length ?? 0) > 1;
     for (const vm of status.vms) {
       const now = vm.state === 'running' ? (vm.phase ?? 'starting') : vm.state;
       if (seen.get(vm.vmid) !== now && vm.state !== 'queued') {
         // a run that reported its last phase counts as done, though its close has not reached the fleet yet
         const done = status.vms.filter((v) => !['queued', 'running'].includes(v.state) || hasEnded(v.phase)).length;
         say(
-          `vm ${vm.vmid}: ${now}${vm.error ? ` (${printable(vm.error.split('\n')[0])})` : ''}` +
+          `vm ${vm.vmid}${several && vm.node ? ` on ${printable(vm.node)}` : ''}: ${now}${vm.error ? ` (${printable(vm.error.split('\n')[0])})` : ''}` +
             `   [${done}/${status.vms.length} done, ${status.inFlight} in flight]`,
         );
       }
@@ -207,10 +208,12 @@ export function fleetTable(status: FleetStatus): string {
       : vm.startedAt
         ? `${Math.round((Date.now() - Date.parse(vm.startedAt)) / 1000)} s`
         : '';
+  const nodeWidth = Math.max(4, ...status.vms.map((vm) => printable(vm.node ?? '').length));
   const rows = status.vms.map((vm) =>
     [
       String(vm.vmid).padEnd(6),
       printable(vm.name ?? '').padEnd(14),
+      printable(vm.node ?? '').padEnd(nodeWidth),
       vm.state.padEnd(12),
       (vm.state === 'running' ? (vm.phase ?? '') : '').padEnd(20),
       since(vm).padStart(6),
@@ -230,6 +233,7 @@ export function fleetTable(status: FleetStatus): string {
     `fleet ${status.fleetId}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}; ` +
       `${status.inFlight} of ${status.concurrency} in flight, canary ${status.canary}, failures ${status.failures}/${status.failureBudget}`,
     `gate: ${status.gate.open ? 'open' : 'CLOSED'}: ${printable(status.gate.reason)}${status.gate.by ? ` (${status.gate.by}${status.gate.at ? `, ${status.gate.at}` : ''})` : ''}`,
+    ...(status.nodes && status.nodes.length > 1 ? [`nodes: ${printable(nodesLine(status.nodes))}`] : []),
     ...(status.stoppedStarting ? [`no further VM starts: ${status.stoppedStarting}`] : []),
     ...(outage
       ? [
@@ -237,7 +241,7 @@ export function fleetTable(status: FleetStatus): string {
             `max ${inSeconds(outage.maxMs)}, median ${inSeconds(outage.medianMs)} over ${outage.vms} VM(s)`,
         ]
       : []),
-    `${'vmid'.padEnd(6)} ${'name'.padEnd(14)} ${'state'.padEnd(12)} ${'phase'.padEnd(20)} ${'time'.padStart(6)} ${'outage'.padStart(8)}   waits for / error / record`,
+    `${'vmid'.padEnd(6)} ${'name'.padEnd(14)} ${'node'.padEnd(nodeWidth)} ${'state'.padEnd(12)} ${'phase'.padEnd(20)} ${'time'.padStart(6)} ${'outage'.padStart(8)}   waits for / error / record`,
     ...rows,
   ].join('\n');
 }

@@ -88,7 +88,7 @@ async function startMigration(
     taskQueue: config.taskQueue,
     workflowId,
     args: [input],
-    staticSummary: migrationSummary({ vmid: params.vmid, name, dryRun: params.dryRun }),
+    staticSummary: migrationSummary({ vmid: params.vmid, name, node: params.nodeName, dryRun: params.dryRun }),
     typedSearchAttributes: [
       { key: VmIdAttribute, value: String(params.vmid) },
       { key: MigrationPhaseAttribute, value: 'starting' },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InventorySchema, MAX_FLEET_VMS } from '../inventory';
+import { InventorySchema, MAX_CONCURRENCY, MAX_FLEET_VMS, nodeName } from '../inventory';
 import { parseInput, VmOverridesSchema } from '../migration/input';
 import { FleetGateSchema } from '../migration/messages';
 import { OutageMsSchema } from '../migration/outage';
@@ -8,17 +8,21 @@ import { VmProgressSchema } from './messages';
 
 /** SOP §2.1: 2 at a time, 3 at most. */
 export const SOP_MAX_CONCURRENCY = 3;
-/** Even with allowConcurrencyAboveSop: one node does not take more migrations at once. */
-export const MAX_CONCURRENCY = 20;
+
+const aboveSop = (concurrency: number) =>
+  `${concurrency} is above the SOP's limit of ${SOP_MAX_CONCURRENCY} (§2.1); set allowConcurrencyAboveSop to insist`;
 
 /** Everything one migrateFleet run needs; validated before any VM starts. */
 export const MigrateFleetInputSchema = strictObject({
   inventory: InventorySchema,
-  /** migrations in flight at once, from start to close (a run waiting for approval holds its slot) */
+  /**
+   * migrations in flight at once, from start to close (a run waiting for approval holds its slot), over all nodes;
+   * a node's own `concurrency` in the inventory bounds it further
+   */
   concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(2),
   /** above 3 goes against the SOP; only with this set */
   allowConcurrencyAboveSop: z.boolean().default(false),
-  /** the first N VMs of the inventory migrate one at a time, and must complete, before the fleet fans out */
+  /** on each node, its first N VMs of the inventory migrate one at a time, and must complete, before it fans out */
   canary: z.number().int().min(0).max(100).default(1),
   /** no new VM starts once this many have failed, rolled back or been rejected */
   failureBudget: z.number().int().min(1).max(1_000_000).default(1),
@@ -31,8 +35,25 @@ export const MigrateFleetInputSchema = strictObject({
     ctx.addIssue({
       code: 'custom',
       path: ['concurrency'],
-      message: `${input.concurrency} is above the SOP's limit of ${SOP_MAX_CONCURRENCY} (§2.1); set allowConcurrencyAboveSop to insist`,
+      message: aboveSop(input.concurrency),
     });
+  }
+  // zod runs this on an inventory it refused too: there may be none
+  for (const [name, node] of Object.entries((input.inventory as Partial<typeof input.inventory>).nodes ?? {})) {
+    if (node.concurrency === undefined) continue;
+    const path = ['inventory', 'nodes', name, 'concurrency'];
+    if (node.concurrency > SOP_MAX_CONCURRENCY && !input.allowConcurrencyAboveSop)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: aboveSop(node.concurrency),
+      });
+    else if (node.concurrency > input.concurrency)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${node.concurrency} is above the fleet's concurrency (${input.concurrency}), which bounds every node: raise the fleet's, or lower this`,
+      });
   }
 });
 
@@ -56,6 +77,7 @@ export const FleetCarrySchema = strictObject({
       strictObject({
         vmid,
         name: z.string().max(63).optional(),
+        node: nodeName.optional(),
         state: z.enum(['queued', 'running', 'completed', 'rejected', 'planned', 'rolled-back', 'failed', 'skipped']),
         phase: VmProgressSchema.shape.phase.optional(),
         waitingFor: reported.optional(),

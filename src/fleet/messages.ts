@@ -78,6 +78,8 @@ export type FleetVmState =
 export interface FleetVm {
   vmid: number;
   name?: string;
+  /** the name of its node in the inventory's `nodes` */
+  node?: string;
   state: FleetVmState;
   /** the child's phase as it last reported it */
   phase?: MigrationPhase;
@@ -94,6 +96,15 @@ export interface FleetVm {
   outageMs?: number;
 }
 
+/** One node of the fleet: how many of its VMs are in flight, of how many it takes, and whether its canary is done. */
+export interface FleetNode {
+  name: string;
+  concurrency: number;
+  inFlight: number;
+  vms: number;
+  canaryDone: boolean;
+}
+
 export interface FleetStatus {
   fleetId: string;
   concurrency: number;
@@ -101,6 +112,8 @@ export interface FleetStatus {
   failureBudget: number;
   gate: FleetGate;
   inFlight: number;
+  /** each node in the inventory's order (runs before the fleet spanned nodes have none) */
+  nodes?: FleetNode[];
   failures: number;
   /** why no further VM starts, once none does */
   stoppedStarting?: string;

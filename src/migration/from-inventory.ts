@@ -21,6 +21,7 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
     vmid,
     vmIp: vm.ip,
     node: nodeEndpoint(node),
+    nodeName: vm.node,
     transport: vm.ssh ? 'ssh' : 'qga',
     vmSsh: vm.ssh,
     panelRelease: inventory.panelRelease,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { failure } from '../failures';
 import { operatorName } from '../identity';
-import { ApproverPolicyShape, PanelReleaseSchema, SshEndpointSchema } from '../inventory';
+import { ApproverPolicyShape, nodeName, PanelReleaseSchema, SshEndpointSchema } from '../inventory';
 import {
   DAY,
   describeIssues,
@@ -62,6 +62,8 @@ export const MigrateVmInputSchema = strictObject({
   vmid,
   vmIp: ipAddress,
   node: SshEndpointSchema,
+  /** the node's name in the inventory's `nodes`, for the record and the UI */
+  nodeName: nodeName.optional(),
   /** qga: through the node with `qm guest exec` (the SOP's way); ssh: straight to the VM */
   transport: z.enum(['qga', 'ssh']).default('qga'),
   vmSsh: SshEndpointSchema.optional(),

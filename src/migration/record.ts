@@ -61,8 +61,10 @@ export function renderRecord(
   add(
     `- vmid: \`${params.vmid}\`${scan ? ` (${code(scan.hostname)}, ${inline(scan.os)})` : ''}, IP ${code(params.vmIp)}`,
   );
+  const endpoint = inline(`${params.node.user}@${params.node.host}:${params.node.port}`);
+  const node = params.nodeName ? `${inline(params.nodeName)} (${endpoint})` : endpoint;
   add(
-    `- 执行入口 / via: ${params.transport === 'qga' ? `node ${inline(`${params.node.user}@${params.node.host}:${params.node.port}`)}, \`qm guest exec ${params.vmid}\`` : `ssh straight to the VM`}`,
+    `- 执行入口 / via: ${params.transport === 'qga' ? `node ${node}, \`qm guest exec ${params.vmid}\`` : `ssh straight to the VM`}`,
   );
   add(`- 执行人 / by: ${inline(params.startedBy)}; started ${startedAt}, ended ${endedAt}`);
   add(`- 结果 / outcome: **${status.phase}**`);

@@ -5,14 +5,21 @@
  * history. Pure functions: the workflows, the CLI and the tests share them.
  */
 import { oneLine } from '../schema';
-import type { FleetStatus, FleetVmState } from '../fleet/messages';
+import type { FleetNode, FleetStatus, FleetVmState } from '../fleet/messages';
 import type { MigrationStatus } from './messages';
 import { phases } from './phases';
 
-export function migrationSummary(vm: { vmid: number; name?: string; fleetId?: string; dryRun?: boolean }): string {
+export function migrationSummary(vm: {
+  vmid: number;
+  name?: string;
+  node?: string;
+  fleetId?: string;
+  dryRun?: boolean;
+}): string {
   const what = vm.dryRun ? 'Dry run of VM' : 'Migration of VM';
   const name = vm.name ? ` (${oneLine(vm.name, 64)})` : '';
-  return `${what} ${vm.vmid}${name} from Docker to the direct install${vm.fleetId ? `, fleet ${vm.fleetId}` : ''}`;
+  const node = vm.node ? ` on node ${oneLine(vm.node, 253)}` : '';
+  return `${what} ${vm.vmid}${name}${node} from Docker to the direct install${vm.fleetId ? `, fleet ${vm.fleetId}` : ''}`;
 }
 
 export function migrationDetails(status: MigrationStatus): string {
@@ -36,6 +43,17 @@ export function fleetSummary(fleet: { fleetId: string; vms: number; concurrency:
   return `${fleet.dryRun ? 'Dry run of' : 'Migration of'} fleet ${fleet.fleetId}: ${fleet.vms} VMs, ${fleet.concurrency} at a time`;
 }
 
+/** Each node of a fleet: its VMs in flight of how many it takes, and whether its canary is done. */
+export function nodesLine(nodes: readonly FleetNode[]): string {
+  return nodes
+    .map(
+      (node) =>
+        `${oneLine(node.name, 253)} ${node.inFlight} of ${node.concurrency} in flight, ` +
+        `${node.vms} VMs, canary ${node.canaryDone ? 'done' : 'pending'}`,
+    )
+    .join('; ');
+}
+
 export function fleetDetails(status: FleetStatus): string {
   const counts = new Map<FleetVmState, number>();
   for (const vm of status.vms) counts.set(vm.state, (counts.get(vm.state) ?? 0) + 1);
@@ -44,6 +62,7 @@ export function fleetDetails(status: FleetStatus): string {
     `**VMs:** ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}`,
     `**Gate:** ${status.gate.open ? 'open' : 'closed'} (${oneLine(status.gate.reason, 200)})`,
   ];
+  if (status.nodes && status.nodes.length > 1) lines.push(`**Nodes:** ${nodesLine(status.nodes)}`);
   if (awaiting.length) lines.push(`**Awaiting approval:** ${awaiting.join(', ')}`);
   if (status.stoppedStarting) lines.push(`**Starts no more VMs:** ${oneLine(status.stoppedStarting, 300)}`);
   return lines.join('\n\n');

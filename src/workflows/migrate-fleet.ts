@@ -82,18 +82,36 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     }),
   );
   const dryRun = params.vmOverrides.dryRun === true;
+  const nodeOf = new Map(params.inventory.vms.map((vm) => [vm.vmid, vm.node]));
   const state: FleetCarry = (carried && parseInput(FleetCarrySchema, carried, 'migrateFleet carried state')) ?? {
-    vms: params.inventory.vms.map((vm) => ({ vmid: vm.vmid, name: vm.name, state: 'queued' })),
+    vms: params.inventory.vms.map((vm) => ({ vmid: vm.vmid, name: vm.name, node: vm.node, state: 'queued' })),
     gate: { open: true, reason: 'no VM has failed' },
     runs: 0,
     startedAt: new Date().toISOString(),
   };
+  // a table carried from a run before the fleet named nodes
+  for (const entry of state.vms) entry.node ??= nodeOf.get(entry.vmid);
   const running = new Set<number>();
   const vm = (vmid: number) => state.vms.find((v) => v.vmid === vmid);
   const failures = () => state.vms.filter((v) => unsuccessful.includes(v.state)).length;
-  const canaries = state.vms.slice(0, params.canary);
+
+  // Runs started before this had one canary, the inventory's first VMs, and the fleet's concurrency alone.
+  const spansNodes = patched(patches.fleetSpansNodes);
+  const nodeNames = Object.keys(params.inventory.nodes);
+  /** the canaries, in the order they start: each node's first `canary` VMs (a node may differ: PVE, qemu-ga) */
+  const canaries = spansNodes
+    ? nodeNames.flatMap((node) => state.vms.filter((v) => v.node === node).slice(0, params.canary))
+    : state.vms.slice(0, params.canary);
+  /** canaries first, then the rest in the inventory's order */
+  const startOrder = [...canaries, ...state.vms.filter((v) => !canaries.includes(v))];
   const canaryFailed = () => canaries.find((v) => unsuccessful.includes(v.state));
-  const canaryDone = () => canaries.every((v) => succeeded.includes(v.state) || v.state === 'skipped');
+  /** whether the canaries (of the node, or with one canary for the fleet, of every node) are done */
+  const canaryDone = (node?: string) =>
+    canaries.every((v) => (spansNodes && v.node !== node) || succeeded.includes(v.state) || v.state === 'skipped');
+  const inFlightOn = (node: string) => [...running].filter((vmid) => nodeOf.get(vmid) === node).length;
+  /** how many of the node's VMs may be in flight now: one while its canary runs, then its concurrency */
+  const nodeSlots = (node: string) =>
+    !canaryDone(node) ? 1 : (params.inventory.nodes[node].concurrency ?? params.concurrency);
 
   /** Why no further VM may start, or undefined while they may. */
   const stopReason = (): string | undefined => {
@@ -103,7 +121,20 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       return `the failure budget (${params.failureBudget}) is spent: ${failures()} VM(s) failed, rolled back or were rejected`;
     return undefined;
   };
-  const slots = () => (canaryDone() ? params.concurrency : 1);
+  const slots = () => (spansNodes || canaryDone() ? params.concurrency : 1);
+  /** Why a queued VM does not start now, or undefined when it may. */
+  const heldBy = (entry: FleetVm): string | undefined => {
+    const node = entry.node!;
+    const canary = `the canary${nodeNames.length > 1 ? ` of node ${node}` : ''} to complete`;
+    if (!canaryDone(node) && !canaries.includes(entry)) return canary;
+    if (running.size >= slots()) return `a free slot (${running.size} of ${slots()} in flight)`;
+    if (!spansNodes || inFlightOn(node) < nodeSlots(node)) return undefined;
+    return canaryDone(node)
+      ? `a free slot on node ${node} (${inFlightOn(node)} of ${nodeSlots(node)} in flight there)`
+      : canary;
+  };
+  const nextToStart = () =>
+    running.size < slots() ? startOrder.find((v) => v.state === 'queued' && heldBy(v) === undefined) : undefined;
 
   // Runs started before this told no one; since, the worker's webhooks hear of the gate, the children and the end.
   const notifies = patched(patches.fleetNotifies);
@@ -229,7 +260,6 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
 
   function status(): FleetStatus {
     const stopped = stopReason();
-    const free = slots() - running.size;
     return {
       fleetId,
       concurrency: params.concurrency,
@@ -237,6 +267,15 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       failureBudget: params.failureBudget,
       gate: state.gate,
       inFlight: running.size,
+      ...(spansNodes && {
+        nodes: nodeNames.map((name) => ({
+          name,
+          concurrency: params.inventory.nodes[name].concurrency ?? params.concurrency,
+          inFlight: inFlightOn(name),
+          vms: state.vms.filter((v) => v.node === name).length,
+          canaryDone: canaryDone(name),
+        })),
+      }),
       failures: failures(),
       stoppedStarting: stopped,
       runs: state.runs,
@@ -247,13 +286,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
           ? entry
           : {
               ...entry,
-              waitingFor: stopped
-                ? `nothing: it will not start (${stopped})`
-                : !canaryDone()
-                  ? 'the canary to complete'
-                  : free > 0
-                    ? 'its turn'
-                    : `a free slot (${running.size} of ${params.concurrency} in flight)`,
+              waitingFor: stopped ? `nothing: it will not start (${stopped})` : (heldBy(entry) ?? 'its turn'),
             },
       ),
     };
@@ -269,7 +302,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       const child = await startChild(migrateVm, {
         workflowId,
         args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: gateAtStart }],
-        staticSummary: migrationSummary({ vmid: entry.vmid, name: entry.name, fleetId, dryRun }),
+        staticSummary: migrationSummary({ vmid: entry.vmid, name: entry.name, node: entry.node, fleetId, dryRun }),
         // A VM migrated (or rejected) before is not migrated again by a fleet; a failed one may be retried.
         workflowIdReusePolicy: dryRun
           ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
@@ -334,8 +367,8 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   }
 
   let startedThisRun = 0;
-  for (const entry of state.vms.filter((v) => v.state === 'queued')) {
-    await condition(() => stopReason() !== undefined || running.size < slots());
+  while (state.vms.some((v) => v.state === 'queued')) {
+    await condition(() => stopReason() !== undefined || nextToStart() !== undefined);
     if (stopReason() !== undefined) break;
     if (startedThisRun >= params.childrenPerRun || workflowInfo().continueAsNewSuggested) {
       // Children are awaited by the run that started them: drain, then hand the table to the next run.
@@ -343,7 +376,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       await notifications.settled();
       await continueAsNew<typeof migrateFleet>(input, { ...state, runs: state.runs + 1 });
     }
-    await start(entry);
+    await start(nextToStart()!);
     startedThisRun++;
   }
   await condition(() => running.size === 0);

@@ -36,4 +36,10 @@ export const patches = {
    * fleet's child tells its approval reminders only, its fleet tells the rest
    */
   vmNotifies: 'vm-notifies',
+  /**
+   * migrateFleet: the canary is each node's first `canary` VMs (started before any other VM, one at a time on its
+   * node), and a node's `concurrency` bounds its VMs in flight; before, the canary was the inventory's first VMs
+   * and only the fleet's concurrency counted
+   */
+  fleetSpansNodes: 'fleet-spans-nodes',
 } as const;
