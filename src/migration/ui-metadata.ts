@@ -45,6 +45,8 @@ export function fleetDetails(status: FleetStatus): string {
     `**Gate:** ${status.gate.open ? 'open' : 'closed'} (${oneLine(status.gate.reason, 200)})`,
   ];
   if (awaiting.length) lines.push(`**Awaiting approval:** ${awaiting.join(', ')}`);
+  const inWindow = status.vms.filter((vm) => vm.phase === 'awaiting-window').map((vm) => vm.vmid);
+  if (inWindow.length) lines.push(`**Awaiting their maintenance window:** ${inWindow.join(', ')}`);
   if (status.stoppedStarting) lines.push(`**Starts no more VMs:** ${oneLine(status.stoppedStarting, 300)}`);
   return lines.join('\n\n');
 }

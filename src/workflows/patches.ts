@@ -36,4 +36,9 @@ export const patches = {
    * fleet's child tells its approval reminders only, its fleet tells the rest
    */
   vmNotifies: 'vm-notifies',
+  /**
+   * migrateVm: a run with a maintenance window (input `window`, issue 23) waits for it before C, and before I when
+   * the window says so, on a durable timer; migrateFleet hands each child the longest cutover measured so far
+   */
+  maintenanceWindow: 'maintenance-window',
 } as const;
