@@ -278,8 +278,4 @@ export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
 /** Every value of a run's phase (the status, the search attribute, the fleet's progress signal). */
 export const migrationPhases = ['starting', ...phaseNames, ...waits, windowWait, ...ends] as const;
 export type MigrationPhase =
-  | 'starting'
-  | PhaseName
-  | (typeof waits)[number]
-  | typeof windowWait
-  | (typeof ends)[number];
+  'starting' | PhaseName | (typeof waits)[number] | typeof windowWait | (typeof ends)[number];

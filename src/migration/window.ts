@@ -12,9 +12,7 @@ export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as con
 export type Weekday = (typeof WEEKDAYS)[number];
 
 /** 'HH:MM' or 'HH:MM:SS', 24-hour local time. */
-const clock = z
-  .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'a time of day, HH:MM or HH:MM:SS (24-hour)');
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'a time of day, HH:MM or HH:MM:SS (24-hour)');
 
 /** An IANA time zone Intl knows, in its canonical spelling (as Intl resolves it). */
 const timeZone = z

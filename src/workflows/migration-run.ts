@@ -342,7 +342,7 @@ export class MigrationRun {
     if (!window || (kind === 'removal' && !window.removeDocker) || !patched(patches.maintenanceWindow)) return;
     // Docker's removal is short and undoes nothing the customer sees: it needs only to start inside the window
     const need = kind === 'outage' ? cutoverBound(window, prestage, cutoverMeasuredMs) : { ms: 0, from: '' };
-    for (let now = Date.now(), next = nextStart(window, now, need.ms); next.at > now; ) {
+    for (let now = Date.now(), next = nextStart(window, now, need.ms); next.at > now;) {
       const what = `the window ${describeWindow(window, next.opensAt)}`;
       const left = need.ms ? `, ${inWords(need.ms)} of it for the cutover (${need.from})` : '';
       const missed = nextStart(window, now, 0).at === now ? ' (too little left of the one open now)' : '';
