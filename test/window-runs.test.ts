@@ -3,10 +3,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fleetStatusQuery } from '../src/fleet/messages';
 import { fleetTable } from '../src/cli/fleet';
-import { migrationId, statusQuery } from '../src/migration/messages';
+import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
 import { fleetDetails, migrationDetails } from '../src/migration/ui-metadata';
 import { HOUR, MINUTE, SECOND } from '../src/schema';
-import { migrateFleet } from '../src/workflows';
+import { migrateFleet, migrateVm } from '../src/workflows';
+import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { approveAsTheyArrive, standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
 import { runWorker, startDevServer } from './support/temporal';
@@ -101,7 +102,10 @@ describe('maintenance windows in a fleet', () => {
       );
       const [stop] = await scheduled(early, 'stopDocker');
       expect(eventMs(stop)).toBeGreaterThanOrEqual(opensAt);
-      const timers = (await events(early)).filter((e) => e.timerStartedEventAttributes);
+      // one timer held it, no polling (a later one is the wait for the fleet's gate before I)
+      const timers = (await events(early)).filter(
+        (e) => e.timerStartedEventAttributes && Number(e.eventId) < Number(stop.eventId),
+      );
       expect(timers).toHaveLength(1);
 
       // 1701, its window closed meanwhile, still waits for tomorrow's, Docker untouched: one timer of 23 h
@@ -115,6 +119,89 @@ describe('maintenance windows in a fleet', () => {
       await stopApproving();
       await fleet.terminate('the test has seen what it had to').catch(() => undefined);
       await missed.terminate('the test has seen what it had to').catch(() => undefined);
+    }
+  });
+
+  it('holds Docker removal for the next opening when the window says so and closed before the approval', async () => {
+    const now = Date.now();
+    const closesAt = Math.ceil((now + 4 * SECOND) / SECOND) * SECOND;
+    const inventory = standInInventory(1);
+    inventory.vms[0].vmid = 1710;
+    // open now, 4 s left: enough for a 1-s cutover, and closed by the time a human approves
+    inventory.vms[0].window = {
+      start: shanghai(now - HOUR),
+      end: shanghai(closesAt),
+      timeZone: 'Asia/Shanghai',
+      cutoverMs: SECOND,
+      removeDocker: true,
+    };
+    const run = await env.client.workflow.start(migrateVm, {
+      taskQueue,
+      workflowId: migrationId(1710),
+      args: [migrateVmInputFor(inventory, 1710)],
+    });
+    try {
+      await waitFor(
+        'awaiting approval',
+        async () => (await run.query(statusQuery)).phase === 'awaiting-approval',
+        20_000,
+      );
+      expect(await scheduled(run, 'stopDocker')).toHaveLength(1);
+      await waitFor('the window closed', () => Date.now() > closesAt, 10_000);
+      expect((await run.executeUpdate(approveUpdate, { args: [{ by: 'test', reason: 'ok' }] })).accepted).toBe(true);
+      const status = await waitFor(
+        'Docker removal awaiting the window',
+        async () => {
+          const status = await run.query(statusQuery);
+          return status.phase === 'awaiting-window' && status;
+        },
+        20_000,
+      );
+      // Docker's removal needs only to start inside the window: no cutover bound is named
+      expect(status.waitingFor).toMatch(/^the window .* Asia\/Shanghai \(UTC\+8\), opens in 23 h, at [^,]*$/);
+      expect(await scheduled(run, 'removeDocker')).toEqual([]);
+    } finally {
+      await run.terminate('the test has seen what it had to').catch(() => undefined);
+    }
+  });
+
+  it("takes a fleet's cutovers measured so far as the bound when the operator set none", async () => {
+    const now = Date.now();
+    const inventory = standInInventory(2);
+    inventory.vms.forEach((vm, i) => (vm.vmid = 1720 + i));
+    // the canary, without a window, measures its outage; 1721's window opens in two hours
+    inventory.vms[1].window = {
+      start: shanghai(now + 2 * HOUR),
+      end: shanghai(now + 3 * HOUR),
+      timeZone: 'Asia/Shanghai',
+    };
+    const fleet = await env.client.workflow.start(migrateFleet, {
+      taskQueue,
+      workflowId: `fleet-window-${randomUUID()}`,
+      args: [{ inventory, canary: 1, concurrency: 1 }],
+    });
+    const stopApproving = approveAsTheyArrive(env.client, fleet);
+    const second = env.client.workflow.getHandle(migrationId(1721));
+    try {
+      const status = await waitFor(
+        '1721 awaiting its window',
+        async () => {
+          const status = await fleet.query(fleetStatusQuery);
+          return status.vms[1].phase === 'awaiting-window' && status;
+        },
+        30_000,
+      );
+      expect(status.vms[0].outageMs).toBeGreaterThan(0);
+      const bound = Math.ceil(status.vms[0].outageMs! * 1.5);
+      expect((await second.query(statusQuery)).waitingFor).toMatch(
+        new RegExp(
+          `, opens in (1 h 59 min|2 h), at .*, ${bound < 60_000 ? Math.ceil(bound / 1000) + ' s' : '.*'} of it for the cutover \\(1\\.5 × the longest cutover measured so far in this fleet\\)$`,
+        ),
+      );
+    } finally {
+      await stopApproving();
+      await fleet.terminate('the test has seen what it had to').catch(() => undefined);
+      await second.terminate('the test has seen what it had to').catch(() => undefined);
     }
   });
 });

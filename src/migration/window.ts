@@ -43,7 +43,7 @@ export const WindowSchema = strictObject({
   end: clock,
   timeZone,
   /** how much of the window the cutover needs (C to H): C starts no later than this before the end */
-  cutoverMs: duration(MINUTE, DAY).optional(),
+  cutoverMs: duration(SECOND, DAY).optional(),
   /** phase I (Docker removal, after approval) waits for the window too; default: it runs once approved */
   removeDocker: z.boolean().optional(),
 }).superRefine((window, ctx) => {
