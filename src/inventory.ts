@@ -15,6 +15,7 @@ import {
   strictObject,
   vmid,
 } from './schema';
+import { WindowSchema } from './migration/window';
 
 export const HostKeyFingerprintSchema = hostKeyFingerprint;
 
@@ -85,6 +86,8 @@ export const InventoryVmSchema = strictObject({
   ssh: SshEndpointSchema.optional(),
   /** this VM's own choice of the pre-staged order, over the inventory's `prestage` */
   prestage: z.boolean().optional(),
+  /** this VM's own maintenance window, over the inventory's `window` */
+  window: WindowSchema.optional(),
 });
 
 /** Enough for the 500-VM benchmark four times over; a fleet's input and its VM table stay far below the payload limit. */
@@ -118,6 +121,8 @@ const WrittenInventorySchema = strictObject({
   removeImages: z.boolean().optional(),
   /** every VM migrates pre-staged (Docker stopped only for the final copy and the start) unless it says otherwise */
   prestage: z.boolean().optional(),
+  /** when a VM's outage may start (phase C): every VM's unless it has its own (src/migration/window.ts) */
+  window: WindowSchema.optional(),
   ...ApproverPolicyShape,
   vms: z
     .array(InventoryVmSchema)

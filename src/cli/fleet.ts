@@ -149,8 +149,12 @@ async function fleetState(handle: FleetHandle): Promise<{ status: FleetStatus; r
   return { status: await handle.query(fleetStatusQuery) };
 }
 
+/** A VM that waits for a human, or for its maintenance window (hours away, maybe): not worth a terminal held open. */
 const humanWait = (vm: FleetVm, autoApprove: boolean) =>
-  vm.state === 'running' && ((vm.phase === 'awaiting-approval' && !autoApprove) || vm.phase === 'awaiting-fleet-gate');
+  vm.state === 'running' &&
+  ((vm.phase === 'awaiting-approval' && !autoApprove) ||
+    vm.phase === 'awaiting-fleet-gate' ||
+    vm.phase === 'awaiting-window');
 
 /**
  * Follows a fleet, printing each VM's phase changes and the gate's, until the fleet ends or (unless `untilDone`)
@@ -263,6 +267,11 @@ function nextSteps(status: FleetStatus, name: string): string[] {
     lines.push(
       `vm ${atGate.join(', ')} ${atGate.length > 1 ? 'wait' : 'waits'} at the closed gate: ${status.gate.reason}`,
       `  once understood:   npm run starter -- gate open${fleetFlag} --reason '…'`,
+    );
+  const inWindow = running.filter((vm) => vm.phase === 'awaiting-window').map((vm) => vm.vmid);
+  if (inWindow.length)
+    lines.push(
+      `vm ${inWindow.join(', ')} ${inWindow.length > 1 ? 'wait' : 'waits'} for a maintenance window: the table says when each opens`,
     );
   lines.push(`  watch the fleet:   npm run starter -- status${fleetFlag} --watch`);
   return lines;

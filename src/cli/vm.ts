@@ -35,14 +35,15 @@ import {
 } from './common';
 import type { CliOptions } from './flags';
 
-/** Shows each phase as the run enters it, until it waits for a human or ends. */
+/** Shows each phase as the run enters it, until it waits for a human or its maintenance window, or ends. */
 async function follow(handle: WorkflowHandle<typeof migrateVm>, json: boolean): Promise<MigrationStatus> {
   let last: MigrationPhase | undefined;
   for (;;) {
     const status = await handle.query(statusQuery);
     if (status.phase !== last && !json) console.log(`${clock()}  vm ${status.vmid}: ${status.phase}`);
     last = status.phase;
-    if (status.phase === 'awaiting-approval' || hasEnded(status.phase)) return status;
+    if (status.phase === 'awaiting-approval' || status.phase === 'awaiting-window' || hasEnded(status.phase))
+      return status;
     await sleep(1000);
   }
 }
@@ -147,6 +148,7 @@ export async function migrateVmCommand({ config, args, options }: CommandContext
     if (options.json) console.log(JSON.stringify(status));
     else if (status.phase === 'awaiting-approval')
       console.log(`vm ${status.vmid} awaits approval: npm run starter -- approve ${status.vmid}`);
+    else if (status.phase === 'awaiting-window') console.log(`vm ${status.vmid} waits for ${status.waitingFor}`);
   });
   return exitCodes.ok;
 }

@@ -39,6 +39,8 @@ export function canFollow(from: MigrationPhase, to: MigrationPhase, prestage = f
   if (to === 'planned') return from === 'starting' || from === 'scan';
   if (to === 'rolling-back') return from === 'rolling-back' || (at >= 0 && at <= forward.indexOf('awaiting-approval'));
   if (to === 'rolled-back' || to === 'failed') return from === 'rolling-back' || from === to;
+  // a window that holds Docker's removal too (`removeDocker`) is waited for again after the gate
+  if (to === 'awaiting-window' && from === 'awaiting-fleet-gate') return true;
   return at >= 0 && forward.indexOf(to) >= at && from !== 'completed';
 }
 /**

@@ -9,13 +9,14 @@ export type VmOverrides = Pick<
 
 /**
  * One VM's migrateVm input from a fleet inventory, reached through its own node (and that node's ledger); `overrides` wins (timeouts, run-as user, dry run, …), and a VM's
- * own `prestage` wins over the inventory's.
+ * own `prestage` and `window` win over the inventory's.
  */
 export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides: VmOverrides = {}): MigrateVmInput {
   const vm = inventory.vms.find((candidate) => candidate.vmid === vmid);
   if (!vm)
     throw new Error(`vmid ${vmid} is not in the inventory (it has ${inventory.vms.map((v) => v.vmid).join(', ')})`);
   const prestage = vm.prestage ?? inventory.prestage;
+  const window = vm.window ?? inventory.window;
   const node = inventory.nodes[vm.node];
   return {
     vmid,
@@ -29,6 +30,7 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
     ...(node.ledgerPath ? { ledgerPath: node.ledgerPath } : {}),
     ...(inventory.removeImages !== undefined ? { removeImages: inventory.removeImages } : {}),
     ...(prestage !== undefined ? { prestage } : {}),
+    ...(window ? { window } : {}),
     ...(inventory.approvers ? { approvers: inventory.approvers } : {}),
     ...(inventory.fourEyes !== undefined ? { fourEyes: inventory.fourEyes } : {}),
     ...overrides,

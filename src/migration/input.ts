@@ -18,6 +18,8 @@ import {
 } from '../schema';
 import { FleetGateSchema } from './messages';
 import { DEFAULT_LEDGER_PATH } from './shared-resources';
+import { WindowSchema } from './window';
+import { OutageMsSchema } from './outage';
 
 /** The official installer, non-interactive: without these flags it hangs waiting for input (record 000). */
 export const OFFICIAL_INSTALL_COMMAND =
@@ -80,6 +82,10 @@ export const MigrateVmInputSchema = strictObject({
    * final copy and the start only (issue 13; `phaseOrder` in phases.ts); default: the SOP's fixed order (§4)
    */
   prestage: z.boolean().default(false),
+  /** phase C (and with `removeDocker` phase I) starts only inside this window, with enough of it left (window.ts) */
+  window: WindowSchema.optional(),
+  /** set by its fleet: the longest cutover (C to H) measured so far among its VMs of this order, for `window` */
+  cutoverMeasuredMs: OutageMsSchema.optional(),
   /** the fleet's Docker-removal gate when the fleet starts this run; a lone run has none */
   fleetGate: FleetGateSchema.optional(),
   /** the node's bot ledger, committed under the node's lock once the VM is migrated */

@@ -47,6 +47,11 @@ export interface PhaseDefinition {
   compensation?: { name: string; activity: string; timeout: PhaseTimeout };
   /** a step of pre-staged runs only (`prestage`), done while Docker still runs: see `phaseOrder` */
   prestaged?: true;
+  /**
+   * it starts only inside the run's maintenance window (src/migration/window.ts): 'outage' whenever the run has one
+   * (the customer's outage starts here), 'removal' when the window says `removeDocker` too
+   */
+  window?: 'outage' | 'removal';
 }
 
 /**
@@ -86,6 +91,7 @@ export const phases = [
     runsOn: 'guest',
     afterApproval: false,
     compensation: { name: 'docker compose start', activity: 'startDocker', timeout: 'command' },
+    window: 'outage',
   },
   {
     name: 'install',
@@ -180,6 +186,7 @@ export const phases = [
     resultKey: 'removeDocker',
     runsOn: 'guest',
     afterApproval: true,
+    window: 'removal',
   },
   {
     name: 'shared-resources',
@@ -243,18 +250,25 @@ export function phaseOrder(prestage: boolean): readonly Phase[] {
 
 /** What a run is in besides a phase: waiting, rolling back, or at its end. */
 const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
+/** Waiting for its maintenance window to open (or to have enough left), before C; and before I when asked. */
+export const windowWait = 'awaiting-window' as const;
 const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
 /** Where a run has ended: every end but the rollback under way. */
 export const terminalPhases = ends.filter(
   (end): end is Exclude<(typeof ends)[number], 'rolling-back'> => end !== 'rolling-back',
 );
 
-/** Where a run goes when nothing fails: its phases, with the human's decision and the fleet's gate before I. */
+/**
+ * Where a run goes when nothing fails: its phases, its window before C (a run without one skips it), with the human's
+ * decision and the fleet's gate before I.
+ */
 export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
   const order = phaseOrder(prestage);
   return [
     'starting',
-    ...order.filter((phase) => !phase.afterApproval).map((phase) => phase.name),
+    ...order
+      .filter((phase) => !phase.afterApproval)
+      .flatMap((phase) => (phase.name === 'stop-docker' ? [windowWait, phase.name] : [phase.name])),
     ...waits,
     ...order.filter((phase) => phase.afterApproval).map((phase) => phase.name),
     'completed',
@@ -262,5 +276,6 @@ export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
 }
 
 /** Every value of a run's phase (the status, the search attribute, the fleet's progress signal). */
-export const migrationPhases = ['starting', ...phaseNames, ...waits, ...ends] as const;
-export type MigrationPhase = 'starting' | PhaseName | (typeof waits)[number] | (typeof ends)[number];
+export const migrationPhases = ['starting', ...phaseNames, ...waits, windowWait, ...ends] as const;
+export type MigrationPhase =
+  'starting' | PhaseName | (typeof waits)[number] | typeof windowWait | (typeof ends)[number];

@@ -64,6 +64,8 @@ export function fleetDetails(status: FleetStatus): string {
   ];
   if (status.nodes && status.nodes.length > 1) lines.push(`**Nodes:** ${nodesLine(status.nodes)}`);
   if (awaiting.length) lines.push(`**Awaiting approval:** ${awaiting.join(', ')}`);
+  const inWindow = status.vms.filter((vm) => vm.phase === 'awaiting-window').map((vm) => vm.vmid);
+  if (inWindow.length) lines.push(`**Awaiting their maintenance window:** ${inWindow.join(', ')}`);
   if (status.stoppedStarting) lines.push(`**Starts no more VMs:** ${oneLine(status.stoppedStarting, 300)}`);
   return lines.join('\n\n');
 }

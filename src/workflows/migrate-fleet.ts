@@ -292,6 +292,16 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     };
   }
 
+  /** For a VM with a window: the longest cutover measured so far among this fleet's VMs of its order, if any. */
+  function measuredCutover(vmid: number): { cutoverMeasuredMs?: number } {
+    const { window, prestage = false } = vmInputs.get(vmid)!;
+    if (!window || !patched(patches.maintenanceWindow)) return {};
+    const measured = state.vms
+      .filter((v) => v.outageMs !== undefined && (vmInputs.get(v.vmid)?.prestage ?? false) === prestage)
+      .map((v) => v.outageMs!);
+    return measured.length ? { cutoverMeasuredMs: Math.max(...measured) } : {};
+  }
+
   async function start(entry: FleetVm): Promise<void> {
     const workflowId = dryRun ? planId(entry.vmid) : migrationId(entry.vmid);
     Object.assign(entry, { state: 'running', workflowId, startedAt: new Date().toISOString(), phase: 'starting' });
@@ -301,7 +311,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     try {
       const child = await startChild(migrateVm, {
         workflowId,
-        args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: gateAtStart }],
+        args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: gateAtStart, ...measuredCutover(entry.vmid) }],
         staticSummary: migrationSummary({ vmid: entry.vmid, name: entry.name, node: entry.node, fleetId, dryRun }),
         // A VM migrated (or rejected) before is not migrated again by a fleet; a failed one may be retried.
         workflowIdReusePolicy: dryRun

@@ -7,6 +7,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -35,12 +36,14 @@ import { outageAfterRollback } from '../migration/outage';
 import {
   phaseInputs,
   phaseNamed,
+  windowWait,
   type Phase,
   type PhaseInput,
   type PhaseInputs,
   type PhaseTimeout,
 } from '../migration/phases';
 import { renderRecord } from '../migration/record';
+import { cutoverBound, describeWindow, inWords, localTime, nextStart } from '../migration/window';
 import { migrationDetails } from '../migration/ui-metadata';
 import { vmProgressSignal } from '../fleet/messages';
 import { oneLine } from '../schema';
@@ -318,6 +321,7 @@ export class MigrationRun {
    */
   async runPhase(phase: ActivityPhase): Promise<void> {
     const { params, status } = this;
+    if ('window' in phase) await this.awaitWindow(phase.window);
     if ('compensation' in phase) {
       const { name, activity, timeout } = phase.compensation;
       this.compensations.unshift({ name, undo: () => this.proxies[timeout][activity](params) });
@@ -327,6 +331,27 @@ export class MigrationRun {
     const activity = this.phaseActivities[phase.timeout][phase.activity];
     const result = await this.step(phase.name, () => activity(params, ...inputs));
     Object.assign(status.results, { [phase.resultKey]: result });
+  }
+
+  /**
+   * Holds a phase until the run's maintenance window is open with enough of it left for the cutover: on a durable
+   * timer to that moment (workflow time), shown as the run's wait. Runs without a window (all before the patch) go on.
+   */
+  private async awaitWindow(kind: 'outage' | 'removal'): Promise<void> {
+    const { window, prestage, cutoverMeasuredMs } = this.params;
+    if (!window || (kind === 'removal' && !window.removeDocker) || !patched(patches.maintenanceWindow)) return;
+    // Docker's removal is short and undoes nothing the customer sees: it needs only to start inside the window
+    const need = kind === 'outage' ? cutoverBound(window, prestage, cutoverMeasuredMs) : { ms: 0, from: '' };
+    for (let now = Date.now(), next = nextStart(window, now, need.ms); next.at > now;) {
+      const what = `the window ${describeWindow(window, next.opensAt)}`;
+      const left = need.ms ? `, ${inWords(need.ms)} of it for the cutover (${need.from})` : '';
+      const missed = nextStart(window, now, 0).at === now ? ' (too little left of the one open now)' : '';
+      const when = `opens in ${inWords(next.at - now)}, at ${localTime(window.timeZone, next.at)}${missed}`;
+      this.enter(windowWait, `${what}, ${when}${left}`);
+      await sleep(next.at - now);
+      now = Date.now();
+      next = nextStart(window, now, need.ms);
+    }
   }
 
   /** A dry run ends after the scan with the plan: every command each phase would run. */

@@ -42,4 +42,9 @@ export const patches = {
    * and only the fleet's concurrency counted
    */
   fleetSpansNodes: 'fleet-spans-nodes',
+  /**
+   * migrateVm: a run with a maintenance window (input `window`, issue 23) waits for it before C, and before I when
+   * the window says so, on a durable timer; migrateFleet hands each child the longest cutover measured so far
+   */
+  maintenanceWindow: 'maintenance-window',
 } as const;
