@@ -7,11 +7,13 @@
  *                                  ca-certificates, iproute2, procps (and inotify-tools and socat for the lab's
  *                                  fault watcher); plus the compose v2 plugin, built from Go
  *                                  modules (Debian 12's docker.io has no `docker compose`)
- *     docker-era-images.tar        `docker save` of the Docker-era OpenClaw: the gateway image (Node 24 and the real
- *                                  openclaw package from the OpenClaw cache) and the panel image (the lab's panel
- *                                  with its node_modules from `npm ci --omit=dev` of its lock: lab/panel-deps.ts),
- *                                  tagged as the record's images; made by `docker import` in a booted build guest,
- *                                  because no registry serves images here. The gateway holds the cache's 2026.9.6,
+ *     docker-storage.tar           a Docker storage snapshot: the build guest's /var/lib/docker (overlay2, dockerd
+ *                                  stopped, no containers) holding the Docker-era OpenClaw's images, which a guest's
+ *                                  /var/lib/docker starts from (lab/nspawn-boot.sh), so no guest loads images: the
+ *                                  gateway image (Node 24 and the real openclaw package from the OpenClaw cache) and
+ *                                  the panel image (the lab's panel with its node_modules from `npm ci --omit=dev` of
+ *                                  its lock: lab/panel-deps.ts), tagged as the record's images; made by `docker
+ *                                  import` in a booted build guest, because no registry serves images here. The gateway holds the cache's 2026.9.6,
  *                                  not the record's 2026.2.19: that one depends on a git repository on GitHub
  *                                  (libsignal-node, through @whiskeysockets/baileys), out of reach here
  *     marker.json                  written last: inputs, size, build time; without it the image is rebuilt
@@ -39,7 +41,7 @@ import { withPidLock } from './shared/pid-lock';
 import { printPreparedCache } from './shared/cache-main';
 
 /** Bump when the image's layout changes in a way its inputs do not show. */
-const IMAGE_FORMAT = 1;
+const IMAGE_FORMAT = 2;
 export const GUEST_SUITE = 'bookworm';
 export const GUEST_PACKAGES = [
   'systemd',
@@ -71,7 +73,8 @@ const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
 export interface GuestImage {
   dir: string;
   rootfs: string;
-  dockerImagesTar: string;
+  /** a tar of a Docker storage holding the Docker-era images, that a guest's /var/lib/docker starts from */
+  dockerSnapshot: string;
   sizeBytes: number;
   /** True when this call built the image. */
   built: boolean;
@@ -204,8 +207,10 @@ import_root() { tar -C "$1" -c . | docker import "\${@:3}" - "$2" >/dev/null; }
 import_root /run/guest-image/gateway-root "$1" --change 'WORKDIR /app' --change 'ENV HOME=/home/node' \\
   --change 'CMD ["node", "openclaw.mjs", "gateway", "--bind", "lan", "--port", "18789", "--allow-unconfigured"]'
 import_root /run/guest-image/panel-root "$2" --change 'WORKDIR /app' --change 'CMD ["node", "src/server.js"]'
-docker save -o /run/guest-image/docker-era-images.tar "$1" "$2"
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'`;
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+# dockerd stopped (its socket too, or a client would start it again): the storage as a guest's Docker starts from it
+systemctl stop docker.socket docker
+tar --numeric-owner --xattrs --xattrs-include='*' -C /var/lib/docker -cf /run/guest-image/docker-storage.tar .`;
     const made = enterMachine(guest.initPid, [
       '/bin/bash',
       '-c',
@@ -278,7 +283,7 @@ export async function prepareGuestImage(opts: { log?: Log; cacheRoot?: string } 
   const result = (marker: Marker, built: boolean): GuestImage => ({
     dir,
     rootfs: join(dir, 'rootfs'),
-    dockerImagesTar: join(dir, 'docker-era-images.tar'),
+    dockerSnapshot: join(dir, 'docker-storage.tar'),
     sizeBytes: marker.sizeBytes,
     built,
     buildMs: marker.buildMs,

@@ -248,12 +248,11 @@ async function prepareTools(dir: string, install: LabOptions['install'], registr
 
 /** A guest's /var/lib/docker: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
 const GUEST_DOCKER_SIZE = '3g';
-/** Where a guest finds the image's `docker save` of the Docker-era OpenClaw. */
-const DOCKER_ERA_IMAGES_IN_GUEST = '/run/openclaw-lab-image/docker-era-images.tar';
 
 /**
- * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: the images
- * loaded into its Docker, the compose project up. The release endpoint is bridged into its network namespace.
+ * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: its Docker starts
+ * from the image's storage snapshot (the images loaded once per machine, no containers), and the compose project
+ * makes the containers. The release endpoint is bridged into its network namespace.
  */
 async function startGuest(
   dir: string,
@@ -268,11 +267,11 @@ async function startGuest(
     hostname: guest.name,
     diskSize: options.diskSize,
     dockerSize: GUEST_DOCKER_SIZE,
+    dockerSnapshot: image.dockerSnapshot,
     binds: [
       { host: join(dir, 'tools'), guest: '/run/openclaw-lab', readOnly: true },
       { host: faultDir(dir, guest.vmid), guest: '/run/openclaw-lab-faults', readOnly: true },
       { host: join(dir, 'run/qemu-server'), guest: GUEST_QGA_DIR },
-      { host: image.dockerImagesTar, guest: DOCKER_ERA_IMAGES_IN_GUEST, readOnly: true },
     ],
   });
   const releaseBridgePid = bridgeIntoGuest(container, RELEASE_PORT_IN_GUEST, join(dir, 'run/release.sock'));
@@ -280,9 +279,8 @@ async function startGuest(
   const dockerEraUp = enterMachine(container.initPid, [
     '/bin/bash',
     '-c',
-    'set -euo pipefail; docker load -q -i "$1" >/dev/null; cd /opt/openclaw; docker compose up -d --quiet-pull',
+    'set -euo pipefail; cd /opt/openclaw; docker compose up -d --quiet-pull',
     'lab-up',
-    DOCKER_ERA_IMAGES_IN_GUEST,
   ]);
   if (dockerEraUp.status !== 0)
     throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
