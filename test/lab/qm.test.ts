@@ -14,6 +14,7 @@ import { bundleTools } from '../../lab/lab';
 import { QM_PVE_FILE, parseVmConfig, perlJsonPretty, pidAlive } from '../../lab/node/qm';
 import { connects } from '../../lab/shared/net';
 import { JsonStreamSplitter } from '../../lab/shared/qga-protocol';
+import { noLabBootsDuringThisFile } from '../support/lab';
 import { waitFor } from '../support/wait';
 
 /** Debian's qemu-guest-agent (scripts/setup.sh installs it on the host). */
@@ -153,6 +154,8 @@ async function execStatusUntilExited(vmid: number, pid: number): Promise<Record<
   });
   return last;
 }
+
+noLabBootsDuringThisFile();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'qm-test-'));

@@ -15,6 +15,29 @@ export type Lab = NonNullable<ReturnType<typeof readLabState>>;
  */
 const LAB_BOOT_LOCK = join(tmpdir(), 'openclaw-test-lab-boot.lock');
 
+/**
+ * For a file whose bounds are Proxmox's own and short (qm's 3 s guest-ping): no lab boots while it runs. Beside a
+ * boot (a load of 20 and more) the real agent answers later than that, and qm rightly says it is not running.
+ */
+export function noLabBootsDuringThisFile(): void {
+  let release: (() => void) | undefined;
+  let held: Promise<void> | undefined;
+  beforeAll(
+    () =>
+      new Promise<void>((acquired) => {
+        held = withPidLock(LAB_BOOT_LOCK, { pollMs: 500 }, () => {
+          acquired();
+          return new Promise<void>((done) => (release = done));
+        });
+      }),
+    900_000,
+  );
+  afterAll(async () => {
+    release?.();
+    await held;
+  });
+}
+
 /** A lab of its own for one test file, in a fresh directory; small data unless the test asks for more. */
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-'));
