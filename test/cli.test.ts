@@ -117,7 +117,7 @@ describe('openclaw-migrate CLI', () => {
     }
     expect(status.stdout).toMatch(/^gate: CLOSED: maintenance window \(dana, /m);
     expect(status.stdout).toMatch(
-      /^106 +vm-lab-0002 +running +awaiting-fleet-gate .*waits for the fleet gate to open \(maintenance window\)$/m,
+      /^106 +vm-lab-0002 +127\.0\.0\.1 +running +awaiting-fleet-gate .*waits for the fleet gate to open \(maintenance window\)$/m,
     );
     expect(guestExec(lab, 106, ['docker', 'ps', '-a', '--format', '{{.Names}}']).stdout).toMatch(/openclaw-gateway/);
 
@@ -126,7 +126,7 @@ describe('openclaw-migrate CLI', () => {
     );
     const watched = await fleet('status', '--watch');
     expect(watched.stdout).toMatch(
-      /^106 +vm-lab-0002 +completed +\d+ s +\d+\.\d s +\/root\/\S+_106_去Docker直装迁移记录\.md$/m,
+      /^106 +vm-lab-0002 +127\.0\.0\.1 +completed +\d+ s +\d+\.\d s +\/root\/\S+_106_去Docker直装迁移记录\.md$/m,
     );
     expect(watched.stdout).toMatch(
       /^outage \(.*by each guest's clock\): max \d+\.\d s, median \d+\.\d s over 1 VM\(s\)$/m,
