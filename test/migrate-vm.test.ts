@@ -16,6 +16,15 @@ import {
 import { inSeconds } from '../src/migration/outage';
 import { phaseOrder } from '../src/migration/phases';
 import { migrateVm } from '../src/workflows';
+import {
+  customerToken,
+  directBot,
+  dockerEraBot,
+  gatewayCall,
+  memoryTurn,
+  MEMORY_MARKER,
+  sessionKeys,
+} from './support/bot';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
 import { expectOutageWithinPhases } from './support/outage';
@@ -93,6 +102,8 @@ describe('migrateVm', () => {
     const cause = (err as WorkflowFailedError).cause;
     return `${cause?.message}`;
   }
+  /** Where the direct gateway listens: the Docker-era port on the host, so every client keeps working (SOP §5.6). */
+  const DIRECT_GATEWAY_PORT = 28789;
   /** The gateway port in the copy's openclaw.json: the Docker-era one after a rollback restored it from its .bak. */
   const gatewayPortOf = (vmid: number) =>
     inGuest(
@@ -112,7 +123,11 @@ describe('migrateVm', () => {
     );
 
   describe('the approved, the rejected and the corrupted backup', () => {
-    migratingLab({ guests: 3, faults: [{ vmid: 107, kind: 'backup-corrupt' }] });
+    // what the Docker-era bot listed before its migration
+    const dockerEraSessions = new Map<number, string[]>();
+    migratingLab({ guests: 3, faults: [{ vmid: 107, kind: 'backup-corrupt' }] }, {}, (vmid) =>
+      dockerEraSessions.set(vmid, sessionKeys(dockerEraBot(labOf.get(vmid)!, vmid, 'sessions', '--json').stdout)),
+    );
 
     it('goes A→H, waits for a human, removes Docker after approval and returns its record', async () => {
       const handle = run(105);
@@ -147,7 +162,37 @@ describe('migrateVm', () => {
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
       expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      expect(treeOf(105, '/root/.openclaw/workspace')).toBe(treeOf(105, '/data/openclaw/workspace'));
+      // The workspace as it was, but for what doctor moved or edited (the result lists each); what it moved is in the
+      // state dir byte for byte.
+      const doctor = result.status.results.migrateData!.doctor!;
+      const moves = (doctor.moved ?? []).map((move) => move.split(' -> '));
+      const touched = [...(doctor.edited ?? []), ...moves.flat()]
+        .filter((path) => path.startsWith('workspace/'))
+        .map((path) => path.slice('workspace/'.length));
+      const untouched = (tree: string) =>
+        tree
+          .split('\n')
+          .filter((line) => !touched.some((path) => line.startsWith(`${path} `) || line.endsWith(`  ./${path}`)))
+          .join('\n');
+      expect(untouched(treeOf(105, '/root/.openclaw/workspace'))).toBe(
+        untouched(treeOf(105, '/data/openclaw/workspace')),
+      );
+      for (const [from, to] of moves)
+        expect(inGuest(105, `sha256sum < '/root/.openclaw/${to}'`)).toBe(
+          inGuest(105, `sha256sum < '/data/openclaw/${from}'`),
+        );
+      // The user's view, asked through the bot's own CLI: every conversation the Docker-era bot listed before the run,
+      // the migrated workspace as the agent's, the customer's token accepted, and a turn that reads the user's
+      // MEMORY.md from there.
+      const lab = labOf.get(105)!;
+      expect(sessionKeys(directBot(lab, 105, 'sessions', '--json').stdout)).toEqual(dockerEraSessions.get(105));
+      const agents = JSON.parse(directBot(lab, 105, 'agents', 'list', '--json').stdout) as Array<{ workspace: string }>;
+      expect(agents.map((agent) => agent.workspace)).toEqual(['/root/.openclaw/workspace']);
+      const token = customerToken(lab, 105);
+      expect(gatewayCall(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'health').status).toBe(0);
+      const { turn, sent } = memoryTurn(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'after-migration');
+      expect(turn.status).toBe(0);
+      expect(sent).toContain(MEMORY_MARKER);
       // Every other source file is in the target with its content and mode; openclaw.json is patched by the SOP
       // (its .bak holds the original), and the gateway moves session files into its import archive at first start,
       // merges the old sessions.json into its own store and rewrites its own runtime files (below).
@@ -192,10 +237,7 @@ PY`,
 
       // The VM's secrets reach neither the workflow history nor the record.
       const secrets = [
-        inGuest(
-          105,
-          `python3 -c "import json; print(json.load(open('/data/openclaw/openclaw.json'))['gateway']['auth']['token'])"`,
-        ),
+        token, // the gateway's, from the compose project's .env, now in the direct install's config too
         inGuest(
           105,
           `python3 -c "import json; print(json.load(open('/data/panel/panel.config.json'))['update']['github_token'])"`,
