@@ -190,44 +190,81 @@ describe('migrateVm', () => {
       expect(agents.map((agent) => agent.workspace)).toEqual(['/root/.openclaw/workspace']);
       const token = customerToken(lab, 105);
       expect(gatewayCall(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'health').status).toBe(0);
+      // the device the Docker-era bot had paired (its own CLI's identity) is still paired on the direct gateway
+      const pairedBefore = Object.keys(
+        JSON.parse(inGuest(105, 'cat /data/openclaw/devices/paired.json')) as Record<string, unknown>,
+      );
+      const devices = directBot(
+        lab,
+        105,
+        'devices',
+        'list',
+        '--json',
+        '--url',
+        `ws://127.0.0.1:${DIRECT_GATEWAY_PORT}`,
+      );
+      const paired = (JSON.parse(devices.stdout) as { paired?: Array<{ deviceId: string }> }).paired ?? [];
+      expect(pairedBefore.length).toBeGreaterThan(0);
+      expect(paired.map((device) => device.deviceId)).toEqual(expect.arrayContaining(pairedBefore));
       const { turn, sent } = memoryTurn(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'after-migration');
       expect(turn.status).toBe(0);
       expect(sent).toContain(MEMORY_MARKER);
-      // Every other source file is in the target with its content and mode; openclaw.json is patched by the SOP
-      // (its .bak holds the original), and the gateway moves session files into its import archive at first start,
-      // merges the old sessions.json into its own store and rewrites its own runtime files (below).
-      const missing = inGuest(
+      // Nothing of the Docker-era state is lost: every source file is in the target, byte for byte, at its path (with
+      // its mode) or wherever the installed release's doctor or first start archived it (2026.9.6 on 2026.2.19's
+      // state: `*.migrated*` beside it, transcripts in the session import archive, rotated openclaw.json.bak.N, the
+      // user's HEARTBEAT.md and TOOLS.md under backups/), or is one of: openclaw.json, patched (its .bak.<14 digits>
+      // holds it, as JSON); a SQLite database the gateway opens and may write (whole, every table it had; WAL and
+      // shared-memory files come and go with checkpoints); the sessions index the gateway merges into its store and
+      // the agent-CLI launcher it writes anew at every start (openclaw's src/infra/openclaw-cli-shim.ts); a workspace
+      // file doctor edited in place (the result lists it; its original stays in /data/openclaw and the backup).
+      // What doctor imported into SQLite and then removed (2026.9.6: the device identity and its device-auth token)
+      // must be in doctor's report, and is asked of the bot below.
+      const stillMissing = inGuest(
         105,
         `cd /data/openclaw && python3 - <<'PY'
-import glob, hashlib, os, sqlite3
-def digest(p): return hashlib.sha256(open(p, "rb").read()).hexdigest(), os.stat(p).st_mode
+import glob, hashlib, json, os, sqlite3
+def digest(p): return hashlib.sha256(open(p, "rb").read()).hexdigest()
 def tables(db): return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 def whole(src, dst):
     target = sqlite3.connect("file:" + dst + "?mode=ro", uri=True)
     source = sqlite3.connect("file:" + os.path.abspath(src) + "?mode=ro", uri=True)
     return target.execute("PRAGMA integrity_check").fetchone() == ("ok",) and tables(source) <= tables(target)
+held = {}
+for root, _, files in os.walk("/root/.openclaw"):
+    for name in files:
+        path = os.path.join(root, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            held.setdefault(digest(path), []).append(path)
 for root, _, files in os.walk("."):
     for name in files:
         src = os.path.join(root, name)[2:]
-        if src == "openclaw.json":
-            dst = glob.glob("/root/.openclaw/openclaw.json.bak.*")
-        elif src.startswith("agents/main/sessions/"):
-            dst = glob.glob("/root/.openclaw/" + src) + glob.glob("/root/.openclaw/agents/main/session-sqlite-import-archive/*." + name + ".imported-*")
-        else:
-            dst = ["/root/.openclaw/" + src]
-        # openclaw.json's .bak is re-serialised JSON; sessions.json is the index the gateway merges into its store;
-        # the gateway's SQLite databases (state, quarantine, the agent's) it opens and may write from its first
-        # start on: each must be there, whole and with every table it had (their WAL and shared-memory files come
-        # and go with SQLite's checkpoints); the agent-CLI launcher it writes anew at every start for the binary it
-        # runs as (openclaw's src/infra/openclaw-cli-shim.ts: "a runtime tool contract, not persisted product state")
+        dst = "/root/.openclaw/" + src
         if src.endswith((".sqlite-wal", ".sqlite-shm")):
             continue
-        rewritten = src in ("openclaw.json", "agents/main/sessions/sessions.json", "tmp/agent-cli/openclaw")
-        if not any(os.path.exists(d) and (whole(src, d) if src.endswith(".sqlite") else rewritten or digest(d) == digest(src)) for d in dst):
+        if src == "openclaw.json":
+            kept = any(json.load(open(b)) == json.load(open(src)) for b in glob.glob("/root/.openclaw/openclaw.json.bak." + "[0-9]" * 14))
+        elif src.endswith(".sqlite"):
+            kept = os.path.exists(dst) and whole(src, dst)
+        elif src in ("agents/main/sessions/sessions.json", "tmp/agent-cli/openclaw"):
+            kept = os.path.exists(dst) or bool(glob.glob("/root/.openclaw/agents/main/session-sqlite-import-archive/*." + name + ".imported-*"))
+        elif os.path.isfile(dst) and digest(dst) == digest(src):
+            kept = os.stat(dst).st_mode == os.stat(src).st_mode
+        else:
+            kept = any(path != dst for path in held.get(digest(src), []))
+        if not kept:
             print(src)
 PY`,
       );
-      expect(missing).toBe('');
+      const doctorSaid = [...doctor.changed, ...doctor.archived];
+      const importedAndRemoved: Record<string, RegExp> = {
+        'identity/device.json': /^Removed retired device identity JSON after verified SQLite import/,
+        'identity/device-auth.json': /^Removed retired device-auth JSON after verified SQLite import/,
+      };
+      const lost = stillMissing
+        .split('\n')
+        .filter((path) => path && !(doctor.edited ?? []).includes(path))
+        .filter((path) => !doctorSaid.some((item) => importedAndRemoved[path]?.test(item)));
+      expect(lost).toEqual([]);
       // Secrets at rest are root's alone: the config and its .bak (the gateway token), the backup and its tarballs.
       expect(
         inGuest(105, 'stat -c %a /root/.openclaw/openclaw.json /root/.openclaw/openclaw.json.bak.* | sort -u'),
