@@ -65,6 +65,7 @@ describe("phase E's accounting of the user's workspace across doctor", () => {
     write('workspace/HEARTBEAT.md', '# HEARTBEAT\ncheck the backups\n');
     write('workspace/TOOLS.md', '# TOOLS\nlocal notes\n');
     write('workspace/AGENTS.md', '# AGENTS\n');
+    write('workspace/.openclaw/workspace-state.json', '{"version":1}\n');
     write('workspace-ops/notes.md', 'ops notes\n');
     expect(account('snapshot', state, `${state}.before`).status).toBe(0);
   });
@@ -82,9 +83,13 @@ describe("phase E's accounting of the user's workspace across doctor", () => {
     write('backups/tools-md-migration/main-2.md', readFileSync(join(state, 'workspace/TOOLS.md'), 'utf8'));
     rmSync(join(state, 'workspace/TOOLS.md'));
     write('workspace/AGENTS.md', '# AGENTS\n# TOOLS\nlocal notes\n');
+    // and its workspace setup state archived beside itself: still in the workspace, so not in the acceptance's list
+    const setup = join(state, 'workspace/.openclaw/workspace-state.json');
+    renameSync(setup, `${setup}.migrated.c568fe38.4fcb5b9b`);
     const result = compare();
     expect(result.status).toBe(0);
     expect(result.stdout.trim().split('\n')).toEqual([
+      'doctor_moved=workspace/.openclaw/workspace-state.json -> workspace/.openclaw/workspace-state.json.migrated.c568fe38.4fcb5b9b',
       'doctor_edited=workspace/AGENTS.md',
       'doctor_moved=workspace/HEARTBEAT.md -> backups/heartbeat-migration/main-1.md',
       'doctor_moved=workspace/TOOLS.md -> backups/tools-md-migration/main-2.md',

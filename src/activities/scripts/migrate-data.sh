@@ -182,8 +182,9 @@ DOCTOR_OUT=/var/lib/openclaw-migrate/doctor.txt
 # The user's workspace files across doctor: it may move one (2026.9.6 folds HEARTBEAT.md into a cron job and TOOLS.md
 # into AGENTS.md, keeping each original under ~/.openclaw/backups/) or edit one in place. Each regular file of every
 # workspace the copy's config names must be, after doctor, at its path or, byte for byte, elsewhere in the state
-# dir: what moved (with where to) or was edited is printed for the record, what moved is listed in DOCTOR_MOVED for
-# the acceptance's counts (the old path, a line each), and a file gone with no copy left fails the phase (exit 4).
+# dir: what moved (with where to) or was edited is printed for the record, what moved out of its workspace is listed
+# in DOCTOR_MOVED for the acceptance's counts (the old path, a line each), and a file gone with no copy left fails
+# the phase (exit 4).
 WORKSPACE_BEFORE=$(mktemp)
 trap 'rm -f "$WORKSPACE_BEFORE"' EXIT
 DOCTOR_MOVED=/var/lib/openclaw-migrate/doctor-moved
@@ -223,6 +224,8 @@ copies = {}
 for path in regular_files(state):
     if path not in before and os.path.getsize(path) in sizes:
         copies.setdefault((os.path.getsize(path), digest(path)), path)
+# the workspace a path is in (the innermost one named)
+home_of = lambda path: max((w for w in workspaces() if path.startswith(w + os.sep)), key=len, default=None)
 lost = []
 with open(sys.argv[4], "w", encoding="utf-8") as moved:
     for path, (size, sha) in sorted(before.items()):
@@ -231,7 +234,10 @@ with open(sys.argv[4], "w", encoding="utf-8") as moved:
                 print("doctor_edited=" + rel(path))
         elif (size, sha) in copies:
             print("doctor_moved=%s -> %s" % (rel(path), rel(copies[(size, sha)])))
-            moved.write(path + "\n")
+            # a move within its own workspace is still counted there (2026.9.6 archives a 2026.2.19 workspace's
+            # .openclaw/workspace-state.json beside itself as .migrated.<sha>.<uuid>): listed once, not twice
+            if home_of(copies[(size, sha)]) != home_of(path):
+                moved.write(path + "\n")
         else:
             lost.append(path)
 for path in lost:
