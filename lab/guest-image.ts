@@ -7,13 +7,16 @@
  *                                  ca-certificates, iproute2, procps (and inotify-tools and socat for the lab's
  *                                  fault watcher); plus the compose v2 plugin, built from Go
  *                                  modules (Debian 12's docker.io has no `docker compose`)
- *     gateway-<release>.tar        `docker save` of a Docker-era gateway image, one per DOCKER_ERA_RELEASES (Node 24
- *                                  and the real openclaw package of that release from its OpenClaw cache, at /app,
- *                                  run as node, uid 1000, as the real image is), tagged ghcr.io/openclaw/openclaw:
- *                                  <release>; 2026.2.19 is the registry's with its git-only libsignal overridden
- *                                  (lab/openclaw-cache.ts). A guest loads only the one it runs
- *     panel.tar                    `docker save` of the panel image (the lab's panel with its node_modules from
- *                                  `npm ci --omit=dev` of its lock: lab/panel-deps.ts), tagged as the record's
+ *     docker-<release>.tar         a Docker storage snapshot, one per DOCKER_ERA_RELEASES: the build guest's
+ *                                  /var/lib/docker (overlay2, dockerd stopped, no containers) after `docker load` of
+ *                                  that release's gateway image and the panel's, a tar that a guest's /var/lib/docker
+ *                                  starts from (lab/nspawn-boot.sh), so no guest loads images. The gateway image:
+ *                                  Node 24 and the real openclaw package of that release from its OpenClaw cache, at
+ *                                  /app, run as node, uid 1000, as the real image is, tagged ghcr.io/openclaw/
+ *                                  openclaw:<release>; 2026.2.19 is the registry's with its git-only libsignal
+ *                                  overridden (lab/openclaw-cache.ts). The panel image: the lab's panel with its
+ *                                  node_modules from `npm ci --omit=dev` of its lock (lab/panel-deps.ts), tagged as
+ *                                  the record's
  *     state-<release>.tgz          the Docker-era state that release's real gateway wrote (lab/guest/seed-state.sh:
  *                                  onboarding, agent turns in three sessions, a cron job, a paired device, the
  *                                  user's workspace files), against the lab's model endpoint; each guest unpacks it
@@ -64,7 +67,7 @@ import { withPidLock } from './shared/pid-lock';
 import { printPreparedCache } from './shared/cache-main';
 
 /** Bump when the image's layout changes in a way its inputs do not show. */
-const IMAGE_FORMAT = 2;
+const IMAGE_FORMAT = 3;
 export const GUEST_SUITE = 'bookworm';
 export const GUEST_PACKAGES = [
   'systemd',
@@ -98,9 +101,8 @@ const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
 export interface GuestImage {
   dir: string;
   rootfs: string;
-  /** `docker save` of each release's gateway image, and of the panel's */
-  gatewayImageTar: Record<OpenClawRelease, string>;
-  panelImageTar: string;
+  /** each release's Docker storage snapshot (a tar of /var/lib/docker holding its gateway image and the panel's) */
+  dockerSnapshot: Record<OpenClawRelease, string>;
   /** the state each release's gateway wrote, and its `sessions --json` listing of it */
   stateTgz: Record<OpenClawRelease, string>;
   sizeBytes: number;
@@ -222,8 +224,9 @@ function imageRoot(root: string, nodeBinary: string, appDir: string, nodeModules
 }
 
 /**
- * Imports the image roots into the Docker of a booted build guest, saves each image to its own tarball, and runs
- * each gateway image on a state of its own (lab/guest/seed-state.sh) against the lab's model endpoint, bridged in.
+ * Imports the image roots into the Docker of a booted build guest, runs each gateway image on a state of its own
+ * (lab/guest/seed-state.sh) against the lab's model endpoint, bridged in, and snapshots for each release a Docker
+ * storage that holds its gateway image and the panel's, loaded from their `docker save` into an empty one.
  */
 async function makeDockerImages(work: string, rootfs: string, log: Log): Promise<void> {
   const machineDir = join(work, 'build-guest');
@@ -283,12 +286,28 @@ docker save -o "/run/guest-image/gateway-$2.tar" "$1"`,
       log(`${release} state seeded in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
     log(`images: ${inGuest('listing the images', "docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'")}`);
+    for (const release of DOCKER_ERA_RELEASES) {
+      inGuest(
+        `snapshotting the ${release} Docker storage`,
+        // dockerd stopped (its socket too, or a client would start it again), its storage emptied, then only these
+        // images loaded: the snapshot holds no container, network or volume of the seeding
+        `systemctl stop docker.socket docker
+find /var/lib/docker -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+systemctl start docker
+for image in "/run/guest-image/gateway-$1.tar" /run/guest-image/panel.tar; do docker load -q -i "$image" >/dev/null; done
+systemctl stop docker.socket docker
+tar --numeric-owner --xattrs --xattrs-include='*' -C /var/lib/docker -cf "/run/guest-image/docker-$1.tar" .`,
+        release,
+      );
+    }
   } finally {
     process.kill(bridge, 'SIGTERM');
     await model.close();
     await killContainer(guest);
   }
   rmSync(join(work, 'seed-state.sh'), { force: true });
+  for (const saved of [...DOCKER_ERA_RELEASES.map((release) => `gateway-${release}.tar`), 'panel.tar'])
+    rmSync(join(work, saved), { force: true });
   for (const release of DOCKER_ERA_RELEASES)
     rmSync(join(work, `gateway-root-${release}`), { recursive: true, force: true });
   rmSync(join(work, 'panel-root'), { recursive: true, force: true });
@@ -357,8 +376,7 @@ export async function prepareGuestImage(opts: { log?: Log; cacheRoot?: string } 
   const result = (marker: Marker, built: boolean): GuestImage => ({
     dir,
     rootfs: join(dir, 'rootfs'),
-    gatewayImageTar: perRelease((release) => join(dir, `gateway-${release}.tar`)),
-    panelImageTar: join(dir, 'panel.tar'),
+    dockerSnapshot: perRelease((release) => join(dir, `docker-${release}.tar`)),
     stateTgz: perRelease((release) => join(dir, `state-${release}.tgz`)),
     sizeBytes: marker.sizeBytes,
     built,

@@ -262,11 +262,8 @@ async function prepareTools(dir: string, install: LabOptions['install'], registr
   writeFileSync(join(tools, 'install-openclaw.conf'), `method=${install}\nversion=${OPENCLAW_VERSION}\n`);
 }
 
-/** A guest's /var/lib/docker: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
+/** A guest's /var/lib/docker: room for the Docker-era images (≈1.6 GB for 2026.2.19) and their containers' layers. */
 const GUEST_DOCKER_SIZE = '3g';
-/** Where a guest finds the image's `docker save` of its Docker-era gateway and of the panel. */
-const GATEWAY_IMAGE_IN_GUEST = '/run/openclaw-lab-image/gateway.tar';
-const PANEL_IMAGE_IN_GUEST = '/run/openclaw-lab-image/panel.tar';
 const modelSocket = (dir: string, vmid: number) => join(dir, 'run/model', `${vmid}.sock`);
 const modelLog = (dir: string, vmid: number) => join(dir, 'run/model', `${vmid}.jsonl`);
 
@@ -286,8 +283,9 @@ const GATEWAY_STARTED: Record<OpenClawRelease, { line: string; still: string }> 
 };
 
 /**
- * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: the images
- * loaded into its Docker, the compose project up. The release endpoint is bridged into its network namespace.
+ * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: its Docker starts
+ * from the image's storage snapshot of its release (the images loaded once per machine, no containers), and the
+ * compose project makes the containers. The release endpoint is bridged into its network namespace.
  */
 async function startGuest(
   dir: string,
@@ -302,12 +300,11 @@ async function startGuest(
     hostname: guest.name,
     diskSize: options.diskSize,
     dockerSize: GUEST_DOCKER_SIZE,
+    dockerSnapshot: image.dockerSnapshot[guest.dockerEra],
     binds: [
       { host: join(dir, 'tools'), guest: '/run/openclaw-lab', readOnly: true },
       { host: faultDir(dir, guest.vmid), guest: '/run/openclaw-lab-faults', readOnly: true },
       { host: join(dir, 'run/qemu-server'), guest: GUEST_QGA_DIR },
-      { host: image.gatewayImageTar[guest.dockerEra], guest: GATEWAY_IMAGE_IN_GUEST, readOnly: true },
-      { host: image.panelImageTar, guest: PANEL_IMAGE_IN_GUEST, readOnly: true },
     ],
   });
   // on every address of the guest: the gateway's container reaches it at the Docker host's address (extra_hosts), the
@@ -318,11 +315,8 @@ async function startGuest(
   const dockerEraUp = enterMachine(container.initPid, [
     '/bin/bash',
     '-c',
-    'set -euo pipefail; for image in "$@"; do docker load -q -i "$image" >/dev/null; done\n' +
-      'cd /opt/openclaw; docker compose up -d --quiet-pull',
+    'set -euo pipefail; cd /opt/openclaw; docker compose up -d --quiet-pull',
     'lab-up',
-    GATEWAY_IMAGE_IN_GUEST,
-    PANEL_IMAGE_IN_GUEST,
   ]);
   if (dockerEraUp.status !== 0)
     throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);

@@ -74,6 +74,8 @@ export interface ContainerOptions {
   hostname: string;
   diskSize: string;
   dockerSize: string;
+  /** a tar of a Docker storage that the container's /var/lib/docker starts from (the guest image's snapshot) */
+  dockerSnapshot?: string;
   /** host directories the container sees, at their guest paths */
   binds: { host: string; guest: string; readOnly?: boolean }[];
 }
@@ -130,6 +132,7 @@ export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000)
       LAB_MACHINE_DIR: opts.machineDir,
       LAB_DISK_SIZE: opts.diskSize,
       LAB_DOCKER_SIZE: opts.dockerSize,
+      LAB_DOCKER_SNAPSHOT: opts.dockerSnapshot ?? '',
       LAB_HOSTNAME: opts.hostname,
       LAB_LAN_ADDRESS: MACHINE_LAN_ADDRESS,
     },

@@ -9,6 +9,8 @@
 #   LAB_MACHINE_DIR  this guest's host directory: seed/ (files laid over the image), disk/, docker/, merged/
 #   LAB_DISK_SIZE    the root disk (a size-limited tmpfs holding the overlay's upper layer), e.g. 2g
 #   LAB_DOCKER_SIZE  /var/lib/docker: a tmpfs of its own, because overlay2 cannot sit on an overlay
+#   LAB_DOCKER_SNAPSHOT  empty, or a tar of a Docker storage (lab/guest-image.ts: the Docker-era images loaded, no
+#                    containers) that /var/lib/docker starts from
 #   LAB_HOSTNAME     the guest's host name
 #   LAB_LAN_ADDRESS  the machine's address on its LAN (lab/machine.ts MACHINE_LAN_ADDRESS)
 set -euo pipefail
@@ -31,6 +33,11 @@ echo $$ >"$cgroup/cgroup.procs"
 mkdir -p "$machine/disk" "$machine/docker" "$machine/merged"
 mount -t tmpfs -o "size=$LAB_DISK_SIZE,mode=0755" lab-disk "$machine/disk"
 mount -t tmpfs -o "size=$LAB_DOCKER_SIZE,mode=0711" lab-docker "$machine/docker"
+# once, before the first boot's dockerd starts: the storage is the machine's disk and keeps what the guest does to it
+# across its reboots
+if [ -n "$LAB_DOCKER_SNAPSHOT" ]; then
+  tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$LAB_DOCKER_SNAPSHOT" -C "$machine/docker"
+fi
 mkdir -p "$machine/disk/upper" "$machine/disk/work"
 if [ -d "$machine/seed" ]; then cp -a "$machine/seed/." "$machine/disk/upper/"; fi
 mount -t overlay overlay -o "lowerdir=$LAB_IMAGE_ROOT,upperdir=$machine/disk/upper,workdir=$machine/disk/work" \
