@@ -49,6 +49,30 @@ const accountWorkspaces = /account_workspaces\(\) \{\n {2}python3 - "\$@" <<"PY"
 )![1];
 const account = (...args: string[]) => spawnSync('python3', ['-c', accountWorkspaces, ...args], { encoding: 'utf8' });
 
+describe("phase E's exit when doctor fails", () => {
+  const fn = /^doctor_failure_exit\(\) \{.*\}$/m.exec(migrateDataScript)![0];
+  const exitFor = (output: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'doctor-out-')), 'doctor.txt');
+    writeFileSync(file, output);
+    return execFileSync('bash', ['-c', `${fn}\ndoctor_failure_exit "$1"`, 'test', file], { encoding: 'utf8' }).trim();
+  };
+
+  it('is a plain failure, retried, when 2026.9.6 refused only because its own state lease timed out', () => {
+    // what 2026.9.6's doctor printed on a loaded machine (the lab, two test files at a time)
+    expect(
+      exitFor(
+        '  - Agent database maintenance deferred: agent database maintenance lease\n' +
+          '    core:agent-database-maintenance/global was lost | state lease heartbeat did not become ready (phase=startup,\n' +
+          'Doctor stopped because a state migration refused to continue. Resolve the reported migration failure before retrying.\n',
+      ),
+    ).toBe('1');
+  });
+
+  it('is DoctorFailed, not retried, for any other failure', () => {
+    expect(exitFor('Doctor stopped because a state migration refused to continue.\n')).toBe('3');
+  });
+});
+
 describe("phase E's accounting of the user's workspace across doctor", () => {
   let state: string;
   const write = (path: string, content: string) => {

@@ -245,6 +245,10 @@ for path in lost:
 sys.exit(4 if lost else 0)
 PY
 }
+# The phase's exit when doctor failed, from its output ($1): 3 (DoctorFailed, not retried), or 1 (a plain failure,
+# retried) when it refused only because its own state lease did not come up in time, as 2026.9.6 does on a loaded
+# machine: that is not about the data, and the phase is safe to repeat.
+doctor_failure_exit() { if grep -q 'state lease heartbeat did not become ready' "$1"; then echo 1; else echo 3; fi; }
 account_workspaces snapshot "$TARGET_DIR" "$WORKSPACE_BEFORE"
 set +e
 (cd "$RUN_HOME" && runuser -u "$RUN_USER" -- env HOME="$RUN_HOME" PATH="$NODE_DIR:$PATH" NO_COLOR=1 \
@@ -254,7 +258,7 @@ set -e
 echo "doctor_exit=$doctor_rc"
 if [ "$doctor_rc" != 0 ]; then
   tail -n 30 "$DOCTOR_OUT" >&2
-  exit 3
+  exit "$(doctor_failure_exit "$DOCTOR_OUT")"
 fi
 # What doctor did, from its report: each item of its "Doctor changes", "Doctor warnings", "Doctor notices" and
 # "Session SQLite" boxes (a "- " line or a paragraph, unwrapped), one line each; the skills it disabled by name.
