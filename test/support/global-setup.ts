@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { prepareGuestImage } from '../../lab/guest-image';
-import { prepareOpenClawCache } from '../../lab/openclaw-cache';
 import { prepareRegistry } from '../../lab/registry';
 import { ensureWorkflowBundle, WORKFLOW_BUNDLE_ENV } from '../../src/workflow-code';
 
@@ -21,7 +20,7 @@ export default async function globalSetup(globalConfig: { testPathPattern?: stri
   process.env.TEMPORAL_CLI = execFileSync(script, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   process.env[WORKFLOW_BUNDLE_ENV] = await ensureWorkflowBundle();
   if (!globalConfig.testPathPattern) {
-    await prepareOpenClawCache();
+    // each prepares the OpenClaw cache it is made from first
     await prepareRegistry();
     await prepareGuestImage();
   }
