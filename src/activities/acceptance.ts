@@ -1,5 +1,6 @@
 import { UNKNOWN, type AcceptanceResult, type BotListing } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import {
   DOCKER_STATE_ON_VM,
@@ -40,7 +41,7 @@ export function workspaceDirs(before: BotListing | undefined, runHome: string): 
 export function acceptanceCommand(params: MigrateVmParams, runHome: string, before?: BotListing): GuestCommand {
   const { panel, gateway, panelFront, gatewayFront } = params.ports;
   return {
-    label: 'acceptance',
+    ...phaseCommand('acceptance', params.timeouts),
     script: acceptanceScript,
     args: [
       panel,
@@ -54,7 +55,6 @@ export function acceptanceCommand(params: MigrateVmParams, runHome: string, befo
       PANEL_UNIT,
       ...workspaceDirs(before, runHome),
     ].map(String),
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 

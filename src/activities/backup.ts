@@ -1,5 +1,6 @@
 import type { BackupResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
 import { guestScript } from './guest-scripts';
@@ -12,15 +13,19 @@ export const verifyBackupScript = guestScript('verify-backup.sh');
 
 export function backupCommand(params: MigrateVmParams, runId: string): GuestCommand {
   return {
-    label: 'backup',
+    ...phaseCommand('backup', params.timeouts),
     script: backupScript,
     args: [String(params.vmid), runId],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
 export function verifyBackupCommand(params: MigrateVmParams, dir: string): GuestCommand {
-  return { label: 'verify-backup', script: verifyBackupScript, args: [dir], timeoutMs: params.timeouts.commandMs };
+  return {
+    ...phaseCommand('backup', params.timeouts),
+    label: 'verify-backup',
+    script: verifyBackupScript,
+    args: [dir],
+  };
 }
 
 /** `runId`: the workflow run's id, which ties a reusable backup to the run that made it. */

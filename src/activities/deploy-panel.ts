@@ -1,5 +1,6 @@
 import type { DeployPanelResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { urlUnder } from '../schema';
 import { keyValues, one, runChecked } from './guest-command';
@@ -14,7 +15,7 @@ export const deployPanelScript = guestScript('deploy-panel.sh');
 export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
   const { tag, repo, baseUrl } = params.panelRelease;
   return {
-    label: 'deploy-panel',
+    ...phaseCommand('deploy-panel', params.timeouts),
     script: deployPanelScript,
     args: [
       tag,
@@ -24,7 +25,6 @@ export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
       String(params.ports.panel),
       String(params.ports.gateway),
     ],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { InstallResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
@@ -9,10 +10,9 @@ export const installScript = guestScript('install.sh');
 
 export function installCommand(params: MigrateVmParams): GuestCommand {
   return {
-    label: 'install',
+    ...phaseCommand('install', params.timeouts),
     script: installScript,
     args: [params.installCommand],
-    timeoutMs: params.timeouts.installMs,
   };
 }
 

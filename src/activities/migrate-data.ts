@@ -1,5 +1,6 @@
 import type { MigrateDataResult, PreCopyResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
@@ -12,12 +13,11 @@ import { guestScript } from './guest-scripts';
  */
 export const migrateDataScript = guestScript('migrate-data.sh');
 
-function dataCommand(params: MigrateVmParams, label: string, step: string[]): GuestCommand {
+function dataCommand(params: MigrateVmParams, phase: 'migrate-data' | 'pre-copy', step: string[]): GuestCommand {
   return {
-    label,
+    ...phaseCommand(phase, params.timeouts),
     script: migrateDataScript,
     args: [params.runAs.user, String(params.ports.gateway), String(params.ports.gatewayFront), ...step],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 

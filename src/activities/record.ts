@@ -1,5 +1,6 @@
 import { recordFileName } from '../migration/record';
 import type { MigrateVmParams } from '../migration/input';
+import { classTimeoutMs } from '../migration/phases';
 import { keyValues, one, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
@@ -12,7 +13,8 @@ export async function writeRecord(params: MigrateVmParams, markdown: string, sta
     script: writeRecordScript,
     args: [recordFileName(params.vmid, startedAt)],
     stdin: markdown,
-    timeoutMs: 60_000,
+    // the quick class's activity writes it
+    timeoutMs: classTimeoutMs('quick', params.timeouts),
   });
   return one(keyValues(result.stdout), 'record_path');
 }

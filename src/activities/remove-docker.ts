@@ -1,5 +1,6 @@
 import type { RemoveDockerResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
@@ -12,10 +13,9 @@ export const removeDockerScript = guestScript('remove-docker.sh');
 
 export function removeDockerCommand(params: MigrateVmParams): GuestCommand {
   return {
-    label: 'remove-docker',
+    ...phaseCommand('remove-docker', params.timeouts),
     script: removeDockerScript,
     args: [params.removeImages ? '1' : '0'],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 

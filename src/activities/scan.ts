@@ -1,5 +1,6 @@
 import type { DockerTokenSource as TokenSource, ScanResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { botListingScript, parseBotListing } from './bot-listing';
 import { keyValues, one, qm, refuse, runChecked } from './guest-command';
@@ -11,9 +12,8 @@ import { guestScript } from './guest-scripts';
  */
 export const scanScript = `${botListingScript}\n${guestScript('scan.sh')}`;
 
-/** The bot's CLI calls are Node starts, a few side by side: within the quick activities' 3 minutes. */
 export function scanCommand(params: MigrateVmParams): GuestCommand {
-  return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 150_000 };
+  return { ...phaseCommand('scan', params.timeouts), script: scanScript, args: [params.runAs.user] };
 }
 
 export async function scan(params: MigrateVmParams): Promise<ScanResult> {
