@@ -5,7 +5,7 @@ import { fleetStatusQuery, setFleetGateUpdate, type FleetReport, type FleetVm } 
 import type { MigrateFleetInput } from '../src/fleet/input';
 import { InventorySchema, type InventoryInput } from '../src/inventory';
 import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
-import { sharedResourceLockId } from '../src/migration/shared-resources';
+import { sharedResourceLockId } from '../src/migration/node-lock';
 import { fleetDetails } from '../src/migration/ui-metadata';
 import { phases } from '../src/migration/phases';
 import { migrateFleet, type migrateVm } from '../src/workflows';

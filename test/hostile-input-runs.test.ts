@@ -26,7 +26,7 @@ import {
   lockStatusQuery,
   releaseLockSignal,
   sharedResourceLockId,
-} from '../src/migration/shared-resources';
+} from '../src/migration/node-lock';
 import { commitSharedResources, migrateFleet, migrateVm, sharedResourceLock } from '../src/workflows';
 import { execResult } from './support/exec';
 import { standInActivities } from './support/stand-in-activities';

@@ -9,7 +9,7 @@ import { fleetStatusQuery, setFleetGateUpdate, type FleetStatus, type FleetVm } 
 import { readInventoryFile } from '../src/inventory-file';
 import { soleNode, type Inventory } from '../src/inventory';
 import { approveUpdate, migrationId, statusQuery, type MigrationPhase } from '../src/migration/messages';
-import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/shared-resources';
+import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/node-lock';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { commitSharedResources, migrateFleet, migrateVm } from '../src/workflows';
 import { nodeSsh, stopLab, type Lab } from './support/lab';

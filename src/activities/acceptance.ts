@@ -10,7 +10,7 @@ import {
   parseBotListing,
   type DirFiles,
 } from './bot-listing';
-import { GuestClockSchema, keyValues, one, refuse, runChecked } from './guest-command';
+import { GuestClockSchema, keyValues, requiredValue, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 import { GATEWAY_UNIT, PANEL_UNIT } from './systemd-units';
 
@@ -121,20 +121,32 @@ export async function acceptance(
   const expect = (what: string, actual: string | undefined, wanted: string | undefined) => {
     if (actual !== wanted) failures.push(`${what}: ${actual || '(none)'}, expected ${wanted ?? '(none)'}`);
   };
-  expect('panel direct', one(values, 'panel_direct'), '200');
-  expect('gateway direct', one(values, 'gateway_direct'), '200');
-  expect('gateway ready (its /readyz, or its health RPC where it has none)', one(values, 'gateway_ready'), 'yes');
-  expect('panel front without login', one(values, 'panel_front'), '401');
-  expect('gateway front without login', one(values, 'gateway_front'), '401');
-  expect('panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt', one(values, 'panel_front_login'), '200');
-  expect('gateway front with the login of /root/OPENCLAW_WEB_LOGIN.txt', one(values, 'gateway_front_login'), '200');
-  expect('panel currentTag', currentTag(one(values, 'update_panel')), params.panelRelease.tag);
-  const installed = versionToken(one(values, 'openclaw_version'));
+  expect('panel direct', requiredValue(values, 'panel_direct'), '200');
+  expect('gateway direct', requiredValue(values, 'gateway_direct'), '200');
+  expect(
+    'gateway ready (its /readyz, or its health RPC where it has none)',
+    requiredValue(values, 'gateway_ready'),
+    'yes',
+  );
+  expect('panel front without login', requiredValue(values, 'panel_front'), '401');
+  expect('gateway front without login', requiredValue(values, 'gateway_front'), '401');
+  expect(
+    'panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt',
+    requiredValue(values, 'panel_front_login'),
+    '200',
+  );
+  expect(
+    'gateway front with the login of /root/OPENCLAW_WEB_LOGIN.txt',
+    requiredValue(values, 'gateway_front_login'),
+    '200',
+  );
+  expect('panel currentTag', currentTag(requiredValue(values, 'update_panel')), params.panelRelease.tag);
+  const installed = versionToken(requiredValue(values, 'openclaw_version'));
   if (!installed)
-    failures.push(`openclaw --version printed no version: ${one(values, 'openclaw_version') || '(none)'}`);
-  else expect('bot currentTag', versionToken(currentTag(one(values, 'update_bot')) ?? ''), installed);
-  expect('sessions', one(values, 'target_sessions'), one(values, 'source_sessions'));
-  expect('workspace files', one(values, 'target_workspace'), one(values, 'source_workspace'));
+    failures.push(`openclaw --version printed no version: ${requiredValue(values, 'openclaw_version') || '(none)'}`);
+  else expect('bot currentTag', versionToken(currentTag(requiredValue(values, 'update_bot')) ?? ''), installed);
+  expect('sessions', requiredValue(values, 'target_sessions'), requiredValue(values, 'source_sessions'));
+  expect('workspace files', requiredValue(values, 'target_workspace'), requiredValue(values, 'source_workspace'));
   for (const entry of values.get('proc_user') ?? []) {
     const [unit, user] = entry.split(':');
     expect(`${unit} process user`, user, params.runAs.user);

@@ -2,7 +2,7 @@ import type { BackupResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
+import { keyValues, requiredValue, refuse, runInGuest, lastLines } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /** Phase B's first step (SOP §5.2): the tarballs and their checksums, or an earlier attempt's backup reused. */
@@ -36,7 +36,7 @@ export async function backup(params: MigrateVmParams, runId: string): Promise<Ba
   }
   if (written.exitCode !== 0) throw new Error(`backup exited ${written.exitCode}:\n${lastLines(written.stderr)}`);
   const found = keyValues(written.stdout);
-  const dir = one(found, 'backup_dir');
+  const dir = requiredValue(found, 'backup_dir');
   const verified = await runInGuest(params, verifyBackupCommand(params, dir));
   if (verified.exitCode !== 0) {
     const output = lastLines(`${verified.stdout}\n${verified.stderr}`);
@@ -45,7 +45,7 @@ export async function backup(params: MigrateVmParams, runId: string): Promise<Ba
   const values = keyValues(verified.stdout);
   return {
     dir,
-    reused: one(found, 'reused') === '1',
+    reused: requiredValue(found, 'reused') === '1',
     sha256: values.get('sha256') ?? [],
     sizes: values.get('size') ?? [],
   };

@@ -3,7 +3,7 @@ import type { MigrateVmParams } from '../migration/input';
 import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { urlUnder } from '../schema';
-import { keyValues, one, runChecked } from './guest-command';
+import { keyValues, requiredValue, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -37,8 +37,8 @@ export async function deployPanel(params: MigrateVmParams): Promise<DeployPanelR
   const result = await runChecked(params, deployPanelCommand(params));
   const values = keyValues(result.stdout);
   return {
-    fetched: one(values, 'fetched') === '1',
-    release: one(values, 'release'),
+    fetched: requiredValue(values, 'fetched') === '1',
+    release: requiredValue(values, 'release'),
     configFixed: values.get('config_fixed') ?? [],
   };
 }

@@ -1,7 +1,7 @@
 import { recordFileName } from '../migration/record';
 import type { MigrateVmParams } from '../migration/input';
 import { classTimeoutMs } from '../migration/phases';
-import { keyValues, one, runChecked } from './guest-command';
+import { keyValues, requiredValue, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /** Writes the record (stdin) into the directory that holds the backups. */
@@ -16,5 +16,5 @@ export async function writeRecord(params: MigrateVmParams, markdown: string, sta
     // the quick class's activity writes it
     timeoutMs: classTimeoutMs('quick', params.timeouts),
   });
-  return one(keyValues(result.stdout), 'record_path');
+  return requiredValue(keyValues(result.stdout), 'record_path');
 }

@@ -2,7 +2,7 @@ import type { RemoveDockerResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
 import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
+import { keyValues, requiredValue, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -26,7 +26,7 @@ export async function removeDocker(params: MigrateVmParams): Promise<RemoveDocke
     output: withoutKeyValues(result.stdout),
     report: {
       imagesRemoved: values.get('image_removed') ?? [],
-      pruneReclaimed: one(values, 'prune').replace(/^Total reclaimed space: /, ''),
+      pruneReclaimed: requiredValue(values, 'prune').replace(/^Total reclaimed space: /, ''),
       imagesLeft: values.get('image_left') ?? [],
       volumesLeft: values.get('volume_left') ?? [],
       diskUsageBefore: values.get('disk_usage_before') ?? [],

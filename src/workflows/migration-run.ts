@@ -50,7 +50,7 @@ import { migrationDetails } from '../migration/ui-metadata';
 import { vmProgressSignal } from '../fleet/messages';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
-import { commitSharedResources } from './shared-resources';
+import { commitSharedResources } from './shared-resource-lock';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
 import { sameOperator } from '../identity';
