@@ -118,35 +118,24 @@ export async function acceptance(
     if (!ANSWERED_AT_KEYS.includes(key) && !BOT_KEY.test(key)) checks[key] = list.join(' ');
   const answered = ANSWERED_AT_KEYS.map((key) => values.get(key)?.[0]);
   const failures: string[] = [];
+  /** the value of `key` in the guest's answer, which must have it */
+  const answer = (key: string) => requiredValue(values, key);
   const expect = (what: string, actual: string | undefined, wanted: string | undefined) => {
     if (actual !== wanted) failures.push(`${what}: ${actual || '(none)'}, expected ${wanted ?? '(none)'}`);
   };
-  expect('panel direct', requiredValue(values, 'panel_direct'), '200');
-  expect('gateway direct', requiredValue(values, 'gateway_direct'), '200');
-  expect(
-    'gateway ready (its /readyz, or its health RPC where it has none)',
-    requiredValue(values, 'gateway_ready'),
-    'yes',
-  );
-  expect('panel front without login', requiredValue(values, 'panel_front'), '401');
-  expect('gateway front without login', requiredValue(values, 'gateway_front'), '401');
-  expect(
-    'panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt',
-    requiredValue(values, 'panel_front_login'),
-    '200',
-  );
-  expect(
-    'gateway front with the login of /root/OPENCLAW_WEB_LOGIN.txt',
-    requiredValue(values, 'gateway_front_login'),
-    '200',
-  );
-  expect('panel currentTag', currentTag(requiredValue(values, 'update_panel')), params.panelRelease.tag);
-  const installed = versionToken(requiredValue(values, 'openclaw_version'));
-  if (!installed)
-    failures.push(`openclaw --version printed no version: ${requiredValue(values, 'openclaw_version') || '(none)'}`);
-  else expect('bot currentTag', versionToken(currentTag(requiredValue(values, 'update_bot')) ?? ''), installed);
-  expect('sessions', requiredValue(values, 'target_sessions'), requiredValue(values, 'source_sessions'));
-  expect('workspace files', requiredValue(values, 'target_workspace'), requiredValue(values, 'source_workspace'));
+  expect('panel direct', answer('panel_direct'), '200');
+  expect('gateway direct', answer('gateway_direct'), '200');
+  expect('gateway ready (its /readyz, or its health RPC where it has none)', answer('gateway_ready'), 'yes');
+  expect('panel front without login', answer('panel_front'), '401');
+  expect('gateway front without login', answer('gateway_front'), '401');
+  expect('panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt', answer('panel_front_login'), '200');
+  expect('gateway front with the login of /root/OPENCLAW_WEB_LOGIN.txt', answer('gateway_front_login'), '200');
+  expect('panel currentTag', currentTag(answer('update_panel')), params.panelRelease.tag);
+  const installed = versionToken(answer('openclaw_version'));
+  if (!installed) failures.push(`openclaw --version printed no version: ${answer('openclaw_version') || '(none)'}`);
+  else expect('bot currentTag', versionToken(currentTag(answer('update_bot')) ?? ''), installed);
+  expect('sessions', answer('target_sessions'), answer('source_sessions'));
+  expect('workspace files', answer('target_workspace'), answer('source_workspace'));
   for (const entry of values.get('proc_user') ?? []) {
     const [unit, user] = entry.split(':');
     expect(`${unit} process user`, user, params.runAs.user);
