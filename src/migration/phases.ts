@@ -148,7 +148,7 @@ export const phases = [
     activity: 'stageUnits',
     takes: ['installed', 'runHome'],
     timeout: 'command',
-    resultKey: 'stagedUnits',
+    resultKey: 'stageUnits',
     runsOn: 'guest',
     afterApproval: false,
     prestaged: true,

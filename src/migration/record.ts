@@ -159,7 +159,7 @@ export function renderRecord(
     deployPanel: (result) => [
       `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600, owner ${params.runAs.user})${result.configFixed?.length ? `; brought to the panel's types: ${result.configFixed.map(code).join(', ')}` : ''}`,
     ],
-    stagedUnits: (result) => [
+    stageUnits: (result) => [
       `systemd units written while Docker ran, not started: openclaw-gateway ${inline(result.gatewayEnabled ?? '?')}, openclaw-panel ${inline(result.panelEnabled ?? '?')}`,
     ],
     systemdUnits: (result) => [
