@@ -246,7 +246,7 @@ export function compensationTimeout(activity: CompensationActivity): PhaseTimeou
  * does not need Docker stopped while it still serves (D, the pre-copy E₁, F, the units written G₁), and only then
  * C, the final copy of the difference with the lease clean-up and the §5.6 patch (E₂), the units started (G₂), H.
  */
-const prestagedBeforeDecision = [
+const prestagedBeforeDecision = everyOf<Extract<Phase, { afterApproval: false }>['name']>()([
   'scan',
   'backup',
   'install',
@@ -257,7 +257,14 @@ const prestagedBeforeDecision = [
   'migrate-data',
   'systemd-units',
   'acceptance',
-] as const satisfies readonly PhaseName[];
+] as const);
+
+/** The list as written, which the compiler refuses unless it names every one of `All` (a new row, say). */
+function everyOf<All extends string>() {
+  return <L extends readonly All[]>(
+    list: L & ([Exclude<All, L[number]>] extends [never] ? unknown : { missing: Exclude<All, L[number]> }),
+  ): L => list;
+}
 
 /** The phases a run goes through, in the order it does: the SOP's (§4), or pre-staged. */
 export function phaseOrder(prestage: boolean): readonly Phase[] {
