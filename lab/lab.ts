@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { z } from 'zod';
 import { InventorySchema, type Inventory } from '../src/inventory';
-import { DEFAULT_LEDGER_PATH } from '../src/migration/shared-resources';
+import { DEFAULT_LEDGER_PATH } from '../src/migration/node-lock';
 import { prepareGuestImage, type GuestImage } from './guest-image';
 import {
   bootContainer,

@@ -7,14 +7,14 @@ import { sshPool } from './remote';
 import { workflowCode } from './workflow-code';
 
 /**
- * A worker for every workflow and activity of the project, on one task queue. `phases` replaces the activities
- * (the benchmark's and the fleet-rules test's stand-ins); the workflows are always the project's: the pre-built
- * bundle under NODE_ENV=production, bundled from src/workflows at start otherwise (src/workflow-code.ts).
+ * A worker for every workflow and activity of the project, on one task queue. `implementations` replaces the
+ * activities (the benchmark's and the fleet-rules test's stand-ins); the workflows are always the project's: the
+ * pre-built bundle under NODE_ENV=production, bundled from src/workflows at start otherwise (src/workflow-code.ts).
  */
 export async function createWorker(
   connection: NativeConnection,
   config: Pick<TemporalConfig, 'namespace' | 'taskQueue'>,
-  phases: typeof activities = activities,
+  implementations: typeof activities = activities,
 ): Promise<Worker> {
   const code = workflowCode();
   return Worker.create({
@@ -23,7 +23,7 @@ export async function createWorker(
     taskQueue: config.taskQueue,
     ...code,
     interceptors: { ...code.interceptors, activity: [phaseDurations] },
-    activities: phases,
+    activities: implementations,
     // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
     // finds the command still running and waits for it.
     shutdownGraceTime: '5 seconds',
@@ -35,14 +35,17 @@ export async function createWorker(
  * serving metrics when OPENCLAW_METRICS_ADDRESS is set, until SIGINT/SIGTERM (the SDK's runtime turns them into a
  * graceful shutdown: running activities are given their shutdown grace time, then run() resolves).
  */
-export async function serveWorker(phases: typeof activities = activities, config = temporalConfig()): Promise<void> {
+export async function serveWorker(
+  implementations: typeof activities = activities,
+  config = temporalConfig(),
+): Promise<void> {
   // bad webhook settings refuse the start, not each notification later
   const webhooks = webhookConfig();
   if (config.metricsAddress) installMetricsRuntime(config.metricsAddress);
   const connection = await NativeConnection.connect(config.connection);
   let stopGauges = async () => {};
   try {
-    const worker = await createWorker(connection, config, phases);
+    const worker = await createWorker(connection, config, implementations);
     if (config.metricsAddress) {
       const client = new Client({ connection, namespace: config.namespace });
       stopGauges = pollFleetGauges(client, Runtime.instance().metricMeter);

@@ -26,9 +26,10 @@ import {
   lockStatusQuery,
   releaseLockSignal,
   sharedResourceLockId,
-} from '../src/migration/shared-resources';
+} from '../src/migration/node-lock';
 import { commitSharedResources, migrateFleet, migrateVm, sharedResourceLock } from '../src/workflows';
 import { execResult } from './support/exec';
+import { scheduledActivities } from './support/history';
 import { standInActivities } from './support/stand-in-activities';
 import { runWorker, startDevServer } from './support/temporal';
 import { waitFor } from './support/wait';
@@ -370,19 +371,13 @@ describe('hostile input against running workflows', () => {
     expect((await handle.result()).outcome).toBe('rejected');
   });
 
-  /** The activities a run scheduled, by type, in the order of its history. */
-  const scheduled = async (handle: WorkflowHandle) =>
-    (await events(handle)).flatMap((e) => {
-      const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
-      return type ? [{ id: Number(e.eventId), type }] : [];
-    });
   /** Waits until the run has completed an activity of this type scheduled after event `after`. */
   const completedAfter = (handle: WorkflowHandle, type: string, after: number) =>
     waitFor(
       `${type} completed after event ${after}`,
       async () => {
         const history = await events(handle);
-        const ids = (await scheduled(handle)).filter((a) => a.type === type && a.id > after).map((a) => a.id);
+        const ids = (await scheduledActivities(handle)).filter((a) => a.type === type && a.id > after).map((a) => a.id);
         return history.some(
           (e) =>
             e.activityTaskCompletedEventAttributes &&
@@ -452,7 +447,7 @@ describe('hostile input against running workflows', () => {
     await signalsTaken(child, signalledBefore + 2);
     await completedAfter(child, 'readFleetGate', atGate);
     expect((await child.query(statusQuery)).phase).toBe('awaiting-fleet-gate');
-    expect((await scheduled(child)).map((a) => a.type)).not.toContain('removeDocker');
+    expect((await scheduledActivities(child)).map((a) => a.type)).not.toContain('removeDocker');
     // a progress that skips ahead leaves the fleet's view of the child, and so its wait, as they are
     await fleet.signal(vmProgressSignal, { vmid: 2200, phase: 'completed' });
     await signalsTaken(fleet, forged.length + 2);
@@ -464,7 +459,7 @@ describe('hostile input against running workflows', () => {
     const report = await fleet.result();
     expect(report.vms.map((v) => [v.vmid, v.state])).toEqual([[2200, 'completed']]);
     // Docker was removed once the fleet's gate opened, and only then
-    const removal = (await scheduled(child)).find((a) => a.type === 'removeDocker');
+    const removal = (await scheduledActivities(child)).find((a) => a.type === 'removeDocker');
     expect(removal!.id).toBeGreaterThan(opened);
   });
 
@@ -475,7 +470,7 @@ describe('hostile input against running workflows', () => {
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'ok' }] });
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
-    expect((await scheduled(handle)).map((a) => a.type)).not.toContain('readFleetGate');
+    expect((await scheduledActivities(handle)).map((a) => a.type)).not.toContain('readFleetGate');
   });
 
   it('a child whose fleet ended at a closed gate goes back on Docker instead of waiting without end', async () => {
@@ -490,7 +485,7 @@ describe('hostile input against running workflows', () => {
       type: 'MigrationRolledBack',
       message: expect.stringMatching(/its fleet ended while its gate was closed/),
     });
-    expect((await scheduled(child)).map((a) => a.type)).not.toContain('removeDocker');
+    expect((await scheduledActivities(child)).map((a) => a.type)).not.toContain('removeDocker');
   });
 
   it('holds the lock until its holder run ends: no release, token or grant from elsewhere moves it', async () => {
@@ -537,7 +532,7 @@ describe('hostile input against running workflows', () => {
     const beforeGrant = await lastEventId(waiter);
     await waiter.signal(lockGrantedSignal, { lockId, token: randomUUID() });
     await completedAfter(waiter, 'holdsLock', beforeGrant);
-    expect((await scheduled(waiter)).map((a) => a.type)).not.toContain('commitLedgerEntry');
+    expect((await scheduledActivities(waiter)).map((a) => a.type)).not.toContain('commitLedgerEntry');
 
     // the real token, as anyone who reads the lock's history finds it, releases nothing either
     const grantEvent = (await events(lock)).find(
@@ -549,7 +544,7 @@ describe('hostile input against running workflows', () => {
     await lock.signal(releaseLockSignal, { token: 'not a token' } as never);
     await signalsTaken(lock, 7);
     expect((await lock.query(lockStatusQuery)).holder?.requesterRunId).toBe(holder.firstExecutionRunId);
-    expect((await scheduled(waiter)).map((a) => a.type)).not.toContain('commitLedgerEntry');
+    expect((await scheduledActivities(waiter)).map((a) => a.type)).not.toContain('commitLedgerEntry');
 
     // its own run's end releases it: the waiter gets it, commits, and releases it by ending
     await holder.terminate('the holder is done');

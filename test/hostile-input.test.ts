@@ -19,7 +19,7 @@ import {
   LockRequestSchema,
   LockStateSchema,
   SharedResourcesInputSchema,
-} from '../src/migration/shared-resources';
+} from '../src/migration/node-lock';
 import { describeIssues, nearestKey, printable } from '../src/schema';
 
 /**

@@ -9,10 +9,12 @@ import { fleetStatusQuery, setFleetGateUpdate, type FleetStatus, type FleetVm } 
 import { readInventoryFile } from '../src/inventory-file';
 import { soleNode, type Inventory } from '../src/inventory';
 import { approveUpdate, migrationId, statusQuery, type MigrationPhase } from '../src/migration/messages';
-import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/shared-resources';
+import { phaseNamed } from '../src/migration/phases';
+import { DEFAULT_LEDGER_PATH, type SharedResourcesInput } from '../src/migration/node-lock';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { commitSharedResources, migrateFleet, migrateVm } from '../src/workflows';
 import { nodeSsh, stopLab, type Lab } from './support/lab';
+import { scheduledActivities } from './support/history';
 import { expectOutageWithinPhases } from './support/outage';
 import { startServerAndLab } from './support/lab-and-worker';
 import { waitFor } from './support/wait';
@@ -113,8 +115,12 @@ describe('migrateFleet', () => {
     const waiting = await untilFleet(handle, '106 waiting at the gate', (s) => waitsForTheGate(s) && s);
     expect(at(106, 'awaiting-fleet-gate')(waiting)).toBe(true);
     expect(vmIn(waiting, 106).waitingFor).toMatch(/fleet gate to open \(vm 107/);
-    // Approved, yet Docker stays: its stopped containers are all there while the gate is closed.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Approved, yet Docker stays while the gate is closed: the run at its gate scheduled no removal (its history, no
+    // fixed wait), and its stopped containers are all there.
+    const child106 = env.client.workflow.getHandle<typeof migrateVm>(migrationId(106));
+    expect((await scheduledActivities(child106)).map((a) => a.type)).not.toContain(
+      phaseNamed('remove-docker').activity,
+    );
     expect(inGuest(106, 'docker ps -a --format "{{.Names}} {{.Status}}" | sort')).toMatch(
       /^openclaw-gateway Exited.*\nopenclaw-panel Exited/,
     );

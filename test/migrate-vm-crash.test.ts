@@ -10,7 +10,7 @@ import { guestExec } from '../lab/lab';
 import { InventorySchema, type Inventory } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { approveUpdate, rejectUpdate, statusQuery, type MigrationStatus } from '../src/migration/messages';
-import { phaseNamed, phaseOrder, runOrderOf, type Phase } from '../src/migration/phases';
+import { phaseNamed, phaseOrder, runOrderOf, type GuestPhase, type GuestPhaseName } from '../src/migration/phases';
 import type { migrateVm } from '../src/workflows';
 import { nodeSsh, stopLab, type Lab } from './support/lab';
 import { startServerAndLab } from './support/lab-and-worker';
@@ -22,9 +22,6 @@ const GRACEFUL_VMID = 106;
 /** the guest of the pre-staged run */
 const PRESTAGED_VMID = 107;
 
-/** The phases that run commands in the guest (shared-resources runs on the node, after Docker is gone). */
-type GuestPhase = Extract<Phase, { runsOn: 'guest' }>;
-type GuestPhaseName = GuestPhase['name'];
 /** The guest phases of a run, in the order it goes through them. */
 const guestPhases = (prestage: boolean) =>
   phaseOrder(prestage)

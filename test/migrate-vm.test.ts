@@ -310,7 +310,7 @@ PY`,
       expect(inGuest(vmid, 'systemctl is-active openclaw-gateway openclaw-panel || true')).toBe('inactive\ninactive');
     };
     const stagedNotStarted = (status: MigrationStatus) =>
-      expect(status.results.stagedUnits).toMatchObject({
+      expect(status.results.stageUnits).toMatchObject({
         gatewayEnabled: 'disabled',
         panelEnabled: 'disabled',
         gatewayActive: 'inactive',

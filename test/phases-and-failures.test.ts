@@ -4,7 +4,14 @@ import { failure, failureTypes, nonRetryableActivityTypes } from '../src/failure
 import * as remoteErrors from '../src/remote/errors';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { approveUpdate, migrationId, statusQuery, type MigrationStatus } from '../src/migration/messages';
-import { phaseOrder, phases } from '../src/migration/phases';
+import {
+  ACTIVITY_MARGIN_MS,
+  classTimeoutMs,
+  phaseCommand,
+  phaseOrder,
+  phases,
+  type GuestPhaseName,
+} from '../src/migration/phases';
 import { planCommands } from '../src/activities/plan';
 import { parseMigrateVmInput } from '../src/migration/input';
 import type { migrateVm } from '../src/workflows';
@@ -152,17 +159,27 @@ describe('migrateVm runs by the table of the phases and the registry of failure 
     },
   );
 
-  it('plans the commands in the order the run would take them', async () => {
+  it('plans the commands in the order the run would take them, each labelled with its phase', async () => {
     const labels = async (prestage: boolean) =>
       (await planCommands(parseMigrateVmInput(migrateVmInputFor(inventory, WHOLE_RUN, { prestage })), '/root')).map(
         (command) => command.phase,
       );
-    expect((await labels(false)).join(' ')).toBe(
-      'scan backup verify-backup stop-docker install migrate-data deploy-panel systemd-units acceptance remove-docker',
-    );
-    expect((await labels(true)).join(' ')).toBe(
-      'scan backup verify-backup install pre-copy deploy-panel stage-units stop-docker migrate-data systemd-units ' +
-        'acceptance remove-docker',
-    );
+    // every guest phase of the table in its order, the backup's verification after it
+    const expected = (prestage: boolean) =>
+      phaseOrder(prestage)
+        .filter((phase) => phase.runsOn === 'guest')
+        .flatMap((phase) => (phase.name === 'backup' ? ['backup', 'verify-backup'] : [phase.name]));
+    expect(await labels(false)).toEqual(expected(false));
+    expect(await labels(true)).toEqual(expected(true));
+    expect(expected(true).slice(3, 7)).toEqual(['install', 'pre-copy', 'deploy-panel', 'stage-units']);
+  });
+
+  it("bounds each guest command inside its activity's start-to-close", () => {
+    const { timeouts } = parseMigrateVmInput(migrateVmInputFor(inventory, WHOLE_RUN));
+    for (const phase of phases.filter((p) => p.runsOn === 'guest')) {
+      const { label, timeoutMs } = phaseCommand(phase.name as GuestPhaseName, timeouts);
+      expect(label).toBe(phase.name);
+      expect(timeoutMs).toBeLessThan(classTimeoutMs(phase.timeout, timeouts) + ACTIVITY_MARGIN_MS);
+    }
   });
 });

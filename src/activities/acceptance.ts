@@ -1,5 +1,6 @@
 import { UNKNOWN, type AcceptanceResult, type BotListing } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import {
   DOCKER_STATE_ON_VM,
@@ -9,7 +10,7 @@ import {
   parseBotListing,
   type DirFiles,
 } from './bot-listing';
-import { GuestClockSchema, keyValues, one, refuse, runChecked } from './guest-command';
+import { GuestClockSchema, keyValues, requiredValue, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 import { GATEWAY_UNIT, PANEL_UNIT } from './systemd-units';
 
@@ -40,7 +41,7 @@ export function workspaceDirs(before: BotListing | undefined, runHome: string): 
 export function acceptanceCommand(params: MigrateVmParams, runHome: string, before?: BotListing): GuestCommand {
   const { panel, gateway, panelFront, gatewayFront } = params.ports;
   return {
-    label: 'acceptance',
+    ...phaseCommand('acceptance', params.timeouts),
     script: acceptanceScript,
     args: [
       panel,
@@ -54,7 +55,6 @@ export function acceptanceCommand(params: MigrateVmParams, runHome: string, befo
       PANEL_UNIT,
       ...workspaceDirs(before, runHome),
     ].map(String),
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
@@ -118,23 +118,24 @@ export async function acceptance(
     if (!ANSWERED_AT_KEYS.includes(key) && !BOT_KEY.test(key)) checks[key] = list.join(' ');
   const answered = ANSWERED_AT_KEYS.map((key) => values.get(key)?.[0]);
   const failures: string[] = [];
+  /** the value of `key` in the guest's answer, which must have it */
+  const answer = (key: string) => requiredValue(values, key);
   const expect = (what: string, actual: string | undefined, wanted: string | undefined) => {
     if (actual !== wanted) failures.push(`${what}: ${actual || '(none)'}, expected ${wanted ?? '(none)'}`);
   };
-  expect('panel direct', one(values, 'panel_direct'), '200');
-  expect('gateway direct', one(values, 'gateway_direct'), '200');
-  expect('gateway ready (its /readyz, or its health RPC where it has none)', one(values, 'gateway_ready'), 'yes');
-  expect('panel front without login', one(values, 'panel_front'), '401');
-  expect('gateway front without login', one(values, 'gateway_front'), '401');
-  expect('panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt', one(values, 'panel_front_login'), '200');
-  expect('gateway front with the login of /root/OPENCLAW_WEB_LOGIN.txt', one(values, 'gateway_front_login'), '200');
-  expect('panel currentTag', currentTag(one(values, 'update_panel')), params.panelRelease.tag);
-  const installed = versionToken(one(values, 'openclaw_version'));
-  if (!installed)
-    failures.push(`openclaw --version printed no version: ${one(values, 'openclaw_version') || '(none)'}`);
-  else expect('bot currentTag', versionToken(currentTag(one(values, 'update_bot')) ?? ''), installed);
-  expect('sessions', one(values, 'target_sessions'), one(values, 'source_sessions'));
-  expect('workspace files', one(values, 'target_workspace'), one(values, 'source_workspace'));
+  expect('panel direct', answer('panel_direct'), '200');
+  expect('gateway direct', answer('gateway_direct'), '200');
+  expect('gateway ready (its /readyz, or its health RPC where it has none)', answer('gateway_ready'), 'yes');
+  expect('panel front without login', answer('panel_front'), '401');
+  expect('gateway front without login', answer('gateway_front'), '401');
+  expect('panel front with the login of /root/OPENCLAW_WEB_LOGIN.txt', answer('panel_front_login'), '200');
+  expect('gateway front with the login of /root/OPENCLAW_WEB_LOGIN.txt', answer('gateway_front_login'), '200');
+  expect('panel currentTag', currentTag(answer('update_panel')), params.panelRelease.tag);
+  const installed = versionToken(answer('openclaw_version'));
+  if (!installed) failures.push(`openclaw --version printed no version: ${answer('openclaw_version') || '(none)'}`);
+  else expect('bot currentTag', versionToken(currentTag(answer('update_bot')) ?? ''), installed);
+  expect('sessions', answer('target_sessions'), answer('source_sessions'));
+  expect('workspace files', answer('target_workspace'), answer('source_workspace'));
   for (const entry of values.get('proc_user') ?? []) {
     const [unit, user] = entry.split(':');
     expect(`${unit} process user`, user, params.runAs.user);

@@ -1,7 +1,8 @@
 import type { BackupResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, refuse, runInGuest, lastLines } from './guest-command';
+import { keyValues, requiredValue, refuse, runInGuest, lastLines } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /** Phase B's first step (SOP §5.2): the tarballs and their checksums, or an earlier attempt's backup reused. */
@@ -12,15 +13,19 @@ export const verifyBackupScript = guestScript('verify-backup.sh');
 
 export function backupCommand(params: MigrateVmParams, runId: string): GuestCommand {
   return {
-    label: 'backup',
+    ...phaseCommand('backup', params.timeouts),
     script: backupScript,
     args: [String(params.vmid), runId],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
 export function verifyBackupCommand(params: MigrateVmParams, dir: string): GuestCommand {
-  return { label: 'verify-backup', script: verifyBackupScript, args: [dir], timeoutMs: params.timeouts.commandMs };
+  return {
+    ...phaseCommand('backup', params.timeouts),
+    label: 'verify-backup',
+    script: verifyBackupScript,
+    args: [dir],
+  };
 }
 
 /** `runId`: the workflow run's id, which ties a reusable backup to the run that made it. */
@@ -31,7 +36,7 @@ export async function backup(params: MigrateVmParams, runId: string): Promise<Ba
   }
   if (written.exitCode !== 0) throw new Error(`backup exited ${written.exitCode}:\n${lastLines(written.stderr)}`);
   const found = keyValues(written.stdout);
-  const dir = one(found, 'backup_dir');
+  const dir = requiredValue(found, 'backup_dir');
   const verified = await runInGuest(params, verifyBackupCommand(params, dir));
   if (verified.exitCode !== 0) {
     const output = lastLines(`${verified.stdout}\n${verified.stderr}`);
@@ -40,7 +45,7 @@ export async function backup(params: MigrateVmParams, runId: string): Promise<Ba
   const values = keyValues(verified.stdout);
   return {
     dir,
-    reused: one(found, 'reused') === '1',
+    reused: requiredValue(found, 'reused') === '1',
     sha256: values.get('sha256') ?? [],
     sizes: values.get('size') ?? [],
   };

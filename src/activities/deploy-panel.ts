@@ -1,8 +1,9 @@
 import type { DeployPanelResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { urlUnder } from '../schema';
-import { keyValues, one, runChecked } from './guest-command';
+import { keyValues, requiredValue, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -14,7 +15,7 @@ export const deployPanelScript = guestScript('deploy-panel.sh');
 export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
   const { tag, repo, baseUrl } = params.panelRelease;
   return {
-    label: 'deploy-panel',
+    ...phaseCommand('deploy-panel', params.timeouts),
     script: deployPanelScript,
     args: [
       tag,
@@ -24,7 +25,6 @@ export function deployPanelCommand(params: MigrateVmParams): GuestCommand {
       String(params.ports.panel),
       String(params.ports.gateway),
     ],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
@@ -37,8 +37,8 @@ export async function deployPanel(params: MigrateVmParams): Promise<DeployPanelR
   const result = await runChecked(params, deployPanelCommand(params));
   const values = keyValues(result.stdout);
   return {
-    fetched: one(values, 'fetched') === '1',
-    release: one(values, 'release'),
+    fetched: requiredValue(values, 'fetched') === '1',
+    release: requiredValue(values, 'release'),
     configFixed: values.get('config_fixed') ?? [],
   };
 }

@@ -10,7 +10,7 @@ import {
   type VmFacts,
 } from '../discover/facts';
 import { nodeEndpoint, type InventoryNode } from '../inventory';
-import { DEFAULT_LEDGER_PATH } from '../migration/shared-resources';
+import { DEFAULT_LEDGER_PATH } from '../migration/node-lock';
 import { guestFor, nodeFor, RemoteError } from '../remote';
 import { failure } from '../failures';
 import { oneLine } from '../schema';

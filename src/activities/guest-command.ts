@@ -211,7 +211,8 @@ export const GuestClockSchema = z
   .regex(/^\d{13}$/, "the guest's clock in milliseconds (date +%s%3N)")
   .transform((ms) => new Date(Number(ms)).toISOString());
 
-export function one(values: Map<string, string[]>, key: string): string {
+/** The first value of `key` in a guest's key-value answer (keyValues), which the answer must have. */
+export function requiredValue(values: Map<string, string[]>, key: string): string {
   const found = values.get(key)?.[0];
   if (found === undefined) throw new Error(`the guest's answer lacks '${key}'`);
   return found;

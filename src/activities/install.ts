@@ -1,7 +1,8 @@
 import type { InstallResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, runChecked } from './guest-command';
+import { keyValues, requiredValue, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /** Phase D (SOP §5.4): node and openclaw on the VM, installed only when missing, and where they really are. */
@@ -9,10 +10,9 @@ export const installScript = guestScript('install.sh');
 
 export function installCommand(params: MigrateVmParams): GuestCommand {
   return {
-    label: 'install',
+    ...phaseCommand('install', params.timeouts),
     script: installScript,
     args: [params.installCommand],
-    timeoutMs: params.timeouts.installMs,
   };
 }
 
@@ -20,10 +20,10 @@ export async function install(params: MigrateVmParams): Promise<InstallResult> {
   const result = await runChecked(params, installCommand(params));
   const values = keyValues(result.stdout);
   return {
-    installedNow: one(values, 'installed_now') === '1',
-    nodePath: one(values, 'node_path'),
-    nodeVersion: one(values, 'node_version'),
-    openclawPath: one(values, 'openclaw_path'),
-    openclawVersion: one(values, 'openclaw_version'),
+    installedNow: requiredValue(values, 'installed_now') === '1',
+    nodePath: requiredValue(values, 'node_path'),
+    nodeVersion: requiredValue(values, 'node_version'),
+    openclawPath: requiredValue(values, 'openclaw_path'),
+    openclawVersion: requiredValue(values, 'openclaw_version'),
   };
 }

@@ -1,7 +1,8 @@
 import type { MigrateDataResult, PreCopyResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, runChecked } from './guest-command';
+import { keyValues, requiredValue, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -12,12 +13,11 @@ import { guestScript } from './guest-scripts';
  */
 export const migrateDataScript = guestScript('migrate-data.sh');
 
-function dataCommand(params: MigrateVmParams, label: string, step: string[]): GuestCommand {
+function dataCommand(params: MigrateVmParams, phase: 'migrate-data' | 'pre-copy', step: string[]): GuestCommand {
   return {
-    label,
+    ...phaseCommand(phase, params.timeouts),
     script: migrateDataScript,
     args: [params.runAs.user, String(params.ports.gateway), String(params.ports.gatewayFront), ...step],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
@@ -33,11 +33,11 @@ const DOCTOR_LOST_FILE_EXIT = 4;
 export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResult> {
   const values = keyValues((await runChecked(params, preCopyCommand(params))).stdout);
   return {
-    userCreated: one(values, 'user_created') === '1',
-    targetDir: one(values, 'target_dir'),
-    copiedWith: one(values, 'copied_with') === 'rsync' ? 'rsync' : 'none',
-    targetFiles: Number(one(values, 'target_files')),
-    targetBytes: Number(one(values, 'target_bytes')),
+    userCreated: requiredValue(values, 'user_created') === '1',
+    targetDir: requiredValue(values, 'target_dir'),
+    copiedWith: requiredValue(values, 'copied_with') === 'rsync' ? 'rsync' : 'none',
+    targetFiles: Number(requiredValue(values, 'target_files')),
+    targetBytes: Number(requiredValue(values, 'target_bytes')),
   };
 }
 
@@ -55,19 +55,19 @@ export async function migrateData(params: MigrateVmParams): Promise<MigrateDataR
     },
   ]);
   const values = keyValues(result.stdout);
-  const tokenSource = one(values, 'token_source');
+  const tokenSource = requiredValue(values, 'token_source');
   return {
-    userCreated: one(values, 'user_created') === '1',
-    targetDir: one(values, 'target_dir'),
-    copiedWith: one(values, 'copied_with'),
-    configBackup: one(values, 'config_backup'),
-    configBackupCreated: one(values, 'config_backup_new') === '1',
-    targetSessions: Number(one(values, 'target_sessions')),
-    targetWorkspace: Number(one(values, 'target_workspace')),
-    staleLeasesCleared: Number(one(values, 'stale_leases_cleared')),
+    userCreated: requiredValue(values, 'user_created') === '1',
+    targetDir: requiredValue(values, 'target_dir'),
+    copiedWith: requiredValue(values, 'copied_with'),
+    configBackup: requiredValue(values, 'config_backup'),
+    configBackupCreated: requiredValue(values, 'config_backup_new') === '1',
+    targetSessions: Number(requiredValue(values, 'target_sessions')),
+    targetWorkspace: Number(requiredValue(values, 'target_workspace')),
+    staleLeasesCleared: Number(requiredValue(values, 'stale_leases_cleared')),
     pathsRewritten: values.get('path_rewritten') ?? [],
     tokenSource: tokenSource === 'config' || tokenSource === 'env' ? tokenSource : 'none',
-    ...(tokenSource === 'env' ? { tokenReadFrom: one(values, 'token_read_from') } : {}),
+    ...(tokenSource === 'env' ? { tokenReadFrom: requiredValue(values, 'token_read_from') } : {}),
     doctor: {
       changed: values.get('doctor_changed') ?? [],
       archived: values.get('doctor_archived') ?? [],

@@ -1,6 +1,6 @@
 import type { MigrateVmParams } from '../migration/input';
 import type { PlannedCommand } from '../migration/contracts';
-import { phaseOrder, type Phase } from '../migration/phases';
+import { phaseOrder, type GuestPhase, type GuestPhaseName } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { shellCommand } from '../remote/shell-quote';
 import { acceptanceCommand } from './acceptance';
@@ -13,13 +13,11 @@ import { scanCommand } from './scan';
 import { stopDockerCommand } from './stop-docker';
 import { stageUnitsCommand, unitsCommand } from './systemd-units';
 
-type GuestPhase = Extract<Phase, { runsOn: 'guest' }>;
-
 /** Where the plan expects the install to put the binaries (a real run's units name where it did). */
 const expectedBinaries = { nodePath: '/usr/bin/node', openclawPath: '/usr/bin/openclaw' };
 
 /** The commands each phase in the guest runs, in their order. */
-const phaseCommands: Record<GuestPhase['name'], (params: MigrateVmParams, runHome: string) => GuestCommand[]> = {
+const phaseCommands: Record<GuestPhaseName, (params: MigrateVmParams, runHome: string) => GuestCommand[]> = {
   scan: (params) => [scanCommand(params)],
   backup: (params) => [
     backupCommand(params, '<run id>'),

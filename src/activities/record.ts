@@ -1,6 +1,7 @@
 import { recordFileName } from '../migration/record';
 import type { MigrateVmParams } from '../migration/input';
-import { keyValues, one, runChecked } from './guest-command';
+import { classTimeoutMs } from '../migration/phases';
+import { keyValues, requiredValue, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /** Writes the record (stdin) into the directory that holds the backups. */
@@ -12,7 +13,8 @@ export async function writeRecord(params: MigrateVmParams, markdown: string, sta
     script: writeRecordScript,
     args: [recordFileName(params.vmid, startedAt)],
     stdin: markdown,
-    timeoutMs: 60_000,
+    // the quick class's activity writes it
+    timeoutMs: classTimeoutMs('quick', params.timeouts),
   });
-  return one(keyValues(result.stdout), 'record_path');
+  return requiredValue(keyValues(result.stdout), 'record_path');
 }

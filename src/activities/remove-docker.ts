@@ -1,7 +1,8 @@
 import type { RemoveDockerResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { keyValues, one, runChecked, withoutKeyValues } from './guest-command';
+import { keyValues, requiredValue, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -12,10 +13,9 @@ export const removeDockerScript = guestScript('remove-docker.sh');
 
 export function removeDockerCommand(params: MigrateVmParams): GuestCommand {
   return {
-    label: 'remove-docker',
+    ...phaseCommand('remove-docker', params.timeouts),
     script: removeDockerScript,
     args: [params.removeImages ? '1' : '0'],
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
@@ -26,7 +26,7 @@ export async function removeDocker(params: MigrateVmParams): Promise<RemoveDocke
     output: withoutKeyValues(result.stdout),
     report: {
       imagesRemoved: values.get('image_removed') ?? [],
-      pruneReclaimed: one(values, 'prune').replace(/^Total reclaimed space: /, ''),
+      pruneReclaimed: requiredValue(values, 'prune').replace(/^Total reclaimed space: /, ''),
       imagesLeft: values.get('image_left') ?? [],
       volumesLeft: values.get('volume_left') ?? [],
       diskUsageBefore: values.get('disk_usage_before') ?? [],

@@ -1,8 +1,9 @@
 import type { DockerTokenSource as TokenSource, ScanResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { botListingScript, parseBotListing } from './bot-listing';
-import { keyValues, one, qm, refuse, runChecked } from './guest-command';
+import { keyValues, requiredValue, qm, refuse, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -11,9 +12,8 @@ import { guestScript } from './guest-scripts';
  */
 export const scanScript = `${botListingScript}\n${guestScript('scan.sh')}`;
 
-/** The bot's CLI calls are Node starts, a few side by side: within the quick activities' 3 minutes. */
 export function scanCommand(params: MigrateVmParams): GuestCommand {
-  return { label: 'scan', script: scanScript, args: [params.runAs.user], timeoutMs: 150_000 };
+  return { ...phaseCommand('scan', params.timeouts), script: scanScript, args: [params.runAs.user] };
 }
 
 export async function scan(params: MigrateVmParams): Promise<ScanResult> {
@@ -40,21 +40,21 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
   }
   const scanned: ScanResult = {
     vmStatus,
-    hostname: one(values, 'hostname'),
-    os: one(values, 'os'),
-    runHome: one(values, 'run_home'),
+    hostname: requiredValue(values, 'hostname'),
+    os: requiredValue(values, 'os'),
+    runHome: requiredValue(values, 'run_home'),
     runUserMissing: values.has('run_user_missing'),
     // the run-as user's home is /root for root: one path, looked at twice
     existing: [...new Set(values.get('exists'))],
     missing: [...new Set(values.get('missing'))],
     toolsMissing,
-    sourceSessions: Number(one(values, 'source_sessions')),
-    sourceWorkspace: Number(one(values, 'source_workspace')),
-    backupBytes: Number(one(values, 'backup_bytes')),
-    freeBytes: Number(one(values, 'free_bytes')),
+    sourceSessions: Number(requiredValue(values, 'source_sessions')),
+    sourceWorkspace: Number(requiredValue(values, 'source_workspace')),
+    backupBytes: Number(requiredValue(values, 'backup_bytes')),
+    freeBytes: Number(requiredValue(values, 'free_bytes')),
     evidence: result.stdout.slice(result.stdout.indexOf('--- docker ps')),
     bot: parseBotListing(values),
-    tokenSource: tokenSource(one(values, 'token_source')),
+    tokenSource: tokenSource(requiredValue(values, 'token_source')),
   };
   // the units name the home (HOME=, WorkingDirectory=, ReadWritePaths=): a plain absolute path, nothing to quote
   if (!/^\/[\w.@/-]*$/.test(scanned.runHome)) {
@@ -69,7 +69,7 @@ export async function scan(params: MigrateVmParams): Promise<ScanResult> {
   if (values.has('docker_removed')) {
     refuse(
       'PreflightRefused',
-      `vm ${params.vmid} was migrated already (its Docker was removed ${one(values, 'docker_removed')}): ` +
+      `vm ${params.vmid} was migrated already (its Docker was removed ${requiredValue(values, 'docker_removed')}): ` +
         'the direct install is the live one, and a new migration would copy the old Docker-era data over it',
     );
   }

@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { failure } from '../failures';
 import type { LedgerCommit } from '../migration/contracts';
-import { acquireLockSignal, type LockRequest, type SharedResourcesInput } from '../migration/shared-resources';
-import { keyValues, lastLines, one, onNode } from './guest-command';
+import { acquireLockSignal, type LockRequest, type SharedResourcesInput } from '../migration/node-lock';
+import { keyValues, lastLines, requiredValue, onNode } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -37,7 +37,7 @@ export async function commitLedgerEntry({ node, ledgerPath, entry }: SharedResou
     return { external, guestPort };
   });
   const portBlock = natMappings.length ? Math.min(...natMappings.map((m) => m.external)) : undefined;
-  return { natMappings, portBlock, row: one(values, 'row') };
+  return { natMappings, portBlock, row: requiredValue(values, 'row') };
 }
 
 /** Queues the calling workflow for the node's lock, starting the lock workflow when none runs (signal-with-start). */

@@ -1,7 +1,8 @@
 import type { StopDockerResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
-import { GuestClockSchema, keyValues, one, runChecked, withoutKeyValues } from './guest-command';
+import { GuestClockSchema, keyValues, requiredValue, runChecked, withoutKeyValues } from './guest-command';
 import { guestScript } from './guest-scripts';
 
 /**
@@ -11,7 +12,7 @@ import { guestScript } from './guest-scripts';
 export const stopDockerScript = guestScript('stop-docker.sh');
 
 export function stopDockerCommand(params: MigrateVmParams): GuestCommand {
-  return { label: 'stop-docker', script: stopDockerScript, timeoutMs: params.timeouts.commandMs };
+  return { ...phaseCommand('stop-docker', params.timeouts), script: stopDockerScript };
 }
 
 export async function stopDocker(params: MigrateVmParams): Promise<StopDockerResult> {
@@ -24,6 +25,6 @@ export async function stopDocker(params: MigrateVmParams): Promise<StopDockerRes
   return {
     containers: withoutKeyValues(result.stdout),
     restartPolicies,
-    stoppedAt: GuestClockSchema.parse(one(values, 'docker_stopped_at')),
+    stoppedAt: GuestClockSchema.parse(requiredValue(values, 'docker_stopped_at')),
   };
 }

@@ -1,5 +1,6 @@
 import type { InstallResult, SystemdUnitsResult } from '../migration/contracts';
 import type { MigrateVmParams } from '../migration/input';
+import { phaseCommand } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { keyValues, runChecked } from './guest-command';
 import { guestScript } from './guest-scripts';
@@ -102,17 +103,16 @@ export const systemdUnitsScript = guestScript('systemd-units.sh');
 
 export function unitsCommand(params: MigrateVmParams, binaries: Binaries, runHome: string): GuestCommand {
   return {
-    label: 'systemd-units',
+    ...phaseCommand('systemd-units', params.timeouts),
     script: systemdUnitsScript,
     stdin: JSON.stringify(renderUnits(params, binaries, runHome)),
-    timeoutMs: params.timeouts.commandMs,
   };
 }
 
 /** G₁ of a pre-staged run (before C): the same units written, left disabled and stopped. */
 export const stageUnitsCommand = (params: MigrateVmParams, binaries: Binaries, runHome: string): GuestCommand => ({
   ...unitsCommand(params, binaries, runHome),
-  label: 'stage-units',
+  ...phaseCommand('stage-units', params.timeouts),
   args: ['stage'],
 });
 

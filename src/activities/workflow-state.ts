@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { gateForChildrenQuery, type ChildProgress, type GateForChildren } from '../fleet/messages';
 import { oneLine } from '../schema';
 import { statusQuery } from '../migration/messages';
-import { lockStatusQuery } from '../migration/shared-resources';
+import { lockStatusQuery } from '../migration/node-lock';
 
 /**
  * What one workflow learns of another from the server and the other's own state, never from a message whose sender

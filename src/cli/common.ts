@@ -49,7 +49,7 @@ export const outageLine = (outage: Outage) =>
   `  outage: ${inSeconds(outage.ms)} by the guest's clock (${outageTimes(outage)})`;
 
 /** Every command says how to do the same with the Temporal CLI alone, and where to look in the UI. */
-export function equivalent(argv: string[], config?: TemporalConfig, workflowId?: string): void {
+export function printTemporalEquivalent(argv: string[], config?: TemporalConfig, workflowId?: string): void {
   const words = ['temporal', 'workflow', ...argv].map((word) =>
     /^[\w./:=@-]+$/.test(word) ? word : shellCommand([word]),
   );

@@ -5,7 +5,7 @@ import { DiscoverySourceSchema } from '../inventory';
 import { parseInput } from '../migration/input';
 import { InputRefused, printable } from '../schema';
 import type { discover } from '../workflows';
-import { asRefusal, equivalent, exitCodes, readInventory, withClient, type Command } from './common';
+import { asRefusal, printTemporalEquivalent, exitCodes, readInventory, withClient, type Command } from './common';
 
 export const discoverCommand: Command = {
   summary:
@@ -21,7 +21,7 @@ export const discoverCommand: Command = {
       parseInput(DiscoverInputSchema, { nodes, tag: options.tag ?? false }, 'discover input'),
     );
     const workflowId = `discover-${Date.now()}`;
-    equivalent(
+    printTemporalEquivalent(
       [
         'execute',
         '--type',

@@ -31,7 +31,7 @@ import {
   asRefusal,
   clock,
   decisionFrom,
-  equivalent,
+  printTemporalEquivalent,
   exitCodes,
   hasEnded,
   readInventory,
@@ -82,7 +82,7 @@ async function startFleet(
   try {
     const inputFile = dir && join(dir, `${workflowId}.input.json`);
     if (inputFile) await writeFile(inputFile, json + '\n', { mode: 0o600 });
-    equivalent(
+    printTemporalEquivalent(
       [
         'start',
         '--type',
@@ -363,7 +363,7 @@ export async function showFleetStatus({ config, options }: CommandContext): Prom
   return withClient(config, async (client) => {
     const handle = await findFleet(client, workflowId);
     if (!handle) return false;
-    equivalent(['query', '--workflow-id', workflowId, '--name', 'fleetStatus'], config, workflowId);
+    printTemporalEquivalent(['query', '--workflow-id', workflowId, '--name', 'fleetStatus'], config, workflowId);
     let shown = '';
     for (let first = true; ; first = false) {
       // a fleet that ended terminated, cancelled or failed has no table: its migrations are listed instead
@@ -398,7 +398,7 @@ export async function fleetDecisionCommand(
   const { json } = options;
   const workflowId = fleetWorkflowId(options.fleet);
   const verb = approve ? 'approve' : 'reject';
-  equivalent(
+  printTemporalEquivalent(
     [
       'signal',
       '--query',
@@ -443,7 +443,7 @@ export async function gateCommand({ config, args, options }: CommandContext): Pr
   const change = asRefusal(() =>
     parseInput(GateChangeSchema, { open: action === 'open', by, reason }, '--by/--reason'),
   );
-  equivalent(
+  printTemporalEquivalent(
     ['update', 'execute', '--workflow-id', workflowId, '--name', 'setFleetGate', '--input', JSON.stringify(change)],
     config,
     workflowId,

@@ -21,7 +21,7 @@ import { connectivityCheck, migrateVm } from '../workflows';
 import {
   asRefusal,
   clock,
-  equivalent,
+  printTemporalEquivalent,
   exitCodes,
   hasEnded,
   outageLine,
@@ -68,7 +68,7 @@ async function startMigration(
 ): Promise<WorkflowHandle<typeof migrateVm>> {
   const params = parseMigrateVmInput(input);
   const workflowId = params.dryRun ? planId(params.vmid) : migrationId(params.vmid);
-  equivalent(
+  printTemporalEquivalent(
     [
       'start',
       '--type',
@@ -100,7 +100,15 @@ async function startMigration(
 /** A round trip through the server and a worker. */
 export async function checkCommand({ config, options }: CommandContext): Promise<ExitCode> {
   const workflowId = `connectivity-check-${Date.now()}`;
-  equivalent(['execute', '--type', 'connectivityCheck', '--task-queue', config.taskQueue, '--workflow-id', workflowId]);
+  printTemporalEquivalent([
+    'execute',
+    '--type',
+    'connectivityCheck',
+    '--task-queue',
+    config.taskQueue,
+    '--workflow-id',
+    workflowId,
+  ]);
   const report = await withClient(config, (client) =>
     client.workflow.execute(connectivityCheck, {
       taskQueue: config.taskQueue,
@@ -156,7 +164,7 @@ export async function migrateVmCommand({ config, args, options }: CommandContext
 /** One VM's status: its phases, outage and problems. */
 export async function vmStatusCommand({ config, args, options }: CommandContext): Promise<ExitCode> {
   const [vmid] = vmidArguments(args);
-  equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'status'], config, migrationId(vmid));
+  printTemporalEquivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'status'], config, migrationId(vmid));
   const status = await withClient(config, (client) => client.workflow.getHandle(migrationId(vmid)).query(statusQuery));
   if (options.json) console.log(JSON.stringify(status));
   else {
@@ -173,7 +181,7 @@ export async function vmStatusCommand({ config, args, options }: CommandContext)
 
 /** Every migration on the server, with its search attribute's phase. */
 export async function listMigrationsCommand({ config, options }: CommandContext): Promise<ExitCode> {
-  equivalent(['list', '--query', "WorkflowType='migrateVm'"]);
+  printTemporalEquivalent(['list', '--query', "WorkflowType='migrateVm'"]);
   const rows: { workflowId: string; status: string; phase: string }[] = [];
   await withClient(config, async (client) => {
     for await (const run of client.workflow.list({ query: `WorkflowType='migrateVm'` })) {
@@ -195,7 +203,7 @@ export async function vmDecisionCommand(
   const verb = approve ? 'approve' : 'reject';
   let code: ExitCode = exitCodes.ok;
   for (const vmid of vmidArguments(args)) {
-    equivalent(
+    printTemporalEquivalent(
       ['signal', '--workflow-id', migrationId(vmid), '--name', verb, '--input', JSON.stringify(decision)],
       config,
       migrationId(vmid),
@@ -223,7 +231,7 @@ export async function vmDecisionCommand(
 /** A migration's record (Markdown), once its run has ended. */
 export async function recordCommand({ config, args }: CommandContext): Promise<ExitCode> {
   const [vmid] = vmidArguments(args);
-  equivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'record'], config, migrationId(vmid));
+  printTemporalEquivalent(['query', '--workflow-id', migrationId(vmid), '--name', 'record'], config, migrationId(vmid));
   const record = await withClient(config, (client) =>
     client.workflow.getHandle(migrationId(vmid)).query(recordQuery),
   ).catch((err: unknown) => {

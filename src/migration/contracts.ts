@@ -224,7 +224,7 @@ export interface PhaseResults {
   preCopy?: PreCopyResult;
   migrateData?: MigrateDataResult;
   deployPanel?: DeployPanelResult;
-  stagedUnits?: SystemdUnitsResult;
+  stageUnits?: SystemdUnitsResult;
   systemdUnits?: SystemdUnitsResult;
   acceptance?: AcceptanceResult;
   removeDocker?: RemoveDockerResult;

@@ -17,7 +17,7 @@ import {
   vmid,
 } from '../schema';
 import { FleetGateSchema } from './messages';
-import { DEFAULT_LEDGER_PATH } from './shared-resources';
+import { DEFAULT_LEDGER_PATH } from './node-lock';
 import { WindowSchema } from './window';
 import { OutageMsSchema } from './outage';
 

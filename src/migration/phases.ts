@@ -37,6 +37,8 @@ export interface PhaseDefinition {
   /** what its activity takes after the run's params, in order: see `PhaseInputs` */
   takes?: readonly PhaseInput[];
   timeout: PhaseTimeout;
+  /** its guest command's own timeout when its class's is too short for it; within the class's activity bound */
+  commandMs?: number;
   /** where it is kept in the status's results */
   resultKey: keyof PhaseResults;
   /** where its commands run */
@@ -66,6 +68,8 @@ export const phases = [
     sop: '§5.1',
     activity: 'scan',
     timeout: 'quick',
+    // the bot's CLI calls are Node starts, a few side by side
+    commandMs: 150_000,
     resultKey: 'scan',
     runsOn: 'guest',
     afterApproval: false,
@@ -144,7 +148,7 @@ export const phases = [
     activity: 'stageUnits',
     takes: ['installed', 'runHome'],
     timeout: 'command',
-    resultKey: 'stagedUnits',
+    resultKey: 'stageUnits',
     runsOn: 'guest',
     afterApproval: false,
     prestaged: true,
@@ -201,17 +205,31 @@ export const phases = [
 export type Phase = (typeof phases)[number];
 export type PhaseName = Phase['name'];
 export const phaseNames = phases.map((phase) => phase.name);
+/** The phases whose commands run in the guest (all but the node's shared resources). */
+export type GuestPhase = Extract<Phase, { runsOn: 'guest' }>;
+export type GuestPhaseName = GuestPhase['name'];
 
 export function phaseNamed<N extends PhaseName>(name: N): Extract<Phase, { name: N }> {
   return phases.find((phase) => phase.name === name) as Extract<Phase, { name: N }>;
 }
 
+type Timeouts = { commandMs: number; installMs: number };
+
 /**
- * A guest command's own timeout in a phase or compensation of this class. migrateVm bounds the activity a margin
- * above it, so the command's timeout fires (and kills it) before the activity's start-to-close.
+ * A guest command's own timeout in a phase or compensation of this class. migrateVm bounds the activity
+ * ACTIVITY_MARGIN_MS above it, so the command's timeout fires (and kills it) before the activity's start-to-close.
  */
-export function classTimeoutMs(timeout: PhaseTimeout, timeouts: { commandMs: number; installMs: number }): number {
+export function classTimeoutMs(timeout: PhaseTimeout, timeouts: Timeouts): number {
   return { quick: 60_000, command: timeouts.commandMs, install: timeouts.installMs }[timeout];
+}
+
+/** How much longer than its class's command timeout an activity may run (its start-to-close). */
+export const ACTIVITY_MARGIN_MS = 120_000;
+
+/** A phase's guest command: labelled with the phase's name, its timeout its row's (`commandMs`) or its class's. */
+export function phaseCommand(name: GuestPhaseName, timeouts: Timeouts): { label: GuestPhaseName; timeoutMs: number } {
+  const phase: Phase = phaseNamed(name);
+  return { label: name, timeoutMs: 'commandMs' in phase ? phase.commandMs : classTimeoutMs(phase.timeout, timeouts) };
 }
 
 type Compensation = Extract<Phase, { compensation: object }>['compensation'];
@@ -228,7 +246,7 @@ export function compensationTimeout(activity: CompensationActivity): PhaseTimeou
  * does not need Docker stopped while it still serves (D, the pre-copy E₁, F, the units written G₁), and only then
  * C, the final copy of the difference with the lease clean-up and the §5.6 patch (E₂), the units started (G₂), H.
  */
-const prestagedBeforeDecision = [
+const prestagedBeforeDecision = everyOf<Extract<Phase, { afterApproval: false }>['name']>()([
   'scan',
   'backup',
   'install',
@@ -239,7 +257,14 @@ const prestagedBeforeDecision = [
   'migrate-data',
   'systemd-units',
   'acceptance',
-] as const satisfies readonly PhaseName[];
+] as const);
+
+/** The list as written, which the compiler refuses unless it names every one of `All` (a new row, say). */
+function everyOf<All extends string>() {
+  return <L extends readonly All[]>(
+    list: L & ([Exclude<All, L[number]>] extends [never] ? unknown : { missing: Exclude<All, L[number]> }),
+  ): L => list;
+}
 
 /** The phases a run goes through, in the order it does: the SOP's (§4), or pre-staged. */
 export function phaseOrder(prestage: boolean): readonly Phase[] {

@@ -5,8 +5,14 @@ import type { MigrationStatus } from './messages';
 import { inSeconds, outageTimes } from './outage';
 import { phaseOrder } from './phases';
 
-/** How the record tells what a phase did, from its result: its lines, the first after the SOP's stage letter. */
-type PhaseActions = { [K in keyof PhaseResults]?: (result: NonNullable<PhaseResults[K]>) => string[] };
+/**
+ * How the record tells what each phase did, from its result: its lines under the actions, the first after the SOP's
+ * stage letter, or `own section` (scan, backup, acceptance). Every result key must say which, so a new phase's row
+ * does not compile until the record tells it.
+ */
+type PhaseActions = {
+  [K in keyof PhaseResults]-?: ((result: NonNullable<PhaseResults[K]>) => string[]) | 'own section';
+};
 
 /** The record's file name as the SOP (§8) names it: `YYYY-MM-DD_<VMID>_去Docker直装迁移记录.md`. */
 export function recordFileName(vmid: number, date: string): string {
@@ -103,6 +109,9 @@ export function renderRecord(
   add('## 执行动作 / Actions and key outputs');
   /** What each phase that changes the machine did, after its SOP stage letter, in the order the run took them. */
   const actions: PhaseActions = {
+    scan: 'own section',
+    backup: 'own section',
+    acceptance: 'own section',
     stopDocker: (result) =>
       result.restartPolicies
         ? [
@@ -150,7 +159,7 @@ export function renderRecord(
     deployPanel: (result) => [
       `panel: ${inline(params.panelRelease.repo)} ${inline(params.panelRelease.tag)} in /opt/openclaw-panel (${result.fetched ? 'fetched' : 'already applied'}); /etc/openclaw-panel/panel.config.json (600, owner ${params.runAs.user})${result.configFixed?.length ? `; brought to the panel's types: ${result.configFixed.map(code).join(', ')}` : ''}`,
     ],
-    stagedUnits: (result) => [
+    stageUnits: (result) => [
       `systemd units written while Docker ran, not started: openclaw-gateway ${inline(result.gatewayEnabled ?? '?')}, openclaw-panel ${inline(result.panelEnabled ?? '?')}`,
     ],
     systemdUnits: (result) => [
@@ -173,8 +182,8 @@ export function renderRecord(
   };
   for (const phase of phaseOrder(params.prestage)) {
     const result = status.results[phase.resultKey];
-    const render = actions[phase.resultKey] as ((result: unknown) => string[]) | undefined;
-    if (result === undefined || !render) continue;
+    const render = actions[phase.resultKey] as ((result: unknown) => string[]) | 'own section';
+    if (result === undefined || render === 'own section') continue;
     const [first, ...rest] = render(result);
     add(`- ${'stage' in phase ? `${phase.stage} ` : ''}${first}`, ...rest);
   }

@@ -63,7 +63,7 @@ const unsuccessful: FleetVmState[] = ['rejected', 'rolled-back', 'failed'];
  * Migrates a fleet under the SOP's discipline (§2): the canary VMs one at a time first, then at most
  * `concurrency` migrateVm children in flight; no new VM after the failure budget is spent; and once any VM rolls
  * back or fails, the Docker-removal gate closes for every VM until an operator opens it again. Shared resources
- * are serialised by the node's lock (see shared-resources.ts), which every child takes for its commit.
+ * are serialised by the node's lock (see shared-resource-lock.ts), which every child takes for its commit.
  */
 export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarry): Promise<FleetReport> {
   const params = parseMigrateFleetInput(input);

@@ -34,6 +34,8 @@ import {
 } from '../migration/messages';
 import { outageAfterRollback } from '../migration/outage';
 import {
+  ACTIVITY_MARGIN_MS,
+  classTimeoutMs,
   phaseInputs,
   phaseNamed,
   windowWait,
@@ -48,7 +50,7 @@ import { migrationDetails } from '../migration/ui-metadata';
 import { vmProgressSignal } from '../fleet/messages';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
-import { commitSharedResources } from './shared-resources';
+import { commitSharedResources } from './shared-resource-lock';
 import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
 import { sameOperator } from '../identity';
@@ -88,7 +90,7 @@ type PhaseActivities =
 function activityOptions(timeoutMs: number, attempts: number): ActivityOptions {
   return {
     // the guest command's own timeout fires first and kills it; this bounds the activity around it
-    startToCloseTimeout: timeoutMs + 120_000,
+    startToCloseTimeout: timeoutMs + ACTIVITY_MARGIN_MS,
     // How soon an attempt lost with its worker (SIGKILL, OOM, a lost machine) is retried: the guest command runs on,
     // and the retry resumes it by the pid it heartbeated. runInGuest heartbeats every 2 s whatever the guest's
     // answers take (the SDK sends at most one per 0.8 × 15 s = 12 s), so only a dead or cut-off worker misses it.
@@ -163,9 +165,9 @@ export class MigrationRun {
       rollback: [],
     };
     const options: Record<PhaseTimeout, ActivityOptions> = {
-      quick: activityOptions(60_000, 5),
-      command: activityOptions(params.timeouts.commandMs, 5),
-      install: activityOptions(params.timeouts.installMs, 3),
+      quick: activityOptions(classTimeoutMs('quick', params.timeouts), 5),
+      command: activityOptions(classTimeoutMs('command', params.timeouts), 5),
+      install: activityOptions(classTimeoutMs('install', params.timeouts), 3),
     };
     this.quick = proxyActivities(options.quick);
     this.proxies = {

@@ -14,3 +14,16 @@ export async function historyText(handle: Pick<WorkflowHandle, 'fetchHistory'>):
   });
   return [raw, ...payloads].join('\n');
 }
+
+/**
+ * The activities a run scheduled, by type and event id, in the order of its history: what a test reads to show that
+ * a step did not happen (no fixed wait first: the run's own history says what it asked for).
+ */
+export async function scheduledActivities(
+  handle: Pick<WorkflowHandle, 'fetchHistory'>,
+): Promise<{ id: number; type: string }[]> {
+  return ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+    const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    return type ? [{ id: Number(e.eventId), type }] : [];
+  });
+}

@@ -54,7 +54,7 @@ const STAND_IN_RESULTS: Required<Omit<PhaseResults, 'sharedResources'>> = {
     targetWorkspace: 300,
   },
   deployPanel: { fetched: true, release: '{}' },
-  stagedUnits: {
+  stageUnits: {
     unitsChanged: true,
     gatewayActive: 'inactive',
     panelActive: 'inactive',

@@ -29,7 +29,7 @@ import {
   type LockRequest,
   type LockState,
   type SharedResourcesInput,
-} from '../migration/shared-resources';
+} from '../migration/node-lock';
 import { takeValid } from './message-checks';
 import { patches } from './patches';
 
