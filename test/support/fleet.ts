@@ -1,5 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { fleetStatusQuery } from '../../src/fleet/messages';
+import type { temporal } from '@temporalio/proto';
+import { fleetStatusQuery, type FleetReport } from '../../src/fleet/messages';
 import { InventorySchema, type Inventory } from '../../src/inventory';
 import { approveSignal } from '../../src/migration/messages';
 import type { migrateFleet } from '../../src/workflows';
@@ -36,3 +37,45 @@ export function approveAsTheyArrive(client: Client, handle: WorkflowHandle<typeo
     await loop;
   };
 }
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const eventMs = (e: HistoryEvent) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+
+/** Each VM's run, from its history: when it started, when it scheduled C (stopDocker), when it closed. */
+export interface RunSpan {
+  vmid: number;
+  startMs: number;
+  cutoverMs?: number;
+  endMs: number;
+}
+export async function runSpans(client: Client, report: Pick<FleetReport, 'vms'>): Promise<RunSpan[]> {
+  const spans: RunSpan[] = [];
+  for (const vm of report.vms.filter((v) => v.workflowId && v.state !== 'queued')) {
+    const events = (await client.workflow.getHandle(vm.workflowId!).fetchHistory()).events ?? [];
+    const c = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stopDocker');
+    spans.push({
+      vmid: vm.vmid,
+      startMs: eventMs(events[0]),
+      ...(c && { cutoverMs: eventMs(c) }),
+      endMs: eventMs(events[events.length - 1]),
+    });
+  }
+  return spans;
+}
+
+/** The most intervals open at one moment (an interval ending as another starts does not overlap it). */
+export function mostAtOnce(intervals: [number, number][]): number {
+  const edges = intervals.flatMap(([from, to]): [number, number][] => [
+    [from, 1],
+    [to, -1],
+  ]);
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let most = 0;
+  for (const [, step] of edges) most = Math.max(most, (open += step));
+  return most;
+}
+/** VMs between C and their end at once, and VMs in flight (start to end) at once. */
+export const inCutoverAtOnce = (spans: RunSpan[]) =>
+  mostAtOnce(spans.filter((s) => s.cutoverMs !== undefined).map((s) => [s.cutoverMs!, s.endMs]));
+export const inFlightAtOnce = (spans: RunSpan[]) => mostAtOnce(spans.map((s) => [s.startMs, s.endMs]));
