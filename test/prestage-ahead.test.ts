@@ -5,6 +5,7 @@ import { fleetStatusQuery, setFleetGateUpdate, type FleetStatus } from '../src/f
 import { parseMigrateFleetInput, type MigrateFleetInput } from '../src/fleet/input';
 import { fleetTable } from '../src/cli/fleet';
 import { statusQuery } from '../src/migration/messages';
+import { fleetDetails } from '../src/migration/ui-metadata';
 import { migrateFleet } from '../src/workflows';
 import { approveAsTheyArrive, inCutoverAtOnce, inFlightAtOnce, runSpans, standInInventory } from './support/fleet';
 import { standInActivities } from './support/stand-in-activities';
@@ -78,6 +79,7 @@ describe('pre-staging ahead', () => {
     expect(waiting.prestageAhead).toBe(4);
     expect(fleetTable(waiting)).toMatch(/\d+ in flight, [0-2] of 2 in their cutover \(4 pre-staging ahead\)/);
     expect(fleetTable(waiting)).toMatch(/awaiting-cutover-slot .*a cutover slot from its fleet \([0-2] of 2 in their/);
+    expect(fleetDetails(waiting)).toMatch(/\*\*In their cutover:\*\* [0-2] of 2; pre-staged, awaiting a slot: \d+/);
     const report = await handle.result();
     await stopApproving();
     expect(report.counts).toEqual({ completed: 10 });

@@ -216,7 +216,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     if (outageMs !== undefined) entry.outageMs = outageMs;
     const rollingBack =
       phase === 'rolling-back' || phase === 'failed' || (trustsOnlyWhatItReads && phase === 'rolled-back');
-    // one that fails for good still closes it at its end
+    // a VM standing down undoes its pre-staging, no failure; one that truly failed meanwhile closes it at its end
     if (rollingBack && !standsDown(entry)) closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
     if (phase === 'awaiting-approval')
       tell(
