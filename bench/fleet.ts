@@ -24,6 +24,7 @@ export async function runFleet(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   input: MigrateFleetInput,
+  approving: Parameters<typeof approveAsTheyArrive>[2] = {},
 ): Promise<{ report: FleetReport; wallMs: number; handle: WorkflowHandle<typeof migrateFleet> }> {
   const started = Date.now();
   const handle = await env.client.workflow.start<typeof migrateFleet>('migrateFleet', {
@@ -31,7 +32,7 @@ export async function runFleet(
     workflowId: `migrate-fleet-bench-${randomUUID()}`,
     args: [input],
   });
-  const stopApproving = approveAsTheyArrive(env.client, handle);
+  const stopApproving = approveAsTheyArrive(env.client, handle, approving);
   try {
     const report = await handle.result();
     return { report, wallMs: Date.now() - started, handle };

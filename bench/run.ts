@@ -7,11 +7,13 @@ import { labDown, labUp } from '../lab/lab';
 import { benchCommand } from './command';
 import { benchLargeFleet } from './fleet';
 import { benchFleetLab } from './fleet-lab';
+import { benchFleetPipeline } from './fleet-pipeline';
 import { benchOutage } from './outage';
 
 /**
  * Prints figures, asserts nothing:
- * `npm run bench [-- lab-up|fleet-lab|fleet-large|command|outage [--vms N] [--phase-ms N] [--guests N]]`.
+ * `npm run bench [-- lab-up|fleet-lab|fleet-large|fleet-pipeline|command|outage [--vms N] [--phase-ms N]
+ * [--scale N] [--guests N]]`.
  */
 async function benchLabUp(guests: number, rounds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
@@ -40,17 +42,19 @@ async function benchLabUp(guests: number, rounds: number): Promise<void> {
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    vms: { type: 'string', default: '500' },
+    vms: { type: 'string' },
     'phase-ms': { type: 'string', default: '50' },
     rounds: { type: 'string', default: '3' },
     pve: { type: 'string', default: '9' },
     guests: { type: 'string', default: '3' },
+    scale: { type: 'string', default: '250' },
   },
 });
 const benches: Record<string, () => Promise<void>> = {
   'lab-up': () => benchLabUp(3, 3),
   'fleet-lab': () => benchFleetLab(),
-  'fleet-large': () => benchLargeFleet(Number(values.vms), 3, Number(values['phase-ms'])),
+  'fleet-large': () => benchLargeFleet(Number(values.vms ?? 500), 3, Number(values['phase-ms'])),
+  'fleet-pipeline': () => benchFleetPipeline(Number(values.vms ?? 200), Number(values.scale)),
   command: () => benchCommand(Number(values.rounds), values.pve === '8' ? '8' : '9'),
   outage: () => benchOutage(Number(values.guests), 2),
 };

@@ -44,6 +44,11 @@ export const failureTypes = {
   // migrateVm's own ends (a workflow failure is never retried: the types tell a fleet and a dashboard how it ended)
   MigrationRolledBack: { raisedBy: 'workflow', retryable: false },
   RollbackIncomplete: { raisedBy: 'workflow', retryable: false },
+  /**
+   * pre-staged ahead, it never reached C: its fleet stopped starting (canary, failure budget) or ended, and the
+   * compensations undid what pre-staging had registered; the customer saw nothing (not a failure of the VM)
+   */
+  PrestageUndone: { raisedBy: 'workflow', retryable: false },
 } as const satisfies Record<string, { raisedBy: 'remote' | 'activity' | 'workflow'; retryable: boolean }>;
 
 export type FailureType = keyof typeof failureTypes;

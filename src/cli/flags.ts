@@ -72,6 +72,14 @@ const flags = {
       'migrate, plan: install, pre-copy, panel and units while Docker runs; Docker stops\n' +
       "only for the final copy and the start (default: the SOP order, or the inventory's)",
   },
+  prestageAhead: {
+    type: 'string',
+    value: 'N',
+    help:
+      'migrate with --prestage: up to N VMs more pre-stage while others cut over; --concurrency\n' +
+      'then bounds only the VMs between C and their end (default 0)',
+    parse: count(0),
+  },
   by: { type: 'string', value: 'NAME', help: 'who approves, rejects or sets the gate (default: your user name)' },
   reason: { type: 'string', value: 'TEXT', help: 'why' },
   wait: { type: 'boolean', help: 'migrate vm: follow the run until it awaits approval or ends' },

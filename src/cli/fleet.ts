@@ -54,6 +54,7 @@ async function fleetInput({ options }: CommandContext, dryRun = false): Promise<
     ...(options.canary !== undefined && { canary: options.canary }),
     ...(options.failureBudget !== undefined && { failureBudget: options.failureBudget }),
     ...(options.allowConcurrencyAboveSop && { allowConcurrencyAboveSop: true }),
+    ...(options.prestageAhead !== undefined && !dryRun && { prestageAhead: options.prestageAhead }),
     // a dry run changes nothing: no canary, and one VM that cannot be scanned does not stop the others' plans
     ...(dryRun && { canary: 0, failureBudget: 1_000_000 }),
     vmOverrides: {
@@ -235,7 +236,11 @@ export function fleetTable(status: FleetStatus): string {
   const outage = outageSummary(status.vms);
   return [
     `fleet ${status.fleetId}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}; ` +
-      `${status.inFlight} of ${status.concurrency} in flight, canary ${status.canary}, failures ${status.failures}/${status.failureBudget}`,
+      (status.prestageAhead
+        ? `${status.inFlight} in flight, ${status.inCutover ?? 0} of ${status.concurrency} in their cutover ` +
+          `(${status.prestageAhead} pre-staging ahead), canary`
+        : `${status.inFlight} of ${status.concurrency} in flight, canary`) +
+      ` ${status.canary}, failures ${status.failures}/${status.failureBudget}`,
     `gate: ${status.gate.open ? 'open' : 'CLOSED'}: ${printable(status.gate.reason)}${status.gate.by ? ` (${status.gate.by}${status.gate.at ? `, ${status.gate.at}` : ''})` : ''}`,
     ...(status.nodes && status.nodes.length > 1 ? [`nodes: ${printable(nodesLine(status.nodes))}`] : []),
     ...(status.stoppedStarting ? [`no further VM starts: ${status.stoppedStarting}`] : []),

@@ -28,6 +28,11 @@ export const MigrateFleetInputSchema = strictObject({
   failureBudget: z.number().int().min(1).max(1_000_000).default(1),
   /** applied to every VM's migrateVm input: timeouts, runAs, ports, dryRun, startedBy, approvers, fourEyes */
   vmOverrides: VmOverridesSchema.default({}),
+  /**
+   * pre-staged fleets only: up to this many VMs more than `concurrency` run their scan, backup and pre-staging (A, B,
+   * D, E₁, F, G₁) while others cut over; `concurrency` then bounds only the VMs between C and their end (issue 23)
+   */
+  prestageAhead: z.number().int().min(0).max(MAX_FLEET_VMS).optional(),
   /** children started per run before the fleet drains and continues as new, bounding each run's history */
   childrenPerRun: z.number().int().min(1).max(500).default(100),
 }).superRefine((input, ctx) => {
@@ -39,6 +44,13 @@ export const MigrateFleetInputSchema = strictObject({
     });
   }
   // zod runs this on an inventory it refused too: there may be none
+  const prestage = input.vmOverrides.prestage ?? (input.inventory as Partial<typeof input.inventory>).prestage;
+  if (input.prestageAhead && prestage !== true)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prestageAhead'],
+      message: `${input.prestageAhead} VMs ahead need a pre-staged fleet: set prestage in the inventory (or vmOverrides)`,
+    });
   for (const [name, node] of Object.entries((input.inventory as Partial<typeof input.inventory>).nodes ?? {})) {
     if (node.concurrency === undefined) continue;
     const path = ['inventory', 'nodes', name, 'concurrency'];

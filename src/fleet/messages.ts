@@ -64,6 +64,20 @@ export interface ChildProgress {
 export interface GateForChildren {
   gate: FleetGate;
   settled: boolean;
+  /** fleets with `prestageAhead`: the cutover slots a child held before C reads (see CutoverSlots) */
+  cutover?: CutoverSlots;
+}
+
+/**
+ * A fleet that pre-stages ahead (`prestageAhead`) lets only `concurrency` VMs be between C and their end: each holds
+ * before C until its vmid is granted, or stands down (undoing its pre-staging) once the fleet says none will come.
+ */
+export interface CutoverSlots {
+  granted: number[];
+  /** why the fleet grants no further cutover: it stopped starting (canary, failure budget) */
+  stopped?: string;
+  /** how many VMs are in their cutover, of how many may be */
+  taken: string;
 }
 export const gateForChildrenQuery = defineQuery<GateForChildren>('gateForChildren');
 
@@ -114,6 +128,9 @@ export interface FleetStatus {
   failureBudget: number;
   gate: FleetGate;
   inFlight: number;
+  /** fleets with `prestageAhead`: that many VMs more may pre-stage while `inCutover` (≤ concurrency) cut over */
+  prestageAhead?: number;
+  inCutover?: number;
   /** each node in the inventory's order (runs before the fleet spanned nodes have none) */
   nodes?: FleetNode[];
   failures: number;

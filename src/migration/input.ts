@@ -86,6 +86,8 @@ export const MigrateVmInputSchema = strictObject({
   window: WindowSchema.optional(),
   /** set by its fleet: the longest cutover (C to H) measured so far among its VMs of this order, for `window` */
   cutoverMeasuredMs: OutageMsSchema.optional(),
+  /** set by its fleet with `prestageAhead`: C waits until the fleet grants this run a cutover slot */
+  holdForCutover: z.literal(true).optional(),
   /** the fleet's Docker-removal gate when the fleet starts this run; a lone run has none */
   fleetGate: FleetGateSchema.optional(),
   /** the node's bot ledger, committed under the node's lock once the VM is migrated */

@@ -277,6 +277,11 @@ export function phaseOrder(prestage: boolean): readonly Phase[] {
 const waits = ['awaiting-approval', 'awaiting-fleet-gate'] as const;
 /** Waiting for its maintenance window to open (or to have enough left), before C; and before I when asked. */
 export const windowWait = 'awaiting-window' as const;
+/**
+ * Pre-staged ahead (a fleet's `prestageAhead`, issue 23): waiting, before C, for its fleet to grant one of the
+ * `concurrency` cutover slots; before the window, so that a slot is never taken by a run whose window is still shut.
+ */
+export const cutoverSlotWait = 'awaiting-cutover-slot' as const;
 const ends = ['rolling-back', 'completed', 'rolled-back', 'failed', 'planned'] as const;
 /** Where a run has ended: every end but the rollback under way. */
 export const terminalPhases = ends.filter(
@@ -293,7 +298,7 @@ export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
     'starting',
     ...order
       .filter((phase) => !phase.afterApproval)
-      .flatMap((phase) => (phase.name === 'stop-docker' ? [windowWait, phase.name] : [phase.name])),
+      .flatMap((phase) => (phase.name === 'stop-docker' ? [cutoverSlotWait, windowWait, phase.name] : [phase.name])),
     ...waits,
     ...order.filter((phase) => phase.afterApproval).map((phase) => phase.name),
     'completed',
@@ -301,6 +306,6 @@ export function runOrderOf(prestage: boolean): readonly MigrationPhase[] {
 }
 
 /** Every value of a run's phase (the status, the search attribute, the fleet's progress signal). */
-export const migrationPhases = ['starting', ...phaseNames, ...waits, windowWait, ...ends] as const;
+export const migrationPhases = ['starting', ...phaseNames, ...waits, windowWait, cutoverSlotWait, ...ends] as const;
 export type MigrationPhase =
-  'starting' | PhaseName | (typeof waits)[number] | typeof windowWait | (typeof ends)[number];
+  'starting' | PhaseName | (typeof waits)[number] | typeof windowWait | typeof cutoverSlotWait | (typeof ends)[number];

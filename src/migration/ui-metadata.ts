@@ -66,6 +66,11 @@ export function fleetDetails(status: FleetStatus): string {
   if (awaiting.length) lines.push(`**Awaiting approval:** ${awaiting.join(', ')}`);
   const inWindow = status.vms.filter((vm) => vm.phase === 'awaiting-window').map((vm) => vm.vmid);
   if (inWindow.length) lines.push(`**Awaiting their maintenance window:** ${inWindow.join(', ')}`);
+  if (status.prestageAhead !== undefined) {
+    const held = status.vms.filter((vm) => vm.phase === 'awaiting-cutover-slot').map((vm) => vm.vmid);
+    const line = `**In their cutover:** ${status.inCutover ?? 0} of ${status.concurrency}`;
+    lines.push(held.length ? `${line}; pre-staged, awaiting a slot: ${held.join(', ')}` : line);
+  }
   if (status.stoppedStarting) lines.push(`**Starts no more VMs:** ${oneLine(status.stoppedStarting, 300)}`);
   return lines.join('\n\n');
 }

@@ -34,6 +34,7 @@ import {
   type VmProgress,
 } from '../fleet/messages';
 import { migrateVmInputFor } from '../migration/from-inventory';
+import { cutoverSlotWait } from '../migration/phases';
 import { parseInput, parseMigrateVmInput } from '../migration/input';
 import { fleetGateSignal, FleetGateSchema, migrationId, planId } from '../migration/messages';
 import { fleetDetails, migrationSummary } from '../migration/ui-metadata';
@@ -122,19 +123,51 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     return undefined;
   };
   const slots = () => (spansNodes || canaryDone() ? params.concurrency : 1);
+
+  // Fleets without `prestageAhead` (and runs before it) hold a slot from a VM's scan to its end. With it, up to
+  // `ahead` VMs more start, each held before C until granted one of the `concurrency` cutover slots (issue 23).
+  const ahead = params.prestageAhead && patched(patches.prestageAhead) ? params.prestageAhead : 0;
+  /** the VMs granted a cutover slot, until their end: every VM between C and its end is one of them */
+  const cutting = new Set<number>();
+  const cuttingOn = (node: string) => [...cutting].filter((vmid) => nodeOf.get(vmid) === node).length;
+  /** how many more than its cutover slots a node may have in flight: none while its canary runs */
+  const aheadOn = (node: string) => (canaryDone(node) ? ahead : 0);
+  const inFlightCap = () => slots() + ahead;
+  const aheadNote = ahead ? ` (${slots()} in their cutover + ${ahead} pre-staging ahead)` : '';
+
   /** Why a queued VM does not start now, or undefined when it may. */
   const heldBy = (entry: FleetVm): string | undefined => {
     const node = entry.node!;
     const canary = `the canary${nodeNames.length > 1 ? ` of node ${node}` : ''} to complete`;
     if (!canaryDone(node) && !canaries.includes(entry)) return canary;
-    if (running.size >= slots()) return `a free slot (${running.size} of ${slots()} in flight)`;
-    if (!spansNodes || inFlightOn(node) < nodeSlots(node)) return undefined;
+    // a closed gate stops pre-staging new VMs: each would only add to what waits for the operator
+    if (ahead && !state.gate.open) return `the gate to open before pre-staging more (${state.gate.reason})`;
+    if (running.size >= inFlightCap()) return `a free slot (${running.size} of ${inFlightCap()} in flight${aheadNote})`;
+    if (!spansNodes || inFlightOn(node) < nodeSlots(node) + aheadOn(node)) return undefined;
     return canaryDone(node)
-      ? `a free slot on node ${node} (${inFlightOn(node)} of ${nodeSlots(node)} in flight there)`
+      ? `a free slot on node ${node} (${inFlightOn(node)} of ${nodeSlots(node) + aheadOn(node)} in flight there)`
       : canary;
   };
   const nextToStart = () =>
-    running.size < slots() ? startOrder.find((v) => v.state === 'queued' && heldBy(v) === undefined) : undefined;
+    running.size < inFlightCap() ? startOrder.find((v) => v.state === 'queued' && heldBy(v) === undefined) : undefined;
+  /** the next VM held before C that may take a cutover slot, in the order they start; none once starting stopped */
+  const nextCutover = () =>
+    stopReason() === undefined && cutting.size < slots()
+      ? startOrder.find(
+          (v) =>
+            v.state === 'running' &&
+            v.phase === cutoverSlotWait &&
+            !cutting.has(v.vmid) &&
+            cuttingOn(v.node!) < nodeSlots(v.node!),
+        )
+      : undefined;
+  const cutoverSlots = () => ({
+    granted: [...cutting],
+    ...(stopReason() !== undefined && { stopped: stopReason() }),
+    taken: `${cutting.size} of ${slots()} in their cutover`,
+  });
+  /** a VM not granted a slot once starting stopped stands down: its rollback is no failure to close the gate for */
+  const standsDown = (entry: FleetVm) => ahead > 0 && stopReason() !== undefined && !cutting.has(entry.vmid);
 
   // Runs started before this told no one; since, the worker's webhooks hear of the gate, the children and the end.
   const notifies = patched(patches.fleetNotifies);
@@ -181,8 +214,10 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     entry.phase = phase;
     entry.waitingFor = waitingFor;
     if (outageMs !== undefined) entry.outageMs = outageMs;
-    if (phase === 'rolling-back' || phase === 'failed' || (trustsOnlyWhatItReads && phase === 'rolled-back'))
-      closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
+    const rollingBack =
+      phase === 'rolling-back' || phase === 'failed' || (trustsOnlyWhatItReads && phase === 'rolled-back');
+    // a VM standing down undoes its pre-staging, no failure; one that truly failed meanwhile closes it at its end
+    if (rollingBack && !standsDown(entry)) closeGateFor(entry, `is ${phase}: ${problem ?? 'see its run'}`);
     if (phase === 'awaiting-approval')
       tell(
         {
@@ -194,7 +229,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
         },
         `${entry.vmid}:awaiting-approval`,
       );
-    if (phase === 'rolling-back')
+    if (phase === 'rolling-back' && !standsDown(entry))
       tell({ kind: 'rollback-started', ...vmRef(entry), why: problem ?? 'see its run' }, `${entry.vmid}:rollback`);
     // A child at the gate asks for it: the answer is the gate as of every progress taken before this one.
     if (phase === 'awaiting-fleet-gate' && patched(patches.gateAnswer)) void sendGate(entry.workflowId!, true);
@@ -235,7 +270,11 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       takeProgress(entry, progress);
     }),
   );
-  setHandler(gateForChildrenQuery, () => ({ gate: state.gate, settled: reading.size === 0 }));
+  setHandler(gateForChildrenQuery, () => ({
+    gate: state.gate,
+    settled: reading.size === 0,
+    ...(ahead && { cutover: cutoverSlots() }),
+  }));
   const operatorGate = ({ open, by, reason }: { open: boolean; by?: string; reason: string }) => {
     setGate({ open, reason, by: by ?? 'operator' });
     return {
@@ -267,6 +306,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       failureBudget: params.failureBudget,
       gate: state.gate,
       inFlight: running.size,
+      ...(ahead && { prestageAhead: ahead, inCutover: cutting.size }),
       ...(spansNodes && {
         nodes: nodeNames.map((name) => ({
           name,
@@ -311,7 +351,14 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     try {
       const child = await startChild(migrateVm, {
         workflowId,
-        args: [{ ...vmInputs.get(entry.vmid)!, fleetGate: gateAtStart, ...measuredCutover(entry.vmid) }],
+        args: [
+          {
+            ...vmInputs.get(entry.vmid)!,
+            fleetGate: gateAtStart,
+            ...measuredCutover(entry.vmid),
+            ...(ahead && { holdForCutover: true as const }),
+          },
+        ],
         staticSummary: migrationSummary({ vmid: entry.vmid, name: entry.name, node: entry.node, fleetId, dryRun }),
         // A VM migrated (or rejected) before is not migrated again by a fleet; a failed one may be retried.
         workflowIdReusePolicy: dryRun
@@ -344,6 +391,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
           const type = cause instanceof ApplicationFailure ? cause.type : undefined;
           const message = cause instanceof Error ? cause.message : String(cause);
+          if (ahead && type === 'PrestageUndone') return end(entry, 'skipped', { error: message });
           end(entry, type === 'MigrationRolledBack' ? 'rolled-back' : 'failed', { error: message });
           closeGateFor(entry, `${entry.state}: ${message}`);
         },
@@ -365,6 +413,10 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
       waitingFor: undefined,
     });
     running.delete(entry.vmid);
+    cutting.delete(entry.vmid);
+    // once starting stopped, the VMs held before C learn that no slot will come, and stand down
+    if (ahead && stopReason() !== undefined)
+      for (const vmid of running) if (!cutting.has(vmid)) void sendGate(vm(vmid)!.workflowId!);
     showDetails();
     const why = entry.error ?? entry.problems?.at(-1) ?? 'see its run';
     if (outcome === 'rolled-back' || outcome === 'rejected')
@@ -375,6 +427,18 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
     else if (outcome === 'failed')
       tell({ kind: 'run-failed', ...vmRef(entry), error: `in ${entry.phase ?? 'starting'}: ${why}` });
   }
+
+  // Grants the cutover slots as they free, each to the first VM held for one; the child reads its grant from the fleet.
+  if (ahead)
+    void (async () => {
+      for (;;) {
+        await condition(() => nextCutover() !== undefined);
+        const entry = nextCutover()!;
+        cutting.add(entry.vmid);
+        showDetails();
+        void sendGate(entry.workflowId!);
+      }
+    })();
 
   let startedThisRun = 0;
   while (state.vms.some((v) => v.state === 'queued')) {

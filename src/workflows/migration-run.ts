@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   condition,
   executeChild,
   getExternalWorkflowHandle,
@@ -36,6 +37,7 @@ import { outageAfterRollback } from '../migration/outage';
 import {
   ACTIVITY_MARGIN_MS,
   classTimeoutMs,
+  cutoverSlotWait,
   phaseInputs,
   phaseNamed,
   windowWait,
@@ -323,6 +325,7 @@ export class MigrationRun {
    */
   async runPhase(phase: ActivityPhase): Promise<void> {
     const { params, status } = this;
+    if ('window' in phase && phase.window === 'outage') await this.awaitCutoverSlot();
     if ('window' in phase) await this.awaitWindow(phase.window);
     if ('compensation' in phase) {
       const { name, activity, timeout } = phase.compensation;
@@ -353,6 +356,34 @@ export class MigrationRun {
       await sleep(next.at - now);
       now = Date.now();
       next = nextStart(window, now, need.ms);
+    }
+  }
+
+  /**
+   * Pre-staged ahead (`holdForCutover`, set by a fleet with `prestageAhead`): holds C until its fleet grants this run
+   * one of its cutover slots, read from the fleet's own state as the gate is (a `fleetGate` signal makes it read
+   * again, else after a wait that doubles up to GATE_ASK_MAX_MS). Throws PrestageUndone once the fleet says no slot
+   * will come (it stopped starting) or is gone: the rollback then undoes what pre-staging registered.
+   */
+  private async awaitCutoverSlot(): Promise<void> {
+    const { parent, params } = this;
+    if (!params.holdForCutover || !parent || !patched(patches.prestageAhead)) return;
+    let said: string | undefined;
+    for (let wait = GATE_ASK_MIN_MS; ; wait = Math.min(wait * 2, GATE_ASK_MAX_MS)) {
+      const hints = this.gateHints;
+      const answer = await this.quick
+        .readFleetGate(parent.workflowId, parent.runId)
+        .catch((err: unknown) => ({ unanswered: failureMessage(err) }));
+      if ('gone' in answer) throw failure('PrestageUndone', `its fleet ended before its cutover (${answer.gone})`);
+      const cutover = 'gate' in answer ? answer.cutover : undefined;
+      if (cutover?.granted.includes(params.vmid)) return;
+      if (cutover?.stopped) throw failure('PrestageUndone', `its fleet grants no more cutovers: ${cutover.stopped}`);
+      const waitingFor = cutover
+        ? `a cutover slot from its fleet (${cutover.taken})`
+        : `its fleet ${parent.workflowId} to answer (${'unanswered' in answer ? answer.unanswered : 'no slots'})`;
+      if (waitingFor !== said) this.enter(cutoverSlotWait, waitingFor);
+      said = waitingFor;
+      await condition(() => this.gateHints > hints, wait);
     }
   }
 
@@ -434,7 +465,10 @@ export class MigrationRun {
       : params.prestage && status.results.install
         ? 'was left on Docker, untouched (the pre-staged install, copy and panel stay beside it),'
         : 'was left as it was, Docker untouched,';
-    return failure('MigrationRolledBack', `vm ${params.vmid} ${where} after: ${failureMessage(err)}`, [status]);
+    // a run that stood down before its cutover keeps its type: its fleet counts it as skipped, not as failed
+    const undone = err instanceof ApplicationFailure && err.type === 'PrestageUndone';
+    const type = undone ? 'PrestageUndone' : 'MigrationRolledBack';
+    return failure(type, `vm ${params.vmid} ${where} after: ${failureMessage(err)}`, [status]);
   }
 
   /** A rejection rolls back; the reason is the one the fleet gives when its gate closes for it, and the record's. */

@@ -47,4 +47,10 @@ export const patches = {
    * the window says so, on a durable timer; migrateFleet hands each child the longest cutover measured so far
    */
   maintenanceWindow: 'maintenance-window',
+  /**
+   * migrateFleet with `prestageAhead` (issue 23): starts up to that many VMs more than `concurrency`, grants the
+   * cutover slots, and counts a VM that stood down as skipped; migrateVm with `holdForCutover` waits before C for its
+   * slot, read from its fleet, and undoes its pre-staging when none will come
+   */
+  prestageAhead: 'prestage-ahead',
 } as const;

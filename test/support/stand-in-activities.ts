@@ -6,8 +6,10 @@ import type { PhaseResults } from '../../src/migration/contracts';
 import { phases, type PhaseName } from '../../src/migration/phases';
 
 export interface StandInOptions {
-  /** how long each phase takes */
+  /** how long each phase takes, its compensation, the ledger's commit and the record */
   phaseMs: number;
+  /** how long these phases take instead (the benchmark's real VM, scaled) */
+  phaseMsOf?: Partial<Record<PhaseName, number>>;
   /** these VMs fail their acceptance checks, as the lab's gateway-500 guest does */
   failAcceptance?: readonly number[];
   /** a phase's failure for a VM and attempt, if it fails (the stand-in answers when none is given) */
@@ -75,8 +77,13 @@ const GUEST_CLOCK: Partial<Record<keyof PhaseResults, string>> = { stopDocker: '
  * fleet's own logic, fast. The workflows, the lock, the server and the worker stay real; the lock's request
  * (signal-with-start) is the real activity. `fail` makes a phase fail for the VMs it names.
  */
-export function standInActivities({ phaseMs, failAcceptance = [], fail = {} }: StandInOptions): typeof activities {
-  const wait = () => Context.current().sleep(phaseMs);
+export function standInActivities({
+  phaseMs,
+  phaseMsOf = {},
+  failAcceptance = [],
+  fail = {},
+}: StandInOptions): typeof activities {
+  const wait = (phase?: PhaseName) => Context.current().sleep((phase && phaseMsOf[phase]) ?? phaseMs);
   const failures: StandInOptions['fail'] = {
     acceptance: (params) =>
       failAcceptance.includes(params.vmid)
@@ -88,7 +95,7 @@ export function standInActivities({ phaseMs, failAcceptance = [], fail = {} }: S
   for (const phase of phases) {
     if (!('activity' in phase)) continue;
     standIns[phase.activity] = async (params: MigrateVmParams) => {
-      await wait();
+      await wait(phase.name);
       const planted = failures[phase.name]?.(params, Context.current().info.attempt);
       if (planted) throw planted;
       const clock = GUEST_CLOCK[phase.resultKey];
