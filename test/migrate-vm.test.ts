@@ -6,6 +6,7 @@ import { guestExec, type LabOptions } from '../lab/lab';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import type { MigrateVmInput } from '../src/migration/input';
+import type { DoctorReport } from '../src/migration/contracts';
 import {
   approveUpdate,
   rejectSignal,
@@ -123,6 +124,29 @@ describe('migrateVm', () => {
       `cd '${dir}' && find . -printf '%P %m %y %l %n\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum`,
     );
 
+  /**
+   * The migrated workspace is the Docker-era one as it was, but for what the installed release's doctor moved or
+   * edited (phase E's result lists each; what it moved is checked byte for byte where it went).
+   */
+  const expectWorkspaceKept = (vmid: number, doctor: DoctorReport | undefined) => {
+    const moves = (doctor?.moved ?? []).map((move) => move.split(' -> '));
+    const touched = [...(doctor?.edited ?? []), ...moves.flat()]
+      .filter((path) => path.startsWith('workspace/'))
+      .map((path) => path.slice('workspace/'.length));
+    const untouched = (tree: string) =>
+      tree
+        .split('\n')
+        .filter((line) => !touched.some((path) => line.startsWith(`${path} `) || line.endsWith(`  ./${path}`)))
+        .join('\n');
+    expect(untouched(treeOf(vmid, '/root/.openclaw/workspace'))).toBe(
+      untouched(treeOf(vmid, '/data/openclaw/workspace')),
+    );
+    for (const [from, to] of moves)
+      expect(inGuest(vmid, `sha256sum < '/root/.openclaw/${to}'`)).toBe(
+        inGuest(vmid, `sha256sum < '/data/openclaw/${from}'`),
+      );
+  };
+
   describe('the approved, the rejected and the corrupted backup', () => {
     // what the Docker-era bot listed before its migration
     const dockerEraSessions = new Map<number, string[]>();
@@ -163,25 +187,8 @@ describe('migrateVm', () => {
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
       expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      // The workspace as it was, but for what doctor moved or edited (the result lists each); what it moved is in the
-      // state dir byte for byte.
       const doctor = result.status.results.migrateData!.doctor!;
-      const moves = (doctor.moved ?? []).map((move) => move.split(' -> '));
-      const touched = [...(doctor.edited ?? []), ...moves.flat()]
-        .filter((path) => path.startsWith('workspace/'))
-        .map((path) => path.slice('workspace/'.length));
-      const untouched = (tree: string) =>
-        tree
-          .split('\n')
-          .filter((line) => !touched.some((path) => line.startsWith(`${path} `) || line.endsWith(`  ./${path}`)))
-          .join('\n');
-      expect(untouched(treeOf(105, '/root/.openclaw/workspace'))).toBe(
-        untouched(treeOf(105, '/data/openclaw/workspace')),
-      );
-      for (const [from, to] of moves)
-        expect(inGuest(105, `sha256sum < '/root/.openclaw/${to}'`)).toBe(
-          inGuest(105, `sha256sum < '/data/openclaw/${from}'`),
-        );
+      expectWorkspaceKept(105, doctor);
       // The user's view, asked through the bot's own CLI: every conversation the Docker-era bot listed before the run,
       // the migrated workspace as the agent's, the customer's token accepted, and a turn that reads the user's
       // MEMORY.md from there.
@@ -203,7 +210,10 @@ describe('migrateVm', () => {
         '--json',
         '--url',
         `ws://127.0.0.1:${DIRECT_GATEWAY_PORT}`,
+        '--token',
+        token,
       );
+      expect(devices.status).toBe(0);
       const paired = (JSON.parse(devices.stdout) as { paired?: Array<{ deviceId: string }> }).paired ?? [];
       expect(pairedBefore.length).toBeGreaterThan(0);
       expect(paired.map((device) => device.deviceId)).toEqual(expect.arrayContaining(pairedBefore));
@@ -424,7 +434,7 @@ PY`,
       expect(inGuest(111, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
       expect(inGuest(111, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(111, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      expect(treeOf(111, '/root/.openclaw/workspace')).toBe(treeOf(111, '/data/openclaw/workspace'));
+      expectWorkspaceKept(111, result.status.results.migrateData?.doctor);
       expect(result.record).toMatch(/order: pre-staged/);
       expect(result.record).toMatch(
         /- E pre-copy while Docker ran: .*- G systemd units written while Docker ran.*- C stop Docker.*- E data: .*--checksum/s,
@@ -462,8 +472,9 @@ PY`,
       expect(inGuest(113, 'docker ps --format "{{.Names}}" | sort')).toBe(
         ['openclaw-gateway', 'openclaw-panel', STRAY].sort().join('\n'),
       );
-      // the pre-copy and the backup stay; openclaw.json was never patched
-      expect(inGuest(113, 'ls /root/.openclaw/openclaw.json.bak.* 2>/dev/null | wc -l')).toBe('0');
+      // the pre-copy and the backup stay; openclaw.json was never patched: no .bak.<14 digits> of phase E's (the
+      // Docker-era gateway's own .bak and .bak.1 came with the copy)
+      expect(inGuest(113, "ls /root/.openclaw | grep -cE '^openclaw\\.json\\.bak\\.[0-9]{14}$' || true")).toBe('0');
       expect(inGuest(113, `ls -d ${status.results.backup!.dir}`)).toBe(status.results.backup!.dir);
       expect(inGuest(113, 'cat /root/*迁移记录.md')).toMatch(/pre-copy while Docker ran/);
     });
