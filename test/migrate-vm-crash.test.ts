@@ -12,7 +12,7 @@ import { migrateVmInputFor } from '../src/migration/from-inventory';
 import { approveUpdate, rejectUpdate, statusQuery, type MigrationStatus } from '../src/migration/messages';
 import { phaseNamed, phaseOrder, runOrderOf, type Phase } from '../src/migration/phases';
 import type { migrateVm } from '../src/workflows';
-import { dockerEraAnswers } from './support/bot';
+import { dockerEraAnswers, expectWorkspaceKept } from './support/bot';
 import { nodeSsh, stopLab, type Lab } from './support/lab';
 import { startServerAndLab } from './support/lab-and-worker';
 import { WorkerProcesses } from './support/worker-process';
@@ -497,7 +497,7 @@ describe('migrateVm with its worker killed in every phase', () => {
     expect(inVm(`cat '${target(changed)}'`)).toBe('a file the customer wrote while the pre-staged steps ran');
     expect(inVm(`cmp '${rewritten}' '${target(rewritten)}' && echo same`)).toBe('same');
     expect(inVm(`[ -e '${target(removed)}' ] && echo there || echo gone`)).toBe('gone');
-    expect(inVm(`diff -r ${workspace} /root/.openclaw/workspace && echo same`)).toBe('same');
+    expectWorkspaceKept(lab, PRESTAGED_VMID, awaiting.results.migrateData?.doctor);
 
     const decision = { by: 'crash-test', reason: 'the pre-staged run is rolled back' };
     expect((await run.handle.executeUpdate(rejectUpdate, { args: [decision] })).accepted).toBe(true);

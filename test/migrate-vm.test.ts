@@ -6,7 +6,6 @@ import { guestExec, type LabOptions } from '../lab/lab';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import type { MigrateVmInput } from '../src/migration/input';
-import type { DoctorReport } from '../src/migration/contracts';
 import {
   approveUpdate,
   rejectSignal,
@@ -26,6 +25,7 @@ import {
   MEMORY_MARKER,
   sessionKeys,
   dockerEraAnswers,
+  expectWorkspaceKept,
 } from './support/bot';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
@@ -117,36 +117,6 @@ describe('migrateVm', () => {
     const history = await handle.fetchHistory();
     return (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
   }
-  /** `path mode type link-target hardlinks sha256` for every entry below a directory. */
-  const treeOf = (vmid: number, dir: string) =>
-    inGuest(
-      vmid,
-      `cd '${dir}' && find . -printf '%P %m %y %l %n\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum`,
-    );
-
-  /**
-   * The migrated workspace is the Docker-era one as it was, but for what the installed release's doctor moved or
-   * edited (phase E's result lists each; what it moved is checked byte for byte where it went).
-   */
-  const expectWorkspaceKept = (vmid: number, doctor: DoctorReport | undefined) => {
-    const moves = (doctor?.moved ?? []).map((move) => move.split(' -> '));
-    const touched = [...(doctor?.edited ?? []), ...moves.flat()]
-      .filter((path) => path.startsWith('workspace/'))
-      .map((path) => path.slice('workspace/'.length));
-    const untouched = (tree: string) =>
-      tree
-        .split('\n')
-        .filter((line) => !touched.some((path) => line.startsWith(`${path} `) || line.endsWith(`  ./${path}`)))
-        .join('\n');
-    expect(untouched(treeOf(vmid, '/root/.openclaw/workspace'))).toBe(
-      untouched(treeOf(vmid, '/data/openclaw/workspace')),
-    );
-    for (const [from, to] of moves)
-      expect(inGuest(vmid, `sha256sum < '/root/.openclaw/${to}'`)).toBe(
-        inGuest(vmid, `sha256sum < '/data/openclaw/${from}'`),
-      );
-  };
-
   describe('the approved, the rejected and the corrupted backup', () => {
     // what the Docker-era bot listed before its migration
     const dockerEraSessions = new Map<number, string[]>();
@@ -188,7 +158,7 @@ describe('migrateVm', () => {
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
       expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
       const doctor = result.status.results.migrateData!.doctor!;
-      expectWorkspaceKept(105, doctor);
+      expectWorkspaceKept(labOf.get(105)!, 105, doctor);
       // The user's view, asked through the bot's own CLI: every conversation the Docker-era bot listed before the run,
       // the migrated workspace as the agent's, the customer's token accepted, and a turn that reads the user's
       // MEMORY.md from there.
@@ -434,7 +404,7 @@ PY`,
       expect(inGuest(111, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
       expect(inGuest(111, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(111, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      expectWorkspaceKept(111, result.status.results.migrateData?.doctor);
+      expectWorkspaceKept(labOf.get(111)!, 111, result.status.results.migrateData?.doctor);
       expect(result.record).toMatch(/order: pre-staged/);
       expect(result.record).toMatch(
         /- E pre-copy while Docker ran: .*- G systemd units written while Docker ran.*- C stop Docker.*- E data: .*--checksum/s,

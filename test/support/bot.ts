@@ -1,5 +1,6 @@
 import type { SpawnSyncReturns } from 'node:child_process';
 import { guestExec, guestModelRequests } from '../../lab/lab';
+import type { DoctorReport } from '../../src/migration/contracts';
 import type { Lab } from './lab';
 
 /**
@@ -64,4 +65,38 @@ export function memoryTurn(bot: Bot, lab: Lab, vmid: number, port: number, token
   );
   const sent = guestModelRequests(lab, vmid).slice(before);
   return { turn, sent: JSON.stringify(sent.map((r) => r.body)), paths: sent.map((r) => r.path) };
+}
+
+const inGuest = (lab: Lab, vmid: number, script: string) =>
+  guestExec(lab, vmid, ['/bin/bash', '-c', script]).stdout.trim();
+
+/** `path mode type link-target hardlinks`, then `sha256  ./path`, for every entry below a directory in a guest. */
+export const treeOf = (lab: Lab, vmid: number, dir: string) =>
+  inGuest(
+    lab,
+    vmid,
+    `cd '${dir}' && find . -printf '%P %m %y %l %n\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum`,
+  );
+
+/**
+ * The migrated workspace is the Docker-era one as it was, but for what the installed release's doctor moved or
+ * edited (phase E's result lists each; what it moved is checked byte for byte where it went).
+ */
+export function expectWorkspaceKept(lab: Lab, vmid: number, doctor: DoctorReport | undefined): void {
+  const moves = (doctor?.moved ?? []).map((move) => move.split(' -> '));
+  const touched = [...(doctor?.edited ?? []), ...moves.flat()]
+    .filter((path) => path.startsWith('workspace/'))
+    .map((path) => path.slice('workspace/'.length));
+  const untouched = (tree: string) =>
+    tree
+      .split('\n')
+      .filter((line) => !touched.some((path) => line.startsWith(`${path} `) || line.endsWith(`  ./${path}`)))
+      .join('\n');
+  expect(untouched(treeOf(lab, vmid, '/root/.openclaw/workspace'))).toBe(
+    untouched(treeOf(lab, vmid, '/data/openclaw/workspace')),
+  );
+  for (const [from, to] of moves)
+    expect(inGuest(lab, vmid, `sha256sum < '/root/.openclaw/${to}'`)).toBe(
+      inGuest(lab, vmid, `sha256sum < '/data/openclaw/${from}'`),
+    );
 }
