@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,23 +15,46 @@ import { benchOutage } from './outage';
  * `npm run bench [-- lab-up|fleet-lab|fleet-large|fleet-pipeline|command|outage [--vms N] [--phase-ms N]
  * [--scale N] [--guests N]]`.
  */
+/** CPU seconds the lab's guests have used so far: their boot scripts' cgroups (lab/nspawn-boot.sh) hold it all. */
+function guestsCpuSeconds(state: Awaited<ReturnType<typeof labUp>>): number {
+  return state.guests
+    .map((guest) => readFileSync(join(guest.booted.container.machineDir, 'cgroup'), 'utf8').trim())
+    .map((cgroup) => Number(/^usage_usec (\d+)$/m.exec(readFileSync(join(cgroup, 'cpu.stat'), 'utf8'))?.[1]) / 1e6)
+    .reduce((sum, seconds) => sum + seconds, 0);
+}
+
+/** The whole machine's busy CPU seconds so far (/proc/stat: all but idle and iowait), other users' work included. */
+function machineBusySeconds(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = ticks;
+  return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 async function benchLabUp(guests: number, rounds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openclaw-lab-bench-'));
   try {
     await labUp({ guests: 1 }, dir); // warms the guest image, the OpenClaw cache and the tool bundles
     await labDown(dir);
     const times: number[] = [];
+    const guestCpu: number[] = [];
+    const machineCpu: number[] = [];
     for (let round = 0; round < rounds; round++) {
       const started = process.hrtime.bigint();
-      await labUp({ guests }, dir);
+      const busy = machineBusySeconds();
+      const state = await labUp({ guests }, dir);
       times.push(Number(process.hrtime.bigint() - started) / 1e9);
+      machineCpu.push(machineBusySeconds() - busy);
+      guestCpu.push(guestsCpuSeconds(state));
       await labDown(dir);
     }
-    const sorted = [...times].sort((a, b) => a - b);
     console.log(
       `lab up --guests ${guests} (warm cache, default data): ` +
-        `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} s, min ${sorted[0].toFixed(2)} s, ` +
-        `max ${sorted[sorted.length - 1].toFixed(2)} s over ${rounds} rounds`,
+        `median ${median(times).toFixed(2)} s, min ${Math.min(...times).toFixed(2)} s, ` +
+        `max ${Math.max(...times).toFixed(2)} s over ${rounds} rounds; ` +
+        `CPU: the guests' median ${median(guestCpu).toFixed(1)} s (${guestCpu.map((s) => s.toFixed(1)).join(', ')}), ` +
+        `the machine's busy median ${median(machineCpu).toFixed(1)} s, every user's (load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`,
     );
   } finally {
     await labDown(dir);

@@ -12,9 +12,10 @@ const usage = `usage: npm run lab -- <up|status|down> [options]
                                   backup-corrupt, ssh-drop, port-taken, unit-fails, gateway-500,
                                   restart-always (the compose file says restart: always)
           --direct-ssh VMID       that guest also runs its own sshd (repeatable)
-          --workspace-files N     files in each guest's workspace (300)
+          --workspace-files N     the lab's user files added to each guest's workspace (300)
           --big-file-mib N        size of the workspace's large file (24)
-          --sessions N            session files (6)
+          --docker-era RELEASE    the guests' Docker-era OpenClaw: 2026.2.19 or 2026.9.6 (DEFAULT_DOCKER_ERA_RELEASE)
+          --docker-era-of VMID:RELEASE  that guest's own (repeatable)
           --disk-size SIZE        each guest's disk (2g)
           --pve 8|9               the Proxmox VE whose wording the node's qm speaks (9: 9.1 and later)
           --install prefix|registry  how the installer stand-in installs OpenClaw: unpack the prepared
@@ -36,7 +37,8 @@ async function main(argv: string[]): Promise<number> {
       'direct-ssh': { type: 'string', multiple: true },
       'workspace-files': { type: 'string' },
       'big-file-mib': { type: 'string' },
-      sessions: { type: 'string' },
+      'docker-era': { type: 'string' },
+      'docker-era-of': { type: 'string', multiple: true },
       'disk-size': { type: 'string' },
       pve: { type: 'string' },
       install: { type: 'string' },
@@ -53,7 +55,10 @@ async function main(argv: string[]): Promise<number> {
         directSsh: (values['direct-ssh'] ?? []).map(Number),
         workspaceFiles: number(values['workspace-files']),
         bigFileMiB: number(values['big-file-mib']),
-        sessions: number(values.sessions),
+        dockerEra: values['docker-era'] as LabOptions['dockerEra'],
+        dockerEraOf: Object.fromEntries(
+          (values['docker-era-of'] ?? []).map((pair) => pair.split(':')),
+        ) as LabOptions['dockerEraOf'],
         diskSize: values['disk-size'],
         pve: values.pve as LabOptions['pve'],
         install: values.install as LabOptions['install'],

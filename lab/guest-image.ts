@@ -7,15 +7,23 @@
  *                                  ca-certificates, iproute2, procps (and inotify-tools and socat for the lab's
  *                                  fault watcher); plus the compose v2 plugin, built from Go
  *                                  modules (Debian 12's docker.io has no `docker compose`)
- *     docker-storage.tar           a Docker storage snapshot: the build guest's /var/lib/docker (overlay2, dockerd
- *                                  stopped, no containers) holding the Docker-era OpenClaw's images, which a guest's
- *                                  /var/lib/docker starts from (lab/nspawn-boot.sh), so no guest loads images: the
- *                                  gateway image (Node 24 and the real openclaw package from the OpenClaw cache) and
- *                                  the panel image (the lab's panel with its node_modules from `npm ci --omit=dev` of
- *                                  its lock: lab/panel-deps.ts), tagged as the record's images; made by `docker
- *                                  import` in a booted build guest, because no registry serves images here. The gateway holds the cache's 2026.9.6,
- *                                  not the record's 2026.2.19: that one depends on a git repository on GitHub
- *                                  (libsignal-node, through @whiskeysockets/baileys), out of reach here
+ *     docker-<release>.tar         a Docker storage snapshot, one per DOCKER_ERA_RELEASES: the build guest's
+ *                                  /var/lib/docker (overlay2, dockerd stopped, no containers) after `docker load` of
+ *                                  that release's gateway image and the panel's, a tar that a guest's /var/lib/docker
+ *                                  starts from (lab/nspawn-boot.sh), so no guest loads images. The gateway image:
+ *                                  Node 24 and the real openclaw package of that release from its OpenClaw cache, at
+ *                                  /app, run as node, uid 1000, as the real image is, tagged ghcr.io/openclaw/
+ *                                  openclaw:<release>; 2026.2.19 is the registry's with its git-only libsignal
+ *                                  overridden (lab/openclaw-cache.ts). The panel image: the lab's panel with its
+ *                                  node_modules from `npm ci --omit=dev` of its lock (lab/panel-deps.ts), tagged as
+ *                                  the record's
+ *     state-<release>.tgz          the Docker-era state that release's real gateway wrote (lab/guest/seed-state.sh:
+ *                                  onboarding, agent turns in three sessions, a cron job, a paired device, the
+ *                                  user's workspace files), against the lab's model endpoint; each guest unpacks it
+ *                                  into /data/openclaw. Beside it, state-<release>.tgz.sessions.json: that gateway's
+ *                                  own `sessions --json` listing of it
+ *                                  The images are made by `docker import` in a booted build guest, because no
+ *                                  registry serves images here, and the states by running them there
  *     marker.json                  written last: inputs, size, build time; without it the image is rebuilt
  *
  *     tsx lab/guest-image.ts       builds the image if this machine has none, prints it as JSON
@@ -24,8 +32,10 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   cpSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -34,14 +44,30 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { bootContainer, enterMachine, killContainer } from './machine';
-import { defaultCacheDir, prepareOpenClawCache, run, type Log } from './openclaw-cache';
+import {
+  bootContainer,
+  bridgeIntoMachine,
+  enterMachine,
+  inMachine,
+  killContainer,
+  MACHINE_LAN_ADDRESS,
+} from './machine';
+import { MODEL_BASE_URL_IN_GUEST, MODEL_HOST, MODEL_PORT_IN_GUEST, startModelStub } from './model-stub';
+import {
+  DEFAULT_DOCKER_ERA_RELEASE,
+  defaultCacheDir,
+  DOCKER_ERA_RELEASES,
+  prepareOpenClawCache,
+  run,
+  type Log,
+  type OpenClawRelease,
+} from './openclaw-cache';
 import { PANEL_APP_DIR, preparePanelDeps } from './panel-deps';
 import { withPidLock } from './shared/pid-lock';
 import { printPreparedCache } from './shared/cache-main';
 
 /** Bump when the image's layout changes in a way its inputs do not show. */
-const IMAGE_FORMAT = 2;
+const IMAGE_FORMAT = 3;
 export const GUEST_SUITE = 'bookworm';
 export const GUEST_PACKAGES = [
   'systemd',
@@ -63,9 +89,11 @@ export const GUEST_PACKAGES = [
 ] as const;
 export const COMPOSE_MODULE = 'github.com/docker/compose/v2';
 export const COMPOSE_VERSION = 'v2.40.3';
-/** The record's Docker-era images (vmid 105's compose file). */
+/** A Docker-era gateway image: the record's name (vmid 105's compose file), tagged with its release. */
+export const gatewayImage = (release: OpenClawRelease) => `ghcr.io/openclaw/openclaw:${release}`;
+/** The Docker-era images of a guest of the default release. */
 export const DOCKER_ERA_IMAGES = {
-  gateway: 'ghcr.io/openclaw/openclaw:2026.2.19',
+  gateway: gatewayImage(DEFAULT_DOCKER_ERA_RELEASE),
   panel: 'ghcr.io/bianshumeng/openclaw-panel:v2026.02.10',
 } as const;
 const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
@@ -73,8 +101,10 @@ const APT_SOURCES = '/etc/apt/sources.list.d/debian.sources';
 export interface GuestImage {
   dir: string;
   rootfs: string;
-  /** a tar of a Docker storage holding the Docker-era images, that a guest's /var/lib/docker starts from */
-  dockerSnapshot: string;
+  /** each release's Docker storage snapshot (a tar of /var/lib/docker holding its gateway image and the panel's) */
+  dockerSnapshot: Record<OpenClawRelease, string>;
+  /** the state each release's gateway wrote, and its `sessions --json` listing of it */
+  stateTgz: Record<OpenClawRelease, string>;
   sizeBytes: number;
   /** True when this call built the image. */
   built: boolean;
@@ -102,16 +132,20 @@ function filesUnder(dir: string): string[] {
 
 /** Everything the image is made of; its hash names the image's directory. */
 async function imageInputs(log: Log): Promise<Record<string, unknown>> {
-  const openclaw = await prepareOpenClawCache(undefined, { log: (line) => log(`openclaw-cache: ${line}`) });
+  const openclaw: Record<string, string> = {};
+  for (const release of DOCKER_ERA_RELEASES) {
+    const cache = await prepareOpenClawCache({ release, log: (line) => log(`openclaw-cache: ${line}`) });
+    openclaw[release] = `${cache.versionOutput} ${cache.sizeBytes}`;
+  }
+  const source = (file: string) => readFileSync(join(__dirname, file));
   return {
     format: IMAGE_FORMAT,
     suite: GUEST_SUITE,
     packages: GUEST_PACKAGES,
     aptSources: readFileSync(APT_SOURCES, 'utf8'),
     compose: `${COMPOSE_MODULE}@${COMPOSE_VERSION}`,
-    openclaw: openclaw.versionOutput,
-    openclawPrefixBytes: openclaw.sizeBytes,
-    images: DOCKER_ERA_IMAGES,
+    openclaw,
+    images: { gateway: DOCKER_ERA_RELEASES.map(gatewayImage), panel: DOCKER_ERA_IMAGES.panel },
     panelApp: createHash('sha256')
       .update(
         filesUnder(PANEL_APP_DIR)
@@ -120,9 +154,7 @@ async function imageInputs(log: Log): Promise<Record<string, unknown>> {
           .join('\n'),
       )
       .digest('hex'),
-    scripts: createHash('sha256')
-      .update(readFileSync(join(__dirname, 'nspawn-boot.sh')))
-      .digest('hex'),
+    scripts: createHash('sha256').update(source('nspawn-boot.sh')).update(source('guest/seed-state.sh')).digest('hex'),
   };
 }
 
@@ -182,15 +214,24 @@ function imageRoot(root: string, nodeBinary: string, appDir: string, nodeModules
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
   for (const dir of ['tmp', 'root', 'home/node']) mkdirSync(join(root, dir), { recursive: true });
   chmodSync(join(root, 'tmp'), 0o1777);
+  chownSync(join(root, 'home/node'), 1000, 1000);
   const own = (src: string) => !nodeModules || src !== join(appDir, 'node_modules');
   cpSync(appDir, join(root, 'app'), { recursive: true, verbatimSymlinks: true, filter: own });
   if (nodeModules) cpSync(nodeModules, join(root, 'app/node_modules'), { recursive: true, verbatimSymlinks: true });
+  // readable by the image's user: a package unpacked from its npm tarball keeps the tarball's modes, and 2026.2.19's
+  // has files only their owner reads (dist/paths-*.js, 0600), which `npm install -g` would have normalized
+  execFileSync('chmod', ['-R', 'a+rX', join(root, 'app')]);
 }
 
-/** Imports both image roots into the Docker of a booted build guest and saves them to one tarball. */
+/**
+ * Imports the image roots into the Docker of a booted build guest, runs each gateway image on a state of its own
+ * (lab/guest/seed-state.sh) against the lab's model endpoint, bridged in, and snapshots for each release a Docker
+ * storage that holds its gateway image and the panel's, loaded from their `docker save` into an empty one.
+ */
 async function makeDockerImages(work: string, rootfs: string, log: Log): Promise<void> {
   const machineDir = join(work, 'build-guest');
   mkdirSync(machineDir, { recursive: true });
+  copyFileSync(join(__dirname, 'guest/seed-state.sh'), join(work, 'seed-state.sh'));
   log('booting a build guest (systemd-nspawn) to make the Docker-era images with its Docker');
   const guest = await bootContainer({
     imageRoot: rootfs,
@@ -200,31 +241,75 @@ async function makeDockerImages(work: string, rootfs: string, log: Log): Promise
     dockerSize: '8g',
     binds: [{ host: work, guest: '/run/guest-image' }],
   });
+  const model = await startModelStub([{ socketPath: join(work, 'model.sock'), logPath: join(work, 'model-seed.log') }]);
+  const bridge = bridgeIntoMachine(guest, MODEL_PORT_IN_GUEST, join(work, 'model.sock'), MACHINE_LAN_ADDRESS);
+  const inGuest = (what: string, script: string, ...args: string[]) => {
+    const done = enterMachine(guest.initPid, ['/bin/bash', '-c', `set -euo pipefail\n${script}`, what, ...args]);
+    if (done.status !== 0) throw new Error(`guest-image: ${what} failed:\n${done.stderr}${done.stdout}`);
+    return done.stdout;
+  };
   try {
-    const script = `set -euo pipefail
-systemctl is-active --quiet docker || systemctl start docker
+    inGuest(
+      'making the Docker images',
+      `systemctl is-active --quiet docker || systemctl start docker
 import_root() { tar -C "$1" -c . | docker import "\${@:3}" - "$2" >/dev/null; }
-import_root /run/guest-image/gateway-root "$1" --change 'WORKDIR /app' --change 'ENV HOME=/home/node' \\
-  --change 'CMD ["node", "openclaw.mjs", "gateway", "--bind", "lan", "--port", "18789", "--allow-unconfigured"]'
-import_root /run/guest-image/panel-root "$2" --change 'WORKDIR /app' --change 'CMD ["node", "src/server.js"]'
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'
-# dockerd stopped (its socket too, or a client would start it again): the storage as a guest's Docker starts from it
-systemctl stop docker.socket docker
-tar --numeric-owner --xattrs --xattrs-include='*' -C /var/lib/docker -cf /run/guest-image/docker-storage.tar .`;
-    const made = enterMachine(guest.initPid, [
-      '/bin/bash',
-      '-c',
-      script,
-      'make-images',
-      DOCKER_ERA_IMAGES.gateway,
+import_root /run/guest-image/panel-root "$1" --change 'WORKDIR /app' --change 'CMD ["node", "src/server.js"]'
+docker save -o /run/guest-image/panel.tar "$1"`,
       DOCKER_ERA_IMAGES.panel,
-    ]);
-    if (made.status !== 0) throw new Error(`guest-image: making the Docker images failed:\n${made.stderr}`);
-    for (const line of made.stdout.trim().split('\n')) log(`image ${line}`);
+    );
+    for (const release of DOCKER_ERA_RELEASES) {
+      const image = gatewayImage(release);
+      inGuest(
+        `making the ${release} gateway image`,
+        `tar -C "/run/guest-image/gateway-root-$2" -c . | docker import --change 'WORKDIR /app' --change 'USER node' \
+  --change 'ENV HOME=/home/node' --change 'CMD ["node", "dist/index.js", "gateway", "--bind", "lan", "--port", "18789"]' \
+  - "$1" >/dev/null
+docker save -o "/run/guest-image/gateway-$2.tar" "$1"`,
+        image,
+        release,
+      );
+      const started = Date.now();
+      log(`seeding the ${release} state with its gateway (onboarding, 6 agent turns, a cron job)`);
+      // not enterMachine: its spawnSync would block this process's event loop, and the model endpoint with it
+      await run(
+        'nsenter',
+        inMachine(guest.initPid, [
+          'bash',
+          '/run/guest-image/seed-state.sh',
+          image,
+          `/run/guest-image/state-${release}.tgz`,
+          MODEL_BASE_URL_IN_GUEST,
+          `${MODEL_HOST}:${MACHINE_LAN_ADDRESS}`,
+        ]),
+        { log, prefix: `seed ${release}: ` },
+      );
+      log(`${release} state seeded in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    }
+    log(`images: ${inGuest('listing the images', "docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'")}`);
+    for (const release of DOCKER_ERA_RELEASES) {
+      inGuest(
+        `snapshotting the ${release} Docker storage`,
+        // dockerd stopped (its socket too, or a client would start it again), its storage emptied, then only these
+        // images loaded: the snapshot holds no container, network or volume of the seeding
+        `systemctl stop docker.socket docker
+find /var/lib/docker -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+systemctl start docker
+for image in "/run/guest-image/gateway-$1.tar" /run/guest-image/panel.tar; do docker load -q -i "$image" >/dev/null; done
+systemctl stop docker.socket docker
+tar --numeric-owner --xattrs --xattrs-include='*' -C /var/lib/docker -cf "/run/guest-image/docker-$1.tar" .`,
+        release,
+      );
+    }
   } finally {
+    process.kill(bridge, 'SIGTERM');
+    await model.close();
     await killContainer(guest);
   }
-  rmSync(join(work, 'gateway-root'), { recursive: true, force: true });
+  rmSync(join(work, 'seed-state.sh'), { force: true });
+  for (const saved of [...DOCKER_ERA_RELEASES.map((release) => `gateway-${release}.tar`), 'panel.tar'])
+    rmSync(join(work, saved), { force: true });
+  for (const release of DOCKER_ERA_RELEASES)
+    rmSync(join(work, `gateway-root-${release}`), { recursive: true, force: true });
   rmSync(join(work, 'panel-root'), { recursive: true, force: true });
 }
 
@@ -246,13 +331,18 @@ async function build(dir: string, inputs: Record<string, unknown>, log: Log): Pr
   await buildCompose(work, join(rootfs, 'usr/libexec/docker/cli-plugins/docker-compose'), log);
   log(`compose plugin built after ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-  const openclaw = await prepareOpenClawCache(undefined, { log });
-  const prefix = join(work, 'openclaw-prefix');
-  mkdirSync(prefix);
-  execFileSync('tar', ['-xzf', openclaw.prefixTgz, '-C', prefix]);
-  imageRoot(join(work, 'gateway-root'), join(prefix, 'bin/node'), join(prefix, 'lib/node_modules/openclaw'));
-  imageRoot(join(work, 'panel-root'), join(prefix, 'bin/node'), PANEL_APP_DIR, panelDeps.nodeModules);
-  rmSync(prefix, { recursive: true, force: true });
+  for (const release of DOCKER_ERA_RELEASES) {
+    const openclaw = await prepareOpenClawCache({ release, log });
+    const prefix = join(work, 'openclaw-prefix');
+    mkdirSync(prefix);
+    execFileSync('tar', ['-xzf', openclaw.prefixTgz, '-C', prefix]);
+    const node = join(prefix, 'bin/node');
+    imageRoot(join(work, `gateway-root-${release}`), node, join(prefix, 'lib/node_modules/openclaw'));
+    if (!existsSync(join(work, 'panel-root'))) {
+      imageRoot(join(work, 'panel-root'), node, PANEL_APP_DIR, panelDeps.nodeModules);
+    }
+    rmSync(prefix, { recursive: true, force: true });
+  }
   await makeDockerImages(work, rootfs, log);
 
   const sizeBytes = Number(execFileSync('du', ['-sb', work], { encoding: 'utf8' }).split('\t')[0]);
@@ -273,6 +363,9 @@ function readMarker(dir: string): Marker | undefined {
   }
 }
 
+const perRelease = (path: (release: OpenClawRelease) => string) =>
+  Object.fromEntries(DOCKER_ERA_RELEASES.map((release) => [release, path(release)])) as Record<OpenClawRelease, string>;
+
 /** Returns this machine's guest image, building it first when there is none for today's inputs. */
 export async function prepareGuestImage(opts: { log?: Log; cacheRoot?: string } = {}): Promise<GuestImage> {
   const log = opts.log ?? defaultLog;
@@ -283,7 +376,8 @@ export async function prepareGuestImage(opts: { log?: Log; cacheRoot?: string } 
   const result = (marker: Marker, built: boolean): GuestImage => ({
     dir,
     rootfs: join(dir, 'rootfs'),
-    dockerSnapshot: join(dir, 'docker-storage.tar'),
+    dockerSnapshot: perRelease((release) => join(dir, `docker-${release}.tar`)),
+    stateTgz: perRelease((release) => join(dir, `state-${release}.tgz`)),
     sizeBytes: marker.sizeBytes,
     built,
     buildMs: marker.buildMs,

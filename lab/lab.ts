@@ -21,6 +21,7 @@ import { DEFAULT_LEDGER_PATH } from '../src/migration/node-lock';
 import { prepareGuestImage, type GuestImage } from './guest-image';
 import {
   bootContainer,
+  bridgeIntoMachine,
   containerInit,
   enterMachine,
   forkedChild,
@@ -29,7 +30,14 @@ import {
   waitForBoot,
   type Container,
 } from './machine';
-import { OPENCLAW_VERSION, prepareOpenClawCache } from './openclaw-cache';
+import { MODEL_PORT_IN_GUEST, readModelLog, type ModelRequest } from './model-stub';
+import {
+  DEFAULT_DOCKER_ERA_RELEASE,
+  DOCKER_ERA_RELEASES,
+  OPENCLAW_VERSION,
+  prepareOpenClawCache,
+  type OpenClawRelease,
+} from './openclaw-cache';
 import { GUEST_REGISTRY_PORT, prepareRegistry, startLabRegistry, type RegistryCache } from './registry';
 import { GUEST_QGA_DIR, seedGuestData, seedGuestSystem, toolWrapper } from './seed';
 import { QM_PVE_FILE } from './node/qm';
@@ -80,7 +88,6 @@ export const LabOptionsSchema = z.object({
   faults: z.array(FaultSchema.or(z.object({ vmid: z.number().int(), kind: z.enum(faultKinds) }))).default([]),
   /** vmids that also run their own sshd, reached without the node (seed 004's machines) */
   directSsh: z.array(z.number().int()).default([]),
-  sessions: z.number().int().min(0).default(6),
   workspaceFiles: z.number().int().min(5).default(300),
   bigFileMiB: z.number().int().min(0).default(24),
   diskSize: z
@@ -94,6 +101,10 @@ export const LabOptionsSchema = z.object({
    * as the real installer does, Node 24 then `npm install -g openclaw@<version>` through the lab's registry
    */
   install: z.enum(['prefix', 'registry']).default('prefix'),
+  /** the Docker-era release of the guests not named in `dockerEraOf` */
+  dockerEra: z.enum(DOCKER_ERA_RELEASES).default(DEFAULT_DOCKER_ERA_RELEASE),
+  /** a guest's own Docker-era release, by vmid (one fleet can mix them) */
+  dockerEraOf: z.record(z.string().regex(/^\d+$/), z.enum(DOCKER_ERA_RELEASES)).default({}),
 });
 export type LabOptions = z.input<typeof LabOptionsSchema>;
 
@@ -108,7 +119,9 @@ interface GuestState {
   /** host pid of the guest's first boot's PID 1, its systemd (guestInit follows reboots) */
   initPid: number;
   /** the guest's systemd-nspawn container, and the bridges that serve it the release endpoint and the registry */
-  booted: { container: Container; releaseBridgePid: number; registryBridgePid: number };
+  booted: { container: Container; releaseBridgePid: number; registryBridgePid: number; modelBridgePid: number };
+  /** the Docker-era release its gateway runs */
+  dockerEra: OpenClawRelease;
   /** seed 004's machines: a host loopback port forwarded to the guest's own sshd, with the guest's host key */
   directSsh?: { port: number; forwarderPid: number; hostKeySha256: string };
 }
@@ -119,6 +132,8 @@ interface LabState {
   releaseServerPid: number;
   /** the lab's Verdaccio, offline, on <lab dir>/run/registry.sock */
   registryPid: number;
+  /** the model endpoint (lab/model-stub.ts), one socket and one request log a guest */
+  modelStubPid: number;
   guests: GuestState[];
   inventoryPath: string;
   /** the operator's key for the node (and direct-SSH guests), and a known_hosts file pinning the node */
@@ -206,6 +221,7 @@ function nodeSshdConfig(port: number): string {
 const TOOL_ENTRIES = {
   qm: 'lab/node/qm.ts',
   'release-server': 'lab/release-server.ts',
+  'model-stub': 'lab/model-stub.ts',
 } as const;
 export type LabTool = keyof typeof TOOL_ENTRIES;
 
@@ -226,7 +242,7 @@ export async function bundleTools(outdir: string, tools: readonly LabTool[]): Pr
 async function prepareTools(dir: string, install: LabOptions['install'], registry: RegistryCache): Promise<void> {
   const tools = join(dir, 'tools');
   mkdirSync(tools, { recursive: true });
-  await bundleTools(tools, ['qm', 'release-server']);
+  await bundleTools(tools, ['qm', 'release-server', 'model-stub']);
   for (const script of ['fault-watcher.sh', 'guest/install-openclaw.sh']) {
     copyFileSync(join(repoRoot, 'lab', script), join(tools, script.replace('guest/', '')));
   }
@@ -246,17 +262,34 @@ async function prepareTools(dir: string, install: LabOptions['install'], registr
   writeFileSync(join(tools, 'install-openclaw.conf'), `method=${install}\nversion=${OPENCLAW_VERSION}\n`);
 }
 
-/** A guest's /var/lib/docker: room for the Docker-era images (≈0.8 GB) and their containers' layers. */
+/** A guest's /var/lib/docker: room for the Docker-era images (≈1.6 GB for 2026.2.19) and their containers' layers. */
 const GUEST_DOCKER_SIZE = '3g';
+const modelSocket = (dir: string, vmid: number) => join(dir, 'run/model', `${vmid}.sock`);
+const modelLog = (dir: string, vmid: number) => join(dir, 'run/model', `${vmid}.jsonl`);
+
+/** Every request a guest's bots sent to the lab's model endpoint, oldest first. */
+export function guestModelRequests(state: LabState, vmid: number): ModelRequest[] {
+  return readModelLog(modelLog(state.labDir, vmid));
+}
+
+/**
+ * When a Docker-era gateway has finished starting, as the VM's has long before a migration: its log line, and a
+ * directory that must have been still for 5 s. 2026.9.6 says `ready`, after which its control-UI sidecar still fills
+ * cache/control-ui-assets; 2026.2.19 says `listening on` and has no such sidecar.
+ */
+const GATEWAY_STARTED: Record<OpenClawRelease, { line: string; still: string }> = {
+  '2026.2.19': { line: '\\[gateway\\] listening on', still: '/data/openclaw' },
+  '2026.9.6': { line: '\\[gateway\\] ready', still: '/data/openclaw/cache/control-ui-assets' },
+};
 
 /**
  * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: its Docker starts
- * from the image's storage snapshot (the images loaded once per machine, no containers), and the compose project
- * makes the containers. The release endpoint is bridged into its network namespace.
+ * from the image's storage snapshot of its release (the images loaded once per machine, no containers), and the
+ * compose project makes the containers. The release endpoint is bridged into its network namespace.
  */
 async function startGuest(
   dir: string,
-  guest: { vmid: number; name: string },
+  guest: { vmid: number; name: string; dockerEra: OpenClawRelease },
   image: GuestImage,
   options: z.output<typeof LabOptionsSchema>,
 ): Promise<GuestState['booted']> {
@@ -267,15 +300,18 @@ async function startGuest(
     hostname: guest.name,
     diskSize: options.diskSize,
     dockerSize: GUEST_DOCKER_SIZE,
-    dockerSnapshot: image.dockerSnapshot,
+    dockerSnapshot: image.dockerSnapshot[guest.dockerEra],
     binds: [
       { host: join(dir, 'tools'), guest: '/run/openclaw-lab', readOnly: true },
       { host: faultDir(dir, guest.vmid), guest: '/run/openclaw-lab-faults', readOnly: true },
       { host: join(dir, 'run/qemu-server'), guest: GUEST_QGA_DIR },
     ],
   });
-  const releaseBridgePid = bridgeIntoGuest(container, RELEASE_PORT_IN_GUEST, join(dir, 'run/release.sock'));
-  const registryBridgePid = bridgeIntoGuest(container, GUEST_REGISTRY_PORT, join(dir, 'run/registry.sock'));
+  // on every address of the guest: the gateway's container reaches it at the Docker host's address (extra_hosts), the
+  // direct install after a migration at the guest's LAN address (its /etc/hosts, lab/seed.ts)
+  const modelBridgePid = bridgeIntoMachine(container, MODEL_PORT_IN_GUEST, modelSocket(dir, guest.vmid), '0.0.0.0');
+  const releaseBridgePid = bridgeIntoMachine(container, RELEASE_PORT_IN_GUEST, join(dir, 'run/release.sock'));
+  const registryBridgePid = bridgeIntoMachine(container, GUEST_REGISTRY_PORT, join(dir, 'run/registry.sock'));
   const dockerEraUp = enterMachine(container.initPid, [
     '/bin/bash',
     '-c',
@@ -294,38 +330,22 @@ async function startGuest(
       enterMachine(container.initPid, [
         '/bin/bash',
         '-c',
-        `docker logs openclaw-gateway 2>&1 | grep -q '\\[gateway\\] ready' &&
+        // the compose sets TERM=xterm-256color, so the gateway colours its log: codes stripped before matching
+        `docker logs openclaw-gateway 2>&1 | sed 's/\\x1b\\[[0-9;]*m//g' | grep -q "$4" &&
           curl -fsS --max-time 5 -o /dev/null "$1" && curl -fsS --max-time 5 -o /dev/null "$2" &&
           [ -d "$3" ] && [ -z "$(find "$3" -newermt '5 seconds ago' -print -quit)" ]`,
         'lab-up',
         'http://127.0.0.1:28789/health',
         'http://127.0.0.1:28080/api/health',
-        '/data/openclaw/cache/control-ui-assets',
+        GATEWAY_STARTED[guest.dockerEra].still,
+        GATEWAY_STARTED[guest.dockerEra].line,
       ]).status === 0,
     600_000, // a loaded machine's gateway takes minutes
   );
   const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
   if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
   if (faults.length > 0) startFaultWatcher(container.initPid);
-  return { container, releaseBridgePid, registryBridgePid };
-}
-
-/**
- * Serves a lab's unix socket on 127.0.0.1:<port> inside a guest: socat in the machine's network namespace, which
- * outlives the guest's reboots as a VM's NIC does. Returns socat's pid.
- */
-function bridgeIntoGuest(container: Container, port: number, socket: string): number {
-  return startDetached(
-    'nsenter',
-    [
-      `--net=/proc/${container.machinePid}/ns/net`,
-      'socat',
-      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
-      `UNIX-CONNECT:${socket}`,
-    ],
-    {},
-    join(container.machineDir, `bridge-${port}.log`),
-  );
+  return { container, releaseBridgePid, registryBridgePid, modelBridgePid };
 }
 
 /** Brings the lab up: the node, its guests, the release endpoint; writes the inventory. Safe to call twice. */
@@ -402,7 +422,18 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     vmid,
     name: `vm-lab-${String(i + 1).padStart(4, '0')}`,
     ip: `10.10.10.${14 + i}`,
+    dockerEra: options.dockerEraOf[String(vmid)] ?? options.dockerEra,
   }));
+  const modelStubPid = startDetached(
+    join(dir, 'tools/node'),
+    [
+      join(dir, 'tools/model-stub.js'),
+      ...guests.flatMap((guest) => ['--socket', modelSocket(dir, guest.vmid), '--log', modelLog(dir, guest.vmid)]),
+    ],
+    {},
+    join(dir, 'model-stub.log'),
+  );
+  await waitUntil('the model endpoint', () => guests.every((guest) => existsSync(modelSocket(dir, guest.vmid))));
   put(nodeSeed, 'usr/sbin/iptables', readFileSync(join(repoRoot, 'lab/node/iptables.sh'), 'utf8'), 0o755);
   // The node's shared resources (SOP §2.3): a 50-port block per VM mapped by NAT, and the bot ledger.
   put(
@@ -467,16 +498,15 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     mkdirSync(faultsDir, { recursive: true });
     for (const fault of options.faults.filter((f) => f.vmid === guest.vmid))
       writeFileSync(join(faultsDir, fault.kind), '');
-    seedGuestData(
-      seed,
-      {
-        vmid: guest.vmid,
-        webLoginPassword: randomBytes(9).toString('base64url'),
-        gatewayToken: randomBytes(24).toString('hex'),
-        panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
-      },
-      options,
-    );
+    const guestSeed = {
+      vmid: guest.vmid,
+      webLoginPassword: randomBytes(9).toString('base64url'),
+      gatewayToken: randomBytes(24).toString('hex'),
+      panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
+      release: guest.dockerEra,
+      stateTgz: image.stateTgz[guest.dockerEra],
+    };
+    seedGuestData(seed, guestSeed, options);
     const directSsh = options.directSsh.includes(guest.vmid);
     const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
     if (directSsh) {
@@ -490,7 +520,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
       );
     }
     const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
-    seedGuestSystem(seed, guest, restartAlways ? 'always' : 'unless-stopped');
+    seedGuestSystem(seed, guest, restartAlways ? 'always' : 'unless-stopped', guestSeed);
   }
   const bootedGuests: GuestState[] = await Promise.all(
     guests.map(async (guest) => {
@@ -536,6 +566,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
     releaseServerPid,
     registryPid,
+    modelStubPid,
     guests: bootedGuests,
     inventoryPath: join(dir, 'inventory.json'),
     privateKeyPath: join(keys, 'operator'),
@@ -613,6 +644,7 @@ function labHealthy(state: LabState): boolean {
     alive(state.node.pid) &&
     alive(state.releaseServerPid) &&
     alive(state.registryPid) &&
+    alive(state.modelStubPid) &&
     state.guests.every((guest) => alive(machinePid(guest)))
   );
 }
@@ -689,8 +721,11 @@ export async function labDown(dir = labDir()): Promise<void> {
       machinePid(guest),
       guest.booted.releaseBridgePid,
       guest.booted.registryBridgePid,
+      guest.booted.modelBridgePid,
     ]);
-    [...processesIn(namespaces), state.releaseServerPid, state.registryPid, ...forwarders].forEach(killNow);
+    [...processesIn(namespaces), state.releaseServerPid, state.registryPid, state.modelStubPid, ...forwarders].forEach(
+      killNow,
+    );
     await waitUntil('the lab processes to exit', () => processesIn(namespaces).length === 0, 180_000);
     for (const guest of state.guests) await removeMachineCgroup(guest.booted.container.machineDir);
   }

@@ -9,6 +9,13 @@ import { waitFor } from './shared/wait';
 
 const labSources = resolve(__dirname);
 
+/**
+ * Every machine's address on its "LAN" (a VM's NIC has one): lab/nspawn-boot.sh puts it on the loopback device of
+ * the machine's network namespace, the only device there. Not a loopback address, because OpenClaw 2026.9.6 refuses
+ * a model provider whose host name resolves to one (see MODEL_HOST in lab/model-stub.ts).
+ */
+export const MACHINE_LAN_ADDRESS = '10.98.0.1';
+
 export function startDetached(command: string, args: string[], env: NodeJS.ProcessEnv, logPath: string): number {
   const log = openSync(logPath, 'a');
   const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
@@ -35,9 +42,24 @@ function commandName(pid: number): string | undefined {
   }
 }
 
+/** nsenter's arguments that run `argv` as root in every namespace of the machine whose PID 1 is `initPid`. */
+export const inMachine = (initPid: number, argv: string[]) => [
+  '-t',
+  String(initPid),
+  '-m',
+  '-u',
+  '-i',
+  '-n',
+  '-p',
+  '-r',
+  '-w',
+  '--',
+  ...argv,
+];
+
 /** Runs a command as root in every namespace of the machine whose PID 1 has host pid `initPid`. */
 export function enterMachine(initPid: number, argv: string[], input?: string): SpawnSyncReturns<string> {
-  return spawnSync('nsenter', ['-t', String(initPid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...argv], {
+  return spawnSync('nsenter', inMachine(initPid, argv), {
     encoding: 'utf8',
     input,
     maxBuffer: 64 * 1024 * 1024,
@@ -70,6 +92,24 @@ export interface Container {
   machineDir: string;
 }
 
+/**
+ * Serves a host unix socket on <bind>:<port> inside a machine's network namespace: socat in the namespace, which
+ * outlives the guest's reboots as a VM's NIC does. Returns socat's pid.
+ */
+export function bridgeIntoMachine(container: Container, port: number, socket: string, bind = '127.0.0.1'): number {
+  return startDetached(
+    'nsenter',
+    [
+      `--net=/proc/${container.machinePid}/ns/net`,
+      'socat',
+      `TCP-LISTEN:${port},bind=${bind},fork,reuseaddr`,
+      `UNIX-CONNECT:${socket}`,
+    ],
+    {},
+    join(container.machineDir, `bridge-${port}.log`),
+  );
+}
+
 /** Boots a systemd-nspawn container and returns once its systemd has finished booting (running or degraded). */
 export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000): Promise<Container> {
   const machinePid = startDetached(
@@ -94,6 +134,7 @@ export async function bootContainer(opts: ContainerOptions, timeoutMs = 120_000)
       LAB_DOCKER_SIZE: opts.dockerSize,
       LAB_DOCKER_SNAPSHOT: opts.dockerSnapshot ?? '',
       LAB_HOSTNAME: opts.hostname,
+      LAB_LAN_ADDRESS: MACHINE_LAN_ADDRESS,
     },
     join(opts.machineDir, 'boot.log'),
   );

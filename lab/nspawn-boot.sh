@@ -12,11 +12,15 @@
 #   LAB_DOCKER_SNAPSHOT  empty, or a tar of a Docker storage (lab/guest-image.ts: the Docker-era images loaded, no
 #                    containers) that /var/lib/docker starts from
 #   LAB_HOSTNAME     the guest's host name
+#   LAB_LAN_ADDRESS  the machine's address on its LAN (lab/machine.ts MACHINE_LAN_ADDRESS)
 set -euo pipefail
 
 machine=$LAB_MACHINE_DIR
 mount --make-rprivate /
 ip link set lo up
+# the machine's LAN address, as a VM's NIC has one: on lo, the namespace's only device (the lab's host kernel offers
+# no dummy device); added once, before the boot loop, so the guest keeps it across its reboots
+ip addr add "$LAB_LAN_ADDRESS/32" dev lo
 # A cgroup of its own in the host's cgroup v2 tree (named in $machine/cgroup, removed by the lab): nspawn makes the
 # container's root cgroup under the one it runs in, and without this every guest's /system.slice/<unit> would be
 # the same cgroup, so that a guest's `systemctl stop` could not kill its unit's processes (it reads the other

@@ -18,7 +18,8 @@
  * Served (`startLabRegistry`, at `lab up`): Verdaccio with no uplinks on `<lab dir>/run/registry.sock`. Its storage
  * is `<lab dir>/registry/storage`, which holds only what Verdaccio writes (its database and secret) and a link
  * `packages` to the cache's storage, which every package is read from: the cache is never written. A package that
- * is not there answers 404.
+ * is not there answers 404; a version of a package that is there, whose tarball the fill did not fetch, answers 500
+ * (Verdaccio offline: the packument lists it, the tarball has no uplink to come from), npm's E500 after its retries.
  *
  *     tsx lab/registry.ts        fills the registry (if needed) and prints the result as JSON
  */
@@ -62,11 +63,17 @@ export const GUEST_REGISTRY_PORT = 4873;
 
 const labSources = resolve(__dirname);
 /**
- * The apps whose lock files the registry serves: the lab's panel (its release's `npm install --omit=dev` in phase F)
- * and a small app with real dependencies, so that a lock's install through the registry is tested whatever the
- * panel's lock holds.
+ * The apps whose lock files the registry serves: the lab's panel (its release's `npm install --omit=dev` in phase F),
+ * the real panel release's own package.json and lock (lab/panel-release: Bianshumeng/openclaw-panel-public at
+ * v2026.02.20-r4, commit 73aee3b4, as customers get it: its lock pins versions the lab panel's lock re-resolved, e.g.
+ * ajv 8.17.1, toad-cache 3.7.0), and a small app with real dependencies, so that a lock's install through the
+ * registry is tested whatever the panels' locks hold.
  */
-export const REGISTRY_APPS = [join(labSources, 'panel-app'), join(labSources, 'registry-fixture')];
+export const REGISTRY_APPS = [
+  join(labSources, 'panel-app'),
+  join(labSources, 'panel-release'),
+  join(labSources, 'registry-fixture'),
+];
 
 export interface RegistryCache {
   dir: string;
@@ -196,7 +203,7 @@ async function fill(dir: string, inputs: Record<string, unknown>, uplink: string
   mkdirSync(work, { recursive: true });
 
   // Node and npm: the OpenClaw cache's, so that both installs report the same versions.
-  const openclaw = await prepareOpenClawCache(undefined, { log: (line) => log(`openclaw-cache: ${line}`) });
+  const openclaw = await prepareOpenClawCache({ log: (line) => log(`openclaw-cache: ${line}`) });
   mkdirSync(join(dir, 'node'));
   const nodeFiles = ['bin/node', 'bin/npm', 'bin/npx', 'lib/node_modules/npm'];
   await run('tar', ['-xzf', openclaw.prefixTgz, '-C', join(dir, 'node'), ...nodeFiles]);

@@ -22,7 +22,7 @@ import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { eachArg } from './shared/args';
-import { listen } from './shared/net';
+import { closeServers, listen } from './shared/net';
 
 export interface Release {
   /** `owner/name` */
@@ -225,15 +225,7 @@ export async function startReleaseServer(opts: ReleaseServerOptions): Promise<Re
       bytes: b.tarball.length,
     })),
     close: async () => {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+      await closeServers(servers);
       if (opts.socketPath) rmSync(opts.socketPath, { force: true });
     },
   };

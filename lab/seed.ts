@@ -1,13 +1,19 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { DOCKER_ERA_IMAGES } from './guest-image';
+import { DOCKER_ERA_IMAGES, gatewayImage } from './guest-image';
+import { MACHINE_LAN_ADDRESS } from './machine';
+import { MODEL_HOST } from './model-stub';
+import type { OpenClawRelease } from './openclaw-cache';
 import { GUEST_REGISTRY_PORT } from './registry';
 
-/** How much user data a guest starts with; the record's vmid 105 had 6 sessions and 584 workspace files. */
+/**
+ * How much of the lab's own user data a guest's workspace gets on top of what the real gateway wrote (the record's
+ * vmid 105 had 584 workspace files): `workspaceFiles` files, a large one among them.
+ */
 export interface GuestDataShape {
-  sessions: number;
   workspaceFiles: number;
   bigFileMiB: number;
 }
@@ -17,13 +23,20 @@ export interface GuestSeed {
   webLoginPassword: string;
   gatewayToken: string;
   panelGithubToken: string;
+  /** the Docker-era release the guest runs, and the state its real gateway wrote (lab/guest/seed-state.sh) */
+  release: OpenClawRelease;
+  stateTgz: string;
 }
 
-function write(root: string, path: string, content: string | Buffer, mode = 0o644): void {
+/** The Docker-era image's user (node), who owns the state the container writes. */
+const NODE_UID = 1000;
+
+function write(root: string, path: string, content: string | Buffer, mode = 0o644, owner?: number): void {
   const full = join(root, path);
   mkdirSync(dirname(full), { recursive: true });
   writeFileSync(full, content);
   chmodSync(full, mode);
+  if (owner !== undefined) chownSync(full, owner, owner);
 }
 
 function json(value: unknown): string {
@@ -57,42 +70,32 @@ server {
 }
 `;
 
-/** Writes the files of a Docker-era OpenClaw VM (as vmid 105 was before its migration) under `root`. */
+/**
+ * Writes the files of a Docker-era OpenClaw VM (as vmid 105 was before its migration) under `root`: /data/openclaw
+ * is the state the release's real gateway wrote (unpacked with its owners, uid 1000), plus the lab's user files in
+ * its workspace (nested directories, a symlink, a hardlink, names with spaces and non-ASCII, one large file).
+ */
 export function seedGuestData(root: string, seed: GuestSeed, shape: GuestDataShape): void {
-  write(
-    root,
-    'data/openclaw/openclaw.json',
-    json({
-      gateway: { port: 18789, bind: 'lan', mode: 'local', auth: { mode: 'token', token: seed.gatewayToken } },
-      agents: { defaults: { workspace: '/home/node/.openclaw/workspace' } },
-      meta: { lastTouchedVersion: '2026.2.19-2' },
-    }),
-    0o600,
-  );
-  for (let i = 0; i < shape.sessions; i++) {
-    const lines = Array.from({ length: 5 + i }, (_, turn) =>
-      JSON.stringify({ role: turn % 2 ? 'assistant' : 'user', text: `session ${i} turn ${turn}` }),
-    );
-    write(
-      root,
-      `data/openclaw/agents/main/sessions/session-${String(i).padStart(3, '0')}.jsonl`,
-      lines.join('\n') + '\n',
-    );
-  }
-  write(root, 'data/openclaw/agents/main/sessions/sessions.json', json({ count: shape.sessions }));
-
-  // The workspace: nested directories, a symlink, a hardlink, names with spaces and non-ASCII, one large file.
-  const special = 5; // the regular files written after the loop, the hardlink included (find -type f counts it)
+  const state = join(root, 'data/openclaw');
+  mkdirSync(state, { recursive: true });
+  chownSync(state, NODE_UID, NODE_UID);
+  execFileSync('tar', ['-xzf', seed.stateTgz, '-C', state, '--same-owner', '--numeric-owner']);
+  const user = (path: string, content: string | Buffer, mode = 0o644) =>
+    write(root, `data/openclaw/workspace/${path}`, content, mode, NODE_UID);
+  const special = 4; // the regular files written after the loop, the hardlink included (find -type f counts it)
   for (let i = 0; i < shape.workspaceFiles - special; i++) {
-    const dir = `data/openclaw/workspace/projects/p${i % 7}/notes/n${i % 3}`;
-    write(root, `${dir}/note-${i}.md`, `# note ${i}\n${'memory '.repeat(i % 50)}\n`, i % 5 === 0 ? 0o600 : 0o644);
+    user(
+      `projects/p${i % 7}/notes/n${i % 3}/note-${i}.md`,
+      `# note ${i}\n${'memory '.repeat(i % 50)}\n`,
+      i % 5 ? 0o644 : 0o600,
+    );
   }
-  write(root, 'data/openclaw/workspace/用户 文件/报告 2026 final.md', '# 报告\n迁移前的用户文件\n');
-  write(root, 'data/openclaw/workspace/scripts/backup.sh', '#!/bin/sh\necho backup\n', 0o755);
-  write(root, 'data/openclaw/workspace/MEMORY.md', '# memory\nthe user likes short answers\n');
-  write(root, 'data/openclaw/workspace/media/recording.bin', randomBytes(shape.bigFileMiB * 1024 * 1024));
-  linkSync(join(root, 'data/openclaw/workspace/MEMORY.md'), join(root, 'data/openclaw/workspace/MEMORY.hardlink.md'));
-  symlinkSync('media/recording.bin', join(root, 'data/openclaw/workspace/latest-recording'));
+  user('用户 文件/报告 2026 final.md', '# 报告\n迁移前的用户文件\n');
+  user('scripts/backup.sh', '#!/bin/sh\necho backup\n', 0o755);
+  user('media/recording.bin', randomBytes(shape.bigFileMiB * 1024 * 1024));
+  linkSync(join(state, 'workspace/MEMORY.md'), join(state, 'workspace/MEMORY.hardlink.md'));
+  symlinkSync('media/recording.bin', join(state, 'workspace/latest-recording'));
+  execFileSync('chown', ['-R', '--no-dereference', `${NODE_UID}:${NODE_UID}`, join(state, 'workspace')]);
 
   write(
     root,
@@ -136,38 +139,95 @@ export type RestartPolicy = 'unless-stopped' | 'always';
 export const GUEST_QGA_DIR = '/run/openclaw-lab-qga';
 
 /**
- * A guest's own configuration: the compose project Docker runs (vmid 105's, with the guest's restart policy),
- * npm's registry, and qemu-ga as a service on a unix socket the node reaches, as virtio-serial would carry it on a VM.
+ * A guest's own configuration: the compose project Docker runs, in the shape of the panel's public compose
+ * (Bianshumeng/openclaw-panel-public, docker-compose.yml and .env.example: the values in .env, the gateway token only
+ * there) with the record's paths and ports (vmid 105's) and the guest's restart policy and Docker-era release; npm's
+ * registry; the model endpoint's name; and qemu-ga as a service on a unix socket the node reaches, as virtio-serial
+ * would carry it on a VM.
  */
-export function seedGuestSystem(root: string, vm: { vmid: number; name: string }, restart: RestartPolicy): void {
+export function seedGuestSystem(
+  root: string,
+  vm: { vmid: number; name: string },
+  restart: RestartPolicy,
+  seed: Pick<GuestSeed, 'release' | 'gatewayToken'>,
+): void {
   write(root, 'etc/hostname', `${vm.name}\n`); // the image's is the build machine's, and systemd prefers it
+  // the lab's model endpoint (lab/model-stub.ts) at the guest's LAN address, for the direct install after a migration
+  write(
+    root,
+    'etc/hosts',
+    `127.0.0.1 localhost\n${MACHINE_LAN_ADDRESS} ${MODEL_HOST}\n::1 localhost ip6-localhost ip6-loopback\n`,
+  );
   const compose = {
     services: {
       'openclaw-gateway': {
-        image: DOCKER_ERA_IMAGES.gateway,
+        image: '${OPENCLAW_IMAGE}',
         container_name: 'openclaw-gateway',
         restart,
-        environment: ['HOME=/home/node', 'TZ=Asia/Shanghai'],
+        environment: {
+          HOME: '/home/node',
+          TERM: 'xterm-256color',
+          TZ: 'Asia/Shanghai',
+          OPENCLAW_GATEWAY_TOKEN: '${OPENCLAW_GATEWAY_TOKEN}',
+        },
         volumes: ['/data/openclaw:/home/node/.openclaw'],
-        ports: ['127.0.0.1:28789:18789'],
-        command: ['node', 'openclaw.mjs', 'gateway', '--bind', 'lan', '--port', '18789', '--allow-unconfigured'],
+        ports: [
+          '${OPENCLAW_GATEWAY_BIND_IP:-127.0.0.1}:${OPENCLAW_GATEWAY_PORT:-28789}:${OPENCLAW_GATEWAY_CONTAINER_PORT:-18789}',
+        ],
+        command: [
+          'node',
+          'dist/index.js',
+          'gateway',
+          '--bind',
+          '${OPENCLAW_GATEWAY_BIND:-lan}',
+          '--port',
+          '${OPENCLAW_GATEWAY_CONTAINER_PORT:-18789}',
+        ],
+        // the lab's one addition: the model endpoint the bot was onboarded with, on the guest (bridged in)
+        extra_hosts: [`${MODEL_HOST}:host-gateway`],
+        networks: ['openclaw-internal'],
       },
       'openclaw-panel': {
         image: DOCKER_ERA_IMAGES.panel,
         container_name: 'openclaw-panel',
         restart,
         depends_on: ['openclaw-gateway'],
-        environment: ['PANEL_CONFIG_PATH=/data/panel/panel.config.json'],
+        environment: {
+          PANEL_CONFIG_PATH: '/data/panel/panel.config.json',
+          OPENCLAW_GATEWAY_CONTAINER_PORT: '${OPENCLAW_GATEWAY_CONTAINER_PORT:-18789}',
+          OPENCLAW_GATEWAY_TOKEN: '${OPENCLAW_GATEWAY_TOKEN}',
+        },
         volumes: [
           '/data/panel:/data/panel',
           '/data/openclaw:/root/.openclaw',
           '/var/run/docker.sock:/var/run/docker.sock',
         ],
-        ports: ['127.0.0.1:28080:18080'],
+        ports: ['${PANEL_BIND_IP:-127.0.0.1}:${PANEL_PORT:-28080}:${PANEL_CONTAINER_PORT:-18080}'],
+        networks: ['openclaw-internal'],
       },
     },
+    networks: { 'openclaw-internal': { name: '${OPENCLAW_INTERNAL_NETWORK:-openclaw-internal}' } },
   };
   write(root, 'opt/openclaw/docker-compose.yml', stringify(compose));
+  write(
+    root,
+    'opt/openclaw/.env',
+    [
+      `OPENCLAW_IMAGE=${gatewayImage(seed.release)}`,
+      `OPENCLAW_GATEWAY_TOKEN=${seed.gatewayToken}`,
+      'OPENCLAW_GATEWAY_BIND=lan',
+      'OPENCLAW_GATEWAY_BIND_IP=127.0.0.1',
+      'OPENCLAW_GATEWAY_PORT=28789',
+      'OPENCLAW_GATEWAY_CONTAINER_PORT=18789',
+      'PANEL_BIND_IP=127.0.0.1',
+      'PANEL_PORT=28080',
+      'PANEL_CONTAINER_PORT=18080',
+      'OPENCLAW_UPDATE_GITHUB_TOKEN=',
+      'OPENCLAW_INTERNAL_NETWORK=openclaw-internal',
+      '',
+    ].join('\n'),
+    0o600,
+  );
   // npm's registry is the lab's (bridged in at 127.0.0.1:4873), as on a VM configured with a mirror: the installer's
   // `npm install -g` and the panel's `npm install` use it; nothing reaches the internet from a guest.
   write(root, 'root/.npmrc', `registry=http://127.0.0.1:${GUEST_REGISTRY_PORT}/\n`, 0o600);

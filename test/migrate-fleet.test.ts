@@ -21,8 +21,8 @@ import { waitFor } from './support/wait';
 import { WorkerProcesses } from './support/worker-process';
 
 /**
- * migrateFleet against the dev server and a lab of 3 guests, one of them with a gateway that answers 500 (its
- * acceptance fails): the canary first, never more than 2 in flight, the gate closed fleet-wide by the failure, the
+ * migrateFleet against the dev server and a lab of 3 guests of mixed Docker-era releases (105 and 107 on the record's
+ * 2026.2.19, 106 on 2026.9.6), one of them with a gateway that answers 500 (its acceptance fails): the canary first, never more than 2 in flight, the gate closed fleet-wide by the failure, the
  * worker killed in the middle and started again, the gate reopened, and the fleet finished.
  */
 describe('migrateFleet', () => {
@@ -35,7 +35,11 @@ describe('migrateFleet', () => {
   const taskQueue = `fleet-${randomUUID()}`;
 
   beforeAll(async () => {
-    ({ env, lab } = await startServerAndLab({ guests: 3, faults: [{ vmid: 107, kind: 'gateway-500' }] }));
+    ({ env, lab } = await startServerAndLab({
+      guests: 3,
+      faults: [{ vmid: 107, kind: 'gateway-500' }],
+      dockerEraOf: { '106': '2026.9.6' },
+    }));
     inventory = readInventoryFile(lab.inventoryPath);
     workers = new WorkerProcesses({
       address: env.address,
@@ -145,6 +149,8 @@ describe('migrateFleet', () => {
     // rollback had Docker answer again.
     for (const [i, vmid] of [105, 106, 107].entries()) {
       const status = await env.client.workflow.getHandle<typeof migrateVm>(migrationId(vmid)).query(statusQuery);
+      // the fleet mixed releases: each run's scan read its own from the Docker-era bot
+      expect(status.results.scan!.bot!.version).toContain(vmid === 106 ? '2026.9.6' : '2026.2.19');
       expectOutageWithinPhases(status, report.vms[i].outageMs);
       expect(report.vms[i].outageMs).toBe(status.outage!.ms);
       expect(status.outage!.directAnsweredAt === undefined).toBe(vmid === 107);

@@ -16,6 +16,17 @@ import {
 import { inSeconds } from '../src/migration/outage';
 import { phaseOrder } from '../src/migration/phases';
 import { migrateVm } from '../src/workflows';
+import {
+  customerToken,
+  directBot,
+  dockerEraBot,
+  gatewayCall,
+  memoryTurn,
+  MEMORY_MARKER,
+  sessionKeys,
+  dockerEraAnswers,
+  expectWorkspaceKept,
+} from './support/bot';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
 import { expectOutageWithinPhases } from './support/outage';
@@ -93,6 +104,8 @@ describe('migrateVm', () => {
     const cause = (err as WorkflowFailedError).cause;
     return `${cause?.message}`;
   }
+  /** Where the direct gateway listens: the Docker-era port on the host, so every client keeps working (SOP §5.6). */
+  const DIRECT_GATEWAY_PORT = 28789;
   /** The gateway port in the copy's openclaw.json: the Docker-era one after a rollback restored it from its .bak. */
   const gatewayPortOf = (vmid: number) =>
     inGuest(
@@ -104,15 +117,12 @@ describe('migrateVm', () => {
     const history = await handle.fetchHistory();
     return (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
   }
-  /** `path mode type link-target hardlinks sha256` for every entry below a directory. */
-  const treeOf = (vmid: number, dir: string) =>
-    inGuest(
-      vmid,
-      `cd '${dir}' && find . -printf '%P %m %y %l %n\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum`,
-    );
-
   describe('the approved, the rejected and the corrupted backup', () => {
-    migratingLab({ guests: 3, faults: [{ vmid: 107, kind: 'backup-corrupt' }] });
+    // what the Docker-era bot listed before its migration
+    const dockerEraSessions = new Map<number, string[]>();
+    migratingLab({ guests: 3, faults: [{ vmid: 107, kind: 'backup-corrupt' }] }, {}, (vmid) =>
+      dockerEraSessions.set(vmid, sessionKeys(dockerEraBot(labOf.get(vmid)!, vmid, 'sessions', '--json').stdout)),
+    );
 
     it('goes A→H, waits for a human, removes Docker after approval and returns its record', async () => {
       const handle = run(105);
@@ -147,42 +157,95 @@ describe('migrateVm', () => {
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(105, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:18080/')).toBe('401');
       expect(inGuest(105, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      expect(treeOf(105, '/root/.openclaw/workspace')).toBe(treeOf(105, '/data/openclaw/workspace'));
-      // Every other source file is in the target with its content and mode; openclaw.json is patched by the SOP
-      // (its .bak holds the original), and the gateway moves session files into its import archive at first start,
-      // merges the old sessions.json into its own store and rewrites its own runtime files (below).
-      const missing = inGuest(
+      const doctor = result.status.results.migrateData!.doctor!;
+      expectWorkspaceKept(labOf.get(105)!, 105, doctor);
+      // The user's view, asked through the bot's own CLI: every conversation the Docker-era bot listed before the run,
+      // the migrated workspace as the agent's, the customer's token accepted, and a turn that reads the user's
+      // MEMORY.md from there.
+      const lab = labOf.get(105)!;
+      expect(sessionKeys(directBot(lab, 105, 'sessions', '--json').stdout)).toEqual(dockerEraSessions.get(105));
+      const agents = JSON.parse(directBot(lab, 105, 'agents', 'list', '--json').stdout) as Array<{ workspace: string }>;
+      expect(agents.map((agent) => agent.workspace)).toEqual(['/root/.openclaw/workspace']);
+      const token = customerToken(lab, 105);
+      expect(gatewayCall(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'health').status).toBe(0);
+      // the device the Docker-era bot had paired (its own CLI's identity) is still paired on the direct gateway
+      const pairedBefore = Object.keys(
+        JSON.parse(inGuest(105, 'cat /data/openclaw/devices/paired.json')) as Record<string, unknown>,
+      );
+      const devices = directBot(
+        lab,
+        105,
+        'devices',
+        'list',
+        '--json',
+        '--url',
+        `ws://127.0.0.1:${DIRECT_GATEWAY_PORT}`,
+        '--token',
+        token,
+      );
+      expect(devices.status).toBe(0);
+      const paired = (JSON.parse(devices.stdout) as { paired?: Array<{ deviceId: string }> }).paired ?? [];
+      expect(pairedBefore.length).toBeGreaterThan(0);
+      expect(paired.map((device) => device.deviceId)).toEqual(expect.arrayContaining(pairedBefore));
+      const { turn, sent } = memoryTurn(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'after-migration');
+      expect(turn.status).toBe(0);
+      expect(sent).toContain(MEMORY_MARKER);
+      // Nothing of the Docker-era state is lost: every source file is in the target, byte for byte, at its path (with
+      // its mode) or wherever the installed release's doctor or first start archived it (2026.9.6 on 2026.2.19's
+      // state: `*.migrated*` beside it, transcripts in the session import archive, rotated openclaw.json.bak.N, the
+      // user's HEARTBEAT.md and TOOLS.md under backups/), or is one of: openclaw.json, patched (its .bak.<14 digits>
+      // holds it, as JSON); a SQLite database the gateway opens and may write (whole, every table it had; WAL and
+      // shared-memory files come and go with checkpoints); the sessions index the gateway merges into its store and
+      // the agent-CLI launcher it writes anew at every start (openclaw's src/infra/openclaw-cli-shim.ts); a workspace
+      // file doctor edited in place (the result lists it; its original stays in /data/openclaw and the backup).
+      // What doctor imported into SQLite and then removed (2026.9.6: the device identity and its device-auth token)
+      // must be in doctor's report, and is asked of the bot below.
+      const stillMissing = inGuest(
         105,
         `cd /data/openclaw && python3 - <<'PY'
-import glob, hashlib, os, sqlite3
-def digest(p): return hashlib.sha256(open(p, "rb").read()).hexdigest(), os.stat(p).st_mode
+import glob, hashlib, json, os, sqlite3
+def digest(p): return hashlib.sha256(open(p, "rb").read()).hexdigest()
 def tables(db): return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 def whole(src, dst):
     target = sqlite3.connect("file:" + dst + "?mode=ro", uri=True)
     source = sqlite3.connect("file:" + os.path.abspath(src) + "?mode=ro", uri=True)
     return target.execute("PRAGMA integrity_check").fetchone() == ("ok",) and tables(source) <= tables(target)
+held = {}
+for root, _, files in os.walk("/root/.openclaw"):
+    for name in files:
+        path = os.path.join(root, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            held.setdefault(digest(path), []).append(path)
 for root, _, files in os.walk("."):
     for name in files:
         src = os.path.join(root, name)[2:]
-        if src == "openclaw.json":
-            dst = glob.glob("/root/.openclaw/openclaw.json.bak.*")
-        elif src.startswith("agents/main/sessions/"):
-            dst = glob.glob("/root/.openclaw/" + src) + glob.glob("/root/.openclaw/agents/main/session-sqlite-import-archive/*." + name + ".imported-*")
-        else:
-            dst = ["/root/.openclaw/" + src]
-        # openclaw.json's .bak is re-serialised JSON; sessions.json is the index the gateway merges into its store;
-        # the gateway's SQLite databases (state, quarantine, the agent's) it opens and may write from its first
-        # start on: each must be there, whole and with every table it had (their WAL and shared-memory files come
-        # and go with SQLite's checkpoints); the agent-CLI launcher it writes anew at every start for the binary it
-        # runs as (openclaw's src/infra/openclaw-cli-shim.ts: "a runtime tool contract, not persisted product state")
+        dst = "/root/.openclaw/" + src
         if src.endswith((".sqlite-wal", ".sqlite-shm")):
             continue
-        rewritten = src in ("openclaw.json", "agents/main/sessions/sessions.json", "tmp/agent-cli/openclaw")
-        if not any(os.path.exists(d) and (whole(src, d) if src.endswith(".sqlite") else rewritten or digest(d) == digest(src)) for d in dst):
+        if src == "openclaw.json":
+            kept = any(json.load(open(b)) == json.load(open(src)) for b in glob.glob("/root/.openclaw/openclaw.json.bak." + "[0-9]" * 14))
+        elif src.endswith(".sqlite"):
+            kept = os.path.exists(dst) and whole(src, dst)
+        elif src in ("agents/main/sessions/sessions.json", "tmp/agent-cli/openclaw"):
+            kept = os.path.exists(dst) or bool(glob.glob("/root/.openclaw/agents/main/session-sqlite-import-archive/*." + name + ".imported-*"))
+        elif os.path.isfile(dst) and digest(dst) == digest(src):
+            kept = os.stat(dst).st_mode == os.stat(src).st_mode
+        else:
+            kept = any(path != dst for path in held.get(digest(src), []))
+        if not kept:
             print(src)
 PY`,
       );
-      expect(missing).toBe('');
+      const doctorSaid = [...doctor.changed, ...doctor.archived];
+      const importedAndRemoved: Record<string, RegExp> = {
+        'identity/device.json': /^Removed retired device identity JSON after verified SQLite import/,
+        'identity/device-auth.json': /^Removed retired device-auth JSON after verified SQLite import/,
+      };
+      const lost = stillMissing
+        .split('\n')
+        .filter((path) => path && !(doctor.edited ?? []).includes(path))
+        .filter((path) => !doctorSaid.some((item) => importedAndRemoved[path]?.test(item)));
+      expect(lost).toEqual([]);
       // Secrets at rest are root's alone: the config and its .bak (the gateway token), the backup and its tarballs.
       expect(
         inGuest(105, 'stat -c %a /root/.openclaw/openclaw.json /root/.openclaw/openclaw.json.bak.* | sort -u'),
@@ -192,10 +255,7 @@ PY`,
 
       // The VM's secrets reach neither the workflow history nor the record.
       const secrets = [
-        inGuest(
-          105,
-          `python3 -c "import json; print(json.load(open('/data/openclaw/openclaw.json'))['gateway']['auth']['token'])"`,
-        ),
+        token, // the gateway's, from the compose project's .env, now in the direct install's config too
         inGuest(
           105,
           `python3 -c "import json; print(json.load(open('/data/panel/panel.config.json'))['update']['github_token'])"`,
@@ -228,7 +288,7 @@ PY`,
         /outage: \*\*\d+\.\d s\*\* by the guest's clock: Docker stopped \S+, the direct gateway and panel answered \S+, the rollback stopped them \S+, Docker's answered again \S+ /,
       );
       expect(inGuest(106, 'docker ps --format "{{.Names}}" | sort')).toBe('openclaw-gateway\nopenclaw-panel');
-      expect(inGuest(106, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
+      expect(dockerEraAnswers(labOf.get(106)!, 106)).toBe(0);
       expect(inGuest(106, 'systemctl is-active openclaw-gateway || true')).toBe('inactive');
       expect(inGuest(106, `ls -d ${result.status.results.backup!.dir}`)).toBe(result.status.results.backup!.dir);
     });
@@ -259,7 +319,7 @@ PY`,
     it('a failed acceptance rolls back to Docker', async () => {
       const handle = run(108);
       expect(await failureOf(handle)).toMatch(/acceptance failed.*gateway direct: 500/);
-      expect(inGuest(108, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
+      expect(dockerEraAnswers(labOf.get(108)!, 108)).toBe(0);
       expect(inGuest(108, 'systemctl is-enabled openclaw-gateway || true')).toBe('disabled');
       expect(gatewayPortOf(108)).toBe('18789');
     });
@@ -305,7 +365,7 @@ PY`,
     );
     const unitFiles = (vmid: number) => inGuest(vmid, 'ls /etc/systemd/system | grep -c "^openclaw-" || true');
     const backOnDocker = (vmid: number) => {
-      expect(inGuest(vmid, 'curl -s http://127.0.0.1:28789/health')).toBe('{"ok":true,"status":"live"}');
+      expect(dockerEraAnswers(labOf.get(vmid)!, vmid)).toBe(0);
       expect(unitFiles(vmid)).toBe('0');
       expect(inGuest(vmid, 'systemctl is-active openclaw-gateway openclaw-panel || true')).toBe('inactive\ninactive');
     };
@@ -344,7 +404,7 @@ PY`,
       expect(inGuest(111, 'systemctl is-active openclaw-gateway openclaw-panel')).toBe('active\nactive');
       expect(inGuest(111, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:28789/')).toBe('200');
       expect(inGuest(111, 'docker ps -a --format "{{.Names}}"')).toBe('');
-      expect(treeOf(111, '/root/.openclaw/workspace')).toBe(treeOf(111, '/data/openclaw/workspace'));
+      expectWorkspaceKept(labOf.get(111)!, 111, result.status.results.migrateData?.doctor);
       expect(result.record).toMatch(/order: pre-staged/);
       expect(result.record).toMatch(
         /- E pre-copy while Docker ran: .*- G systemd units written while Docker ran.*- C stop Docker.*- E data: .*--checksum/s,
@@ -382,8 +442,9 @@ PY`,
       expect(inGuest(113, 'docker ps --format "{{.Names}}" | sort')).toBe(
         ['openclaw-gateway', 'openclaw-panel', STRAY].sort().join('\n'),
       );
-      // the pre-copy and the backup stay; openclaw.json was never patched
-      expect(inGuest(113, 'ls /root/.openclaw/openclaw.json.bak.* 2>/dev/null | wc -l')).toBe('0');
+      // the pre-copy and the backup stay; openclaw.json was never patched: no .bak.<14 digits> of phase E's (the
+      // Docker-era gateway's own .bak and .bak.1 came with the copy)
+      expect(inGuest(113, "ls /root/.openclaw | grep -cE '^openclaw\\.json\\.bak\\.[0-9]{14}$' || true")).toBe('0');
       expect(inGuest(113, `ls -d ${status.results.backup!.dir}`)).toBe(status.results.backup!.dir);
       expect(inGuest(113, 'cat /root/*迁移记录.md')).toMatch(/pre-copy while Docker ran/);
     });

@@ -3,6 +3,7 @@
  * (lab/release-server.ts) and the tests.
  */
 import { connect, createServer, type Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's pick). */
 export function freePort(): Promise<number> {
@@ -39,4 +40,17 @@ export function listen(server: Server, target: { port: number; host: string } | 
     if ('path' in target) server.listen(target.path, done);
     else server.listen(target.port, target.host, done);
   });
+}
+
+/** Closes HTTP servers, their open (keep-alive) connections too, and resolves once they are closed. */
+export async function closeServers(servers: HttpServer[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }),
+    ),
+  );
 }

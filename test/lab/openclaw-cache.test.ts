@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPENCLAW_VERSION, prepareOpenClawCache, type OpenClawCache } from '../../lab/openclaw-cache';
@@ -73,6 +73,21 @@ describe('OpenClaw offline install', () => {
     const again = await prepareOpenClawCache();
     expect(again.built).toBe(false);
     expect(again.sizeBytes).toBe(cache.sizeBytes);
+  }, 900_000);
+
+  it("prepares the record's 2026.2.19 with its git-only dependency overridden, and it runs on Node 24", async () => {
+    const record = await prepareOpenClawCache({ release: '2026.2.19' });
+    expect(record.versions.openclaw).toBe('2026.2.19');
+    const unpacked = join(tmp, 'prefix-2026.2.19');
+    mkdirSync(unpacked);
+    expect((await run('tar', ['-xzf', record.prefixTgz, '-C', unpacked], {})).code).toBe(0);
+    const env = { PATH: `${join(unpacked, 'bin')}:${process.env.PATH ?? ''}`, HOME: tmp };
+    const printed = await run(join(unpacked, 'bin/openclaw'), ['--version'], env);
+    expect(printed.stdout.trim()).toBe('2026.2.19');
+    const libsignal = JSON.parse(
+      readFileSync(join(unpacked, 'lib/node_modules/openclaw/node_modules/libsignal/package.json'), 'utf8'),
+    ) as { version: string };
+    expect(libsignal.version).toBe('2.0.1');
   }, 900_000);
 
   it('install-openclaw.sh --no-prompt unpacks the prefix, idempotently', async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestExec, injectFault, labUp } from '../../lab/lab';
+import { DOCKER_ERA_IMAGES } from '../../lab/guest-image';
 import { waitFor } from '../../lab/shared/wait';
 import * as sop from './sop-commands';
 import { sopStep, startLab, stopLab, type Lab } from '../support/lab';
@@ -67,6 +68,6 @@ describe("the SOP's Docker commands on a real Docker", () => {
     const removed = step(105, sop.removeDocker);
     expect(removed).toMatch(/^Total reclaimed space: 0B$/m);
     expect(containers(105)).toBe('');
-    expect(images(105)).toBe(' ghcr.io/bianshumeng/openclaw-panel:v2026.02.10 ghcr.io/openclaw/openclaw:2026.2.19');
+    expect(images(105)).toBe(` ${DOCKER_ERA_IMAGES.panel} ${DOCKER_ERA_IMAGES.gateway}`);
   });
 });

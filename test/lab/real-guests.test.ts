@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clearFault, guestExec, guestInit, injectFault, labStatus, labUp, waitForGuestBoot } from '../../lab/lab';
+import { DOCKER_ERA_IMAGES } from '../../lab/guest-image';
 import { waitFor } from '../../lab/shared/wait';
 import { directSsh, nodeSsh, startLab, stopLab, type Lab } from '../support/lab';
 
@@ -45,7 +46,7 @@ describe('the lab on real guest software', () => {
           '{{.Name}} {{.State}} {{.Image}}',
         ),
       ).toBe(
-        'openclaw-gateway running ghcr.io/openclaw/openclaw:2026.2.19\n' +
+        `openclaw-gateway running ${DOCKER_ERA_IMAGES.gateway}\n` +
           'openclaw-panel running ghcr.io/bianshumeng/openclaw-panel:v2026.02.10',
       );
       expect(inGuest(guest.vmid, 'hostname')).toBe(guest.name);
@@ -159,7 +160,7 @@ describe('the lab on real guest software', () => {
       );
       // /var/lib/docker survived: the images are still there, without a `docker load`
       expect(inGuest(vmid, 'docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}').split('\n').sort()).toEqual(
-        ['ghcr.io/bianshumeng/openclaw-panel:v2026.02.10', 'ghcr.io/openclaw/openclaw:2026.2.19'],
+        [DOCKER_ERA_IMAGES.panel, DOCKER_ERA_IMAGES.gateway],
       );
     }
     // dockerd starts `restart: always` containers at boot even after `compose stop`; `unless-stopped` ones stay down

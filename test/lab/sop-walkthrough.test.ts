@@ -26,7 +26,8 @@ describe('the SOP walked by hand on a lab guest', () => {
     expect(scan).toMatch(/^PRETTY_NAME="Debian GNU\/Linux 12 \(bookworm\)"$/m);
     expect(scan).toMatch(/^openclaw-gateway\s+Up .*127\.0\.0\.1:28789->18789\/tcp$/m);
     expect(scan).toMatch(/^openclaw-panel\s+Up .*127\.0\.0\.1:28080->18080\/tcp$/m);
-    expect(scan).toMatch(/^d\S+ \d+ root root \d+ .* \/data\/openclaw$/m);
+    // the panel's compose runs the gateway as node (uid 1000), whose state it is
+    expect(scan).toMatch(/^d\S+ \d+ 1000 1000 \d+ .* \/data\/openclaw$/m);
     expect(scan).toMatch(/^missing:\/root\/\.openclaw$/m);
     expect(scan).toMatch(/0\.0\.0\.0:18080/);
     expect(scan).toMatch(/127\.0\.0\.1:28789/);
@@ -68,11 +69,13 @@ journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
         .map((line) => line.split(':')),
     );
     expect(counts.target_workspace).toBe(counts.source_workspace);
-    expect(Number(counts.source_workspace)).toBe(60);
+    // the real gateway's workspace (its 7 templates and state file, the user's MEMORY.md, memory/, notes/ and a
+    // script: lab/guest/seed-state.sh) and the lab's 60 user files
+    expect(Number(counts.source_workspace)).toBe(72);
     // OpenClaw 2026.9 imports legacy session files into SQLite at its first start and moves each file to
-    // agents/main/session-sqlite-import-archive/: the Docker-era gateway has done so on the source already, so the
-    // SOP's count of sessions/ alone reads 0 there, though nothing is lost. The files are all there, across the
-    // two directories, on both sides.
+    // agents/main/session-sqlite-import-archive/ (a Docker-era 2026.9.6 gateway has done so on the source already, so
+    // the SOP's count of sessions/ alone can read 0 there, though nothing is lost): the files are all there, across
+    // the two directories, on both sides.
     const sessionFiles = (stateDir: string) =>
       guestExec(lab, VMID, [
         'find',
@@ -83,7 +86,8 @@ journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
       ])
         .stdout.trim()
         .split('\n');
-    expect(sessionFiles('/data/openclaw').length).toBeGreaterThanOrEqual(lab.options.sessions);
+    // the seeded state's three sessions (lab/guest/seed-state.sh): their transcripts and sessions.json
+    expect(sessionFiles('/data/openclaw').length).toBeGreaterThanOrEqual(4);
     expect(sessionFiles('/root/.openclaw')).toHaveLength(sessionFiles('/data/openclaw').length);
 
     // The services really are systemctl's: stopping the gateway closes its port.
