@@ -741,6 +741,7 @@ export async function labDown(dir = labDir()): Promise<void> {
     'lab.json',
     'inventory.json',
     'release-server.log',
+    'model-stub.log',
     'keys',
   ]) {
     rmSync(join(dir, entry), { recursive: true, force: true });

@@ -77,13 +77,15 @@ const textOf = (message: ChatMessage): string =>
  * As a model does when the user asks it to read a file of its workspace: a call of the bot's `read` tool on that file
  * (its path as the user wrote it, resolved by the bot against the agent's workspace). The tool's answer comes back
  * in the turn's next request, so a test sees there what the bot read. Only a user message ending the request asks for
- * it, only when the bot offers `read`: every other request gets the canned answer.
+ * it (the user's turn: the user messages after the model's last answer, as 2026.9.6 follows the user's text with a user
+ * message of runtime context), only when the bot offers `read`: every other request gets the canned answer.
  */
 function fileToRead(chat: z.infer<typeof ChatRequestSchema>): string | undefined {
-  const last = chat.messages.at(-1);
   const offersRead = (chat.tools ?? []).some((tool) => tool.function?.name === 'read');
-  if (!last || last.role !== 'user' || !offersRead) return undefined;
-  return /\bread (?:your )?([\w./-]+\.md)\b/i.exec(textOf(last))?.[1];
+  const lastOther = chat.messages.map((message) => message.role).lastIndexOf('assistant');
+  const usersTurn = chat.messages.slice(lastOther + 1).filter((message) => message.role === 'user');
+  if (chat.messages.at(-1)?.role !== 'user' || !offersRead) return undefined;
+  return usersTurn.map((message) => /\bread (?:your )?([\w./-]+\.md)\b/i.exec(textOf(message))?.[1]).find(Boolean);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

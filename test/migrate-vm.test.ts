@@ -26,6 +26,7 @@ import {
   sessionKeys,
   dockerEraAnswers,
   expectWorkspaceKept,
+  pairedDevices,
 } from './support/bot';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
@@ -172,19 +173,7 @@ describe('migrateVm', () => {
       const pairedBefore = Object.keys(
         JSON.parse(inGuest(105, 'cat /data/openclaw/devices/paired.json')) as Record<string, unknown>,
       );
-      const devices = directBot(
-        lab,
-        105,
-        'devices',
-        'list',
-        '--json',
-        '--url',
-        `ws://127.0.0.1:${DIRECT_GATEWAY_PORT}`,
-        '--token',
-        token,
-      );
-      expect(devices.status).toBe(0);
-      const paired = (JSON.parse(devices.stdout) as { paired?: Array<{ deviceId: string }> }).paired ?? [];
+      const paired = pairedDevices(directBot, lab, 105, DIRECT_GATEWAY_PORT, token);
       expect(pairedBefore.length).toBeGreaterThan(0);
       expect(paired.map((device) => device.deviceId)).toEqual(expect.arrayContaining(pairedBefore));
       const { turn, sent } = memoryTurn(directBot, lab, 105, DIRECT_GATEWAY_PORT, token, 'after-migration');

@@ -1,5 +1,6 @@
 import { guestExec } from '../../lab/lab';
 import * as sop from './sop-commands';
+import { directBot, dockerEraBot, sessionKeys } from '../support/bot';
 import { nodeSsh, sopStep, startLab, stopLab, type Lab } from '../support/lab';
 
 const VMID = 105;
@@ -18,7 +19,12 @@ describe('the SOP walked by hand on a lab guest', () => {
     return result['out-data'] ?? '';
   };
 
+  // the conversations the Docker-era bot (the record's 2026.2.19) lists before the walk
+  let dockerEraSessions: string[] = [];
+
   it('§5.1 scan shows what the record shows before a migration', () => {
+    dockerEraSessions = sessionKeys(dockerEraBot(lab, VMID, 'sessions', '--json').stdout);
+    expect(dockerEraSessions).toContain('agent:main:main');
     expect(nodeSsh(lab, ['qm', 'status', String(VMID)]).stdout).toBe('status: running\n');
     expect(nodeSsh(lab, ['qm', 'config', String(VMID)]).stdout).toMatch(/^agent: 1$/m);
     const scan = out(sop.scan);
@@ -50,18 +56,7 @@ describe('the SOP walked by hand on a lab guest', () => {
     out(sop.writePanelConfig, lab.panelRelease.repo);
     expect(out(sop.systemdUnits, '/usr/local/bin/openclaw', '/usr/local/bin/node')).toMatch(/^active\nactive\n$/m);
 
-    // The gateway needs some seconds to listen after systemctl starts it; the operator waits for it.
-    const waitForGateway = `for i in $(seq 1 120); do curl -fs -o /dev/null http://127.0.0.1:28789/health && exit 0; sleep 0.5; done
-journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
-    out(waitForGateway);
-    const acceptance = out(sop.acceptance);
-    expect(acceptance).toMatch(/^panel-direct:200$/m);
-    expect(acceptance).toMatch(/^gateway-direct:200$/m);
-    expect(acceptance).toMatch(/^panel-front:401$/m);
-    expect(acceptance).toMatch(/^gateway-front:401$/m);
-    expect(acceptance).toMatch(/"currentTag":"2026\.9\.6"/);
-    expect(acceptance).toMatch(new RegExp(`"currentTag":"${lab.panelRelease.tag}"`));
-
+    // The SOP's own count (§5.10): the copy holds every workspace file.
     const counts = Object.fromEntries(
       out(sop.dataCounts)
         .trim()
@@ -72,23 +67,31 @@ journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
     // the real gateway's workspace (its 7 templates and state file, the user's MEMORY.md, memory/, notes/ and a
     // script: lab/guest/seed-state.sh) and the lab's 60 user files
     expect(Number(counts.source_workspace)).toBe(72);
-    // OpenClaw 2026.9 imports legacy session files into SQLite at its first start and moves each file to
-    // agents/main/session-sqlite-import-archive/ (a Docker-era 2026.9.6 gateway has done so on the source already, so
-    // the SOP's count of sessions/ alone can read 0 there, though nothing is lost): the files are all there, across
-    // the two directories, on both sides.
-    const sessionFiles = (stateDir: string) =>
-      guestExec(lab, VMID, [
-        'find',
-        `${stateDir}/agents/main/sessions`,
-        `${stateDir}/agents/main/session-sqlite-import-archive`,
-        '-type',
-        'f',
-      ])
-        .stdout.trim()
-        .split('\n');
-    // the seeded state's three sessions (lab/guest/seed-state.sh): their transcripts and sessions.json
-    expect(sessionFiles('/data/openclaw').length).toBeGreaterThanOrEqual(4);
-    expect(sessionFiles('/root/.openclaw')).toHaveLength(sessionFiles('/data/openclaw').length);
+
+    // On the record's release the SOP as written stops here: the installed 2026.9.6 will not run on a 2026.2.19 state
+    // until its doctor has migrated it (the gateway exits, systemd restarts it, it exits again). Phase E runs that
+    // doctor; by hand it is one more step, with Docker's gateway stopped and before the direct one serves.
+    const refused = `for i in $(seq 1 240); do journalctl -u openclaw-gateway --no-pager | grep -q 'doctor --fix' && exit 0; sleep 0.5; done
+journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
+    out(refused);
+    out(`systemctl stop openclaw-gateway
+HOME=/root OPENCLAW_SERVICE_REPAIR_POLICY=external openclaw doctor --fix --non-interactive >/dev/null
+systemctl start openclaw-gateway`);
+    // ready, not merely answering: 2026.9.6 answers /health even while a start fails
+    const waitForGateway = `for i in $(seq 1 240); do curl -fs -o /dev/null http://127.0.0.1:28789/readyz && exit 0; sleep 0.5; done
+journalctl -u openclaw-gateway -n 30 --no-pager; exit 1`;
+    out(waitForGateway);
+    const acceptance = out(sop.acceptance);
+    expect(acceptance).toMatch(/^panel-direct:200$/m);
+    expect(acceptance).toMatch(/^gateway-direct:200$/m);
+    expect(acceptance).toMatch(/^panel-front:401$/m);
+    expect(acceptance).toMatch(/^gateway-front:401$/m);
+    expect(acceptance).toMatch(/"currentTag":"2026\.9\.6"/);
+    expect(acceptance).toMatch(new RegExp(`"currentTag":"${lab.panelRelease.tag}"`));
+    // the user's conversations, as the direct bot lists them
+    expect(sessionKeys(directBot(lab, VMID, 'sessions', '--json').stdout)).toEqual(
+      expect.arrayContaining(dockerEraSessions),
+    );
 
     // The services really are systemctl's: stopping the gateway closes its port.
     expect(guestExec(lab, VMID, ['systemctl', 'is-active', 'openclaw-gateway']).stdout).toBe('active\n');

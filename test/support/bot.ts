@@ -36,6 +36,13 @@ export const gatewayCall = (bot: Bot, lab: Lab, vmid: number, port: number, toke
 export const dockerEraAnswers = (lab: Lab, vmid: number): number | null =>
   gatewayCall(dockerEraBot, lab, vmid, 18789, customerToken(lab, vmid), 'health').status;
 
+/** The devices a gateway lists as paired (`devices list --json`, both releases), asked with the given token. */
+export function pairedDevices(bot: Bot, lab: Lab, vmid: number, port: number, token: string) {
+  const listed = bot(lab, vmid, 'devices', 'list', '--json', '--url', `ws://127.0.0.1:${port}`, '--token', token);
+  expect(listed.status).toBe(0);
+  return (JSON.parse(listed.stdout) as { paired?: Array<{ deviceId: string; clientId?: string }> }).paired ?? [];
+}
+
 /** The sentence lab/guest/seed-state.sh wrote into the user's MEMORY.md. */
 export const MEMORY_MARKER = 'the teal lighthouse keeps the backups';
 
