@@ -373,51 +373,19 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
   }
 }
 
-async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, vmids: number[]): Promise<LabState> {
-  mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
-  const registry = await prepareRegistry();
-  await prepareTools(dir, options.install, registry);
-  const image = await prepareGuestImage();
+type Options = z.output<typeof LabOptionsSchema>;
+/** A guest before its boot: what the node's configs and its seed name it by, and its Docker-era release. */
+type GuestName = Pick<GuestState, 'vmid' | 'name' | 'ip' | 'dockerEra'>;
 
-  const keys = join(dir, 'keys');
-  mkdirSync(keys, { recursive: true });
-  sshKeygen(join(keys, 'operator'), 'openclaw-migrate-lab-operator');
-  sshKeygen(join(keys, 'node_host'), 'lab-node');
+async function bringUp(options: Options, dir: string, vmids: number[]): Promise<LabState> {
+  const { registry, image } = await prepareCaches(dir, options);
+  const keys = makeKeys(dir);
   const operatorPublicKey = readFileSync(join(keys, 'operator.pub'), 'utf8');
-
-  const releaseServerPid = startDetached(
-    join(dir, 'tools/node'),
-    [
-      join(dir, 'tools/release-server.js'),
-      '--socket',
-      join(dir, 'run/release.sock'),
-      '--release',
-      `${PANEL_RELEASE.repo}@${PANEL_RELEASE.tag}`,
-      '--app-dir',
-      join(repoRoot, 'lab/panel-app'),
-    ],
-    {},
-    join(dir, 'release-server.log'),
-  );
+  const releaseServerPid = startReleaseServer(dir);
   const registryPid = await startLabRegistry(registry, dir, join(dir, 'run/registry.sock'));
 
-  // The node: a real sshd on loopback, qm on PATH, the VMs' configs.
   const nodeDir = join(dir, 'node');
-  const nodeSeed = join(nodeDir, 'seed');
-  rmSync(nodeSeed, { recursive: true, force: true });
   const sshPort = await freePort();
-  const put = (root: string, path: string, content: string, mode = 0o644) => {
-    const full = join(root, path);
-    mkdirSync(join(full, '..'), { recursive: true });
-    writeFileSync(full, content, { mode });
-  };
-  put(nodeSeed, 'etc/openclaw-lab/sshd_config', nodeSshdConfig(sshPort));
-  put(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
-  put(nodeSeed, 'root/.ssh/authorized_keys', operatorPublicKey, 0o600);
-  put(nodeSeed, 'usr/sbin/qm', toolWrapper('qm'), 0o755);
-  put(nodeSeed, QM_PVE_FILE, `${options.pve}\n`);
-  put(nodeSeed, 'etc/hostname', 'pve-lab\n');
-
   const guests = vmids.map((vmid, i) => ({
     vmid,
     name: `vm-lab-${String(i + 1).padStart(4, '0')}`,
@@ -434,9 +402,99 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     join(dir, 'model-stub.log'),
   );
   await waitUntil('the model endpoint', () => guests.every((guest) => existsSync(modelSocket(dir, guest.vmid))));
-  put(nodeSeed, 'usr/sbin/iptables', readFileSync(join(repoRoot, 'lab/node/iptables.sh'), 'utf8'), 0o755);
+  seedNode(nodeDir, options, keys, operatorPublicKey, sshPort, guests);
+  for (const guest of guests) seedGuest(dir, options, image, keys, operatorPublicKey, guest);
+  const bootedGuests: GuestState[] = await Promise.all(
+    guests.map(async (guest) => {
+      const booted = await startGuest(dir, guest, image, options);
+      return { ...guest, initPid: booted.container.initPid, booted };
+    }),
+  );
+  for (const guest of bootedGuests) await exposeGuest(dir, options, keys, guest);
+  const nodePid = startNode(dir, nodeDir);
+
+  const state: LabState = {
+    labDir: dir,
+    node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
+    releaseServerPid,
+    registryPid,
+    modelStubPid,
+    guests: bootedGuests,
+    inventoryPath: join(dir, 'inventory.json'),
+    privateKeyPath: join(keys, 'operator'),
+    knownHostsPath: join(keys, 'known_hosts'),
+    panelRelease: { ...PANEL_RELEASE, baseUrl: `http://127.0.0.1:${RELEASE_PORT_IN_GUEST}` },
+    installCommand: 'bash /run/openclaw-lab/install-openclaw.sh --no-prompt --no-onboard --no-gum',
+    options,
+  };
+  writeKnownHosts(state, keys);
+  writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
+  await waitForLab(state);
+  writeFileSync(state.inventoryPath, JSON.stringify(labInventory(state), null, 2) + '\n');
+  return state;
+}
+
+/** The caches a lab is made from (the registry, the tools, the guest image), built on first use. */
+async function prepareCaches(dir: string, options: Options): Promise<{ registry: RegistryCache; image: GuestImage }> {
+  mkdirSync(join(dir, 'run/qemu-server'), { recursive: true });
+  const registry = await prepareRegistry();
+  await prepareTools(dir, options.install, registry);
+  return { registry, image: await prepareGuestImage() };
+}
+
+/** The operator's key and the node's host key; returns their directory. */
+function makeKeys(dir: string): string {
+  const keys = join(dir, 'keys');
+  mkdirSync(keys, { recursive: true });
+  sshKeygen(join(keys, 'operator'), 'openclaw-migrate-lab-operator');
+  sshKeygen(join(keys, 'node_host'), 'lab-node');
+  return keys;
+}
+
+/** The panel's release endpoint, on <lab dir>/run/release.sock. Returns its pid. */
+function startReleaseServer(dir: string): number {
+  return startDetached(
+    join(dir, 'tools/node'),
+    [
+      join(dir, 'tools/release-server.js'),
+      '--socket',
+      join(dir, 'run/release.sock'),
+      '--release',
+      `${PANEL_RELEASE.repo}@${PANEL_RELEASE.tag}`,
+      '--app-dir',
+      join(repoRoot, 'lab/panel-app'),
+    ],
+    {},
+    join(dir, 'release-server.log'),
+  );
+}
+
+function putFile(root: string, path: string, content: string, mode = 0o644): void {
+  const full = join(root, path);
+  mkdirSync(join(full, '..'), { recursive: true });
+  writeFileSync(full, content, { mode });
+}
+
+/** The node's seed: a real sshd on loopback, qm on PATH, the VMs' configs, its NAT rules and bot ledger. */
+function seedNode(
+  nodeDir: string,
+  options: Options,
+  keys: string,
+  operatorPublicKey: string,
+  sshPort: number,
+  guests: GuestName[],
+): void {
+  const nodeSeed = join(nodeDir, 'seed');
+  rmSync(nodeSeed, { recursive: true, force: true });
+  putFile(nodeSeed, 'etc/openclaw-lab/sshd_config', nodeSshdConfig(sshPort));
+  putFile(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
+  putFile(nodeSeed, 'root/.ssh/authorized_keys', operatorPublicKey, 0o600);
+  putFile(nodeSeed, 'usr/sbin/qm', toolWrapper('qm'), 0o755);
+  putFile(nodeSeed, QM_PVE_FILE, `${options.pve}\n`);
+  putFile(nodeSeed, 'etc/hostname', 'pve-lab\n');
+  putFile(nodeSeed, 'usr/sbin/iptables', readFileSync(join(repoRoot, 'lab/node/iptables.sh'), 'utf8'), 0o755);
   // The node's shared resources (SOP §2.3): a 50-port block per VM mapped by NAT, and the bot ledger.
-  put(
+  putFile(
     nodeSeed,
     'etc/openclaw-lab/iptables-nat.rules',
     guests
@@ -448,7 +506,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
       )
       .join(''),
   );
-  put(
+  putFile(
     nodeSeed,
     DEFAULT_LEDGER_PATH.slice(1),
     ['vmid\tip\tport_block\tssh_port\tpanel_port\tgateway_port\tmode\tupdated_at\tnote\n']
@@ -471,7 +529,7 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
       .join(''),
   );
   for (const guest of guests) {
-    put(
+    putFile(
       nodeSeed,
       `etc/pve/qemu-server/${guest.vmid}.conf`,
       [
@@ -487,68 +545,78 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
       ].join('\n'),
     );
   }
+}
 
-  for (const guest of guests) {
-    const guestDir = join(dir, 'guests', String(guest.vmid));
-    const seed = join(guestDir, 'seed');
-    // Faults live in the shared run directory: the guest sees its own at /run/openclaw-lab-faults, the node
-    // (whose qm plays ssh-drop) sees them all at /run/openclaw-lab-run/faults.
-    const faultsDir = faultDir(dir, guest.vmid);
-    rmSync(guestDir, { recursive: true, force: true });
-    mkdirSync(faultsDir, { recursive: true });
-    for (const fault of options.faults.filter((f) => f.vmid === guest.vmid))
-      writeFileSync(join(faultsDir, fault.kind), '');
-    const guestSeed = {
-      vmid: guest.vmid,
-      webLoginPassword: randomBytes(9).toString('base64url'),
-      gatewayToken: randomBytes(24).toString('hex'),
-      panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
-      release: guest.dockerEra,
-      stateTgz: image.stateTgz[guest.dockerEra],
-    };
-    seedGuestData(seed, guestSeed, options);
-    const directSsh = options.directSsh.includes(guest.vmid);
-    const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
-    if (directSsh) {
-      sshKeygen(guestHostKey, `lab-guest-${guest.vmid}`);
-      put(seed, 'etc/ssh/ssh_host_ed25519_key', readFileSync(guestHostKey, 'utf8'), 0o600);
-      put(
-        seed,
-        'root/.ssh/authorized_keys',
-        readFileSync(join(seed, 'root/.ssh/authorized_keys'), 'utf8') + operatorPublicKey,
-        0o600,
-      );
-    }
-    const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
-    seedGuestSystem(seed, guest, restartAlways ? 'always' : 'unless-stopped', guestSeed);
+/**
+ * A guest's seed: its faults, its Docker-era data and system (of its release), and for direct SSH its host key and the
+ * operator's.
+ */
+function seedGuest(
+  dir: string,
+  options: Options,
+  image: GuestImage,
+  keys: string,
+  operatorPublicKey: string,
+  guest: GuestName,
+): void {
+  const guestDir = join(dir, 'guests', String(guest.vmid));
+  const seed = join(guestDir, 'seed');
+  // Faults live in the shared run directory: the guest sees its own at /run/openclaw-lab-faults, the node
+  // (whose qm plays ssh-drop) sees them all at /run/openclaw-lab-run/faults.
+  const faultsDir = faultDir(dir, guest.vmid);
+  rmSync(guestDir, { recursive: true, force: true });
+  mkdirSync(faultsDir, { recursive: true });
+  for (const fault of options.faults.filter((f) => f.vmid === guest.vmid))
+    writeFileSync(join(faultsDir, fault.kind), '');
+  const guestSeed = {
+    vmid: guest.vmid,
+    webLoginPassword: randomBytes(9).toString('base64url'),
+    gatewayToken: randomBytes(24).toString('hex'),
+    panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
+    release: guest.dockerEra,
+    stateTgz: image.stateTgz[guest.dockerEra],
+  };
+  seedGuestData(seed, guestSeed, options);
+  const directSsh = options.directSsh.includes(guest.vmid);
+  const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
+  if (directSsh) {
+    sshKeygen(guestHostKey, `lab-guest-${guest.vmid}`);
+    putFile(seed, 'etc/ssh/ssh_host_ed25519_key', readFileSync(guestHostKey, 'utf8'), 0o600);
+    putFile(
+      seed,
+      'root/.ssh/authorized_keys',
+      readFileSync(join(seed, 'root/.ssh/authorized_keys'), 'utf8') + operatorPublicKey,
+      0o600,
+    );
   }
-  const bootedGuests: GuestState[] = await Promise.all(
-    guests.map(async (guest) => {
-      const booted = await startGuest(dir, guest, image, options);
-      return { ...guest, initPid: booted.container.initPid, booted };
-    }),
-  );
-  for (const guest of bootedGuests) {
-    const guestDir = join(dir, 'guests', String(guest.vmid));
-    writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${machinePid(guest)}\n`);
-    if (options.directSsh.includes(guest.vmid)) {
-      // Like the node's NAT rule `10200 -> VM:22` in the record: a loopback port on the host reaches the guest.
-      const port = await freePort();
-      const forwarderPid = startDetached(
-        'socat',
-        [
-          `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
-          `EXEC:nsenter --net=/proc/${machinePid(guest)}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
-        ],
-        {},
-        join(guestDir, 'ssh-forward.log'),
-      );
-      const hostKey = join(keys, `guest-${guest.vmid}_host.pub`);
-      guest.directSsh = { port, forwarderPid, hostKeySha256: fingerprint(hostKey) };
-    }
-  }
+  const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
+  seedGuestSystem(seed, guest, restartAlways ? 'always' : 'unless-stopped', guestSeed);
+}
 
-  const nodePid = startDetached(
+/** A booted guest made reachable: its pid for the node's qm, and for direct SSH a loopback port forwarded to it. */
+async function exposeGuest(dir: string, options: Options, keys: string, guest: GuestState): Promise<void> {
+  const guestDir = join(dir, 'guests', String(guest.vmid));
+  writeFileSync(join(dir, 'run/qemu-server', `${guest.vmid}.pid`), `${machinePid(guest)}\n`);
+  if (options.directSsh.includes(guest.vmid)) {
+    // Like the node's NAT rule `10200 -> VM:22` in the record: a loopback port on the host reaches the guest.
+    const port = await freePort();
+    const forwarderPid = startDetached(
+      'socat',
+      [
+        `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
+        `EXEC:nsenter --net=/proc/${machinePid(guest)}/ns/net socat STDIO TCP\\:127.0.0.1\\:22`,
+      ],
+      {},
+      join(guestDir, 'ssh-forward.log'),
+    );
+    const hostKey = join(keys, `guest-${guest.vmid}_host.pub`);
+    guest.directSsh = { port, forwarderPid, hostKeySha256: fingerprint(hostKey) };
+  }
+}
+
+/** The node machine, booted from its seed. Returns its pid. */
+function startNode(dir: string, nodeDir: string): number {
+  return startDetached(
     'unshare',
     ['--mount', '--propagation', 'private', '--', 'bash', join(repoRoot, 'lab/node/boot.sh')],
     {
@@ -560,21 +628,10 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
     },
     join(nodeDir, 'boot.log'),
   );
+}
 
-  const state: LabState = {
-    labDir: dir,
-    node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
-    releaseServerPid,
-    registryPid,
-    modelStubPid,
-    guests: bootedGuests,
-    inventoryPath: join(dir, 'inventory.json'),
-    privateKeyPath: join(keys, 'operator'),
-    knownHostsPath: join(keys, 'known_hosts'),
-    panelRelease: { ...PANEL_RELEASE, baseUrl: `http://127.0.0.1:${RELEASE_PORT_IN_GUEST}` },
-    installCommand: 'bash /run/openclaw-lab/install-openclaw.sh --no-prompt --no-onboard --no-gum',
-    options,
-  };
+/** The operator's known_hosts: the node's host key, and each direct-SSH guest's, at their loopback ports. */
+function writeKnownHosts(state: LabState, keys: string): void {
   const knownHost = (port: number, publicKeyPath: string) => {
     const [keyType, keyBody] = readFileSync(publicKeyPath, 'utf8').split(' ');
     return `[127.0.0.1]:${port} ${keyType} ${keyBody}\n`;
@@ -582,24 +639,25 @@ async function bringUp(options: z.output<typeof LabOptionsSchema>, dir: string, 
   writeFileSync(
     state.knownHostsPath,
     [
-      knownHost(sshPort, join(keys, 'node_host.pub')),
-      ...bootedGuests.flatMap((g) =>
+      knownHost(state.node.sshPort, join(keys, 'node_host.pub')),
+      ...state.guests.flatMap((g) =>
         g.directSsh ? [knownHost(g.directSsh.port, join(keys, `guest-${g.vmid}_host.pub`))] : [],
       ),
     ].join(''),
   );
-  writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
+}
 
-  await waitUntil('the node sshd', () => connects(sshPort));
+/** Until the node's sshd answers and each guest's agent does (but the guests whose agent is down by a fault). */
+async function waitForLab(state: LabState): Promise<void> {
+  const { labDir: dir, options } = state;
+  await waitUntil('the node sshd', () => connects(state.node.sshPort));
   await Promise.all(
-    bootedGuests
+    state.guests
       .filter((guest) => !options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'agent-down'))
       .map((guest) =>
         waitUntil(`guest ${guest.vmid}'s agent`, () => agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`))),
       ),
   );
-  writeFileSync(state.inventoryPath, JSON.stringify(labInventory(state), null, 2) + '\n');
-  return state;
 }
 
 /** The fleet as the product reads it. */
