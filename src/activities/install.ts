@@ -45,11 +45,16 @@ export async function install(params: MigrateVmParams, bot: BotListing | undefin
     openclawPath: requiredValue(values, 'openclaw_path'),
     openclawVersion: requiredValue(values, 'openclaw_version'),
   };
+  checkRelease(params, release, installed);
+  return installed;
+}
+
+/** An installed release other than the one the policy asked for fails phase D (OpenclawVersionUnmet), naming both. */
+export function checkRelease(params: MigrateVmParams, release: string | undefined, installed: InstallResult): void {
   if (release && releaseIn(installed.openclawVersion) !== release)
     throw failure(
       'OpenclawVersionUnmet',
       `openclawVersion ${params.openclawVersion} asks for ${release}; installed: ${installed.openclawVersion}` +
         (installed.installedNow ? '' : ' (already there: nothing was installed)'),
     );
-  return installed;
 }
