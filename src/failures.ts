@@ -34,6 +34,11 @@ export const failureTypes = {
   AcceptanceFailed: { raisedBy: 'activity', retryable: false },
   /** the installed release's `openclaw doctor --fix --non-interactive` failed on the copy (phase E): its tail */
   DoctorFailed: { raisedBy: 'activity', retryable: false },
+  /**
+   * phase D cannot meet the run's `openclawVersion`: `docker` with a Docker-era release the scan could not read, or
+   * the installed release is not the one asked for (both named)
+   */
+  OpenclawVersionUnmet: { raisedBy: 'activity', retryable: false },
   /** an input that fails its schema, in a workflow or an activity (src/migration/input.ts) */
   InvalidInput: { raisedBy: 'activity', retryable: false },
   /** the node's ledger could not be written */

@@ -29,6 +29,21 @@ export const SshEndpointSchema = strictObject({
 });
 export type SshEndpoint = z.output<typeof SshEndpointSchema>;
 
+/**
+ * Which OpenClaw release phase D installs (issue 18): `installer` (the SOP's: whatever the installer gives),
+ * `docker` (the Docker-era release itself, as the scan's bot listing read it), or a pinned release (`2026.9.6`).
+ */
+const versionPolicy = "'installer', 'docker' or a release such as 2026.9.6";
+export const OpenclawVersionSchema = z.union(
+  [z.enum(['installer', 'docker']), z.string().regex(/^\d{4}\.\d{1,2}\.\d{1,2}$/, versionPolicy)],
+  { error: versionPolicy },
+);
+
+/** The release in a `--version` line (`2026.2.19`, `OpenClaw 2026.9.6 (eb377ac)`); none when it holds none. */
+export function releaseIn(versionLine: string): string | undefined {
+  return /\b(\d{4}\.\d{1,2}\.\d{1,2})\b/.exec(versionLine)?.[1];
+}
+
 export const PanelReleaseSchema = strictObject({
   repo: githubRepo,
   tag: releaseTag,
@@ -88,6 +103,8 @@ export const InventoryVmSchema = strictObject({
   prestage: z.boolean().optional(),
   /** this VM's own maintenance window, over the inventory's `window` */
   window: WindowSchema.optional(),
+  /** this VM's own version policy, over the inventory's `openclawVersion` */
+  openclawVersion: OpenclawVersionSchema.optional(),
 });
 
 /** Enough for the 500-VM benchmark four times over; a fleet's input and its VM table stay far below the payload limit. */
@@ -117,6 +134,8 @@ const WrittenInventorySchema = strictObject({
   nodes: NodesSchema.optional(),
   panelRelease: PanelReleaseSchema,
   installCommand: shellCommandLine.optional(),
+  /** which release phase D installs on every VM unless it says otherwise; default `installer` */
+  openclawVersion: OpenclawVersionSchema.optional(),
   /** phase I removes each VM's OpenClaw images too (after acceptance and approval); default: they stay */
   removeImages: z.boolean().optional(),
   /** every VM migrates pre-staged (Docker stopped only for the final copy and the start) unless it says otherwise */

@@ -92,6 +92,12 @@ describe('ordinary values an operator writes', () => {
       inv((i) => (i.installCommand = 'curl -fsSL https://openclaw.ai/install.sh | bash -s -- --no-prompt')),
     ],
     [
+      'a pinned OpenClaw release, and one VM on its Docker-era one',
+      inv((i) =>
+        Object.assign(i, { openclawVersion: '2026.9.6' }, { vms: [{ ...i.vms[0], openclawVersion: 'docker' }] }),
+      ),
+    ],
+    [
       'a fleet of 2,000 VMs',
       inv((i) => (i.vms = Array.from({ length: 2000 }, (_, n) => ({ vmid: 1000 + n, ip: '10.0.0.1' })))),
     ],
@@ -227,6 +233,24 @@ describe('an inventory', () => {
       /one printable line/,
     ],
     [
+      'openclawVersion latest',
+      inv((i) => Object.assign(i, { openclawVersion: 'latest' })),
+      'openclawVersion',
+      /'installer', 'docker' or a release such as 2026\.9\.6/,
+    ],
+    [
+      "a VM's openclawVersion with shell syntax",
+      inv((i) => (i.vms[0] = { ...i.vms[0], openclawVersion: '2026.9.6; rm -rf /' } as (typeof i.vms)[0])),
+      'vms.0.openclawVersion',
+      /'installer', 'docker' or a release such as 2026\.9\.6/,
+    ],
+    [
+      "a VM's openclawVersion with a trailing newline",
+      inv((i) => (i.vms[0] = { ...i.vms[0], openclawVersion: '2026.9.6\n' } as (typeof i.vms)[0])),
+      'vms.0.openclawVersion',
+      /a release such as/,
+    ],
+    [
       'an install command of 200 KiB',
       inv((i) => (i.installCommand = 'x'.repeat(200 << 10))),
       'installCommand',
@@ -314,6 +338,9 @@ describe("a migrateVm run's input, as `temporal workflow start` would send it", 
       /expected number/,
     ],
     ['an unknown transport', vm({ transport: 'telnet' }), 'transport', /Invalid option/],
+    ['a release of two parts', vm({ openclawVersion: '2026.9' }), 'openclawVersion', /a release such as 2026\.9\.6/],
+    ['a release with a v', vm({ openclawVersion: 'v2026.9.6' }), 'openclawVersion', /a release such as/],
+    ['openclawVersion as a number', vm({ openclawVersion: 2026.9 }), 'openclawVersion', /a release such as/],
     ['dryRun as a string', vm({ dryRun: 'false' }), 'dryRun', /expected boolean/],
     ['a run-as user with shell syntax', vm({ runAs: { user: 'x;id' } }), 'runAs.user', /a Linux user name/],
     ['a startedBy with a newline', vm({ startedBy: 'alice\n- forged' }), 'startedBy', /a name of letters/],

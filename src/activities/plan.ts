@@ -1,12 +1,12 @@
 import type { MigrateVmParams } from '../migration/input';
-import type { PlannedCommand } from '../migration/contracts';
+import type { BotListing, PlannedCommand } from '../migration/contracts';
 import { phaseOrder, type GuestPhase, type GuestPhaseName } from '../migration/phases';
 import type { GuestCommand } from '../remote/guest';
 import { shellCommand } from '../remote/shell-quote';
 import { acceptanceCommand } from './acceptance';
 import { backupCommand, verifyBackupCommand } from './backup';
 import { deployPanelCommand } from './deploy-panel';
-import { installCommand } from './install';
+import { installCommand, targetRelease } from './install';
 import { migrateDataCommand, preCopyCommand } from './migrate-data';
 import { removeDockerCommand } from './remove-docker';
 import { scanCommand } from './scan';
@@ -17,14 +17,17 @@ import { stageUnitsCommand, unitsCommand } from './systemd-units';
 const expectedBinaries = { nodePath: '/usr/bin/node', openclawPath: '/usr/bin/openclaw' };
 
 /** The commands each phase in the guest runs, in their order. */
-const phaseCommands: Record<GuestPhaseName, (params: MigrateVmParams, runHome: string) => GuestCommand[]> = {
+const phaseCommands: Record<
+  GuestPhaseName,
+  (params: MigrateVmParams, runHome: string, bot: BotListing | undefined) => GuestCommand[]
+> = {
   scan: (params) => [scanCommand(params)],
   backup: (params) => [
     backupCommand(params, '<run id>'),
     verifyBackupCommand(params, `/root/migrate-backup-${params.vmid}-<TS>`),
   ],
   'stop-docker': (params) => [stopDockerCommand(params)],
-  install: (params) => [installCommand(params)],
+  install: (params, _, bot) => [installCommand(params, targetRelease(params, bot))],
   'pre-copy': (params) => [preCopyCommand(params)],
   'migrate-data': (params) => [migrateDataCommand(params)],
   'deploy-panel': (params) => [deployPanelCommand(params)],
@@ -37,12 +40,17 @@ const phaseCommands: Record<GuestPhaseName, (params: MigrateVmParams, runHome: s
 /**
  * The dry run's plan: every command each phase in the guest would run on this VM, in the order the run would (the
  * SOP's, or pre-staged with `prestage`), as the operator would type it on the node (qga) or on the VM (ssh), with
- * what it reads on stdin.
+ * what it reads on stdin. With `openclawVersion: docker` and a Docker-era release the scan could not read, it fails as
+ * phase D would (OpenclawVersionUnmet).
  */
-export async function planCommands(params: MigrateVmParams, runHome: string): Promise<PlannedCommand[]> {
+export async function planCommands(
+  params: MigrateVmParams,
+  runHome: string,
+  bot?: BotListing,
+): Promise<PlannedCommand[]> {
   const commands = phaseOrder(params.prestage)
     .filter((phase): phase is GuestPhase => phase.runsOn === 'guest')
-    .flatMap((phase) => phaseCommands[phase.name](params, runHome));
+    .flatMap((phase) => phaseCommands[phase.name](params, runHome, bot));
   return commands.map(({ label, script, args = [], stdin }) => {
     const bash = ['/bin/bash', '-c', script, label, ...args];
     const qga = [

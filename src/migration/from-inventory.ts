@@ -9,7 +9,7 @@ export type VmOverrides = Pick<
 
 /**
  * One VM's migrateVm input from a fleet inventory, reached through its own node (and that node's ledger); `overrides` wins (timeouts, run-as user, dry run, …), and a VM's
- * own `prestage` and `window` win over the inventory's.
+ * own `prestage`, `window` and `openclawVersion` win over the inventory's.
  */
 export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides: VmOverrides = {}): MigrateVmInput {
   const vm = inventory.vms.find((candidate) => candidate.vmid === vmid);
@@ -17,6 +17,7 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
     throw new Error(`vmid ${vmid} is not in the inventory (it has ${inventory.vms.map((v) => v.vmid).join(', ')})`);
   const prestage = vm.prestage ?? inventory.prestage;
   const window = vm.window ?? inventory.window;
+  const openclawVersion = vm.openclawVersion ?? inventory.openclawVersion;
   const node = inventory.nodes[vm.node];
   return {
     vmid,
@@ -27,6 +28,7 @@ export function migrateVmInputFor(inventory: Inventory, vmid: number, overrides:
     vmSsh: vm.ssh,
     panelRelease: inventory.panelRelease,
     ...(inventory.installCommand ? { installCommand: inventory.installCommand } : {}),
+    ...(openclawVersion ? { openclawVersion } : {}),
     ...(node.ledgerPath ? { ledgerPath: node.ledgerPath } : {}),
     ...(inventory.removeImages !== undefined ? { removeImages: inventory.removeImages } : {}),
     ...(prestage !== undefined ? { prestage } : {}),

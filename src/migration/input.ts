@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { failure } from '../failures';
 import { operatorName } from '../identity';
-import { ApproverPolicyShape, nodeName, PanelReleaseSchema, SshEndpointSchema } from '../inventory';
+import {
+  ApproverPolicyShape,
+  nodeName,
+  OpenclawVersionSchema,
+  PanelReleaseSchema,
+  SshEndpointSchema,
+} from '../inventory';
 import {
   DAY,
   describeIssues,
@@ -73,6 +79,8 @@ export const MigrateVmInputSchema = strictObject({
   ports: PortsSchema.prefault({}),
   runAs: RunAsSchema.prefault({}),
   installCommand: shellCommandLine.default(OFFICIAL_INSTALL_COMMAND),
+  /** the release phase D installs: the installer's (the SOP's), the Docker-era one, or a pinned one (inventory.ts) */
+  openclawVersion: OpenclawVersionSchema.default('installer'),
   timeouts: TimeoutsSchema.prefault({}),
   dryRun: z.boolean().default(false),
   /** phase I (after acceptance and approval) removes the project's images too; without it they stay on disk */

@@ -102,6 +102,8 @@ export const phases = [
     stage: 'D',
     sop: '§5.4',
     activity: 'install',
+    // `openclawVersion: docker` installs the release the scan's bot listing read
+    takes: ['bot'],
     timeout: 'install',
     resultKey: 'install',
     runsOn: 'guest',

@@ -1,6 +1,7 @@
 import { printable } from '../schema';
+import { releaseIn } from '../inventory';
 import type { MigrateVmParams } from './input';
-import { UNKNOWN, type BotListing, type PhaseResults, type TokenSource } from './contracts';
+import { UNKNOWN, type BotListing, type InstallResult, type PhaseResults, type TokenSource } from './contracts';
 import type { MigrationStatus } from './messages';
 import { inSeconds, outageTimes } from './outage';
 import { phaseOrder } from './phases';
@@ -13,6 +14,24 @@ import { phaseOrder } from './phases';
 type PhaseActions = {
   [K in keyof PhaseResults]-?: ((result: NonNullable<PhaseResults[K]>) => string[]) | 'own section';
 };
+
+/**
+ * The OpenClaw release jump (issue 18), e.g. `openclaw 2026.2.19 (Docker-era) → 2026.9.6 (installed; policy:
+ * installer)`: before phase D (a plan) what the policy will install, after it what was installed.
+ */
+export function versionJump(
+  params: Pick<MigrateVmParams, 'openclawVersion'>,
+  bot: BotListing | undefined,
+  installed: InstallResult | undefined,
+): string {
+  const policy = params.openclawVersion;
+  const before = bot ? (releaseIn(bot.version) ?? bot.version) : UNKNOWN;
+  const planned = policy === 'installer' ? "the installer's release" : policy === 'docker' ? before : policy;
+  const after = installed
+    ? `${releaseIn(installed.openclawVersion) ?? installed.openclawVersion} (installed`
+    : `${planned} (planned`;
+  return `openclaw ${before} (Docker-era) → ${after}; policy: ${policy})`;
+}
 
 /** The record's file name as the SOP (§8) names it: `YYYY-MM-DD_<VMID>_去Docker直装迁移记录.md`. */
 export function recordFileName(vmid: number, date: string): string {

@@ -390,7 +390,12 @@ export class MigrationRun {
   /** A dry run ends after the scan with the plan: every command each phase would run. */
   async plan(): Promise<MigrateVmResult> {
     const { params, status } = this;
-    status.plan = await this.quick.planCommands(params, phaseInputs.runHome(status.results, workflowInfo().runId));
+    const runId = workflowInfo().runId;
+    status.plan = await this.quick.planCommands(
+      params,
+      phaseInputs.runHome(status.results, runId),
+      phaseInputs.bot(status.results, runId),
+    );
     this.enter('planned');
     const record = this.render();
     this.record = record;
