@@ -12,10 +12,11 @@ import { botsSideBySide } from '../src/migration/record';
 const fixtures = join(__dirname, 'fixtures', 'bot-listing');
 
 /** bot-listing.sh as the scan and the acceptance run it, with BOT answering from a release's recorded outputs. */
-function listing(release: string): { stdout: string; bot: BotListing } {
-  const script = `${botListingScript}\nBOT=(bash "$1" "$2")\nbot_listing`;
+function listing(release: string, setUp = '', env: NodeJS.ProcessEnv = {}): { stdout: string; bot: BotListing } {
+  const script = `${botListingScript}\nBOT=(bash "$1" "$2")\n${setUp}\nbot_listing`;
   const stdout = execFileSync('bash', ['-c', script, 'test', join(fixtures, 'fake-bot.sh'), join(fixtures, release)], {
     encoding: 'utf8',
+    env: { ...process.env, ...env },
   });
   return { stdout, bot: parseBotListing(keyValues(stdout)) };
 }
@@ -45,6 +46,18 @@ describe("the bots' own listings, on the real CLIs' outputs", () => {
     expect(dockerEra.skillsEnabled).toHaveLength(50);
     expect(dockerEra.pluginsEnabled).toEqual(['device-pair', 'memory-core', 'phone-control', 'talk-voice']);
     expect(dockerEra.errors).toEqual([]);
+  });
+
+  test('a Docker-era config bound to lan: cron and chat.history reach the gateway only by loopback with the token', () => {
+    // as the real CLIs refuse a plaintext ws:// to the container's LAN address: unknown, and the checks would be empty
+    const refused = listing('2026.2.19', '', { FAKE_BOT_BIND: 'lan' }).bot;
+    expect(refused.cronJobs).toBe(UNKNOWN);
+    expect(refused.errors.join('\n')).toMatch(/cron: exit 1: .*SECURITY ERROR/);
+    // the scan's arguments (scan.sh): the same listing as an unrefused CLI gives
+    const byLoopback = listing('2026.2.19', 'BOT_GATEWAY=(--url ws://127.0.0.1:18789 --token t0k3n)', {
+      FAKE_BOT_BIND: 'lan',
+    }).bot;
+    expect(byLoopback).toEqual(dockerEra);
   });
 
   test('2026.9.6 after the move: the recovered transcript is a fourth session; only counts leave the VM', () => {

@@ -24,6 +24,7 @@ let lab: Lab;
 const inGuest = (vmid: number, script: string, ...args: string[]) =>
   guestExec(lab, vmid, ['/bin/bash', '-c', script, 'docker-era-test', ...args]);
 const botCli = (vmid: number, ...args: string[]) => dockerEraBot(lab, vmid, ...args);
+const PAIRED_CLIENTS: Record<OpenClawRelease, string[]> = { '2026.2.19': ['cli'], '2026.9.6': [] };
 /** The gateway listens on 18789 in its container. */
 const GATEWAY_PORT = 18789;
 
@@ -58,11 +59,15 @@ describe.each(Object.entries(GUESTS).map(([vmid, release]) => [Number(vmid), rel
       expect(sessionKeys(listed)).toEqual(
         expect.arrayContaining(['agent:main:main', 'agent:main:telegram:direct:4242', 'agent:main:ops-review']),
       );
-      // 2026.9.6 keeps its cron jobs in its own store, no longer in cron/jobs.json: the bot is asked
-      expect(botCli(vmid, 'cron', 'list', '--all', '--json').stdout).toContain('daily backup reminder');
-      // the seeding's CLI paired itself (2026.9.6 keeps the pairing in its database, no longer in devices/paired.json)
-      const paired = pairedDevices(dockerEraBot, lab, vmid, GATEWAY_PORT, customerToken(lab, vmid));
-      expect(paired.map((device) => device.clientId)).toContain('cli');
+      // 2026.9.6 keeps its cron jobs in its own store, no longer in cron/jobs.json: the bot is asked, through its
+      // gateway by loopback (its config binds lan, and its CLI refuses plaintext ws:// to the LAN address)
+      const token = customerToken(lab, vmid);
+      const gateway = ['--url', `ws://127.0.0.1:${GATEWAY_PORT}`, '--token', token];
+      expect(botCli(vmid, 'cron', 'list', '--all', '--json', ...gateway).stdout).toContain('daily backup reminder');
+      // the devices the seeding left paired, as the bot lists them: 2026.2.19 paired the seeding's CLI; 2026.9.6
+      // let it in by its token on loopback and lists none
+      const paired = pairedDevices(dockerEraBot, lab, vmid, GATEWAY_PORT, token);
+      expect(paired.map((device) => device.clientId)).toEqual(PAIRED_CLIENTS[release]);
     });
 
     it("accepts the token in .env, and no other; an agent turn reads the user's MEMORY.md", () => {

@@ -5,6 +5,11 @@
 # prints a token: the CLIs' own listings hold none. The calls that do not depend on each other run side by side
 # (each is a Node start, 1-3 s); chat.history needs the sessions' keys, so it runs after, a few at a time.
 BOT_CALL_S=60
+# Arguments that reach the bot's own gateway on loopback, for the calls that go through it (cron list, chat.history),
+# set by the script when the CLI would not find it by itself: a Docker-era config says `gateway.bind: lan`, so its
+# CLI aims at the container's LAN address and refuses plaintext ws:// there ("SECURITY ERROR", OpenClaw 2026.2 and
+# 2026.9 alike), and an explicit --url needs an explicit --token.
+BOT_GATEWAY=()
 # seconds of the calling script after which no more chat.history is asked
 BOT_BUDGET_S=90
 BOT_TMP=$(mktemp -d)
@@ -45,7 +50,7 @@ bot_listing() {
   # exit 0) and lists its default agent's store whole
   bot_call sessions sessions --json --all-agents --limit all &
   bot_call agents agents list --json &
-  bot_call cron cron list --all --json &
+  bot_call cron cron list --all --json "${BOT_GATEWAY[@]}" &
   bot_call skills skills list --json &
   bot_call plugins plugins list --json &
   wait
@@ -64,7 +69,8 @@ bot_listing() {
     [ "$SECONDS" -ge "$BOT_BUDGET_S" ] && break
     # the most chat.history returns (2026.2 and 2026.9 both cap it at 1000): counts are compared up to it
     bot_call "history$n" gateway call chat.history --json \
-      --params "$(python3 -c 'import json, sys; print(json.dumps({"sessionKey": sys.argv[1], "limit": 1000}))' "$key")" &
+      --params "$(python3 -c 'import json, sys; print(json.dumps({"sessionKey": sys.argv[1], "limit": 1000}))' "$key")" \
+      "${BOT_GATEWAY[@]}" &
     n=$((n + 1))
     [ $((n % 4)) = 0 ] && wait
   done

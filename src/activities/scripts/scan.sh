@@ -51,6 +51,13 @@ env = ["-e", "OPENCLAW_GATEWAY_PORT=" + port] if port else []
 for arg in ["docker", "exec", "-w", workdir or "/", *env, "openclaw-gateway", *cmd[:gateway]]:
     print(arg)
 ' "$container") && [ "${#BOT[@]}" -gt 5 ]; then
+  # its gateway by loopback in the container, with the customer's token (on the VM's process list for the calls'
+  # seconds, as any client of it has it)
+  port=18789
+  for arg in "${BOT[@]}"; do case $arg in OPENCLAW_GATEWAY_PORT=*) port=${arg#*=} ;; esac; done
+  read -r _ token < <(customer_token)
+  # shellcheck disable=SC2034 # read by bot_listing (bot-listing.sh, sourced ahead)
+  [ -n "${token:-}" ] && BOT_GATEWAY=(--url "ws://127.0.0.1:$port" --token "$token")
   bot_listing
 else
   echo "bot_error=container openclaw-gateway: no command with a gateway argument: $(echo "$container" | tail -n 1 | cut -c1-300)"
