@@ -293,3 +293,50 @@ describe("phase E's patch of openclaw.json", () => {
     expect(stdout).toMatch(/^token_source=config$/m);
   });
 });
+
+describe("phase E's state database, after C", () => {
+  /** The step migrate-data.sh runs on the copy's state database, taken from the script. */
+  const step =
+    /STATE_DB="\$TARGET_DIR\/state\/openclaw.sqlite" RUN_STATE="\$TARGET_DIR" python3 - <<"PY"\n([\s\S]*?)\nPY\n/.exec(
+      migrateDataScript,
+    )![1];
+  const dir = mkdtempSync(join(tmpdir(), 'phase-e-db-'));
+  afterAll(() => rmSync(dir, { recursive: true }));
+  const db = join(dir, 'openclaw.sqlite');
+  const sql = (statements: string) =>
+    execFileSync(
+      'python3',
+      [
+        '-c',
+        'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print("\\n".join("|".join(map(str, r)) for r in c.executescript(sys.argv[2]) and c.execute("SELECT store_key, job_id FROM cron_jobs UNION ALL SELECT store_key, job_id FROM cron_run_logs ORDER BY 2, 1"))); c.commit()',
+        db,
+        statements,
+      ],
+      { encoding: 'utf8' },
+    ).trim();
+
+  it("moves the cron store's keys from the Docker home (2026.9.6 keys jobs by the store's path), clears the leases", () => {
+    // as a Docker-era 2026.9.6 state holds them (state/openclaw.sqlite of the lab's seeded state)
+    sql(`CREATE TABLE cron_jobs (store_key TEXT, job_id TEXT);
+      CREATE TABLE cron_run_logs (store_key TEXT, job_id TEXT, seq INTEGER);
+      CREATE TABLE state_leases (name TEXT);
+      INSERT INTO cron_jobs VALUES ('/home/node/.openclaw/cron/jobs.json', 'daily'), ('/srv/other/jobs.json', 'other');
+      INSERT INTO cron_run_logs VALUES ('/home/node/.openclaw/cron/jobs.json', 'daily', 1);
+      INSERT INTO state_leases VALUES ('gateway-owner');`);
+    const out = spawnSync('python3', ['-c', step], {
+      encoding: 'utf8',
+      env: { ...process.env, STATE_DB: db, RUN_STATE: '/home/openclaw/.openclaw' },
+    });
+    expect(out.stderr).toBe('');
+    expect(out.stdout.trim().split('\n')).toEqual([
+      'path_rewritten=state/openclaw.sqlite:cron_jobs.store_key /home/node/.openclaw/cron/jobs.json -> /home/openclaw/.openclaw/cron/jobs.json',
+      'path_rewritten=state/openclaw.sqlite:cron_run_logs.store_key /home/node/.openclaw/cron/jobs.json -> /home/openclaw/.openclaw/cron/jobs.json',
+      'stale_leases_cleared=1',
+    ]);
+    expect(sql('SELECT 1;').split('\n')).toEqual([
+      '/home/openclaw/.openclaw/cron/jobs.json|daily',
+      '/home/openclaw/.openclaw/cron/jobs.json|daily',
+      '/srv/other/jobs.json|other',
+    ]);
+  });
+});

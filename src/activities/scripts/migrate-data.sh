@@ -66,15 +66,29 @@ fi
 # state database, naming the container as its host: the direct gateway cannot prove that owner dead, and refuses to
 # start ("Another Gateway owner lease is still active") until the lease expires, up to 5 min later. seed 004's
 # ExecStartPre removes the lock files for the same reason.
-STATE_DB="$TARGET_DIR/state/openclaw.sqlite" python3 - <<"PY"
+# The same database keys the cron store by its file's absolute path (OpenClaw 2026.9: cronStoreKey() is path.resolve
+# of <state dir>/cron/jobs.json), so a Docker-era 2026.9 state keys its jobs and their run logs under
+# /home/node/.openclaw, where the direct bot never looks: its cron jobs would be gone. Those keys move to the run-as
+# user's state dir, as the config's paths do below.
+STATE_DB="$TARGET_DIR/state/openclaw.sqlite" RUN_STATE="$TARGET_DIR" python3 - <<"PY"
 import os, sqlite3
 path = os.environ["STATE_DB"]
+docker_state, run_state = "/home/node/.openclaw", os.environ["RUN_STATE"]
 cleared = 0
 if os.path.exists(path):
     db = sqlite3.connect(path)
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_leases'").fetchone():
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if "state_leases" in tables:
         cleared = db.execute("DELETE FROM state_leases").rowcount
-        db.commit()
+    for table in tables:
+        if "store_key" not in [column[1] for column in db.execute('PRAGMA table_info("%s")' % table)]:
+            continue
+        for (key,) in db.execute('SELECT DISTINCT store_key FROM "%s"' % table).fetchall():
+            if run_state != docker_state and isinstance(key, str) and key.startswith(docker_state + "/"):
+                new = run_state + key[len(docker_state):]
+                db.execute('UPDATE "%s" SET store_key = ? WHERE store_key = ?' % table, (new, key))
+                print("path_rewritten=state/openclaw.sqlite:%s.store_key %s -> %s" % (table, key, new))
+    db.commit()
     db.close()
 print("stale_leases_cleared=%d" % cleared)
 PY
@@ -128,6 +142,7 @@ def rewrite(node, where):
         else:
             rewrite(value, at)
 rewrite(cfg, "")
+
 
 # The token: the config's own, else the compose environment's (never printed).
 auth = gw.get("auth") if isinstance(gw.get("auth"), dict) else {}
