@@ -186,7 +186,10 @@ describe('migrateVm', () => {
       // holds it, as JSON); a SQLite database the gateway opens and may write (whole, every table it had; WAL and
       // shared-memory files come and go with checkpoints); the sessions index the gateway merges into its store and
       // the agent-CLI launcher it writes anew at every start (openclaw's src/infra/openclaw-cli-shim.ts); a workspace
-      // file doctor edited in place (the result lists it; its original stays in /data/openclaw and the backup).
+      // file doctor edited in place (the result lists it; its original stays in /data/openclaw and the backup); the
+      // workspace's BOOTSTRAP.md, OpenClaw's own first-run template ("delete it" once set up): the workspace check
+      // above found it copied byte for byte, and the direct 2026.9.6 bot removed it by the time of this one, its
+      // first agent turn between them (the original stays in /data/openclaw and the backup).
       // What doctor imported into SQLite and then removed (2026.9.6: the device identity and its device-auth token)
       // must be in doctor's report, and is asked of the bot below.
       const stillMissing = inGuest(
@@ -215,6 +218,8 @@ for root, _, files in os.walk("."):
             kept = any(json.load(open(b)) == json.load(open(src)) for b in glob.glob("/root/.openclaw/openclaw.json.bak." + "[0-9]" * 14))
         elif src.endswith(".sqlite"):
             kept = os.path.exists(dst) and whole(src, dst)
+        elif src == "workspace/BOOTSTRAP.md":
+            kept = True  # the bot's own first-run template, see above
         elif src in ("agents/main/sessions/sessions.json", "tmp/agent-cli/openclaw"):
             kept = os.path.exists(dst) or bool(glob.glob("/root/.openclaw/agents/main/session-sqlite-import-archive/*." + name + ".imported-*"))
         elif os.path.isfile(dst) and digest(dst) == digest(src):
