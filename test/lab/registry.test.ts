@@ -140,7 +140,9 @@ describe("the lab's registry", () => {
         expect(copy.status).toBe(0);
       }
       const ci = inGuest('cd "$1" && npm ci --omit=dev --no-audit --no-fund', dir);
-      expect(ci.stderr).toBe('');
+      // nothing missing or failing; a package the registry marks deprecated is only a warning (the real panel
+      // release's lock pins glob 10.5.0, which npm says is old)
+      expect(ci.stderr.split('\n').filter((line) => line && !line.startsWith('npm warn deprecated '))).toEqual([]);
       expect(ci.status).toBe(0);
       // every package of the lock is on the guest's disk, in the lock's version
       const versions = inGuest(
