@@ -35,6 +35,8 @@ echo "source_workspace=$(find /data/openclaw/workspace -type f 2>/dev/null | wc 
 echo "backup_bytes=$(du -scb /data/openclaw /data/panel /opt/openclaw /root/.ssh 2>/dev/null | tail -n 1 | cut -f1)"
 echo "free_bytes=$(df --output=avail -B1 /root | tail -n 1 | tr -d ' ')"
 echo "docker_present=$(command -v docker > /dev/null && echo 1 || echo 0)"
+# Where the customer's token lives (config, environment, none), and the token for the bot's gateway calls below.
+read -r token_source token < <(customer_token)
 # The Docker-era bot's own listing, by its CLI in its container as the compose runs it: the container's command up
 # to its `gateway` argument (`node dist/index.js` in the released image, `node openclaw.mjs` in others), in its
 # working directory, as the container's user, told the port its gateway was started on (the CLI reads
@@ -55,14 +57,13 @@ for arg in ["docker", "exec", "-w", workdir or "/", *env, "openclaw-gateway", *c
   # seconds, as any client of it has it)
   port=18789
   for arg in "${BOT[@]}"; do case $arg in OPENCLAW_GATEWAY_PORT=*) port=${arg#*=} ;; esac; done
-  read -r _ token < <(customer_token)
   # shellcheck disable=SC2034 # read by bot_listing (bot-listing.sh, sourced ahead)
   [ -n "${token:-}" ] && BOT_GATEWAY=(--url "ws://127.0.0.1:$port" --token "$token")
   bot_listing
 else
   echo "bot_error=container openclaw-gateway: no command with a gateway argument: $(echo "$container" | tail -n 1 | cut -c1-300)"
 fi
-echo "token_source=$(customer_token | cut -d' ' -f1)"
+echo "token_source=$token_source"
 echo "--- docker ps"
 docker ps --format "table {{.Names}}\t{{.Status}}\t{{.Ports}}" 2>&1 || true
 echo "--- docker ps -a"
