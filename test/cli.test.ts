@@ -59,7 +59,10 @@ describe('openclaw-migrate CLI', () => {
 
     const started = await cli('migrate', 'vm', '105', '--wait');
     expect(started.stderr).toMatch(/UI: http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/migrate-vm-105/);
-    expect(started.stdout).toMatch(/vm 105: backup\n[\s\S]*vm 105: awaiting-approval\nvm 105 awaits approval/);
+    // every step, however short, in the order the run took them
+    expect(started.stdout).toMatch(
+      /vm 105: scan\n.*vm 105: backup\n.*vm 105: stop-docker\n[\s\S]*vm 105: awaiting-approval\nvm 105 awaits approval/,
+    );
 
     expect((await cli('status')).stdout).toMatch(/^migrate-vm-105\s+RUNNING\s+awaiting-approval$/m);
     expect((await cli('status', '105')).stdout).toMatch(
@@ -98,7 +101,8 @@ describe('openclaw-migrate CLI', () => {
     expect(started.stderr).toMatch(
       /^equivalent: temporal workflow start --type migrateFleet --task-queue \S+ --workflow-id migrate-fleet-cli --input '\{"inventory"/m,
     );
-    expect(started.stdout).toMatch(/vm 106: backup {3}\[0\/1 done, 1 in flight\][\s\S]*vm 106: awaiting-approval/);
+    // the fleet shows each VM's phase as it reads it: a phase shorter than its reads (a backup of a small state) may pass unseen
+    expect(started.stdout).toMatch(/vm 106: [a-z-]+ {3}\[0\/1 done, 1 in flight\][\s\S]*vm 106: awaiting-approval/);
     expect(started.stdout).toMatch(/npm run starter -- approve --fleet cli --reason/);
 
     expect((await fleet('gate', 'close', '--by', 'dana', '--reason', 'maintenance window')).stdout).toBe(

@@ -11,7 +11,6 @@ import {
   statusQuery,
   type Decision,
   type DecisionAnswer,
-  type MigrationPhase,
   type MigrationStatus,
 } from '../migration/messages';
 import { migrationSummary } from '../migration/ui-metadata';
@@ -35,13 +34,22 @@ import {
 } from './common';
 import type { CliOptions } from './flags';
 
-/** Shows each phase as the run enters it, until it waits for a human or its maintenance window, or ends. */
+/**
+ * Shows each phase as the run enters it, until it waits for a human or its maintenance window, or ends. The steps
+ * come from the run's own list of them, so a step shorter than the poll is shown too; waits only from its phase.
+ */
 async function follow(handle: WorkflowHandle<typeof migrateVm>, json: boolean): Promise<MigrationStatus> {
-  let last: MigrationPhase | undefined;
+  let shown: string | undefined;
+  let stepsShown = 0;
+  const show = (name: string, vmid: number) => {
+    if (name !== shown && !json) console.log(`${clock()}  vm ${vmid}: ${name}`);
+    shown = name;
+  };
   for (;;) {
     const status = await handle.query(statusQuery);
-    if (status.phase !== last && !json) console.log(`${clock()}  vm ${status.vmid}: ${status.phase}`);
-    last = status.phase;
+    for (const step of status.phases.slice(stepsShown)) show(step.name, status.vmid);
+    stepsShown = status.phases.length;
+    show(status.phase, status.vmid);
     if (status.phase === 'awaiting-approval' || status.phase === 'awaiting-window' || hasEnded(status.phase))
       return status;
     await sleep(1000);
