@@ -107,6 +107,10 @@ describe("the bots' own listings, on the real CLIs' outputs", () => {
     expect(silent.errors.some((e) => e.startsWith('sessions: '))).toBe(true);
     // without a Docker-era listing the direct bot's own answers are what is required
     expect(compareBots(silent, direct, RUN_HOME, noUserEnables, dirs).failures).toEqual([]);
+    // but nothing is compared then, and the human is told so
+    expect(compareBots(silent, direct, RUN_HOME, noUserEnables, dirs).differences).toContain(
+      "the Docker-era bot did not list its sessions in the scan: the direct bot's are not compared",
+    );
     expect(compareBots(direct, silent, RUN_HOME, noUserEnables, dirs).failures).toContain(
       'the direct bot did not list its sessions',
     );

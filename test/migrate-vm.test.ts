@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DOCKER_ERA_IMAGES } from '../lab/guest-image';
-import { guestExec, type LabOptions } from '../lab/lab';
+import { guestExec, guestInit, type LabOptions } from '../lab/lab';
+import { inMachine } from '../lab/machine';
+import * as activities from '../src/activities';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
-import type { MigrateVmInput } from '../src/migration/input';
+import type { MigrateVmInput, MigrateVmParams } from '../src/migration/input';
 import {
   approveUpdate,
   rejectSignal,
@@ -28,16 +30,36 @@ import {
   expectWorkspaceKept,
   pairedDevices,
 } from './support/bot';
+import { execResult } from './support/exec';
 import { historyText } from './support/history';
 import { startLab, stopLab, type Lab } from './support/lab';
 import { expectOutageWithinPhases } from './support/outage';
 import { runWorker, startDevServer } from './support/temporal';
+import { waitFor } from './support/wait';
 
 /**
  * migrateVm against the real dev server and the lab: one guest per scenario. A real guest holds ~1.5 GB, so the
  * scenarios run on labs of three guests, one after the other; on each, all three migrate at once. The third lab's
  * runs are pre-staged: approved, a failed acceptance, and a failure in C with the units staged and never started.
  */
+/** A product's defect played in a guest right after a phase's activity returned (issue 18's point 5), by vmid. */
+interface PlayedFault {
+  after: 'migrateData' | 'installUnits';
+  play: () => Promise<unknown>;
+}
+const faultsAfter = new Map<number, PlayedFault>();
+function playingFaultsAfter<A extends [MigrateVmParams, ...unknown[]], R>(
+  name: 'migrateData' | 'installUnits',
+  activity: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    const result = await activity(...args);
+    const fault = faultsAfter.get(args[0].vmid);
+    if (fault?.after === name) await fault.play();
+    return result;
+  };
+}
+
 describe('migrateVm', () => {
   // Three guests migrate at once on 2 cores (each gateway takes ~15 s to start, minutes when the machine is
   // loaded): generous, not a speed check.
@@ -51,7 +73,11 @@ describe('migrateVm', () => {
 
   beforeAll(async () => {
     env = await startDevServer();
-    ({ taskQueue, stop: stopWorker } = await runWorker(env));
+    ({ taskQueue, stop: stopWorker } = await runWorker(env, {
+      ...activities,
+      migrateData: playingFaultsAfter('migrateData', activities.migrateData),
+      installUnits: playingFaultsAfter('installUnits', activities.installUnits),
+    }));
   }, 300_000);
   afterAll(async () => {
     await stopWorker?.();
@@ -165,6 +191,10 @@ describe('migrateVm', () => {
       // MEMORY.md from there.
       const lab = labOf.get(105)!;
       expect(sessionKeys(directBot(lab, 105, 'sessions', '--json').stdout)).toEqual(dockerEraSessions.get(105));
+      // the scan read the same from the Docker-era bot, so the acceptance compared them (none unknown)
+      const scanned = result.status.results.scan!.bot!.sessions;
+      expect(scanned === 'unknown' ? scanned : scanned.map((s) => s.key).sort()).toEqual(dockerEraSessions.get(105));
+      expect(result.status.results.acceptance!.bots!.differences.join('\n')).not.toMatch(/did not list/);
       const agents = JSON.parse(directBot(lab, 105, 'agents', 'list', '--json').stdout) as Array<{ workspace: string }>;
       expect(agents.map((agent) => agent.workspace)).toEqual(['/root/.openclaw/workspace']);
       const token = customerToken(lab, 105);
@@ -334,6 +364,60 @@ PY`,
       const history = await handle.fetchHistory();
       const retried = history.events?.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
       expect(retried).toBe(true);
+    });
+  });
+
+  describe('the faults the acceptance must catch (issue 18, point 5): a session lost, the workspace left at the Docker home, the token not carried', () => {
+    const DOCKER_WORKSPACE = '/home/node/.openclaw/workspace';
+    const LOST_SESSION = 'agent:main:ops-review';
+    migratingLab({ guests: 3, firstVmid: 114 }, {}, (vmid) => {
+      const directCli = async (...args: string[]) => {
+        const argv = inMachine(guestInit(labOf.get(vmid)!, vmid), ['env', 'HOME=/root', 'openclaw', ...args]);
+        const ran = await execResult('nsenter', argv);
+        if (ran.code !== 0) throw new Error(`openclaw ${args[0]} ${args[1]} in vm ${vmid}: ${ran.stderr}`);
+      };
+      // the direct gateway, once up, forgets one of the user's conversations (its own RPC: no store's format assumed)
+      const forgetSession = () =>
+        waitFor(
+          'the direct gateway to delete a session',
+          () =>
+            directCli(
+              'gateway',
+              'call',
+              'sessions.delete',
+              '--params',
+              JSON.stringify({ key: LOST_SESSION }),
+              '--url',
+              `ws://127.0.0.1:${DIRECT_GATEWAY_PORT}`,
+              '--token',
+              customerToken(labOf.get(vmid)!, vmid),
+              '--json',
+            ).then(
+              () => true,
+              () => false,
+            ),
+          120_000,
+        );
+      const faults: Record<number, PlayedFault> = {
+        114: { after: 'installUnits', play: forgetSession },
+        115: {
+          after: 'migrateData',
+          play: () => directCli('config', 'set', 'agents.defaults.workspace', DOCKER_WORKSPACE),
+        },
+        116: { after: 'migrateData', play: () => directCli('config', 'unset', 'gateway.auth.token') },
+      };
+      faultsAfter.set(vmid, faults[vmid]!);
+    });
+
+    it.each([
+      [114, /acceptance failed.*session agent:main:ops-review is not listed by the direct bot/],
+      [115, /acceptance failed.*agent main's workspace is \/home\/node\/\.openclaw\/workspace, expected the migrated/],
+      [116, /acceptance failed.*the customer's token \(environment\): the direct gateway answered 401/],
+    ])('vm %i fails the acceptance and rolls back to Docker, its bot answering as before', async (vmid, failure) => {
+      const lab = labOf.get(vmid)!;
+      expect(await failureOf(run(vmid))).toMatch(failure);
+      expect(dockerEraAnswers(lab, vmid)).toBe(0);
+      expect(sessionKeys(dockerEraBot(lab, vmid, 'sessions', '--json').stdout)).toContain(LOST_SESSION);
     });
   });
 

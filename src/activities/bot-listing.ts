@@ -142,6 +142,17 @@ export function compareBots(
     ['plugins', after.pluginsEnabled],
   ] as const)
     if (!known(value)) failures.push(`the direct bot did not list its ${what}`);
+  // a Docker-era bot that did not list an item leaves nothing to compare it with: the human is told so
+  if (before)
+    for (const [what, value] of [
+      ['sessions', before.sessions],
+      ['agents', before.workspaces],
+      ['cron jobs', before.cronJobs],
+      ['skills', before.skillsEnabled],
+      ['plugins', before.pluginsEnabled],
+    ] as const)
+      if (!known(value))
+        differences.push(`the Docker-era bot did not list its ${what} in the scan: the direct bot's are not compared`);
 
   if (before && known(before.sessions) && known(after.sessions)) {
     const listed = new Map(after.sessions.map((s) => [s.key, s.messages]));

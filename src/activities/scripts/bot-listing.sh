@@ -46,14 +46,18 @@ bot_print() {
 }
 bot_listing() {
   bot_call version --version &
-  # OpenClaw 2026.9 lists 100 sessions of one agent unless told otherwise; 2026.2 ignores both options (measured:
-  # exit 0) and lists its default agent's store whole
+  # OpenClaw 2026.9 lists 100 sessions of one agent unless told otherwise; 2026.2 knows neither option (its
+  # dist/index.js, the container's entry: "error: unknown option '--all-agents'", exit 1) and, asked without them,
+  # lists its default agent's store whole
   bot_call sessions sessions --json --all-agents --limit all &
   bot_call agents agents list --json &
   bot_call cron cron list --all --json "${BOT_GATEWAY[@]}" &
   bot_call skills skills list --json &
   bot_call plugins plugins list --json &
   wait
+  if [ "$(cat "$BOT_TMP/sessions.rc")" != 0 ] && grep -q "unknown option '--all-agents'" "$BOT_TMP/sessions.err"; then
+    bot_call sessions sessions --json
+  fi
   if [ "$(cat "$BOT_TMP/version.rc")" = 0 ]; then
     echo "bot_version=$(head -n 1 "$BOT_TMP/version.out")"
   else
