@@ -422,7 +422,8 @@ export class MigrationRun {
   }
 
   private ref() {
-    return { vmid: this.params.vmid, workflowId: workflowInfo().workflowId };
+    const { vmid, nodeName } = this.params;
+    return { vmid, ...(nodeName !== undefined && { node: nodeName }), workflowId: workflowInfo().workflowId };
   }
 
   /** Waits for the human's decision, reminding and, past the run's deadline, rejecting on their behalf. */
