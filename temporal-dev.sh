@@ -19,7 +19,7 @@ pid_file="$state_dir/temporal-dev.pid"
 log_file="$state_dir/temporal-dev.log"
 
 # Keep in step with src/search-attributes.ts (a unit test compares the two).
-search_attributes=(VmId=Keyword MigrationPhase=Keyword FleetId=Keyword)
+search_attributes=(VmId=Keyword MigrationPhase=Keyword FleetId=Keyword NodeName=Keyword)
 
 cli() { "$here/scripts/temporal-cli.sh"; }
 

@@ -7,7 +7,10 @@ export const MigrationPhaseAttribute = defineSearchAttributeKey('MigrationPhase'
 /** The fleet a migration belongs to (its migrateFleet workflow id), for batch signals such as fleet approvals. */
 export const FleetIdAttribute = defineSearchAttributeKey('FleetId', SearchAttributeType.KEYWORD);
 
-export const searchAttributes = [VmIdAttribute, MigrationPhaseAttribute, FleetIdAttribute];
+/** The Proxmox node a migration's VM is on, as the inventory names it (issue 22): a fleet's VMs by node. */
+export const NodeNameAttribute = defineSearchAttributeKey('NodeName', SearchAttributeType.KEYWORD);
+
+export const searchAttributes = [VmIdAttribute, MigrationPhaseAttribute, FleetIdAttribute, NodeNameAttribute];
 
 /** The dev server's `--search-attribute` values, e.g. `VmId=Keyword`. */
 export function devServerSearchAttributeFlags(): string[] {

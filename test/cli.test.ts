@@ -64,7 +64,8 @@ describe('openclaw-migrate CLI', () => {
       /vm 105: scan\n.*vm 105: backup\n.*vm 105: stop-docker\n[\s\S]*vm 105: awaiting-approval\nvm 105 awaits approval/,
     );
 
-    expect((await cli('status')).stdout).toMatch(/^migrate-vm-105\s+RUNNING\s+awaiting-approval$/m);
+    // the node the run's inventory names, from its NodeName search attribute
+    expect((await cli('status')).stdout).toMatch(/^migrate-vm-105\s+RUNNING\s+awaiting-approval\s+\S+$/m);
     expect((await cli('status', '105')).stdout).toMatch(
       /^ {2}outage: \d+\.\d s by the guest's clock \(Docker stopped \d{4}-\S+Z, the direct gateway and panel answered \d{4}-\S+Z\)$/m,
     );

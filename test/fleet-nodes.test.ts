@@ -7,6 +7,7 @@ import { InventorySchema, type InventoryInput } from '../src/inventory';
 import { approveUpdate, migrationId, statusQuery } from '../src/migration/messages';
 import { sharedResourceLockId } from '../src/migration/node-lock';
 import { fleetDetails } from '../src/migration/ui-metadata';
+import { VmIdAttribute } from '../src/search-attributes';
 import { phaseNamed } from '../src/migration/phases';
 import { migrateFleet, type migrateVm } from '../src/workflows';
 import { approveAsTheyArrive } from './support/fleet';
@@ -124,6 +125,24 @@ describe('a fleet across two nodes', () => {
         lock.includes(`"requesterId":"${migrationId(vm.vmid)}-shared-resources"`),
       );
       expect(granted.map((vm) => vm.node)).toEqual(Array(4).fill(node));
+    }
+
+    // the server's list finds each node's migrations by their NodeName search attribute, and no other node's
+    for (const node of ['pve-a', 'pve-b']) {
+      const query = `FleetId = "${handle.workflowId}" AND NodeName = "${node}"`;
+      const listed = async () => {
+        const found: number[] = [];
+        for await (const run of env.client.workflow.list({ query }))
+          found.push(Number(run.typedSearchAttributes.get(VmIdAttribute)));
+        return found.sort();
+      };
+      const expected = onNode(node).map((vm) => vm.vmid);
+      const found = await waitFor(
+        `${node}'s 4 runs listed`,
+        async () => (await listed()).length >= 4 && listed(),
+        30_000,
+      );
+      expect([node, found]).toEqual([node, expected]);
     }
   });
 

@@ -145,6 +145,11 @@ describe('notifications', () => {
         `fleet-finished ${handle.workflowId}`,
       ].sort(),
     );
+    // each event about one VM names its node: the one-node inventory's, named by its host
+    const aboutOneVm = events.filter((e) => 'vmid' in e);
+    expect(aboutOneVm.map((e) => 'vmid' in e && [e.vmid, e.node])).toEqual(
+      aboutOneVm.map((e) => 'vmid' in e && [e.vmid, '127.0.0.1']),
+    );
     expect(of('awaiting-approval')[0]).toMatchObject({
       name: 'customer-0',
       workflowId: migrationId(OK),
@@ -172,6 +177,9 @@ describe('notifications', () => {
       .filter((r) => r.path.startsWith('/json/'))
       .map((r) => r.body.title)
       .sort();
+    const vmTitles = titles.filter((t) => /^VM /.test(String(t)));
+    expect(vmTitles).toHaveLength(4);
+    for (const t of vmTitles) expect(t).toMatch(/^VM \d+ \(customer-\d\) on node 127\.0\.0\.1\b/);
     const bodies = (service: string) => hooks.received.filter((r) => r.path.startsWith(`/${service}/`));
     const shapes: Record<string, (body: Record<string, unknown>) => unknown> = {
       feishu: (b) => (
@@ -261,6 +269,7 @@ describe('notifications', () => {
     expect(okKinds.slice(1)).toEqual(okKinds.slice(1).map(() => 'approval-reminder'));
     expect(told(ok.workflowId)[1]).toMatchObject({
       reminders: 1,
+      node: '127.0.0.1',
       approve: `npm run starter -- approve ${OK} --reason '…'`,
     });
     // each told before its run ended: a lone run waits for what it sent

@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { notifyWith } from '../src/activities/notify';
 import { webhookConfig } from '../src/config';
 import type { Webhook } from '../src/notify/config';
-import { acceptanceEvidence, messageOf, type NotifyEvent } from '../src/notify/events';
+import { acceptanceEvidence, messageOf, NotifyEventSchema, type NotifyEvent } from '../src/notify/events';
 import { refusalOf, requestFor } from '../src/notify/formats';
 
 /** What stands for a webhook's credential in these tests: no message may quote it. */
@@ -96,6 +96,7 @@ describe('the formats', () => {
     kind: 'awaiting-approval',
     vmid: 101,
     name: 'customer-1',
+    node: 'pve-b',
     workflowId: 'migrate-vm-101',
     fleetId: 'migrate-fleet-default',
     evidence: acceptanceEvidence({ checks: { gateway_direct: '200', panel_front: '200' } }, 12_400),
@@ -112,8 +113,8 @@ describe('the formats', () => {
     return { url: new URL(request.url), json: JSON.parse(request.body) };
   };
 
-  it('say the evidence and the command that approves', () => {
-    expect(title).toBe('VM 101 (customer-1) awaits approval');
+  it("say the VM's node, the evidence and the command that approves", () => {
+    expect(title).toBe('VM 101 (customer-1) on node pve-b awaits approval');
     expect(lines).toEqual([
       'Evidence: 2 acceptance checks passed (gateway_direct, panel_front); outage 12 s',
       "Approve: npm run starter -- approve 101 --reason '…'",
@@ -121,9 +122,30 @@ describe('the formats', () => {
     ]);
   });
 
+  it('name the node of every event about one VM, and none of an event recorded before events named it', () => {
+    const kinds: NotifyEvent[] = [
+      { kind: 'approval-reminder', vmid: 7, node: 'pve-b', workflowId: 'w', reminders: 1, waitingMs: 0, approve: 'a' },
+      { kind: 'rollback-started', vmid: 7, node: 'pve-b', workflowId: 'w', why: 'x' },
+      { kind: 'rollback-ended', vmid: 7, node: 'pve-b', workflowId: 'w', ended: 'incomplete', detail: 'x' },
+      { kind: 'run-failed', vmid: 7, node: 'pve-b', workflowId: 'w', error: 'x' },
+    ];
+    for (const e of kinds)
+      expect([e.kind, messageOf(NotifyEventSchema.parse(e)).title]).toEqual([
+        e.kind,
+        expect.stringMatching(/^VM 7 on node pve-b\b/),
+      ]);
+    // as recorded in a history before issue 22: no node, and none said
+    const recorded = { kind: 'run-failed', vmid: 7, workflowId: 'w', error: 'x' };
+    expect(messageOf(NotifyEventSchema.parse(recorded)).title).toBe('VM 7: migration failed');
+    // still strict: a node that is no node name, or a key it does not know, is refused
+    expect(NotifyEventSchema.safeParse({ ...recorded, node: 'pve b' }).success).toBe(false);
+    expect(NotifyEventSchema.safeParse({ ...recorded, host: 'pve-b' }).success).toBe(false);
+  });
+
   it("are each service's incoming-webhook message", () => {
     const text = [title, ...lines].join('\n');
     expect(body('json').json).toEqual({ event: 'awaiting-approval', title, text, details: event });
+    expect(body('json').json.details.node).toBe('pve-b');
     expect(body('feishu').json).toEqual({ msg_type: 'text', content: { text } });
     expect(body('dingtalk').json).toEqual({
       msgtype: 'markdown',

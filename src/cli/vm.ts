@@ -15,7 +15,7 @@ import {
 } from '../migration/messages';
 import { migrationSummary } from '../migration/ui-metadata';
 import { printable } from '../schema';
-import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
+import { MigrationPhaseAttribute, NodeNameAttribute, VmIdAttribute } from '../search-attributes';
 import { connectivityCheck, migrateVm } from '../workflows';
 import {
   asRefusal,
@@ -187,18 +187,21 @@ export async function vmStatusCommand({ config, args, options }: CommandContext)
   return exitCodes.ok;
 }
 
-/** Every migration on the server, with its search attribute's phase. */
+/** Every migration on the server, with its search attributes' phase and node (a run before issue 22 shows none). */
 export async function listMigrationsCommand({ config, options }: CommandContext): Promise<ExitCode> {
   printTemporalEquivalent(['list', '--query', "WorkflowType='migrateVm'"]);
-  const rows: { workflowId: string; status: string; phase: string }[] = [];
+  const rows: { workflowId: string; status: string; phase: string; node?: string }[] = [];
   await withClient(config, async (client) => {
     for await (const run of client.workflow.list({ query: `WorkflowType='migrateVm'` })) {
       const phase = run.typedSearchAttributes.get(MigrationPhaseAttribute) ?? '';
-      rows.push({ workflowId: run.workflowId, status: run.status.name, phase });
+      const node = run.typedSearchAttributes.get(NodeNameAttribute);
+      rows.push({ workflowId: run.workflowId, status: run.status.name, phase, ...(node !== undefined && { node }) });
     }
   });
   if (options.json) console.log(JSON.stringify(rows));
-  else for (const row of rows) console.log(`${row.workflowId.padEnd(22)} ${row.status.padEnd(12)} ${row.phase}`);
+  else
+    for (const { workflowId, status, phase, node } of rows)
+      console.log(`${workflowId.padEnd(22)} ${status.padEnd(12)} ${node ? `${phase.padEnd(22)} ${node}` : phase}`);
   return exitCodes.ok;
 }
 

@@ -1,5 +1,6 @@
 import type { ActivityOptions } from '@temporalio/common';
 import { z } from 'zod';
+import { nodeName } from '../inventory';
 import { oneLine } from '../schema';
 
 /**
@@ -21,7 +22,13 @@ export const notifyEventKinds = [
 export type NotifyEventKind = (typeof notifyEventKinds)[number];
 
 const line = z.string().max(2000);
-const vmRef = { vmid: z.number().int(), name: z.string().max(200).optional(), workflowId: z.string().max(1000) };
+const vmRef = {
+  vmid: z.number().int(),
+  name: z.string().max(200).optional(),
+  /** the VM's node, as the inventory names it (absent from events recorded before fleets named nodes) */
+  node: nodeName.optional(),
+  workflowId: z.string().max(1000),
+};
 
 export const NotifyEventSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -73,7 +80,8 @@ export interface NotifyMessage {
 }
 
 const cut = (s: string) => oneLine(s, 500);
-const vmName = (e: { vmid: number; name?: string }) => `VM ${e.vmid}${e.name ? ` (${e.name})` : ''}`;
+const vmName = (e: { vmid: number; name?: string; node?: string }) =>
+  `VM ${e.vmid}${e.name ? ` (${e.name})` : ''}${e.node ? ` on node ${e.node}` : ''}`;
 const seconds = (ms: number) => (ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
 const duration = (ms: number) => {
   const minutes = Math.round(ms / 60_000);

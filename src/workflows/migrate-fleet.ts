@@ -176,6 +176,7 @@ export async function migrateFleet(input: MigrateFleetInput, carried?: FleetCarr
   const vmRef = (entry: FleetVm) => ({
     vmid: entry.vmid,
     ...(entry.name !== undefined && { name: entry.name }),
+    ...(entry.node !== undefined && { node: entry.node }),
     workflowId: entry.workflowId ?? '',
   });
 

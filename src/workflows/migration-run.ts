@@ -53,7 +53,7 @@ import { vmProgressSignal } from '../fleet/messages';
 import { oneLine } from '../schema';
 import { parsePayload, takeValid } from './message-checks';
 import { commitSharedResources } from './shared-resource-lock';
-import { MigrationPhaseAttribute, VmIdAttribute } from '../search-attributes';
+import { MigrationPhaseAttribute, NodeNameAttribute, VmIdAttribute } from '../search-attributes';
 import { failure, nonRetryableActivityTypes } from '../failures';
 import { sameOperator } from '../identity';
 import { patches } from './patches';
@@ -142,6 +142,8 @@ export class MigrationRun {
   private record: string | null = null;
   // Runs started before this told no webhook of themselves.
   private readonly notifies = patched(patches.vmNotifies);
+  // Runs started before this showed no node in the server's list; since, a run that knows its node shows it.
+  private readonly nodeNameShown = patched(patches.nodeNameAttribute);
   private readonly notifications = notifier(
     proxyActivities<Activities>(notifyActivityOptions).notify,
     () => undefined, // its counts show in the worker's log and metrics; a fleet's status shows its own
@@ -242,6 +244,9 @@ export class MigrationRun {
     upsertSearchAttributes([
       { key: VmIdAttribute, value: String(this.params.vmid) },
       { key: MigrationPhaseAttribute, value: phase },
+      ...(this.nodeNameShown && this.params.nodeName !== undefined
+        ? [{ key: NodeNameAttribute, value: this.params.nodeName }]
+        : []),
     ]);
     this.showDetails();
     // The fleet learns of a rollback as it starts, not when the rollback is over: its gate closes at once.
@@ -422,7 +427,8 @@ export class MigrationRun {
   }
 
   private ref() {
-    return { vmid: this.params.vmid, workflowId: workflowInfo().workflowId };
+    const { vmid, nodeName } = this.params;
+    return { vmid, ...(nodeName !== undefined && { node: nodeName }), workflowId: workflowInfo().workflowId };
   }
 
   /** Waits for the human's decision, reminding and, past the run's deadline, rejecting on their behalf. */

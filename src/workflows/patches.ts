@@ -53,4 +53,9 @@ export const patches = {
    * slot, read from its fleet, and undoes its pre-staging when none will come
    */
   prestageAhead: 'prestage-ahead',
+  /**
+   * migrateVm: a run that knows its node (input `nodeName`, issue 22) upserts the `NodeName` search attribute with
+   * its phase; before, it upserted VmId and MigrationPhase only
+   */
+  nodeNameAttribute: 'node-name-search-attribute',
 } as const;
