@@ -386,7 +386,7 @@ PY`,
       // the history: each phase's activity scheduled in the pre-staged order, and no rollback; a lone run tells the
       // worker's webhooks once, as it starts to await approval (src/notify)
       const activities = order.flatMap((p) => ('activity' in p ? [p.activity] : []));
-      const awaitsApproval = activities.indexOf('acceptanceGate') + 1;
+      const awaitsApproval = activities.indexOf('acceptance') + 1;
       expect(awaitsApproval).toBeGreaterThan(0);
       expect(await activitiesRun(handle)).toEqual([
         ...activities.slice(0, awaitsApproval),

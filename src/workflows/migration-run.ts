@@ -85,7 +85,7 @@ type PhaseActivities =
   false extends RowFits<ActivityPhase>
     ? never
     : Record<
-        ActivityPhase['activity'],
+        ActivityPhase['activity'] | Extract<ActivityPhase, { recordedAs: string }>['recordedAs'],
         (params: MigrateVmParams, ...inputs: PhaseInputs[PhaseInput][]) => Promise<PhaseResults[keyof PhaseResults]>
       >;
 
@@ -142,6 +142,8 @@ export class MigrationRun {
   private record: string | null = null;
   // Runs started before this told no webhook of themselves.
   private readonly notifies = patched(patches.vmNotifies);
+  // Runs started before this called three phases' activities by names of their own (a row's `recordedAs`).
+  private readonly activitiesNamedAsPhases = patched(patches.activitiesNamedAsPhases);
   private readonly notifications = notifier(
     proxyActivities<Activities>(notifyActivityOptions).notify,
     () => undefined, // its counts show in the worker's log and metrics; a fleet's status shows its own
@@ -333,7 +335,8 @@ export class MigrationRun {
     }
     const runId = workflowInfo().runId;
     const inputs = ('takes' in phase ? phase.takes : []).map((input) => phaseInputs[input](status.results, runId));
-    const activity = this.phaseActivities[phase.timeout][phase.activity];
+    const named = this.activitiesNamedAsPhases || !('recordedAs' in phase) ? phase.activity : phase.recordedAs;
+    const activity = this.phaseActivities[phase.timeout][named];
     const result = await this.step(phase.name, () => activity(params, ...inputs));
     Object.assign(status.results, { [phase.resultKey]: result });
   }

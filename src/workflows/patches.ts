@@ -53,4 +53,9 @@ export const patches = {
    * slot, read from its fleet, and undoes its pre-staging when none will come
    */
   prestageAhead: 'prestage-ahead',
+  /**
+   * migrateVm: each phase's activity has its phase's name (`preCopy`, `systemdUnits`, `acceptance`); before, three had
+   * names of their own (a row's `recordedAs`, src/migration/phases.ts)
+   */
+  activitiesNamedAsPhases: 'activities-named-as-phases',
 } as const;
