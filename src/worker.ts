@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import * as activities from './activities';
+import { phases } from './migration/phases';
 import { temporalConfig, webhookConfig, type TemporalConfig } from './config';
 import { installMetricsRuntime, phaseDurations, pollFleetGauges } from './metrics';
 import { sshPool } from './remote';
@@ -23,11 +24,22 @@ export async function createWorker(
     taskQueue: config.taskQueue,
     ...code,
     interceptors: { ...code.interceptors, activity: [phaseDurations] },
-    activities: implementations,
+    activities: answeringRecordedNames(implementations),
     // Guest commands heartbeat their pid: on shutdown an attempt stops waiting, and its retry on the next worker
     // finds the command still running and waits for it.
     shutdownGraceTime: '5 seconds',
   });
+}
+
+/**
+ * The activities, each phase's also under the name it had in histories recorded before it was named as its phase (a
+ * row's `recordedAs`): an attempt a worker scheduled before an upgrade runs on the worker after it.
+ */
+function answeringRecordedNames(implementations: typeof activities): typeof activities {
+  const recorded = phases.flatMap((phase) =>
+    'recordedAs' in phase ? [[phase.recordedAs, implementations[phase.activity]] as const] : [],
+  );
+  return { ...implementations, ...Object.fromEntries(recorded) };
 }
 
 /**

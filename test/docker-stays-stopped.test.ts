@@ -2,7 +2,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { guestExec, injectFault, type FaultKind } from '../lab/lab';
 import { waitFor } from '../lab/shared/wait';
-import { acceptance } from '../src/activities/acceptance';
+import { acceptanceChecks } from '../src/activities/acceptance';
 import { stopDocker } from '../src/activities/stop-docker';
 import type { AcceptanceResult, StopDockerResult } from '../src/migration/contracts';
 import { migrateVmInputFor, type VmOverrides } from '../src/migration/from-inventory';
@@ -49,7 +49,7 @@ describe('Docker between phase C and the human decision', () => {
   }
   /** Phase H's activity as the worker runs it, outside a workflow. */
   const acceptanceOn = (params: MigrateVmParams) =>
-    new MockActivityEnvironment().run(acceptance, params) as Promise<AcceptanceResult>;
+    new MockActivityEnvironment().run(acceptanceChecks, params) as Promise<AcceptanceResult>;
   beforeAll(async () => {
     run = await startLabAndWorker({
       guests: 2,

@@ -109,7 +109,7 @@ describe('worker metrics', () => {
     expect(during).toMatch(/^temporal_worker_task_slots_available\{/m);
     expect(during).toMatch(/^temporal_activity_execution_latency_bucket\{.*activity_type="scan"/m);
     // the project's phase durations: every phase up to acceptance has run once
-    expect(sample(during, 'openclaw_migrate_phase_duration_seconds_count', 'activityType="acceptanceGate"')).toBe(1);
+    expect(sample(during, 'openclaw_migrate_phase_duration_seconds_count', 'activityType="acceptance"')).toBe(1);
 
     await env.client.workflow
       .getHandle(migrationId(3000))
@@ -139,7 +139,7 @@ describe('worker metrics', () => {
       sample(
         after,
         'openclaw_migrate_phase_duration_seconds_count',
-        'activityType="acceptanceGate",namespace="default",outcome="failed"',
+        'activityType="acceptance",namespace="default",outcome="failed"',
       ),
     ).toBe(1);
   });

@@ -44,12 +44,12 @@ import { waitFor } from './support/wait';
  */
 /** A product's defect played in a guest right after a phase's activity returned (issue 18's point 5), by vmid. */
 interface PlayedFault {
-  after: 'migrateData' | 'installUnits';
+  after: 'migrateData' | 'systemdUnits';
   play: () => Promise<unknown>;
 }
 const faultsAfter = new Map<number, PlayedFault>();
 function playingFaultsAfter<A extends [MigrateVmParams, ...unknown[]], R>(
-  name: 'migrateData' | 'installUnits',
+  name: 'migrateData' | 'systemdUnits',
   activity: (...args: A) => Promise<R>,
 ): (...args: A) => Promise<R> {
   return async (...args) => {
@@ -76,7 +76,7 @@ describe('migrateVm', () => {
     ({ taskQueue, stop: stopWorker } = await runWorker(env, {
       ...activities,
       migrateData: playingFaultsAfter('migrateData', activities.migrateData),
-      installUnits: playingFaultsAfter('installUnits', activities.installUnits),
+      systemdUnits: playingFaultsAfter('systemdUnits', activities.systemdUnits),
     }));
   }, 300_000);
   afterAll(async () => {
@@ -399,7 +399,7 @@ PY`,
           120_000,
         );
       const faults: Record<number, PlayedFault> = {
-        114: { after: 'installUnits', play: forgetSession },
+        114: { after: 'systemdUnits', play: forgetSession },
         115: {
           after: 'migrateData',
           play: () => directCli('config', 'set', 'agents.defaults.workspace', DOCKER_WORKSPACE),
@@ -470,7 +470,7 @@ PY`,
       // the history: each phase's activity scheduled in the pre-staged order, and no rollback; a lone run tells the
       // worker's webhooks once, as it starts to await approval (src/notify)
       const activities = order.flatMap((p) => ('activity' in p ? [p.activity] : []));
-      const awaitsApproval = activities.indexOf('acceptanceGate') + 1;
+      const awaitsApproval = activities.indexOf('acceptance') + 1;
       expect(awaitsApproval).toBeGreaterThan(0);
       expect(await activitiesRun(handle)).toEqual([
         ...activities.slice(0, awaitsApproval),

@@ -105,7 +105,7 @@ export function tokenFailures(values: Map<string, string[]>): string[] {
  * `runHome` and `before` (the scan's) are absent when a worker before bots were asked scheduled it: the direct bot's
  * own answers are then required, and nothing is compared with the Docker-era bot.
  */
-export async function acceptance(
+export async function acceptanceChecks(
   params: MigrateVmParams,
   runHome?: string,
   before?: BotListing,
@@ -162,12 +162,12 @@ export async function acceptance(
 }
 
 /** The acceptance as a gate: a failure is final for the run (it rolls back), never retried. */
-export async function acceptanceGate(
+export async function acceptance(
   params: MigrateVmParams,
   runHome?: string,
   before?: BotListing,
 ): Promise<AcceptanceResult> {
-  const outcome = await acceptance(params, runHome, before);
+  const outcome = await acceptanceChecks(params, runHome, before);
   if (!outcome.passed)
     refuse('AcceptanceFailed', `acceptance failed on vm ${params.vmid}: ${outcome.failures.join('; ')}`, outcome);
   return outcome;

@@ -30,7 +30,7 @@ const DOCTOR_FAILED_EXIT = 3;
 const DOCTOR_LOST_FILE_EXIT = 4;
 
 /** E₁ of a pre-staged run (before C): the data copied while Docker still runs; no clean-up, no patch yet. */
-export async function preCopyData(params: MigrateVmParams): Promise<PreCopyResult> {
+export async function preCopy(params: MigrateVmParams): Promise<PreCopyResult> {
   const values = keyValues((await runChecked(params, preCopyCommand(params))).stdout);
   return {
     userCreated: requiredValue(values, 'user_created') === '1',

@@ -128,7 +128,7 @@ async function runUnits(params: MigrateVmParams, command: GuestCommand): Promise
   };
 }
 
-export const installUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>
+export const systemdUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>
   runUnits(params, unitsCommand(params, binaries, runHome));
 
 export const stageUnits = (params: MigrateVmParams, binaries: Binaries, runHome: string) =>

@@ -34,6 +34,11 @@ export interface PhaseDefinition {
    * child workflow runs
    */
   activity?: string;
+  /**
+   * the name its activity had in histories recorded before patch `activitiesNamedAsPhases`, which replay with it (the
+   * worker answers to both names: an attempt scheduled before an upgrade runs after it)
+   */
+  recordedAs?: string;
   /** what its activity takes after the run's params, in order: see `PhaseInputs` */
   takes?: readonly PhaseInput[];
   timeout: PhaseTimeout;
@@ -114,7 +119,8 @@ export const phases = [
     name: 'pre-copy',
     stage: 'E',
     sop: '§5.5',
-    activity: 'preCopyData',
+    activity: 'preCopy',
+    recordedAs: 'preCopyData',
     timeout: 'command',
     resultKey: 'preCopy',
     runsOn: 'guest',
@@ -164,7 +170,8 @@ export const phases = [
     name: 'systemd-units',
     stage: 'G',
     sop: '§5.9',
-    activity: 'installUnits',
+    activity: 'systemdUnits',
+    recordedAs: 'installUnits',
     takes: ['installed', 'runHome'],
     timeout: 'command',
     resultKey: 'systemdUnits',
@@ -176,7 +183,8 @@ export const phases = [
     name: 'acceptance',
     stage: 'H',
     sop: '§5.10',
-    activity: 'acceptanceGate',
+    activity: 'acceptance',
+    recordedAs: 'acceptanceGate',
     takes: ['runHome', 'bot'],
     timeout: 'command',
     resultKey: 'acceptance',

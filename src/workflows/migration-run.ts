@@ -85,7 +85,7 @@ type PhaseActivities =
   false extends RowFits<ActivityPhase>
     ? never
     : Record<
-        ActivityPhase['activity'],
+        ActivityPhase['activity'] | Extract<ActivityPhase, { recordedAs: string }>['recordedAs'],
         (params: MigrateVmParams, ...inputs: PhaseInputs[PhaseInput][]) => Promise<PhaseResults[keyof PhaseResults]>
       >;
 
@@ -144,6 +144,8 @@ export class MigrationRun {
   private readonly notifies = patched(patches.vmNotifies);
   // Runs started before this showed no node in the server's list; since, a run that knows its node shows it.
   private readonly nodeNameShown = patched(patches.nodeNameAttribute);
+  // Runs started before this called three phases' activities by names of their own (a row's `recordedAs`).
+  private readonly activitiesNamedAsPhases = patched(patches.activitiesNamedAsPhases);
   private readonly notifications = notifier(
     proxyActivities<Activities>(notifyActivityOptions).notify,
     () => undefined, // its counts show in the worker's log and metrics; a fleet's status shows its own
@@ -338,7 +340,8 @@ export class MigrationRun {
     }
     const runId = workflowInfo().runId;
     const inputs = ('takes' in phase ? phase.takes : []).map((input) => phaseInputs[input](status.results, runId));
-    const activity = this.phaseActivities[phase.timeout][phase.activity];
+    const named = this.activitiesNamedAsPhases || !('recordedAs' in phase) ? phase.activity : phase.recordedAs;
+    const activity = this.phaseActivities[phase.timeout][named];
     const result = await this.step(phase.name, () => activity(params, ...inputs));
     Object.assign(status.results, { [phase.resultKey]: result });
   }

@@ -58,4 +58,9 @@ export const patches = {
    * its phase; before, it upserted VmId and MigrationPhase only
    */
   nodeNameAttribute: 'node-name-search-attribute',
+  /**
+   * migrateVm: each phase's activity has its phase's name (`preCopy`, `systemdUnits`, `acceptance`); before, three had
+   * names of their own (a row's `recordedAs`, src/migration/phases.ts)
+   */
+  activitiesNamedAsPhases: 'activities-named-as-phases',
 } as const;
