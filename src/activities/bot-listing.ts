@@ -119,6 +119,18 @@ export interface BotComparison {
 
 const known = <T>(value: Known<T>): value is T => value !== UNKNOWN;
 
+/** The items a bot's listing lacks (its CLI did not answer them). */
+const unlisted = (bot: BotListing) =>
+  (
+    [
+      ['sessions', bot.sessions],
+      ['agents', bot.workspaces],
+      ['cron jobs', bot.cronJobs],
+      ['skills', bot.skillsEnabled],
+      ['plugins', bot.pluginsEnabled],
+    ] as const
+  ).flatMap(([what, value]) => (known(value) ? [] : [what]));
+
 /**
  * The direct bot against the Docker-era one (SOP §1: users must not notice). Without a Docker-era listing (a bot
  * that did not answer the scan, or a run scanned before bots were asked) only the direct bot's own answers are
@@ -134,25 +146,10 @@ export function compareBots(
 ): BotComparison {
   const failures: string[] = [];
   const differences: string[] = [];
-  for (const [what, value] of [
-    ['sessions', after.sessions],
-    ['agents', after.workspaces],
-    ['cron jobs', after.cronJobs],
-    ['skills', after.skillsEnabled],
-    ['plugins', after.pluginsEnabled],
-  ] as const)
-    if (!known(value)) failures.push(`the direct bot did not list its ${what}`);
+  for (const what of unlisted(after)) failures.push(`the direct bot did not list its ${what}`);
   // a Docker-era bot that did not list an item leaves nothing to compare it with: the human is told so
-  if (before)
-    for (const [what, value] of [
-      ['sessions', before.sessions],
-      ['agents', before.workspaces],
-      ['cron jobs', before.cronJobs],
-      ['skills', before.skillsEnabled],
-      ['plugins', before.pluginsEnabled],
-    ] as const)
-      if (!known(value))
-        differences.push(`the Docker-era bot did not list its ${what} in the scan: the direct bot's are not compared`);
+  for (const what of before ? unlisted(before) : [])
+    differences.push(`the Docker-era bot did not list its ${what} in the scan: the direct bot's are not compared`);
 
   if (before && known(before.sessions) && known(after.sessions)) {
     const listed = new Map(after.sessions.map((s) => [s.key, s.messages]));
