@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DOCKER_ERA_IMAGES } from '../lab/guest-image';
 import { guestExec, guestInit, type LabOptions } from '../lab/lab';
 import { inMachine } from '../lab/machine';
-import * as activities from '../src/activities';
+import * as realActivities from '../src/activities';
 import { InventorySchema } from '../src/inventory';
 import { migrateVmInputFor } from '../src/migration/from-inventory';
 import type { MigrateVmInput, MigrateVmParams } from '../src/migration/input';
@@ -37,11 +37,6 @@ import { expectOutageWithinPhases } from './support/outage';
 import { runWorker, startDevServer } from './support/temporal';
 import { waitFor } from './support/wait';
 
-/**
- * migrateVm against the real dev server and the lab: one guest per scenario. A real guest holds ~1.5 GB, so the
- * scenarios run on labs of three guests, one after the other; on each, all three migrate at once. The third lab's
- * runs are pre-staged: approved, a failed acceptance, and a failure in C with the units staged and never started.
- */
 /** A product's defect played in a guest right after a phase's activity returned (issue 18's point 5), by vmid. */
 interface PlayedFault {
   after: 'migrateData' | 'systemdUnits';
@@ -60,6 +55,12 @@ function playingFaultsAfter<A extends [MigrateVmParams, ...unknown[]], R>(
   };
 }
 
+/**
+ * migrateVm against the real dev server and the lab: one guest per scenario. A real guest holds ~1.5 GB, so the
+ * scenarios run on labs of three guests, one after the other; on each, all three migrate at once. The third lab's
+ * guests meet issue 18's point-5 faults (played by the worker's activities, above); the fourth lab's runs are
+ * pre-staged: approved, a failed acceptance, and a failure in C with the units staged and never started.
+ */
 describe('migrateVm', () => {
   // Three guests migrate at once on 2 cores (each gateway takes ~15 s to start, minutes when the machine is
   // loaded): generous, not a speed check.
@@ -74,9 +75,9 @@ describe('migrateVm', () => {
   beforeAll(async () => {
     env = await startDevServer();
     ({ taskQueue, stop: stopWorker } = await runWorker(env, {
-      ...activities,
-      migrateData: playingFaultsAfter('migrateData', activities.migrateData),
-      systemdUnits: playingFaultsAfter('systemdUnits', activities.systemdUnits),
+      ...realActivities,
+      migrateData: playingFaultsAfter('migrateData', realActivities.migrateData),
+      systemdUnits: playingFaultsAfter('systemdUnits', realActivities.systemdUnits),
     }));
   }, 300_000);
   afterAll(async () => {
