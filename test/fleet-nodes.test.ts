@@ -134,12 +134,15 @@ describe('a fleet across two nodes', () => {
         const found: number[] = [];
         for await (const run of env.client.workflow.list({ query }))
           found.push(Number(run.typedSearchAttributes.get(VmIdAttribute)));
-        return found.sort();
+        return found.sort((a, b) => a - b);
       };
       const expected = onNode(node).map((vm) => vm.vmid);
       const found = await waitFor(
         `${node}'s 4 runs listed`,
-        async () => (await listed()).length >= 4 && listed(),
+        async () => {
+          const now = await listed();
+          return now.length >= 4 && now;
+        },
         30_000,
       );
       expect([node, found]).toEqual([node, expected]);
