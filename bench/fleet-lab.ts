@@ -48,7 +48,7 @@ export async function benchFleetLab(): Promise<void> {
         vmids.forEach((vmid) => startWatcher(lab, vmid));
         const counter = startCounter({
           control: process.pid,
-          node: lab.node.pid,
+          node: lab.nodes[0].pid,
           ...Object.fromEntries(lab.guests.map((guest) => [`guest${guest.vmid}`, guest.initPid])),
         });
         const cpuBefore = { server: cpuMs(server), worker: cpuMs(worker) };

@@ -4,10 +4,14 @@ import { GUEST_REGISTRY_PORT } from './registry';
 
 const usage = `usage: npm run lab -- <up|status|down> [options]
 
-  up      start the lab's Proxmox node and its Docker-era OpenClaw guests (systemd-nspawn containers of a
+  up      start the lab's Proxmox node(s) and its Docker-era OpenClaw guests (systemd-nspawn containers of a
           Debian 12 image with the real systemd, Docker and qemu-ga, built once per machine, the first time
           in a few minutes); writes an inventory
           --guests N              how many guests (3)
+          --nodes N               how many nodes, each with its sshd, host key, qm, NAT rules and ledger;
+                                  guest i is on node i mod N (1)
+          --stopped VMID          the node has that VM, powered off: never booted (repeatable)
+          --not-openclaw VMID     that guest runs no OpenClaw: Debian, systemd, Docker, qemu-ga (repeatable)
           --fault VMID:KIND       inject a fault (repeatable): agent-down, install-hang, disk-full,
                                   backup-corrupt, ssh-drop, port-taken, unit-fails, gateway-500,
                                   restart-always (the compose file says restart: always)
@@ -33,6 +37,9 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       guests: { type: 'string' },
+      nodes: { type: 'string' },
+      stopped: { type: 'string', multiple: true },
+      'not-openclaw': { type: 'string', multiple: true },
       fault: { type: 'string', multiple: true },
       'direct-ssh': { type: 'string', multiple: true },
       'workspace-files': { type: 'string' },
@@ -51,6 +58,9 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const input: LabOptions = {
         guests: number(values.guests),
+        nodes: number(values.nodes),
+        stopped: (values.stopped ?? []).map(Number),
+        notOpenClaw: (values['not-openclaw'] ?? []).map(Number),
         faults: values.fault ?? [],
         directSsh: (values['direct-ssh'] ?? []).map(Number),
         workspaceFiles: number(values['workspace-files']),
@@ -96,15 +106,17 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function printStatus(status: Awaited<ReturnType<typeof labStatus>>): void {
-  if (!status.node) {
+  if (!status.nodes || !status.ssh) {
     console.log('lab: not up');
     return;
   }
-  const { sshPort, privateKeyPath, knownHostsPath } = status.node;
-  console.log(`node: ${status.node.alive ? 'up' : 'DOWN'}; try:`);
-  console.log(
-    `  ssh -i ${privateKeyPath} -o UserKnownHostsFile=${knownHostsPath} -p ${sshPort} root@127.0.0.1 qm list`,
-  );
+  const { privateKeyPath, knownHostsPath } = status.ssh;
+  for (const node of status.nodes) {
+    console.log(`node ${node.name}: ${node.alive ? 'up' : 'DOWN'}; try:`);
+    console.log(
+      `  ssh -i ${privateKeyPath} -o UserKnownHostsFile=${knownHostsPath} -p ${node.sshPort} root@127.0.0.1 qm list`,
+    );
+  }
   if (status.registry) {
     console.log(
       `npm registry: ${status.registry.alive ? 'up' : 'DOWN'} on ${status.registry.socket}, ` +
@@ -113,7 +125,8 @@ function printStatus(status: Awaited<ReturnType<typeof labStatus>>): void {
   }
   for (const guest of status.guests) {
     console.log(
-      `guest ${guest.vmid} ${guest.name}: ${guest.running ? 'running' : 'stopped'}, agent ${guest.agent ? 'up' : 'down'}`,
+      `guest ${guest.vmid} ${guest.name} on ${guest.node}: ${guest.running ? 'running' : 'stopped'}, ` +
+        `agent ${guest.agent ? 'up' : 'down'}`,
     );
   }
   console.log(`inventory: ${status.inventoryPath}`);

@@ -39,7 +39,7 @@ import {
   type OpenClawRelease,
 } from './openclaw-cache';
 import { GUEST_REGISTRY_PORT, prepareRegistry, startLabRegistry, type RegistryCache } from './registry';
-import { GUEST_QGA_DIR, seedGuestData, seedGuestSystem, toolWrapper } from './seed';
+import { GUEST_QGA_DIR, seedGuestData, seedGuestMachine, seedGuestSystem, toolWrapper } from './seed';
 import { QM_PVE_FILE } from './node/qm';
 import { connects, freePort } from './shared/net';
 import { waitFor } from './shared/wait';
@@ -105,6 +105,12 @@ export const LabOptionsSchema = z.object({
   dockerEra: z.enum(DOCKER_ERA_RELEASES).default(DEFAULT_DOCKER_ERA_RELEASE),
   /** a guest's own Docker-era release, by vmid (one fleet can mix them) */
   dockerEraOf: z.record(z.string().regex(/^\d+$/), z.enum(DOCKER_ERA_RELEASES)).default({}),
+  /** how many Proxmox nodes, each its own sshd, host key, qm, NAT rules and ledger; guest i is on node i mod N */
+  nodes: z.number().int().min(1).max(9).default(1),
+  /** VMs their node has a config for that do not run (`qm list`: stopped): never booted */
+  stopped: z.array(z.number().int()).default([]),
+  /** guests that run no OpenClaw: the image's Debian, systemd, Docker and qemu-ga, nothing of a customer's */
+  notOpenClaw: z.array(z.number().int()).default([]),
 });
 export type LabOptions = z.input<typeof LabOptionsSchema>;
 
@@ -116,25 +122,39 @@ interface GuestState {
   vmid: number;
   name: string;
   ip: string;
+  /** the name of the node whose qm has it */
+  node: string;
   /** host pid of the guest's first boot's PID 1, its systemd (guestInit follows reboots) */
   initPid: number;
   /** the guest's systemd-nspawn container, and the bridges that serve it the release endpoint and the registry */
   booted: { container: Container; releaseBridgePid: number; registryBridgePid: number; modelBridgePid: number };
-  /** the Docker-era release its gateway runs */
-  dockerEra: OpenClawRelease;
+  /** the Docker-era release its gateway runs; none on a guest that runs no OpenClaw */
+  dockerEra?: OpenClawRelease;
   /** seed 004's machines: a host loopback port forwarded to the guest's own sshd, with the guest's host key */
   directSsh?: { port: number; forwarderPid: number; hostKeySha256: string };
 }
 
+/** A Proxmox node stand-in: its machine's pid, its sshd's loopback port and host key. */
+interface LabNode {
+  name: string;
+  pid: number;
+  sshPort: number;
+  hostKeySha256: string;
+}
+
 interface LabState {
   labDir: string;
-  node: { pid: number; sshPort: number; hostKeySha256: string };
+  /** one node, or with `nodes: N` N of them */
+  nodes: LabNode[];
   releaseServerPid: number;
   /** the lab's Verdaccio, offline, on <lab dir>/run/registry.sock */
   registryPid: number;
   /** the model endpoint (lab/model-stub.ts), one socket and one request log a guest */
   modelStubPid: number;
+  /** the booted guests */
   guests: GuestState[];
+  /** the VMs the nodes have that do not run */
+  stopped: GuestName[];
   inventoryPath: string;
   /** the operator's key for the node (and direct-SSH guests), and a known_hosts file pinning the node */
   privateKeyPath: string;
@@ -285,11 +305,12 @@ const GATEWAY_STARTED: Record<OpenClawRelease, { line: string; still: string }> 
 /**
  * Boots a guest (its seed already written) and brings its Docker-era OpenClaw up as the VM had it: its Docker starts
  * from the image's storage snapshot of its release (the images loaded once per machine, no containers), and the
- * compose project makes the containers. The release endpoint is bridged into its network namespace.
+ * compose project makes the containers. The release endpoint is bridged into its network namespace. A guest that
+ * runs no OpenClaw starts with an empty Docker.
  */
 async function startGuest(
   dir: string,
-  guest: { vmid: number; name: string; dockerEra: OpenClawRelease },
+  guest: GuestName,
   image: GuestImage,
   options: z.output<typeof LabOptionsSchema>,
 ): Promise<GuestState['booted']> {
@@ -300,7 +321,7 @@ async function startGuest(
     hostname: guest.name,
     diskSize: options.diskSize,
     dockerSize: GUEST_DOCKER_SIZE,
-    dockerSnapshot: image.dockerSnapshot[guest.dockerEra],
+    dockerSnapshot: guest.dockerEra && image.dockerSnapshot[guest.dockerEra],
     binds: [
       { host: join(dir, 'tools'), guest: '/run/openclaw-lab', readOnly: true },
       { host: faultDir(dir, guest.vmid), guest: '/run/openclaw-lab-faults', readOnly: true },
@@ -312,6 +333,15 @@ async function startGuest(
   const modelBridgePid = bridgeIntoMachine(container, MODEL_PORT_IN_GUEST, modelSocket(dir, guest.vmid), '0.0.0.0');
   const releaseBridgePid = bridgeIntoMachine(container, RELEASE_PORT_IN_GUEST, join(dir, 'run/release.sock'));
   const registryBridgePid = bridgeIntoMachine(container, GUEST_REGISTRY_PORT, join(dir, 'run/registry.sock'));
+  if (guest.dockerEra) await startDockerEra(container, guest.vmid, guest.dockerEra);
+  const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
+  if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
+  if (faults.length > 0) startFaultWatcher(container.initPid);
+  return { container, releaseBridgePid, registryBridgePid, modelBridgePid };
+}
+
+/** The guest's Docker-era OpenClaw, made by its compose project, once it has finished starting. */
+async function startDockerEra(container: Container, vmid: number, release: OpenClawRelease): Promise<void> {
   const dockerEraUp = enterMachine(container.initPid, [
     '/bin/bash',
     '-c',
@@ -319,13 +349,13 @@ async function startGuest(
     'lab-up',
   ]);
   if (dockerEraUp.status !== 0)
-    throw new Error(`lab: guest ${guest.vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
+    throw new Error(`lab: guest ${vmid}'s Docker-era OpenClaw did not come up:\n${dockerEraUp.stderr}`);
   // A VM that runs OpenClaw has long finished starting it. The gateway takes seconds to get ready, writes its
   // caches under /data/openclaw meanwhile and dies of SIGKILL if stopped before; after `ready` its control-UI
   // sidecar still fills cache/control-ui-assets. So the lab returns once it said `ready`, both containers answer
   // and that cache has been still for 5 s, as on the customer's VM before a migration.
   await waitUntil(
-    `guest ${guest.vmid}'s Docker-era gateway and panel`,
+    `guest ${vmid}'s Docker-era gateway and panel`,
     () =>
       enterMachine(container.initPid, [
         '/bin/bash',
@@ -337,15 +367,11 @@ async function startGuest(
         'lab-up',
         'http://127.0.0.1:28789/health',
         'http://127.0.0.1:28080/api/health',
-        GATEWAY_STARTED[guest.dockerEra].still,
-        GATEWAY_STARTED[guest.dockerEra].line,
+        GATEWAY_STARTED[release].still,
+        GATEWAY_STARTED[release].line,
       ]).status === 0,
     600_000, // a loaded machine's gateway takes minutes
   );
-  const faults = options.faults.filter((fault) => fault.vmid === guest.vmid).map((fault) => fault.kind);
-  if (faults.includes('agent-down')) enterMachine(container.initPid, ['systemctl', 'stop', 'qemu-guest-agent']);
-  if (faults.length > 0) startFaultWatcher(container.initPid);
-  return { container, releaseBridgePid, registryBridgePid, modelBridgePid };
 }
 
 /** Brings the lab up: the node, its guests, the release endpoint; writes the inventory. Safe to call twice. */
@@ -361,8 +387,15 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
   }
   const vmids = Array.from({ length: options.guests }, (_, i) => options.firstVmid + i);
   for (const fault of options.faults) {
-    if (!vmids.includes(fault.vmid))
-      throw new Error(`lab: fault ${fault.vmid}:${fault.kind} names no guest of this lab`);
+    if (!vmids.includes(fault.vmid) || options.stopped.includes(fault.vmid))
+      throw new Error(`lab: fault ${fault.vmid}:${fault.kind} names no running guest of this lab`);
+  }
+  for (const [key, named] of [
+    ['stopped', options.stopped],
+    ['notOpenClaw', options.notOpenClaw],
+  ] as const) {
+    const unknown = named.filter((vmid) => !vmids.includes(vmid));
+    if (unknown.length > 0) throw new Error(`lab: ${key} names no guest of this lab: ${unknown.join(', ')}`);
   }
   for (const fault of options.faults) checkPlayable(fault, 'up');
   try {
@@ -374,24 +407,33 @@ export async function labUp(input: LabOptions = {}, dir = labDir()): Promise<Lab
 }
 
 type Options = z.output<typeof LabOptionsSchema>;
-/** A guest before its boot: what the node's configs and its seed name it by, and its Docker-era release. */
-type GuestName = Pick<GuestState, 'vmid' | 'name' | 'ip' | 'dockerEra'>;
+/** A guest before its boot: what its node's configs and its seed name it by, and its Docker-era release. */
+type GuestName = Pick<GuestState, 'vmid' | 'name' | 'ip' | 'node' | 'dockerEra'>;
+
+/** The nodes' names: one node is `pve-lab`, several `pve-lab-1`, `pve-lab-2`, … */
+const nodeNames = (count: number) =>
+  count === 1 ? ['pve-lab'] : Array.from({ length: count }, (_, i) => `pve-lab-${i + 1}`);
+const nodeDir = (dir: string, name: string) => join(dir, 'nodes', name);
+const nodeHostKey = (keys: string, name: string) => join(keys, `${name}_host`);
 
 async function bringUp(options: Options, dir: string, vmids: number[]): Promise<LabState> {
   const { registry, image } = await prepareCaches(dir, options);
-  const keys = makeKeys(dir);
+  const keys = makeKeys(dir, nodeNames(options.nodes));
   const operatorPublicKey = readFileSync(join(keys, 'operator.pub'), 'utf8');
   const releaseServerPid = startReleaseServer(dir);
   const registryPid = await startLabRegistry(registry, dir, join(dir, 'run/registry.sock'));
 
-  const nodeDir = join(dir, 'node');
-  const sshPort = await freePort();
-  const guests = vmids.map((vmid, i) => ({
+  const names = nodeNames(options.nodes);
+  const vms: GuestName[] = vmids.map((vmid, i) => ({
     vmid,
     name: `vm-lab-${String(i + 1).padStart(4, '0')}`,
     ip: `10.10.10.${14 + i}`,
-    dockerEra: options.dockerEraOf[String(vmid)] ?? options.dockerEra,
+    node: names[i % names.length],
+    ...(!options.notOpenClaw.includes(vmid) && {
+      dockerEra: options.dockerEraOf[String(vmid)] ?? options.dockerEra,
+    }),
   }));
+  const guests = vms.filter((vm) => !options.stopped.includes(vm.vmid));
   const modelStubPid = startDetached(
     join(dir, 'tools/node'),
     [
@@ -402,7 +444,18 @@ async function bringUp(options: Options, dir: string, vmids: number[]): Promise<
     join(dir, 'model-stub.log'),
   );
   await waitUntil('the model endpoint', () => guests.every((guest) => existsSync(modelSocket(dir, guest.vmid))));
-  seedNode(nodeDir, options, keys, operatorPublicKey, sshPort, guests);
+  const sshPorts = await Promise.all(names.map(() => freePort()));
+  names.forEach((name, i) =>
+    seedNode(
+      nodeDir(dir, name),
+      name,
+      options,
+      keys,
+      operatorPublicKey,
+      sshPorts[i],
+      vms.filter((vm) => vm.node === name),
+    ),
+  );
   for (const guest of guests) seedGuest(dir, options, image, keys, operatorPublicKey, guest);
   const bootedGuests: GuestState[] = await Promise.all(
     guests.map(async (guest) => {
@@ -411,15 +464,21 @@ async function bringUp(options: Options, dir: string, vmids: number[]): Promise<
     }),
   );
   for (const guest of bootedGuests) await exposeGuest(dir, options, keys, guest);
-  const nodePid = startNode(dir, nodeDir);
+  const nodes = names.map((name, i) => ({
+    name,
+    pid: startNode(dir, nodeDir(dir, name)),
+    sshPort: sshPorts[i],
+    hostKeySha256: fingerprint(`${nodeHostKey(keys, name)}.pub`),
+  }));
 
   const state: LabState = {
     labDir: dir,
-    node: { pid: nodePid, sshPort, hostKeySha256: fingerprint(join(keys, 'node_host.pub')) },
+    nodes,
     releaseServerPid,
     registryPid,
     modelStubPid,
     guests: bootedGuests,
+    stopped: vms.filter((vm) => options.stopped.includes(vm.vmid)),
     inventoryPath: join(dir, 'inventory.json'),
     privateKeyPath: join(keys, 'operator'),
     knownHostsPath: join(keys, 'known_hosts'),
@@ -442,12 +501,12 @@ async function prepareCaches(dir: string, options: Options): Promise<{ registry:
   return { registry, image: await prepareGuestImage() };
 }
 
-/** The operator's key and the node's host key; returns their directory. */
-function makeKeys(dir: string): string {
+/** The operator's key and each node's host key; returns their directory. */
+function makeKeys(dir: string, nodes: string[]): string {
   const keys = join(dir, 'keys');
   mkdirSync(keys, { recursive: true });
   sshKeygen(join(keys, 'operator'), 'openclaw-migrate-lab-operator');
-  sshKeygen(join(keys, 'node_host'), 'lab-node');
+  for (const name of nodes) sshKeygen(nodeHostKey(keys, name), name);
   return keys;
 }
 
@@ -475,9 +534,10 @@ function putFile(root: string, path: string, content: string, mode = 0o644): voi
   writeFileSync(full, content, { mode });
 }
 
-/** The node's seed: a real sshd on loopback, qm on PATH, the VMs' configs, its NAT rules and bot ledger. */
+/** A node's seed: a real sshd on loopback, qm on PATH, its VMs' configs, its NAT rules and bot ledger. */
 function seedNode(
   nodeDir: string,
+  name: string,
   options: Options,
   keys: string,
   operatorPublicKey: string,
@@ -487,11 +547,11 @@ function seedNode(
   const nodeSeed = join(nodeDir, 'seed');
   rmSync(nodeSeed, { recursive: true, force: true });
   putFile(nodeSeed, 'etc/openclaw-lab/sshd_config', nodeSshdConfig(sshPort));
-  putFile(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(join(keys, 'node_host'), 'utf8'), 0o600);
+  putFile(nodeSeed, 'etc/openclaw-lab/ssh_host_ed25519_key', readFileSync(nodeHostKey(keys, name), 'utf8'), 0o600);
   putFile(nodeSeed, 'root/.ssh/authorized_keys', operatorPublicKey, 0o600);
   putFile(nodeSeed, 'usr/sbin/qm', toolWrapper('qm'), 0o755);
   putFile(nodeSeed, QM_PVE_FILE, `${options.pve}\n`);
-  putFile(nodeSeed, 'etc/hostname', 'pve-lab\n');
+  putFile(nodeSeed, 'etc/hostname', `${name}\n`);
   putFile(nodeSeed, 'usr/sbin/iptables', readFileSync(join(repoRoot, 'lab/node/iptables.sh'), 'utf8'), 0o755);
   // The node's shared resources (SOP §2.3): a 50-port block per VM mapped by NAT, and the bot ledger.
   putFile(
@@ -548,8 +608,8 @@ function seedNode(
 }
 
 /**
- * A guest's seed: its faults, its Docker-era data and system (of its release), and for direct SSH its host key and the
- * operator's.
+ * A guest's seed: its faults, its machine, its Docker-era data and system (of its release) if it runs OpenClaw, and for
+ * direct SSH its host key and the operator's.
  */
 function seedGuest(
   dir: string,
@@ -568,29 +628,33 @@ function seedGuest(
   mkdirSync(faultsDir, { recursive: true });
   for (const fault of options.faults.filter((f) => f.vmid === guest.vmid))
     writeFileSync(join(faultsDir, fault.kind), '');
-  const guestSeed = {
-    vmid: guest.vmid,
-    webLoginPassword: randomBytes(9).toString('base64url'),
-    gatewayToken: randomBytes(24).toString('hex'),
-    panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
-    release: guest.dockerEra,
-    stateTgz: image.stateTgz[guest.dockerEra],
-  };
-  seedGuestData(seed, guestSeed, options);
+  seedGuestMachine(seed, guest);
+  if (guest.dockerEra) {
+    const guestSeed = {
+      vmid: guest.vmid,
+      webLoginPassword: randomBytes(9).toString('base64url'),
+      gatewayToken: randomBytes(24).toString('hex'),
+      panelGithubToken: `ghp_${randomBytes(18).toString('hex')}`,
+      release: guest.dockerEra,
+      stateTgz: image.stateTgz[guest.dockerEra],
+    };
+    seedGuestData(seed, guestSeed, options);
+    const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
+    seedGuestSystem(seed, restartAlways ? 'always' : 'unless-stopped', guestSeed);
+  }
   const directSsh = options.directSsh.includes(guest.vmid);
   const guestHostKey = join(keys, `guest-${guest.vmid}_host`);
   if (directSsh) {
     sshKeygen(guestHostKey, `lab-guest-${guest.vmid}`);
     putFile(seed, 'etc/ssh/ssh_host_ed25519_key', readFileSync(guestHostKey, 'utf8'), 0o600);
+    const authorized = join(seed, 'root/.ssh/authorized_keys');
     putFile(
       seed,
       'root/.ssh/authorized_keys',
-      readFileSync(join(seed, 'root/.ssh/authorized_keys'), 'utf8') + operatorPublicKey,
+      (existsSync(authorized) ? readFileSync(authorized, 'utf8') : '') + operatorPublicKey,
       0o600,
     );
   }
-  const restartAlways = options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'restart-always');
-  seedGuestSystem(seed, guest, restartAlways ? 'always' : 'unless-stopped', guestSeed);
 }
 
 /** A booted guest made reachable: its pid for the node's qm, and for direct SSH a loopback port forwarded to it. */
@@ -630,7 +694,7 @@ function startNode(dir: string, nodeDir: string): number {
   );
 }
 
-/** The operator's known_hosts: the node's host key, and each direct-SSH guest's, at their loopback ports. */
+/** The operator's known_hosts: each node's host key, and each direct-SSH guest's, at their loopback ports. */
 function writeKnownHosts(state: LabState, keys: string): void {
   const knownHost = (port: number, publicKeyPath: string) => {
     const [keyType, keyBody] = readFileSync(publicKeyPath, 'utf8').split(' ');
@@ -639,7 +703,7 @@ function writeKnownHosts(state: LabState, keys: string): void {
   writeFileSync(
     state.knownHostsPath,
     [
-      knownHost(state.node.sshPort, join(keys, 'node_host.pub')),
+      ...state.nodes.map((node) => knownHost(node.sshPort, `${nodeHostKey(keys, node.name)}.pub`)),
       ...state.guests.flatMap((g) =>
         g.directSsh ? [knownHost(g.directSsh.port, join(keys, `guest-${g.vmid}_host.pub`))] : [],
       ),
@@ -647,10 +711,10 @@ function writeKnownHosts(state: LabState, keys: string): void {
   );
 }
 
-/** Until the node's sshd answers and each guest's agent does (but the guests whose agent is down by a fault). */
+/** Until each node's sshd answers and each guest's agent does (but the guests whose agent is down by a fault). */
 async function waitForLab(state: LabState): Promise<void> {
   const { labDir: dir, options } = state;
-  await waitUntil('the node sshd', () => connects(state.node.sshPort));
+  for (const node of state.nodes) await waitUntil(`node ${node.name}'s sshd`, () => connects(node.sshPort));
   await Promise.all(
     state.guests
       .filter((guest) => !options.faults.some((f) => f.vmid === guest.vmid && f.kind === 'agent-down'))
@@ -660,32 +724,39 @@ async function waitForLab(state: LabState): Promise<void> {
   );
 }
 
-/** The fleet as the product reads it. */
+/** The fleet as the product reads it: the running guests with OpenClaw; one node as `node`, several as `nodes`. */
 function labInventory(state: LabState): Inventory {
+  const endpoint = (node: LabNode) => ({
+    host: '127.0.0.1',
+    port: node.sshPort,
+    user: 'root',
+    privateKeyPath: state.privateKeyPath,
+    hostKeySha256: node.hostKeySha256,
+  });
+  const several = state.nodes.length > 1;
   return InventorySchema.parse({
-    node: {
-      host: '127.0.0.1',
-      port: state.node.sshPort,
-      user: 'root',
-      privateKeyPath: state.privateKeyPath,
-      hostKeySha256: state.node.hostKeySha256,
-    },
+    ...(several
+      ? { nodes: Object.fromEntries(state.nodes.map((node) => [node.name, endpoint(node)])) }
+      : { node: endpoint(state.nodes[0]) }),
     panelRelease: state.panelRelease,
     installCommand: state.installCommand,
-    vms: state.guests.map((guest) => ({
-      vmid: guest.vmid,
-      ip: guest.ip,
-      name: guest.name,
-      ...(guest.directSsh && {
-        ssh: {
-          host: '127.0.0.1',
-          port: guest.directSsh.port,
-          user: 'root',
-          privateKeyPath: state.privateKeyPath,
-          hostKeySha256: guest.directSsh.hostKeySha256,
-        },
-      }),
-    })),
+    vms: state.guests
+      .flatMap((guest) => (guest.dockerEra ? [guest] : []))
+      .map((guest) => ({
+        vmid: guest.vmid,
+        ip: guest.ip,
+        name: guest.name,
+        ...(several && { node: guest.node }),
+        ...(guest.directSsh && {
+          ssh: {
+            host: '127.0.0.1',
+            port: guest.directSsh.port,
+            user: 'root',
+            privateKeyPath: state.privateKeyPath,
+            hostKeySha256: guest.directSsh.hostKeySha256,
+          },
+        }),
+      })),
   });
 }
 
@@ -699,7 +770,7 @@ function machinePid(guest: GuestState): number {
 
 function labHealthy(state: LabState): boolean {
   return (
-    alive(state.node.pid) &&
+    state.nodes.every((node) => alive(node.pid)) &&
     alive(state.releaseServerPid) &&
     alive(state.registryPid) &&
     alive(state.modelStubPid) &&
@@ -767,7 +838,7 @@ export async function labDown(dir = labDir()): Promise<void> {
     const hostNamespaces = [namespaceOf(process.pid, 'mnt'), namespaceOf(process.pid, 'pid')];
     const namespaces = new Set(
       [
-        namespaceOf(state.node.pid, 'mnt'),
+        ...state.nodes.map((node) => namespaceOf(node.pid, 'mnt')),
         ...state.guests.flatMap((guest) => [
           namespaceOf(machinePid(guest), 'mnt'),
           ...currentInit(guest).flatMap((init) => [namespaceOf(init, 'mnt'), namespaceOf(init, 'pid')]),
@@ -791,7 +862,7 @@ export async function labDown(dir = labDir()): Promise<void> {
   unlisted.forEach(killNow);
   await waitUntil('the lab processes to exit', () => !unlisted.some(alive), 180_000);
   for (const entry of [
-    'node',
+    'nodes',
     'guests',
     'run',
     'tools',
@@ -854,34 +925,36 @@ export async function waitForGuestBoot(
 
 export interface LabStatus {
   up: boolean;
-  node?: { sshPort: number; alive: boolean; privateKeyPath: string; knownHostsPath: string };
+  /** each node's sshd port on 127.0.0.1, and whether it runs */
+  nodes?: { name: string; sshPort: number; alive: boolean }[];
+  /** the operator's key and known_hosts for ssh to a node */
+  ssh?: { privateKeyPath: string; knownHostsPath: string };
   /** the lab's npm registry: its socket on the host, and whether it runs */
   registry?: { socket: string; alive: boolean };
-  guests: { vmid: number; name: string; running: boolean; agent: boolean }[];
+  /** every VM of the nodes, the stopped ones too */
+  guests: { vmid: number; name: string; node: string; running: boolean; agent: boolean }[];
   inventoryPath?: string;
 }
 
 export async function labStatus(dir = labDir()): Promise<LabStatus> {
   const state = readLabState(dir);
   if (!state) return { up: false, guests: [] };
-  const guests = await Promise.all(
+  const running = await Promise.all(
     state.guests.map(async (guest) => ({
       vmid: guest.vmid,
       name: guest.name,
+      node: guest.node,
       running: alive(machinePid(guest)),
       agent: await agentAnswers(join(dir, 'run/qemu-server', `${guest.vmid}.qga`)),
     })),
   );
+  const stopped = state.stopped.map(({ vmid, name, node }) => ({ vmid, name, node, running: false, agent: false }));
   return {
     up: labHealthy(state),
-    node: {
-      sshPort: state.node.sshPort,
-      alive: alive(state.node.pid),
-      privateKeyPath: state.privateKeyPath,
-      knownHostsPath: state.knownHostsPath,
-    },
+    nodes: state.nodes.map(({ name, sshPort, pid }) => ({ name, sshPort, alive: alive(pid) })),
+    ssh: { privateKeyPath: state.privateKeyPath, knownHostsPath: state.knownHostsPath },
     registry: { socket: join(dir, 'run/registry.sock'), alive: alive(state.registryPid) },
-    guests,
+    guests: [...running, ...stopped].sort((a, b) => a.vmid - b.vmid),
     inventoryPath: state.inventoryPath,
   };
 }

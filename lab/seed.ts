@@ -139,18 +139,10 @@ export type RestartPolicy = 'unless-stopped' | 'always';
 export const GUEST_QGA_DIR = '/run/openclaw-lab-qga';
 
 /**
- * A guest's own configuration: the compose project Docker runs, in the shape of the panel's public compose
- * (Bianshumeng/openclaw-panel-public, docker-compose.yml and .env.example: the values in .env, the gateway token only
- * there) with the record's paths and ports (vmid 105's) and the guest's restart policy and Docker-era release; npm's
- * registry; the model endpoint's name; and qemu-ga as a service on a unix socket the node reaches, as virtio-serial
- * would carry it on a VM.
+ * A guest machine, OpenClaw or not: its name; npm's registry; the model endpoint's name; and qemu-ga as a service on a
+ * unix socket the node reaches, as virtio-serial would carry it on a VM.
  */
-export function seedGuestSystem(
-  root: string,
-  vm: { vmid: number; name: string },
-  restart: RestartPolicy,
-  seed: Pick<GuestSeed, 'release' | 'gatewayToken'>,
-): void {
+export function seedGuestMachine(root: string, vm: { vmid: number; name: string }): void {
   write(root, 'etc/hostname', `${vm.name}\n`); // the image's is the build machine's, and systemd prefers it
   // the lab's model endpoint (lab/model-stub.ts) at the guest's LAN address, for the direct install after a migration
   write(
@@ -158,6 +150,43 @@ export function seedGuestSystem(
     'etc/hosts',
     `127.0.0.1 localhost\n${MACHINE_LAN_ADDRESS} ${MODEL_HOST}\n::1 localhost ip6-localhost ip6-loopback\n`,
   );
+  // npm's registry is the lab's (bridged in at 127.0.0.1:4873), as on a VM configured with a mirror: the installer's
+  // `npm install -g` and the panel's `npm install` use it; nothing reaches the internet from a guest.
+  write(root, 'root/.npmrc', `registry=http://127.0.0.1:${GUEST_REGISTRY_PORT}/\n`, 0o600);
+  // A whole unit, not a drop-in: Debian's binds the agent to its virtio port device, which a container never has,
+  // and a drop-in cannot take a dependency away.
+  write(
+    root,
+    'etc/systemd/system/qemu-guest-agent.service',
+    [
+      '[Unit]',
+      'Description=QEMU Guest Agent (on the lab node socket)',
+      '',
+      '[Service]',
+      `ExecStart=/usr/sbin/qemu-ga --method=unix-listen --path=${GUEST_QGA_DIR}/${vm.vmid}.qga`,
+      'Restart=always',
+      'RestartSec=0',
+      '',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      '',
+    ].join('\n'),
+  );
+  const wants = join(root, 'etc/systemd/system/multi-user.target.wants');
+  mkdirSync(wants, { recursive: true });
+  symlinkSync('/etc/systemd/system/qemu-guest-agent.service', join(wants, 'qemu-guest-agent.service'));
+}
+
+/**
+ * A Docker-era guest's compose project, in the shape of the panel's public compose (Bianshumeng/openclaw-panel-public,
+ * docker-compose.yml and .env.example: the values in .env, the gateway token only there) with the record's paths and
+ * ports (vmid 105's) and the guest's restart policy and Docker-era release.
+ */
+export function seedGuestSystem(
+  root: string,
+  restart: RestartPolicy,
+  seed: Pick<GuestSeed, 'release' | 'gatewayToken'>,
+): void {
   const compose = {
     services: {
       'openclaw-gateway': {
@@ -228,29 +257,4 @@ export function seedGuestSystem(
     ].join('\n'),
     0o600,
   );
-  // npm's registry is the lab's (bridged in at 127.0.0.1:4873), as on a VM configured with a mirror: the installer's
-  // `npm install -g` and the panel's `npm install` use it; nothing reaches the internet from a guest.
-  write(root, 'root/.npmrc', `registry=http://127.0.0.1:${GUEST_REGISTRY_PORT}/\n`, 0o600);
-  // A whole unit, not a drop-in: Debian's binds the agent to its virtio port device, which a container never has,
-  // and a drop-in cannot take a dependency away.
-  write(
-    root,
-    'etc/systemd/system/qemu-guest-agent.service',
-    [
-      '[Unit]',
-      'Description=QEMU Guest Agent (on the lab node socket)',
-      '',
-      '[Service]',
-      `ExecStart=/usr/sbin/qemu-ga --method=unix-listen --path=${GUEST_QGA_DIR}/${vm.vmid}.qga`,
-      'Restart=always',
-      'RestartSec=0',
-      '',
-      '[Install]',
-      'WantedBy=multi-user.target',
-      '',
-    ].join('\n'),
-  );
-  const wants = join(root, 'etc/systemd/system/multi-user.target.wants');
-  mkdirSync(wants, { recursive: true });
-  symlinkSync('/etc/systemd/system/qemu-guest-agent.service', join(wants, 'qemu-guest-agent.service'));
 }

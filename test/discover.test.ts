@@ -66,8 +66,13 @@ const INTERFACES = JSON.stringify([
 
 const probe = (...lines: string[]) =>
   parseProbe(['hostname=x', 'docker_present=1', ...lines, 'free_bytes=21474836480'].join('\n'));
-const unitsAbsent = ['unit=openclaw-gateway not-found inactive', 'unit=openclaw-panel not-found inactive'];
-const unitsActive = ['unit=openclaw-gateway loaded active', 'unit=openclaw-panel loaded active'];
+const unitsAbsent = ['unit=openclaw-gateway not-found inactive none', 'unit=openclaw-panel not-found inactive none'];
+const unitsActive = ['unit=openclaw-gateway loaded active enabled', 'unit=openclaw-panel loaded active enabled'];
+/** as a rollback leaves them (SOP §7: the direct services stopped; the product disables them too) */
+const unitsDisabled = [
+  'unit=openclaw-gateway loaded inactive disabled',
+  'unit=openclaw-panel loaded inactive disabled',
+];
 const gatewayContainer = (state: string) => `container=openclaw-gateway\tghcr.io/openclaw/openclaw:2026.2.19\t${state}`;
 
 const running = { vmid: 105, name: 'bot-105', status: 'running', config: { agent: true, tags: [] } };
@@ -114,6 +119,20 @@ describe('classifying a VM', () => {
       facts(probe(gatewayContainer('running'), ...unitsAbsent, 'docker_data=1')),
       'docker-era',
       /container openclaw-gateway running/,
+    ],
+    [
+      'docker-era after a rollback: the direct units there, disabled and stopped',
+      facts(probe(gatewayContainer('running'), ...unitsDisabled, 'home=/root/.openclaw', 'docker_data=1')),
+      'docker-era',
+      /container openclaw-gateway running, .*unit openclaw-gateway inactive disabled/,
+    ],
+    [
+      'half-way: the Docker-era gateway running beside an enabled direct unit',
+      facts(
+        probe(gatewayContainer('running'), 'unit=openclaw-gateway loaded inactive enabled', 'home=/root/.openclaw'),
+      ),
+      'half-way',
+      /^the Docker-era gateway running beside a direct unit or a docker-removed marker/,
     ],
     [
       'direct, Docker removed',

@@ -148,7 +148,8 @@ export function parseNodeListing(text: string): NodeListing {
 export interface ProbeFindings {
   dockerPresent: boolean;
   containers: { name: string; image: string; state: string }[];
-  units: { name: string; load: string; active: string }[];
+  /** each direct unit: systemd's LoadState, ActiveState and UnitFileState (enabled, disabled; none when no file) */
+  units: { name: string; load: string; active: string; fileState: string }[];
   homes: string[];
   dockerData: boolean;
   dockerRemoved?: string;
@@ -170,8 +171,8 @@ export function parseProbe(stdout: string): ProbeFindings {
       return { name, image, state };
     }),
     units: all('unit').map((line) => {
-      const [name = '', load = '', active = ''] = line.split(' ');
-      return { name, load, active };
+      const [name = '', load = '', active = '', fileState = ''] = line.split(' ');
+      return { name, load, active, fileState };
     }),
     homes: all('home'),
     dockerData: all('docker_data').length > 0,
@@ -231,7 +232,8 @@ const gatewayContainer = (probe: ProbeFindings) =>
 /**
  * The state of one VM, in this order: not running → `stopped`; no agent configured or none answering, or the probe
  * failing → `agent-down`; nothing of OpenClaw (no container, unit, data, ~/.openclaw or marker) → `not-openclaw`;
- * the Docker-era gateway running and neither a direct unit nor the docker-removed marker → `docker-era`; the direct
+ * the Docker-era gateway running, no direct gateway unit that runs or is enabled (a rollback leaves its units
+ * disabled, as a VM back on Docker has them), and no docker-removed marker → `docker-era`; the direct
  * gateway active, no OpenClaw container running, and Docker's removed (the marker, or no OpenClaw container left)
  * → `direct`; anything else → `half-way`, saying what was found (a stopped Docker and no direct unit, both running,
  * a direct gateway with Docker stopped but not removed, …).
@@ -248,9 +250,13 @@ export function classify(facts: VmFacts): { state: VmState; why: string; release
   const running = probe.containers.filter((c) => c.state === 'running');
   const direct = probe.units.find((u) => u.name === 'openclaw-gateway' && u.load === 'loaded');
   const directActive = direct?.active === 'active';
+  /** a direct gateway that serves or would at the next boot: only a unit known disabled and inactive is not */
+  const directLive = direct !== undefined && (direct.active !== 'inactive' || direct.fileState !== 'disabled');
   const found = [
     ...probe.containers.map((c) => `container ${c.name} ${c.state}`),
-    ...probe.units.filter((u) => u.load === 'loaded').map((u) => `unit ${u.name} ${u.active}`),
+    ...probe.units
+      .filter((u) => u.load === 'loaded')
+      .map((u) => `unit ${u.name} ${u.active}${u.fileState === 'disabled' ? ' disabled' : ''}`),
     ...(probe.dockerData ? ['/data/openclaw'] : []),
     ...probe.homes,
     ...(probe.dockerRemoved !== undefined ? [`docker-removed ${probe.dockerRemoved}`] : []),
@@ -258,7 +264,7 @@ export function classify(facts: VmFacts): { state: VmState; why: string; release
   const why = found.join(', ');
   const withRelease = release ? { release } : {};
   if (found.length === 0) return { state: 'not-openclaw', why: 'no OpenClaw container, unit, data or marker' };
-  if (gateway?.state === 'running' && !direct && probe.dockerRemoved === undefined)
+  if (gateway?.state === 'running' && !directLive && probe.dockerRemoved === undefined)
     return { state: 'docker-era', why, ...withRelease };
   if (directActive && running.length === 0 && (probe.dockerRemoved !== undefined || probe.containers.length === 0))
     return { state: 'direct', why };

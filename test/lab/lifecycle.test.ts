@@ -54,7 +54,7 @@ describe('lab up and down', () => {
       [106, true, true],
       [107, true, true],
     ]);
-    const labProcesses = descendantsOf([lab.node.pid, ...lab.guests.map((guest) => guest.initPid)]);
+    const labProcesses = descendantsOf([lab.nodes[0].pid, ...lab.guests.map((guest) => guest.initPid)]);
     const labNamespaces = new Set(
       [...mountNamespaces()].filter(([pid, ns]) => labProcesses.has(pid) && !before.has(ns)).map(([, ns]) => ns),
     );
@@ -64,7 +64,7 @@ describe('lab up and down', () => {
     await expect(labUp({ ...lab.options, guests: 2 }, lab.labDir)).rejects.toThrow(/other options is up/);
     const again = await labUp(lab.options, lab.labDir);
     expect(again.guests.map((g) => g.initPid)).toEqual(lab.guests.map((g) => g.initPid));
-    expect(again.node.pid).toBe(lab.node.pid);
+    expect(again.nodes[0].pid).toBe(lab.nodes[0].pid);
 
     await labDown(lab.labDir);
     await labDown(lab.labDir); // twice is safe

@@ -59,7 +59,7 @@ export const qgaSuite = (labOfFile: () => Lab) =>
         timeoutMs: 10_000,
       });
       expect(result).toEqual({ exitCode: 4, stdout: 'vm-lab-0001\n', stderr: 'to stderr\n' });
-      expect(guest.description).toBe(`vm 105 via qm on root@127.0.0.1:${lab.node.sshPort}`);
+      expect(guest.description).toBe(`vm 105 via qm on root@127.0.0.1:${lab.nodes[0].sshPort}`);
     });
 
     it('waits for a 6 s command on the node: progress while it runs, the command in the guest’s process list', async () => {

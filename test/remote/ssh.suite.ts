@@ -33,9 +33,9 @@ export const sshSuite = (labOfFile: () => Lab) =>
       expect(error).toBeInstanceOf(HostKeyMismatch);
       expect(error.name).toBe('HostKeyMismatch');
       expect(error.retryable).toBe(false);
-      expect(error.seen).toBe(lab.node.hostKeySha256);
+      expect(error.seen).toBe(lab.nodes[0].hostKeySha256);
       expect(error.seenKeyType).toBe('ssh-ed25519');
-      expect(error.message).toContain(lab.node.hostKeySha256);
+      expect(error.message).toContain(lab.nodes[0].hostKeySha256);
       expect(error.message).toContain(wrongPin);
       expect(String(error.stack)).toMatch(/^HostKeyMismatch: /);
       expect(pool.stats()).toEqual({});
@@ -106,7 +106,7 @@ export const sshSuite = (labOfFile: () => Lab) =>
       expect(refused).toBeInstanceOf(RemoteUnavailable);
       expect(refused.message).toMatch(/ECONNREFUSED/);
 
-      const otherKey = join(lab.labDir, 'keys/node_host'); // a valid key the node does not accept for root
+      const otherKey = join(lab.labDir, 'keys/pve-lab_host'); // a valid key the node does not accept for root
       const denied = await pool.exec({ ...node, privateKeyPath: otherKey }, 'true').catch((e) => e);
       expect(denied).toBeInstanceOf(RemoteAuthFailed);
       expect(denied.retryable).toBe(false);

@@ -22,7 +22,7 @@ function socketHolders(filter: string): number[] {
  * sshd shows up in the host's `ss`): the way a dropped connection looks from the client.
  */
 export function killNodeSessions(lab: Lab): number {
-  const pids = socketHolders(`( sport = :${lab.node.sshPort} )`);
+  const pids = socketHolders(`( sport = :${lab.nodes[0].sshPort} )`);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -35,7 +35,7 @@ export function killNodeSessions(lab: Lab): number {
 
 /** Local ports of this process's connections to the node: one per pooled SSH connection. */
 export function clientPortsToNode(lab: Lab): number[] {
-  const ss = spawnSync('ss', ['-tnpH', 'state', 'established', `( dport = :${lab.node.sshPort} )`], {
+  const ss = spawnSync('ss', ['-tnpH', 'state', 'established', `( dport = :${lab.nodes[0].sshPort} )`], {
     encoding: 'utf8',
   });
   return ss.stdout

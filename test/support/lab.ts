@@ -83,9 +83,11 @@ function ssh(lab: Lab, port: number, remoteCommand: string, input?: string): Spa
   );
 }
 
-/** Runs a command line on the node, its words quoted for the remote shell. */
-export function nodeSsh(lab: Lab, argv: string[], input?: string): SpawnSyncReturns<string> {
-  return ssh(lab, lab.node.sshPort, shellCommand(argv), input);
+/** Runs a command line on a node (the first by default), its words quoted for the remote shell. */
+export function nodeSsh(lab: Lab, argv: string[], input?: string, node = lab.nodes[0].name): SpawnSyncReturns<string> {
+  const port = lab.nodes.find((n) => n.name === node)?.sshPort;
+  if (port === undefined) throw new Error(`lab: no node ${node}`);
+  return ssh(lab, port, shellCommand(argv), input);
 }
 
 /** Runs a shell command line straight on a direct-SSH guest (seed 004's machines), no node in between. */

@@ -1,6 +1,6 @@
 # discover, in the VM, read-only: what of OpenClaw it runs and holds. No arguments. Prints key=value lines:
 # container=<name>\t<image>\t<state> for each container whose name or image says openclaw; unit=<name> <load> <active>
-# for the direct install's units; home=<dir> for each ~/.openclaw; docker_data=1 for the Docker era's /data/openclaw;
+# <unit file state> for the direct install's units; home=<dir> for each ~/.openclaw; docker_data=1 for the Docker era's /data/openclaw;
 # docker_removed=<its content> for migrateVm's marker; free_bytes= for /root.
 set -u
 echo "hostname=$(hostname)"
@@ -13,7 +13,8 @@ fi
 for unit in openclaw-gateway openclaw-panel; do
   load=$(systemctl show -p LoadState --value "$unit.service" 2>/dev/null)
   active=$(systemctl show -p ActiveState --value "$unit.service" 2>/dev/null)
-  echo "unit=$unit ${load:-unknown} ${active:-unknown}"
+  file_state=$(systemctl show -p UnitFileState --value "$unit.service" 2>/dev/null)
+  echo "unit=$unit ${load:-unknown} ${active:-unknown} ${file_state:-none}"
 done
 for home in /root /home/*; do
   if [ -d "$home/.openclaw" ]; then echo "home=$home/.openclaw"; fi
