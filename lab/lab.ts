@@ -724,7 +724,7 @@ async function waitForLab(state: LabState): Promise<void> {
   );
 }
 
-/** The fleet as the product reads it: the running guests with OpenClaw; one node as `node`, several as `nodes`. */
+/** The fleet as the product reads it: every running guest; one node as `node`, several as `nodes`. */
 function labInventory(state: LabState): Inventory {
   const endpoint = (node: LabNode) => ({
     host: '127.0.0.1',
@@ -740,23 +740,21 @@ function labInventory(state: LabState): Inventory {
       : { node: endpoint(state.nodes[0]) }),
     panelRelease: state.panelRelease,
     installCommand: state.installCommand,
-    vms: state.guests
-      .flatMap((guest) => (guest.dockerEra ? [guest] : []))
-      .map((guest) => ({
-        vmid: guest.vmid,
-        ip: guest.ip,
-        name: guest.name,
-        ...(several && { node: guest.node }),
-        ...(guest.directSsh && {
-          ssh: {
-            host: '127.0.0.1',
-            port: guest.directSsh.port,
-            user: 'root',
-            privateKeyPath: state.privateKeyPath,
-            hostKeySha256: guest.directSsh.hostKeySha256,
-          },
-        }),
-      })),
+    vms: state.guests.map((guest) => ({
+      vmid: guest.vmid,
+      ip: guest.ip,
+      name: guest.name,
+      ...(several && { node: guest.node }),
+      ...(guest.directSsh && {
+        ssh: {
+          host: '127.0.0.1',
+          port: guest.directSsh.port,
+          user: 'root',
+          privateKeyPath: state.privateKeyPath,
+          hostKeySha256: guest.directSsh.hostKeySha256,
+        },
+      }),
+    })),
   });
 }
 
