@@ -418,12 +418,12 @@ const nodeHostKey = (keys: string, name: string) => join(keys, `${name}_host`);
 
 async function bringUp(options: Options, dir: string, vmids: number[]): Promise<LabState> {
   const { registry, image } = await prepareCaches(dir, options);
-  const keys = makeKeys(dir, nodeNames(options.nodes));
+  const names = nodeNames(options.nodes);
+  const keys = makeKeys(dir, names);
   const operatorPublicKey = readFileSync(join(keys, 'operator.pub'), 'utf8');
   const releaseServerPid = startReleaseServer(dir);
   const registryPid = await startLabRegistry(registry, dir, join(dir, 'run/registry.sock'));
 
-  const names = nodeNames(options.nodes);
   const vms: GuestName[] = vmids.map((vmid, i) => ({
     vmid,
     name: `vm-lab-${String(i + 1).padStart(4, '0')}`,
