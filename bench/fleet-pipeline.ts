@@ -31,9 +31,10 @@ const OTHER_S = 2;
  * by `scale` (a second becomes 1000/scale ms): the SOP's order, pre-staged, and pre-staged with `prestageAhead` 9.
  * The real dev server, workflows (fleet, migrateVm, the lock) and worker; approved as each VM arrives. Prints each
  * one's makespan, its ratio to the SOP order's, and (from the children's histories) the most VMs between C and
- * their end at once, which must never exceed the concurrency.
+ * their end at once, which must never exceed the concurrency. The three run at once, or with `oneAtATime` each
+ * alone (three times as long, none slowed by the others).
  */
-export async function benchFleetPipeline(vms: number, scale: number): Promise<void> {
+export async function benchFleetPipeline(vms: number, scale: number, oneAtATime: boolean): Promise<void> {
   const concurrency = 3;
   const ms = (seconds: number) => Math.round((seconds * 1000) / scale);
   const phaseMsOf = Object.fromEntries(Object.entries(REAL_VM_S).map(([phase, s]) => [phase, ms(s)]));
@@ -49,29 +50,29 @@ export async function benchFleetPipeline(vms: number, scale: number): Promise<vo
     ['pre-staged, prestageAhead 9', { vmOverrides: { prestage: true }, prestageAhead: 9 }],
   ];
   try {
-    // the three fleets run at once on the one server and worker: one after the other would take three times as long
-    const runs = await Promise.all(
-      variants.map(async ([label, options], index) => {
-        const inventory = standInInventory(vms);
-        inventory.vms.forEach((vm, i) => (vm.vmid = 10_000 * (index + 1) + i));
-        // a node of its own: the node's lock (one ledger commit at a time) is not shared between the three fleets
-        for (const node of Object.values(inventory.nodes)) node.hostKeySha256 = `SHA256:${'ABC'[index].repeat(42)}A`;
-        const { report, wallMs } = await runFleet(
-          env,
-          taskQueue,
-          {
-            inventory,
-            concurrency,
-            canary: 1,
-            childrenPerRun: vms,
-            ...options,
-          },
-          { fromVisibility: true },
-        );
-        console.log(`  ${label}: done in ${(wallMs / 1000).toFixed(1)} s`);
-        return { label, report, wallMs, spans: await runSpans(env.client, report) };
-      }),
-    );
+    const run = async ([label, options]: (typeof variants)[number], index: number) => {
+      const inventory = standInInventory(vms);
+      inventory.vms.forEach((vm, i) => (vm.vmid = 10_000 * (index + 1) + i));
+      // a node of its own: the node's lock (one ledger commit at a time) is not shared between the three fleets
+      for (const node of Object.values(inventory.nodes)) node.hostKeySha256 = `SHA256:${'ABC'[index].repeat(42)}A`;
+      const { report, wallMs } = await runFleet(
+        env,
+        taskQueue,
+        {
+          inventory,
+          concurrency,
+          canary: 1,
+          childrenPerRun: vms,
+          ...options,
+        },
+        { fromVisibility: true },
+      );
+      console.log(`  ${label}: done in ${(wallMs / 1000).toFixed(1)} s`);
+      return { label, report, wallMs, spans: await runSpans(env.client, report) };
+    };
+    const runs = [];
+    if (oneAtATime) for (const [index, variant] of variants.entries()) runs.push(await run(variant, index));
+    else runs.push(...(await Promise.all(variants.map(run))));
     const sopMs = runs[0].wallMs;
     for (const { label, report, wallMs, spans } of runs)
       console.log(

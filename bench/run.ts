@@ -13,7 +13,7 @@ import { benchOutage } from './outage';
 /**
  * Prints figures, asserts nothing:
  * `npm run bench [-- lab-up|fleet-lab|fleet-large|fleet-pipeline|command|outage [--vms N] [--phase-ms N]
- * [--scale N] [--guests N]]`.
+ * [--scale N] [--one-at-a-time] [--guests N]]`.
  */
 /** CPU seconds the lab's guests have used so far: their boot scripts' cgroups (lab/nspawn-boot.sh) hold it all. */
 function guestsCpuSeconds(state: Awaited<ReturnType<typeof labUp>>): number {
@@ -71,13 +71,15 @@ const { values, positionals } = parseArgs({
     pve: { type: 'string', default: '9' },
     guests: { type: 'string', default: '3' },
     scale: { type: 'string', default: '250' },
+    'one-at-a-time': { type: 'boolean', default: false },
   },
 });
 const benches: Record<string, () => Promise<void>> = {
   'lab-up': () => benchLabUp(3, 3),
   'fleet-lab': () => benchFleetLab(),
   'fleet-large': () => benchLargeFleet(Number(values.vms ?? 500), 3, Number(values['phase-ms'])),
-  'fleet-pipeline': () => benchFleetPipeline(Number(values.vms ?? 200), Number(values.scale)),
+  'fleet-pipeline': () =>
+    benchFleetPipeline(Number(values.vms ?? 200), Number(values.scale), values['one-at-a-time'] ?? false),
   command: () => benchCommand(Number(values.rounds), values.pve === '8' ? '8' : '9'),
   outage: () => benchOutage(Number(values.guests), 2),
 };
