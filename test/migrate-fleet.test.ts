@@ -32,7 +32,7 @@ import { WorkerProcesses } from './support/worker-process';
  * fleet finished, each VM's ledger row on its own node.
  */
 describe('migrateFleet', () => {
-  // three real migrations, one after the canary, beside another test file on 2 cores: bounds generous, not speed checks
+  // three real migrations, one after its node's canary, beside another test file on 2 cores: bounds, not speed checks
   jest.setTimeout(1_800_000);
   let env: TestWorkflowEnvironment;
   let lab: Lab;
