@@ -1,7 +1,7 @@
 # discover, in the VM, read-only: what of OpenClaw it runs and holds. No arguments. Prints key=value lines:
 # container=<name>\t<image>\t<state> for each container whose name or image says openclaw; unit=<name> <load> <active>
-# <unit file state> for the direct install's units; home=<dir> for each ~/.openclaw; docker_data=1 for the Docker era's /data/openclaw;
-# docker_removed=<its content> for migrateVm's marker; free_bytes= for /root.
+# <unit file state> for the direct install's units; home=<dir> for each ~/.openclaw; docker_data=1 for the Docker
+# era's /data/openclaw; docker_removed=<its content> for migrateVm's marker; free_bytes= for /root.
 set -u
 echo "hostname=$(hostname)"
 if command -v docker > /dev/null; then
