@@ -190,10 +190,15 @@ export function readLabState(dir = labDir()): LabState | undefined {
   return existsSync(stateFile(dir)) ? (JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState) : undefined;
 }
 
-async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  pollMs = 100,
+): Promise<void> {
   await waitFor(check, {
     timeoutMs,
-    pollMs: 100,
+    pollMs,
     timeoutMessage: `lab: ${what} did not come up within ${timeoutMs / 1000} s`,
   });
 }
@@ -371,6 +376,9 @@ async function startDockerEra(container: Container, vmid: number, release: OpenC
         GATEWAY_STARTED[release].line,
       ]).status === 0,
     600_000, // a loaded machine's gateway takes minutes
+    // each check forks docker, curl and a shell in the guest while its gateway starts on the same cores: at 100 ms
+    // they took ~15 s of CPU per guest from that start
+    1000,
   );
 }
 

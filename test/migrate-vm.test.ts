@@ -42,23 +42,22 @@ interface PlayedFault {
   after: 'migrateData' | 'systemdUnits';
   play: () => Promise<unknown>;
 }
-const faultsAfter = new Map<number, PlayedFault>();
+const faultsAfter = new Map<number, PlayedFault[]>();
 function playingFaultsAfter<A extends [MigrateVmParams, ...unknown[]], R>(
   name: 'migrateData' | 'systemdUnits',
   activity: (...args: A) => Promise<R>,
 ): (...args: A) => Promise<R> {
   return async (...args) => {
     const result = await activity(...args);
-    const fault = faultsAfter.get(args[0].vmid);
-    if (fault?.after === name) await fault.play();
+    for (const fault of faultsAfter.get(args[0].vmid) ?? []) if (fault.after === name) await fault.play();
     return result;
   };
 }
 
 /**
  * migrateVm against the real dev server and the lab: one guest per scenario. A real guest holds ~1.5 GB, so the
- * scenarios run on labs of three guests, one after the other; on each, all three migrate at once. The third lab's
- * guests meet issue 18's point-5 faults (played by the worker's activities, above); the fourth lab's runs are
+ * scenarios run on labs of three guests or fewer, one after the other; on each, all migrate at once. The third lab's
+ * two guests meet issue 18's point-5 faults (played by the worker's activities, above); the fourth lab's runs are
  * pre-staged: approved, a failed acceptance, and a failure in C with the units staged and never started.
  */
 describe('migrateVm', () => {
@@ -371,7 +370,7 @@ PY`,
   describe('the faults the acceptance must catch (issue 18, point 5): a session lost, the workspace left at the Docker home, the token not carried', () => {
     const DOCKER_WORKSPACE = '/home/node/.openclaw/workspace';
     const LOST_SESSION = 'agent:main:ops-review';
-    migratingLab({ guests: 3, firstVmid: 114 }, {}, (vmid) => {
+    migratingLab({ guests: 2, firstVmid: 114 }, {}, (vmid) => {
       const directCli = async (...args: string[]) => {
         const argv = inMachine(guestInit(labOf.get(vmid)!, vmid), ['env', 'HOME=/root', 'openclaw', ...args]);
         const ran = await execResult('nsenter', argv);
@@ -399,24 +398,33 @@ PY`,
             ),
           120_000,
         );
-      const faults: Record<number, PlayedFault> = {
-        114: { after: 'systemdUnits', play: forgetSession },
-        115: {
-          after: 'migrateData',
-          play: () => directCli('config', 'set', 'agents.defaults.workspace', DOCKER_WORKSPACE),
-        },
-        116: { after: 'migrateData', play: () => directCli('config', 'unset', 'gateway.auth.token') },
+      // two faults on 114: each check names what it found, and a guest less to boot and migrate (issue 19)
+      const faults: Record<number, PlayedFault[]> = {
+        114: [
+          { after: 'systemdUnits', play: forgetSession },
+          {
+            after: 'migrateData',
+            play: () => directCli('config', 'set', 'agents.defaults.workspace', DOCKER_WORKSPACE),
+          },
+        ],
+        115: [{ after: 'migrateData', play: () => directCli('config', 'unset', 'gateway.auth.token') }],
       };
       faultsAfter.set(vmid, faults[vmid]!);
     });
 
     it.each([
-      [114, /acceptance failed.*session agent:main:ops-review is not listed by the direct bot/],
-      [115, /acceptance failed.*agent main's workspace is \/home\/node\/\.openclaw\/workspace, expected the migrated/],
-      [116, /acceptance failed.*the customer's token \(environment\): the direct gateway answered 401/],
-    ])('vm %i fails the acceptance and rolls back to Docker, its bot answering as before', async (vmid, failure) => {
+      [
+        114,
+        [
+          /acceptance failed.*session agent:main:ops-review is not listed by the direct bot/,
+          /acceptance failed.*agent main's workspace is \/home\/node\/\.openclaw\/workspace, expected the migrated/,
+        ],
+      ],
+      [115, [/acceptance failed.*the customer's token \(environment\): the direct gateway answered 401/]],
+    ])('vm %i fails the acceptance and rolls back to Docker, its bot answering as before', async (vmid, failures) => {
       const lab = labOf.get(vmid)!;
-      expect(await failureOf(run(vmid))).toMatch(failure);
+      const failure = await failureOf(run(vmid));
+      for (const expected of failures) expect(failure).toMatch(expected);
       expect(dockerEraAnswers(lab, vmid)).toBe(0);
       expect(sessionKeys(dockerEraBot(lab, vmid, 'sessions', '--json').stdout)).toContain(LOST_SESSION);
     });
