@@ -100,6 +100,8 @@ describe('migrateFleet', () => {
       // a VM's whole migration can lie between two of these states (107's acceptance alone waits 180 s for a
       // gateway that keeps answering 500): 300 s was overrun beside another file's lab
       900_000,
+      // each read is a query the worker answers from the fleet's whole table, for minutes
+      500,
     );
   const vmIn = (status: FleetStatus, vmid: number) => status.vms.find((v) => v.vmid === vmid)!;
   const at = (vmid: number, phase: MigrationPhase) => (status: FleetStatus) => vmIn(status, vmid).phase === phase;

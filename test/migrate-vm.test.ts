@@ -397,6 +397,7 @@ PY`,
               () => false,
             ),
           120_000,
+          2000, // each try starts the CLI (seconds of CPU) while that gateway starts
         );
       // two faults on 114: each check names what it found, and a guest less to boot and migrate (issue 19)
       const faults: Record<number, PlayedFault[]> = {

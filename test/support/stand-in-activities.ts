@@ -68,6 +68,8 @@ const STAND_IN_RESULTS: Required<Omit<PhaseResults, 'sharedResources'>> = {
   removeDocker: { output: '' },
 };
 
+const HEARTBEAT_EVERY_MS = 5000;
+
 /** Where C and H report the guest's clock: stamped as the stand-in answers, so each run measures an outage. */
 const GUEST_CLOCK: Partial<Record<keyof PhaseResults, string>> = { stopDocker: 'stoppedAt', acceptance: 'answeredAt' };
 
@@ -83,7 +85,14 @@ export function standInActivities({
   failAcceptance = [],
   fail = {},
 }: StandInOptions): typeof activities {
-  const wait = (phase?: PhaseName) => Context.current().sleep((phase && phaseMsOf[phase]) ?? phaseMs);
+  // heartbeating as the real phases do: a phase longer than its heartbeat timeout (15 s) is alive, not lost
+  const wait = async (phase?: PhaseName) => {
+    const context = Context.current();
+    for (let left = (phase && phaseMsOf[phase]) ?? phaseMs; left > 0; left -= HEARTBEAT_EVERY_MS) {
+      await context.sleep(Math.min(left, HEARTBEAT_EVERY_MS));
+      context.heartbeat();
+    }
+  };
   const failures: StandInOptions['fail'] = {
     acceptance: (params) =>
       failAcceptance.includes(params.vmid)
