@@ -399,7 +399,7 @@ PY`,
           120_000,
           2000, // each try starts the CLI (seconds of CPU) while that gateway starts
         );
-      // two faults on 114: each check names what it found, and a guest less to boot and migrate (issue 19)
+      // two faults on 114, one run for both: each check names what it found
       const faults: Record<number, PlayedFault[]> = {
         114: [
           { after: 'systemdUnits', play: forgetSession },
